@@ -1,0 +1,153 @@
+// Package authority is Selo's certificate authority service: it decides what
+// may be issued and orchestrates the key store, the X.509 engine (pki) and the
+// store. pki builds and signs what it is told; this package decides whether it
+// may, and records every decision in the audit log.
+package authority
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/pki"
+)
+
+// Config wires an Authority. Store, Keys and Profiles are required.
+type Config struct {
+	Store    selo.Store
+	Keys     selo.KeyStore
+	Profiles map[string]*pki.Profile
+	// Linter is built once at start-up; nil builds one.
+	Linter *pki.Linter
+	// Clock defaults to the system clock.
+	Clock selo.Clock
+	// BaseURL is the public base URL certificates point to for CRL, OCSP and
+	// CA certificates, e.g. "https://pki.example.eu". No trailing slash.
+	BaseURL string
+	// ProfileCA names the CA that issues each profile when a request names none.
+	ProfileCA map[string]string
+	Logger    *slog.Logger
+}
+
+// Authority is the CA service. It is safe for concurrent use.
+type Authority struct {
+	store     selo.Store
+	keys      selo.KeyStore
+	profiles  map[string]*pki.Profile
+	linter    *pki.Linter
+	clock     selo.Clock
+	baseURL   string
+	profileCA map[string]string
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	issuers map[string]*pki.Issuer // by CA ID, built on first use
+}
+
+// New returns an Authority over cfg.
+func New(cfg Config) (*Authority, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Profiles == nil {
+		return nil, fmt.Errorf("authority: store, key store and profiles are required")
+	}
+	a := &Authority{
+		store:     cfg.Store,
+		keys:      cfg.Keys,
+		profiles:  cfg.Profiles,
+		linter:    cfg.Linter,
+		clock:     cfg.Clock,
+		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
+		profileCA: cfg.ProfileCA,
+		log:       cfg.Logger,
+		issuers:   map[string]*pki.Issuer{},
+	}
+	if a.clock == nil {
+		a.clock = selo.SystemClock{}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.profileCA == nil {
+		a.profileCA = map[string]string{}
+	}
+	if a.linter == nil {
+		l, err := pki.NewLinter()
+		if err != nil {
+			return nil, fmt.Errorf("build linter: %w", err)
+		}
+		a.linter = l
+	}
+	return a, nil
+}
+
+// Store returns the store the authority writes to (for read-only callers such as the server).
+func (a *Authority) Store() selo.Store { return a.store }
+
+// Profiles returns the loaded profiles by name.
+func (a *Authority) Profiles() map[string]*pki.Profile { return a.profiles }
+
+// Profile returns the named profile or ENOTFOUND.
+func (a *Authority) Profile(name string) (*pki.Profile, error) {
+	p, ok := a.profiles[name]
+	if !ok {
+		return nil, selo.Errorf(selo.ENOTFOUND, "no profile named %q", name)
+	}
+	return p, nil
+}
+
+// URLs returns the public URLs that certificates issued by caID carry.
+func (a *Authority) URLs(caID string) pki.IssuerURLs {
+	return pki.IssuerURLs{
+		CRL:       a.baseURL + "/crl/" + caID + ".crl",
+		OCSP:      a.baseURL + "/ocsp",
+		CAIssuers: a.baseURL + "/ca/" + caID + ".crt",
+	}
+}
+
+// issuer returns the prepared issuer of a CA, building it on first use. The
+// signer is fetched once, so the key store is not on the hot path.
+func (a *Authority) issuer(ctx context.Context, ca *selo.CA) (*pki.Issuer, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if iss, ok := a.issuers[ca.ID]; ok {
+		return iss, nil
+	}
+	cert, err := x509.ParseCertificate(ca.CertDER)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate of ca %s: %w", ca.ID, err)
+	}
+	signer, err := a.keys.Signer(ctx, ca.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("key of ca %s: %w", ca.ID, err)
+	}
+	iss, err := pki.NewIssuer(cert, signer, a.URLs(ca.ID))
+	if err != nil {
+		return nil, fmt.Errorf("prepare issuer %s: %w", ca.ID, err)
+	}
+	a.issuers[ca.ID] = iss
+	return iss, nil
+}
+
+// audit builds an audit entry; details is marshalled to JSON.
+func (a *Authority) audit(actor, action, object, outcome string, details any) *selo.AuditEntry {
+	d := "{}"
+	if details != nil {
+		if b, err := json.Marshal(details); err == nil {
+			d = string(b)
+		}
+	}
+	return &selo.AuditEntry{Time: a.clock.Now(), Actor: actor, Action: action, Object: object, Outcome: outcome, Details: d}
+}
+
+// auditFailure records a refused or failed operation. A failure to write the
+// audit entry is logged: the caller's error is what the user must see.
+func (a *Authority) auditFailure(ctx context.Context, actor, action, object string, cause error) {
+	details := map[string]string{"code": selo.ErrorCode(cause), "error": selo.ErrorMessage(cause)}
+	if err := a.store.AppendAudit(ctx, a.audit(actor, action, object, selo.OutcomeFailure, details)); err != nil {
+		a.log.Error("append audit entry", "action", action, "object", object, "err", err)
+	}
+}

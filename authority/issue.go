@@ -1,0 +1,232 @@
+package authority
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/pki"
+)
+
+// IssueRequest asks for a certificate under a profile. Either CSR is set (the
+// holder keeps the key) or GenerateKey is set (software delivery: Selo makes
+// an exportable key, later handed over once in a PKCS#12).
+type IssueRequest struct {
+	Profile string
+	CAID    string // "" uses the CA configured for the profile
+	CSR     []byte // PEM or DER PKCS#10
+
+	GenerateKey    selo.KeyAlgorithm
+	Subject        pkix.Name
+	DNSNames       []string
+	EmailAddresses []string
+}
+
+// maxSerialAttempts bounds retries on a serial collision, which with 128
+// random bits only a broken random source produces.
+const maxSerialAttempts = 3
+
+// Issue checks req against its profile, issues the certificate and stores it
+// with its audit entry in one transaction.
+func (a *Authority) Issue(ctx context.Context, actor string, req IssueRequest) (*selo.Certificate, error) {
+	cert, err := a.issue(ctx, actor, req)
+	if err != nil {
+		a.auditFailure(ctx, actor, "certificate.issue", "profile/"+req.Profile, err)
+		return nil, err
+	}
+	return cert, nil
+}
+
+func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (*selo.Certificate, error) {
+	profile, err := a.Profile(req.Profile)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := a.issuingCA(ctx, req.Profile, req.CAID)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := a.issuer(ctx, ca)
+	if err != nil {
+		return nil, err
+	}
+
+	var preq *pki.Request
+	var keyID string
+	switch {
+	case len(req.CSR) > 0 && req.GenerateKey != "":
+		return nil, selo.Errorf(selo.EINVALID, "send a CSR or ask Selo to generate the key, not both")
+	case len(req.CSR) > 0:
+		csr, err := pki.ParseCSR(req.CSR)
+		if err != nil {
+			return nil, err
+		}
+		preq = pki.RequestFromCSR(csr)
+	case req.GenerateKey != "":
+		if !req.GenerateKey.Valid() {
+			return nil, selo.Errorf(selo.EINVALID, "unknown key type %q (want one of %v)", req.GenerateKey, selo.KeyAlgorithms)
+		}
+		if keyID, err = newHolderKeyID(); err != nil {
+			return nil, err
+		}
+		signer, err := a.keys.GenerateKey(ctx, keyID, req.GenerateKey, selo.KeyOptions{Exportable: true})
+		if err != nil {
+			return nil, fmt.Errorf("generate holder key: %w", err)
+		}
+		preq = &pki.Request{PublicKey: signer.Public(), Subject: req.Subject, DNSNames: req.DNSNames, EmailAddresses: req.EmailAddresses}
+	default:
+		return nil, selo.Errorf(selo.EINVALID, "a CSR or a key type to generate is required")
+	}
+	if err := profile.CheckRequest(preq); err != nil {
+		a.dropKey(ctx, keyID)
+		return nil, err
+	}
+
+	cert, err := a.signAndStore(ctx, func(serial *big.Int) (*pki.Issued, error) {
+		return iss.Issue(profile, preq, serial, a.clock.Now(), a.linter)
+	}, func(issued *pki.Issued) (*selo.Certificate, error) {
+		rec := a.record(ca.ID, profile.Name, keyID, issued)
+		entry := a.audit(actor, "certificate.issue", "certificate/"+rec.Serial, selo.OutcomeSuccess, map[string]any{
+			"ca": ca.ID, "profile": profile.Name, "subject": rec.Subject, "key": pki.KeyDescription(preq.PublicKey),
+			"key_id": keyID, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
+		})
+		return rec, a.store.CreateCertificate(ctx, rec, entry)
+	})
+	if err != nil {
+		a.dropKey(ctx, keyID)
+		return nil, err
+	}
+	return cert, nil
+}
+
+// signAndStore runs sign with a fresh random serial and store with its result,
+// and starts again with a new serial when the store reports the serial taken.
+func (a *Authority) signAndStore(ctx context.Context, sign func(*big.Int) (*pki.Issued, error),
+	store func(*pki.Issued) (*selo.Certificate, error)) (*selo.Certificate, error) {
+	for attempt := 1; ; attempt++ {
+		serial, err := pki.RandomSerial()
+		if err != nil {
+			return nil, err
+		}
+		issued, err := sign(serial)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := store(issued)
+		if err == nil {
+			return cert, nil
+		}
+		if selo.ErrorCode(err) != selo.ECONFLICT || attempt == maxSerialAttempts {
+			return nil, err
+		}
+		a.log.Warn("serial collision, issuing again with a new serial", "serial", pki.SerialHex(serial))
+	}
+}
+
+// record turns a signed certificate into its stored form.
+func (a *Authority) record(caID, profile, keyID string, issued *pki.Issued) *selo.Certificate {
+	c := issued.Cert
+	return &selo.Certificate{
+		Serial: pki.SerialHex(c.SerialNumber), CAID: caID, Profile: profile, Subject: c.Subject.String(),
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter, DER: issued.DER, Status: selo.CertValid,
+		KeyID: keyID, LintResults: lintJSON(issued.Findings), CreatedAt: a.clock.Now(),
+	}
+}
+
+// issuingCA picks the CA named in the request, or the one configured for the
+// profile, and checks that it may issue.
+func (a *Authority) issuingCA(ctx context.Context, profile, caID string) (*selo.CA, error) {
+	if caID == "" {
+		caID = a.profileCA[profile]
+	}
+	if caID == "" {
+		return nil, selo.Errorf(selo.EINVALID, "no CA named and none configured for profile %q", profile)
+	}
+	ca, err := a.store.FindCA(ctx, caID)
+	if err != nil {
+		return nil, err
+	}
+	if ca.Status != selo.CAActive {
+		return nil, selo.Errorf(selo.EINVALID, "CA %q is %s and issues nothing new", ca.ID, ca.Status)
+	}
+	if ca.IsRoot() {
+		return nil, selo.Errorf(selo.EINVALID, "CA %q is a root; end-entity certificates come from an issuing CA", ca.ID)
+	}
+	return ca, nil
+}
+
+// FindCertificate returns a stored certificate by serial (hex, any case).
+func (a *Authority) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
+	s, err := NormalizeSerial(serial)
+	if err != nil {
+		return nil, err
+	}
+	return a.store.FindCertificate(ctx, s)
+}
+
+// NormalizeSerial turns a serial typed by a person ("0A:1B:...", "0a1b", "0x0a1b")
+// into the stored form, or EINVALID.
+func NormalizeSerial(s string) (string, error) {
+	clean := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':' || c == ' ':
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			clean = append(clean, c)
+		case c >= 'A' && c <= 'F':
+			clean = append(clean, c+'a'-'A')
+		case (c == 'x' || c == 'X') && len(clean) == 1 && clean[0] == '0':
+			clean = clean[:0]
+		default:
+			return "", selo.Errorf(selo.EINVALID, "serial %q is not hexadecimal", s)
+		}
+	}
+	n, ok := new(big.Int).SetString(string(clean), 16)
+	if !ok || n.Sign() <= 0 || len(clean) > 64 {
+		return "", selo.Errorf(selo.EINVALID, "serial %q is not a positive hexadecimal number", s)
+	}
+	return pki.SerialHex(n), nil
+}
+
+// ParsedCertificate parses a stored certificate's DER.
+func ParsedCertificate(c *selo.Certificate) (*x509.Certificate, error) {
+	x, err := x509.ParseCertificate(c.DER)
+	if err != nil {
+		return nil, fmt.Errorf("parse stored certificate %s: %w", c.Serial, err)
+	}
+	return x, nil
+}
+
+func (a *Authority) dropKey(ctx context.Context, keyID string) {
+	if keyID == "" {
+		return
+	}
+	if err := a.keys.DeleteKey(ctx, keyID); err != nil {
+		a.log.Error("delete unused holder key", "key", keyID, "err", err)
+	}
+}
+
+func newHolderKeyID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "holder/" + hex.EncodeToString(b[:]), nil
+}
+
+func lintJSON(findings []pki.LintFinding) []byte {
+	if findings == nil {
+		findings = []pki.LintFinding{}
+	}
+	b, err := json.Marshal(findings)
+	if err != nil {
+		return []byte("[]")
+	}
+	return b
+}

@@ -1,0 +1,305 @@
+// Command issuance measures end-to-end certificate issuance through a running
+// `selo serve` (CSR in over the REST API, certificate stored and audited) and
+// prints it as a ratio of the in-process pipeline (build, lint, sign) measured
+// in the same run on the same machine, with the same concurrency.
+//
+//	go run ./bench/issuance                       # SQLite
+//	go run ./bench/issuance -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/selo-qtsp/selo/pki"
+)
+
+func main() {
+	bin := flag.String("selo", "", "selo binary (default: go build ./cmd/selo into a temporary directory)")
+	database := flag.String("database", "", "database DSN for the server (default: SQLite in the temporary data directory)")
+	clients := flag.Int("clients", 4*runtime.GOMAXPROCS(0), "concurrent clients / pipeline workers")
+	duration := flag.Duration("duration", 10*time.Second, "how long each measurement runs")
+	profile := flag.String("profile", "qualified-sign", "profile to issue")
+	flag.Parse()
+	if err := run(*bin, *database, *profile, *clients, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, database, profileName string, clients int, d time.Duration) error {
+	tmp, err := os.MkdirTemp("", "selo-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin == "" {
+		bin = filepath.Join(tmp, "selo")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/selo").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	data := filepath.Join(tmp, "data")
+	env := append(os.Environ(), "SELO_DATA="+data)
+	if database != "" {
+		env = append(env, "SELO_DATABASE="+database)
+	}
+	out, err := command(env, bin, "init", "--json").Output()
+	if err != nil {
+		return fmt.Errorf("selo init: %w", err)
+	}
+	var ir struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &ir); err != nil {
+		return fmt.Errorf("init output: %w", err)
+	}
+
+	csrs, parsed, err := makeCSRs(256)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("issuance benchmark: profile %s, %d clients, %s each, GOMAXPROCS %d, database %s\n",
+		profileName, clients, d, runtime.GOMAXPROCS(0), dbName(database))
+
+	pipeline, err := measurePipeline(profileName, parsed, clients, d)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("in-process pipeline (build, lint, sign):       %8.1f certificates/s\n", pipeline)
+
+	addr, stop, err := startServer(env, bin)
+	if err != nil {
+		return err
+	}
+	e2e, errs, err := measureServer(addr, ir.APIKey, profileName, csrs, clients, d)
+	stop()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("end to end over the API (stored + audited):    %8.1f certificates/s (%d errors)\n", e2e, errs)
+	fmt.Printf("ratio end-to-end / pipeline:                   %8.1f%% (target >= 60%%)\n", 100*e2e/pipeline)
+	return nil
+}
+
+func dbName(dsn string) string {
+	if dsn == "" {
+		return "sqlite"
+	}
+	return "postgresql"
+}
+
+func command(env []string, bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stderr = io.Discard
+	return cmd
+}
+
+var (
+	oidGivenName = asn1.ObjectIdentifier{2, 5, 4, 42}
+	oidSurname   = asn1.ObjectIdentifier{2, 5, 4, 4}
+)
+
+// makeCSRs makes n P-256 CSRs for a natural person (they also fit the TLS profile's key rules).
+func makeCSRs(n int) ([]string, []*x509.CertificateRequest, error) {
+	var pems []string
+	var parsed []*x509.CertificateRequest
+	for i := 0; i < n; i++ {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmpl := &x509.CertificateRequest{Subject: pkix.Name{
+			CommonName: fmt.Sprintf("Maria Silva %d", i), Country: []string{"PT"}, SerialNumber: fmt.Sprintf("IDCPT-%08d", i),
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: oidGivenName, Value: "Maria"}, {Type: oidSurname, Value: fmt.Sprintf("Silva %d", i)}},
+		}}
+		der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		csr, err := x509.ParseCertificateRequest(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		pems = append(pems, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})))
+		parsed = append(parsed, csr)
+	}
+	return pems, parsed, nil
+}
+
+// measurePipeline issues under an issuing CA like the server's (P-384 root and
+// issuing CA, as `selo init` makes) with clients workers for d.
+func measurePipeline(profileName string, csrs []*x509.CertificateRequest, workers int, d time.Duration) (float64, error) {
+	profiles := pki.BuiltinProfiles()
+	p, ok := profiles[profileName]
+	if !ok {
+		return 0, fmt.Errorf("no built-in profile %q", profileName)
+	}
+	linter, err := pki.NewLinter()
+	if err != nil {
+		return 0, err
+	}
+	iss, err := newIssuer(linter)
+	if err != nil {
+		return 0, err
+	}
+	var n atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; time.Now().Before(deadline); i += workers {
+				serial, err := pki.RandomSerial()
+				if err == nil {
+					_, err = iss.Issue(p, pki.RequestFromCSR(csrs[i%len(csrs)]), serial, time.Now(), linter)
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, fmt.Errorf("pipeline: %w", err)
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+func newIssuer(l *pki.Linter) (*pki.Issuer, error) {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	issKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	serial, _ := pki.RandomSerial()
+	rootDER, err := pki.NewRootCertificate(rootKey, pki.CAOptions{Subject: pkix.Name{CommonName: "Bench Root", Organization: []string{"Bench"}, Country: []string{"PT"}},
+		ValidityDays: 3650, PathLen: -1}, serial, now, l)
+	if err != nil {
+		return nil, err
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return nil, err
+	}
+	urls := pki.IssuerURLs{CRL: "http://127.0.0.1/crl/bench.crl", OCSP: "http://127.0.0.1/ocsp", CAIssuers: "http://127.0.0.1/ca/bench.crt"}
+	root, err := pki.NewIssuer(rootCert, rootKey, urls)
+	if err != nil {
+		return nil, err
+	}
+	serial, _ = pki.RandomSerial()
+	issDER, err := pki.NewSubordinateCertificate(root, issKey.Public(), pki.CAOptions{Subject: pkix.Name{CommonName: "Bench Issuing CA", Organization: []string{"Bench"}, Country: []string{"PT"}},
+		ValidityDays: 1825, ParentURLs: urls}, serial, now, l)
+	if err != nil {
+		return nil, err
+	}
+	issCert, err := x509.ParseCertificate(issDER)
+	if err != nil {
+		return nil, err
+	}
+	return pki.NewIssuer(issCert, crypto.Signer(issKey), urls)
+}
+
+func startServer(env []string, bin string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := command(env, bin, "serve", "--listen", addr, "--no-init", "--log-level", "error")
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr, stop, nil
+			}
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("server did not start")
+}
+
+func measureServer(addr, apiKey, profile string, csrs []string, clients int, d time.Duration) (float64, int64, error) {
+	bodies := make([][]byte, len(csrs))
+	for i, c := range csrs {
+		bodies[i], _ = json.Marshal(map[string]string{"profile": profile, "csr": c})
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var ok, failed atomic.Int64
+	var lastErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; ctx.Err() == nil; i += clients {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/v1/certificates", bytes.NewReader(bodies[i%len(bodies)]))
+				req.Header.Set("Authorization", "Bearer "+apiKey)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						failed.Add(1)
+						lastErr.Store(err.Error())
+					}
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					lastErr.Store(fmt.Sprintf("%d %s", resp.StatusCode, b))
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if ok.Load() == 0 {
+		return 0, failed.Load(), fmt.Errorf("no certificate issued; last error: %v", lastErr.Load())
+	}
+	return float64(ok.Load()) / elapsed, failed.Load(), nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/pki"
+)
+
+// cli holds the settings shared by every command and the parts wired from
+// them. Parts are opened on first use so that `selo --help` or `selo csr new`
+// never touch the database.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	dataDir    string
+	configPath string
+	database   string
+	// databaseDefault is set when the database is the SQLite file inside the
+	// data directory, so the config file does not pin that path.
+	databaseDefault bool
+	jsonOut         bool
+	logLevel        string
+	baseURL         string
+
+	keystore      string
+	masterKeyFile string
+	pkcs11Module  string
+	pkcs11Token   string
+	pkcs11PINFile string
+
+	cfg fileConfig // the config file, once read
+
+	store selo.Store
+	keys  selo.KeyStore
+	auth  *authority.Authority
+	log   *slog.Logger
+}
+
+// fileConfig is the config file (DATA/selo.yaml by default). Every global and
+// command flag can also be set here under its own name; these are the
+// settings that only the file holds.
+type fileConfig struct {
+	// ProfileCA names the CA that issues each profile by default.
+	ProfileCA map[string]string `yaml:"profile_ca"`
+	// Flags holds the flag values, by flag name.
+	Flags map[string]any `yaml:",inline"`
+}
+
+func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
+	return &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+func (c *cli) close() {
+	if c.keys != nil {
+		c.keys.Close()
+	}
+	if c.store != nil {
+		c.store.Close()
+	}
+}
+
+const rootLong = `Selo runs a qualified trust service: certificate authorities, certificate
+profiles, issuance and the public endpoints relying parties use.
+
+Quick start on embedded defaults (SQLite, a software key store, everything in
+./selo-data):
+
+  selo serve                  # first run creates the data directory and a demo hierarchy
+  selo ca list                # the CAs it made
+  selo csr new --cn www.example.eu --san www.example.eu --key-out web.key --out web.csr
+  selo cert issue --profile tls-server --csr web.csr --out web.crt
+
+Settings come from flags, then SELO_* environment variables (SELO_DATA,
+SELO_DATABASE, ... : the flag name in upper case with dashes as underscores),
+then the config file (DATA/selo.yaml), in that order.`
+
+func (c *cli) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "selo",
+		Short:         "Selo: certificate authority and trust services for an eIDAS QTSP",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return c.loadSettings(cmd)
+		},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
+	f := root.PersistentFlags()
+	f.StringVar(&c.dataDir, "data", "./selo-data", "data directory (database, key store, config)")
+	f.StringVar(&c.configPath, "config", "", "config file (default DATA/selo.yaml)")
+	f.StringVar(&c.database, "database", "", "database: an SQLite file path, or a postgres:// DSN (default DATA/selo.db)")
+	f.BoolVar(&c.jsonOut, "json", false, "print results as JSON for scripts")
+	f.StringVar(&c.baseURL, "base-url", "http://127.0.0.1:8080", "public base URL that certificates point to for CRLs, OCSP and CA certificates")
+	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&c.keystore, "keystore", "soft", "key store: soft (sealed files under DATA/keys) or pkcs11 (an HSM)")
+	f.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the soft key store's 32-byte master key (default DATA/master.key; SELO_MASTER_PASSPHRASE derives it from a passphrase instead)")
+	f.StringVar(&c.pkcs11Module, "pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", "PKCS#11 module (with --keystore pkcs11)")
+	f.StringVar(&c.pkcs11Token, "pkcs11-token", "selo", "PKCS#11 token label")
+	f.StringVar(&c.pkcs11PINFile, "pkcs11-pin-file", "", "file holding the PKCS#11 user PIN (or set SELO_PKCS11_PIN)")
+
+	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
+		c.certCommand(), c.auditCommand(), c.apiKeyCommand())
+	return root
+}
+
+// loadSettings applies the environment and the config file to every flag the
+// command line did not set.
+func (c *cli) loadSettings(cmd *cobra.Command) error {
+	c.applyEnv(cmd.Flags())
+	if c.configPath == "" {
+		c.configPath = filepath.Join(c.dataDir, "selo.yaml")
+	}
+	b, err := os.ReadFile(c.configPath)
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return fmt.Errorf("read config: %w", err)
+	default:
+		if err := yaml.Unmarshal(b, &c.cfg); err != nil {
+			return selo.Errorf(selo.EINVALID, "config file %s: %v", c.configPath, err)
+		}
+		var bad error
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			v, ok := c.cfg.Flags[f.Name]
+			if !ok || f.Changed || os.Getenv(envName(f.Name)) != "" || bad != nil {
+				return
+			}
+			if err := f.Value.Set(configValue(v)); err != nil {
+				bad = selo.Errorf(selo.EINVALID, "config file %s: %s: %v", c.configPath, f.Name, err)
+			}
+		})
+		if bad != nil {
+			return bad
+		}
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	c.log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	if c.database == "" {
+		c.database, c.databaseDefault = filepath.Join(c.dataDir, "selo.db"), true
+	}
+	if c.masterKeyFile == "" {
+		c.masterKeyFile = filepath.Join(c.dataDir, "master.key")
+	}
+	return nil
+}
+
+func (c *cli) applyEnv(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			f.Value.Set(v)
+		}
+	})
+}
+
+func envName(flag string) string {
+	return "SELO_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func configValue(v any) string {
+	switch t := v.(type) {
+	case []any:
+		parts := make([]string, len(t))
+		for i, p := range t {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, ",")
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// authority opens the store and key store and returns the CA service.
+func (c *cli) authority(ctx context.Context) (*authority.Authority, error) {
+	if c.auth != nil {
+		return c.auth, nil
+	}
+	if err := c.open(ctx); err != nil {
+		return nil, err
+	}
+	profiles, err := pki.LoadProfiles(filepath.Join(c.dataDir, "profiles"))
+	if err != nil {
+		return nil, err
+	}
+	a, err := authority.New(authority.Config{
+		Store: c.store, Keys: c.keys, Profiles: profiles, BaseURL: c.baseURL, ProfileCA: c.cfg.ProfileCA, Logger: c.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.auth = a
+	return a, nil
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// actor is how CLI actions appear in the audit log.
+func actor() string {
+	name := os.Getenv("USER")
+	if name == "" {
+		name = "unknown"
+	}
+	return "cli:" + name
+}

@@ -1,0 +1,196 @@
+// Package server is Selo's HTTP layer: the public CA endpoints relying
+// parties fetch (AIA certificates and chains), the health check, and the
+// operator REST API under /api/v1. Handlers translate HTTP to calls of the
+// authority service and back; they decide nothing about certificates.
+// Application error codes are mapped to HTTP status in one place
+// (ErrorStatusCode); any other error is answered "Internal error." and its
+// details go to the log.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMaxBodyBytes is the request body limit: 64 KiB.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultCacheMaxAge is how long the public CA files may be cached.
+	DefaultCacheMaxAge = time.Hour
+	// DefaultShutdownTimeout is how long Serve waits for requests in flight.
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// Config wires a Server. Authority is required.
+type Config struct {
+	Authority *authority.Authority
+	// Logger receives the access log and the details of internal errors;
+	// nil uses slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds every request body (DefaultMaxBodyBytes when 0).
+	// A CSR is a few kilobytes, so the default leaves room without letting a
+	// client make the server buffer megabytes.
+	MaxBodyBytes int64
+	// CacheMaxAge is how long clients and proxies may keep the public CA
+	// certificates and chains (DefaultCacheMaxAge when 0). They change only
+	// when a CA is created, so long caching is safe.
+	CacheMaxAge time.Duration
+	// ShutdownTimeout bounds how long Serve waits for requests in flight once
+	// its context is cancelled (DefaultShutdownTimeout when 0).
+	ShutdownTimeout time.Duration
+}
+
+// Server serves Selo over HTTP. It is safe for concurrent use.
+type Server struct {
+	authority       *authority.Authority
+	log             *slog.Logger
+	maxBodyBytes    int64
+	cacheMaxAge     time.Duration
+	shutdownTimeout time.Duration
+	handler         http.Handler
+}
+
+// New returns a Server over cfg. It panics when cfg.Authority is nil, a
+// wiring mistake that must not reach production silently.
+func New(cfg Config) *Server {
+	if cfg.Authority == nil {
+		panic("server: Config.Authority is required")
+	}
+	s := &Server{
+		authority:       cfg.Authority,
+		log:             cfg.Logger,
+		maxBodyBytes:    cfg.MaxBodyBytes,
+		cacheMaxAge:     cfg.CacheMaxAge,
+		shutdownTimeout: cfg.ShutdownTimeout,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBodyBytes <= 0 {
+		s.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.cacheMaxAge <= 0 {
+		s.cacheMaxAge = DefaultCacheMaxAge
+	}
+	if s.shutdownTimeout <= 0 {
+		s.shutdownTimeout = DefaultShutdownTimeout
+	}
+	s.handler = s.observe(s.routes())
+	return s
+}
+
+// Handler returns the root handler: every route behind the request ID,
+// panic recovery and access log middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	public := func(h http.HandlerFunc) http.HandlerFunc { return h }
+	s.route(mux, "/healthz", public, methods{http.MethodGet: s.handleHealth})
+	// ServeMux wildcards are whole segments, so "{id}.crt" cannot be a
+	// pattern: one route takes the file name and splits the extension.
+	s.route(mux, "/ca/{file}", public, methods{http.MethodGet: s.handleCAFile})
+
+	// Everything under /api/ needs a key, unknown paths and wrong methods
+	// included, so that probing without one does not reveal what exists.
+	api := s.authenticate
+	s.route(mux, "/api/v1/profiles", api, methods{http.MethodGet: s.handleListProfiles})
+	s.route(mux, "/api/v1/cas", api, methods{http.MethodGet: s.handleListCAs})
+	s.route(mux, "/api/v1/cas/{id}", api, methods{http.MethodGet: s.handleGetCA})
+	s.route(mux, "/api/v1/certificates", api, methods{
+		http.MethodGet:  s.handleListCertificates,
+		http.MethodPost: s.handleIssueCertificate,
+	})
+	s.route(mux, "/api/v1/certificates/{serial}", api, methods{http.MethodGet: s.handleGetCertificate})
+	mux.HandleFunc("/api/", api(s.notFound))
+	mux.HandleFunc("/", s.notFound)
+	return mux
+}
+
+// methods maps HTTP methods to the handlers of one path.
+type methods map[string]http.HandlerFunc
+
+// route registers each method of path behind wrap, and the path without a
+// method so that any other method gets a JSON 405 with Allow rather than the
+// mux's plain text.
+func (s *Server) route(mux *http.ServeMux, path string, wrap func(http.HandlerFunc) http.HandlerFunc, m methods) {
+	allow := make([]string, 0, len(m)+1)
+	for method, h := range m {
+		mux.HandleFunc(method+" "+path, wrap(h))
+		allow = append(allow, method)
+		if method == http.MethodGet {
+			allow = append(allow, http.MethodHead) // a GET pattern also serves HEAD
+		}
+	}
+	sort.Strings(allow)
+	allowed := strings.Join(allow, ", ")
+	mux.HandleFunc(path, wrap(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		s.writeError(w, r, selo.Errorf(EMETHOD, "method %s is not allowed here; use %s", truncate(r.Method, 16), allowed))
+	}))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, selo.Errorf(selo.ENOTFOUND, "no such resource: %s", r.URL.Path))
+}
+
+// Serve answers HTTP on ln until ctx is cancelled, then stops accepting and
+// waits up to Config.ShutdownTimeout for the requests in flight. It returns
+// nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ListenAndServe listens on addr (host:port) and serves until ctx is cancelled.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// HTTPServer returns an http.Server for Handler with timeouts that keep slow
+// or idle clients from holding connections: headers must arrive within 10
+// seconds and a whole request within a minute. For callers that manage the
+// listener and shutdown themselves.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}

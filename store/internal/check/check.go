@@ -1,0 +1,112 @@
+// Package check validates what the stores are asked to write and fills in
+// the defaults, once for both, so SQLite and PostgreSQL refuse the same
+// things with the same codes before any SQL runs.
+package check
+
+import "github.com/selo-qtsp/selo"
+
+// ErrNoAudit refuses a change that comes without its audit entry: every
+// change is audited, in the same transaction.
+var ErrNoAudit = selo.Errorf(selo.EINVALID, "no audit entry given: every change is audited")
+
+// CA validates ca and sets an empty Status to active.
+func CA(ca *selo.CA) error {
+	switch {
+	case ca == nil:
+		return selo.Errorf(selo.EINVALID, "no CA given")
+	case ca.ID == "":
+		return selo.Errorf(selo.EINVALID, "a CA needs an ID")
+	case ca.ParentID == ca.ID:
+		return selo.Errorf(selo.EINVALID, "CA %q cannot be its own parent", ca.ID)
+	case len(ca.CertDER) == 0:
+		return selo.Errorf(selo.EINVALID, "CA %q has no certificate", ca.ID)
+	}
+	if ca.Status == "" {
+		ca.Status = selo.CAActive
+	}
+	return CAStatus(ca.Status)
+}
+
+// CAStatus accepts only the statuses selo defines.
+func CAStatus(s selo.CAStatus) error {
+	if s != selo.CAActive && s != selo.CARetired {
+		return selo.Errorf(selo.EINVALID, "unknown CA status %q", s)
+	}
+	return nil
+}
+
+// Certificate validates cert and sets an empty Status to valid.
+func Certificate(cert *selo.Certificate) error {
+	switch {
+	case cert == nil:
+		return selo.Errorf(selo.EINVALID, "no certificate given")
+	case !Serial(cert.Serial):
+		return selo.Errorf(selo.EINVALID, "serial %q is not lower-case hex", cert.Serial)
+	case cert.CAID == "":
+		return selo.Errorf(selo.EINVALID, "certificate %s has no CA", cert.Serial)
+	case len(cert.DER) == 0:
+		return selo.Errorf(selo.EINVALID, "certificate %s has no DER", cert.Serial)
+	}
+	if cert.Status == "" {
+		cert.Status = selo.CertValid
+	}
+	switch cert.Status {
+	case selo.CertValid, selo.CertRevoked, selo.CertSuperseded:
+		return nil
+	}
+	return selo.Errorf(selo.EINVALID, "unknown certificate status %q", cert.Status)
+}
+
+// Replacement validates the certificate that supersedes oldSerial and sets
+// its ReissuedFrom when empty.
+func Replacement(oldSerial string, cert *selo.Certificate) error {
+	if err := Certificate(cert); err != nil {
+		return err
+	}
+	if cert.ReissuedFrom == "" {
+		cert.ReissuedFrom = oldSerial
+	}
+	if cert.ReissuedFrom != oldSerial {
+		return selo.Errorf(selo.EINVALID, "replacement %s says it re-issues %s, not %s", cert.Serial, cert.ReissuedFrom, oldSerial)
+	}
+	if cert.Status != selo.CertValid {
+		return selo.Errorf(selo.EINVALID, "replacement %s is %s, not valid", cert.Serial, cert.Status)
+	}
+	return nil
+}
+
+// Serial reports whether s is lower-case hex of at most 64 digits. Only one
+// spelling of a serial is accepted, or "0A" and "0a" could both be stored.
+func Serial(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// APIKey validates key.
+func APIKey(key *selo.APIKey) error {
+	switch {
+	case key == nil:
+		return selo.Errorf(selo.EINVALID, "no API key given")
+	case key.ID == "" || key.Name == "" || key.Hash == "":
+		return selo.Errorf(selo.EINVALID, "an API key needs an ID, a name and a hash")
+	}
+	return nil
+}
+
+// AuditEntry validates an entry about to be sealed.
+func AuditEntry(e *selo.AuditEntry) error {
+	switch {
+	case e == nil:
+		return ErrNoAudit
+	case e.Action == "":
+		return selo.Errorf(selo.EINVALID, "audit entry has no action")
+	}
+	return nil
+}

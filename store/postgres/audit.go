@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
+)
+
+// AppendAudit seals entry after the last entry of the log and appends it on
+// its own. A zero entry.Time is set from the store's clock.
+func (db *DB) AppendAudit(ctx context.Context, entry *selo.AuditEntry) error {
+	if entry == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	if err := appendAudit(ctx, tx, entry); err != nil {
+		return err
+	}
+	return tx.commit(ctx, "append audit entry")
+}
+
+// ListAudit returns up to limit entries (all when limit is 0) with Seq >
+// afterSeq, in Seq order. It returns the rows as stored, without checking
+// them: selo.VerifyAuditChain does that.
+func (db *DB) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]*selo.AuditEntry, error) {
+	if limit < 0 {
+		return nil, selo.Errorf(selo.EINVALID, "negative limit %d", limit)
+	}
+	var n *int64 // LIMIT NULL is no limit
+	if limit > 0 {
+		l := int64(limit)
+		n = &l
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT seq, time, actor, action, object, outcome, details, prev_hash, hash
+		FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, n)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	defer rows.Close()
+	var entries []*selo.AuditEntry
+	for rows.Next() {
+		var e selo.AuditEntry
+		if err := rows.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Object, &e.Outcome, &e.Details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("list audit entries: %w", err)
+		}
+		e.Time = e.Time.UTC()
+		entries = append(entries, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	return entries, nil
+}
+
+// AuditHead returns the sequence number and hash of the last entry appended,
+// as recorded apart from the log itself; (0, "") for an empty log. A verifier
+// that finds the log ends before this sequence number knows its tail was cut.
+func (db *DB) AuditHead(ctx context.Context) (seq int64, hash string, err error) {
+	if err := db.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+		return 0, "", fmt.Errorf("read audit head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+// appendAudit seals e after the head of the log and inserts it inside tx.
+// Locking the head row serializes appends across connections and replicas:
+// the next appender waits here until this transaction commits or rolls back,
+// then reads the head it left. Callers append last, just before commit, so the
+// lock is held briefly and never while waiting for another lock.
+func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
+	if err := check.AuditEntry(e); err != nil {
+		return err
+	}
+	var head selo.AuditEntry
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head.Seq, &head.Hash); err != nil {
+		return fmt.Errorf("lock audit head: %w", err)
+	}
+	prev := &head
+	if head.Seq == 0 {
+		prev = nil
+	}
+	if e.Time.IsZero() {
+		e.Time = tx.now
+	}
+	e.Seal(prev)
+	// One statement moves the head and inserts the entry: a round trip less
+	// while the head is locked.
+	if _, err := tx.Exec(ctx, `
+		WITH head AS (UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1)
+		INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
+		return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+	}
+	return nil
+}

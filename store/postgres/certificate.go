@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
+)
+
+// certificateColumns is the column list every certificate query selects, in
+// the order scanCertificate reads.
+const certificateColumns = `serial, ca_id, profile, subject, not_before, not_after, der, status,
+	key_id, reissued_from, superseded_by, lint_results, created_at`
+
+// Queries for ListCertificates, one per combination of filters, so that each
+// is a constant whose plan can use the matching index. Arguments: after
+// serial, [ca_id], [status], limit (NULL for none).
+const (
+	listCertificatesSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > $1 ORDER BY serial LIMIT $2`
+	listCertificatesByCASQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > $1 AND ca_id = $2 ORDER BY serial LIMIT $3`
+	listCertificatesByStatusSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > $1 AND status = $2 ORDER BY serial LIMIT $3`
+	listCertificatesByCAAndStatusSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > $1 AND ca_id = $2 AND status = $3 ORDER BY serial LIMIT $4`
+)
+
+// CreateCertificate inserts cert and appends audit in one transaction;
+// ECONFLICT when the serial exists, ENOTFOUND when its CA does not. A zero
+// CreatedAt is set from the store's clock and an empty Status to valid; cert
+// is updated to hold exactly what was stored.
+func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, audit *selo.AuditEntry) error {
+	if err := check.Certificate(cert); err != nil {
+		return err
+	}
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	if err := createCertificate(ctx, tx, cert); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit(ctx, "create certificate")
+}
+
+// FindCertificate returns the certificate with this serial, or ENOTFOUND.
+func (db *DB) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
+	return findCertificateBySerial(ctx, db.pool, serial, false)
+}
+
+// ListCertificates returns the certificates that match filter, ordered by
+// serial. AfterSerial and Limit page through them without OFFSET, so a page
+// costs the same however deep it is.
+func (db *DB) ListCertificates(ctx context.Context, filter selo.CertificateFilter) ([]*selo.Certificate, error) {
+	if filter.Limit < 0 {
+		return nil, selo.Errorf(selo.EINVALID, "negative limit %d", filter.Limit)
+	}
+	var limit *int64 // LIMIT NULL is no limit
+	if filter.Limit > 0 {
+		n := int64(filter.Limit)
+		limit = &n
+	}
+	var rows pgx.Rows
+	var err error
+	switch {
+	case filter.CAID != "" && filter.Status != "":
+		rows, err = db.pool.Query(ctx, listCertificatesByCAAndStatusSQL, filter.AfterSerial, filter.CAID, string(filter.Status), limit)
+	case filter.CAID != "":
+		rows, err = db.pool.Query(ctx, listCertificatesByCASQL, filter.AfterSerial, filter.CAID, limit)
+	case filter.Status != "":
+		rows, err = db.pool.Query(ctx, listCertificatesByStatusSQL, filter.AfterSerial, string(filter.Status), limit)
+	default:
+		rows, err = db.pool.Query(ctx, listCertificatesSQL, filter.AfterSerial, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	defer rows.Close()
+	var certs []*selo.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list certificates: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// SupersedeCertificate stores replacement, marks oldSerial superseded by it
+// and appends audit, all in one transaction. ENOTFOUND when oldSerial does
+// not exist, ECONFLICT when it is not valid (already superseded or revoked)
+// or when the replacement's serial exists. An empty replacement.ReissuedFrom
+// is set to oldSerial; any other value is EINVALID.
+func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replacement *selo.Certificate, audit *selo.AuditEntry) error {
+	if err := check.Replacement(oldSerial, replacement); err != nil {
+		return err
+	}
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	// FOR UPDATE: a second supersession of the same certificate waits here
+	// and then sees it superseded.
+	old, err := findCertificateBySerial(ctx, tx, oldSerial, true)
+	if err != nil {
+		return err
+	}
+	if old.Status != selo.CertValid {
+		return selo.Errorf(selo.ECONFLICT, "certificate %s is %s; only a valid certificate can be superseded", oldSerial, old.Status)
+	}
+	if err := createCertificate(ctx, tx, replacement); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1, superseded_by = $2 WHERE serial = $3`,
+		string(selo.CertSuperseded), replacement.Serial, oldSerial); err != nil {
+		return fmt.Errorf("mark certificate %s superseded: %w", oldSerial, err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit(ctx, "supersede certificate")
+}
+
+// createCertificate inserts cert inside tx.
+func createCertificate(ctx context.Context, tx *Tx, cert *selo.Certificate) error {
+	if cert.CreatedAt.IsZero() {
+		cert.CreatedAt = tx.now
+	}
+	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
+	_, err := tx.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
+		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt)
+	switch {
+	case isUniqueViolation(err):
+		return selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", cert.Serial)
+	case isForeignKeyViolation(err):
+		return selo.Errorf(selo.ENOTFOUND, "CA %q not found", cert.CAID)
+	case err != nil:
+		return fmt.Errorf("insert certificate %s: %w", cert.Serial, err)
+	}
+	return nil
+}
+
+// findCertificateBySerial returns the certificate with this serial, or
+// ENOTFOUND. forUpdate locks its row until the transaction ends.
+func findCertificateBySerial(ctx context.Context, q querier, serial string, forUpdate bool) (*selo.Certificate, error) {
+	query := `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = $1`
+	if forUpdate {
+		query = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = $1 FOR UPDATE`
+	}
+	c, err := scanCertificate(q.QueryRow(ctx, query, serial))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
+	} else if err != nil {
+		return nil, fmt.Errorf("find certificate %s: %w", serial, err)
+	}
+	return c, nil
+}
+
+// scanCertificate reads one row of certificateColumns.
+func scanCertificate(row pgx.Row) (*selo.Certificate, error) {
+	var c selo.Certificate
+	var status string
+	if err := row.Scan(&c.Serial, &c.CAID, &c.Profile, &c.Subject, &c.NotBefore, &c.NotAfter, &c.DER, &status,
+		&c.KeyID, &c.ReissuedFrom, &c.SupersededBy, &c.LintResults, &c.CreatedAt); err != nil {
+		return nil, err
+	}
+	c.Status = selo.CertificateStatus(status)
+	c.NotBefore, c.NotAfter, c.CreatedAt = c.NotBefore.UTC(), c.NotAfter.UTC(), c.CreatedAt.UTC()
+	return &c, nil
+}

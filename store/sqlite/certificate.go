@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
+)
+
+// certificateColumns is the column list every certificate query selects, in
+// the order scanCertificate reads.
+const certificateColumns = `serial, ca_id, profile, subject, not_before, not_after, der, status,
+	key_id, reissued_from, superseded_by, lint_results, created_at`
+
+// Queries for ListCertificates, one per combination of filters, so that each
+// is a constant the planner can match to an index. Arguments: after serial,
+// [ca_id], [status], limit (-1 for none).
+const (
+	listCertificatesSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > ? ORDER BY serial LIMIT ?`
+	listCertificatesByCASQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > ? AND ca_id = ? ORDER BY serial LIMIT ?`
+	listCertificatesByStatusSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > ? AND status = ? ORDER BY serial LIMIT ?`
+	listCertificatesByCAAndStatusSQL = `SELECT ` + certificateColumns + ` FROM certificates
+		WHERE serial > ? AND ca_id = ? AND status = ? ORDER BY serial LIMIT ?`
+)
+
+// CreateCertificate inserts cert and appends audit in one transaction;
+// ECONFLICT when the serial exists, ENOTFOUND when its CA does not. A zero
+// CreatedAt is set from the store's clock and an empty Status to valid; cert
+// is updated to hold exactly what was stored.
+func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, audit *selo.AuditEntry) error {
+	if err := check.Certificate(cert); err != nil {
+		return err
+	}
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createCertificate(ctx, tx, cert); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit("create certificate")
+}
+
+// FindCertificate returns the certificate with this serial, or ENOTFOUND.
+func (db *DB) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
+	return findCertificateBySerial(ctx, db.read, serial)
+}
+
+// ListCertificates returns the certificates that match filter, ordered by
+// serial. AfterSerial and Limit page through them without OFFSET, so a page
+// costs the same however deep it is.
+func (db *DB) ListCertificates(ctx context.Context, filter selo.CertificateFilter) ([]*selo.Certificate, error) {
+	if filter.Limit < 0 {
+		return nil, selo.Errorf(selo.EINVALID, "negative limit %d", filter.Limit)
+	}
+	limit := int64(filter.Limit)
+	if limit == 0 {
+		limit = -1
+	}
+	var rows *sql.Rows
+	var err error
+	switch {
+	case filter.CAID != "" && filter.Status != "":
+		rows, err = db.read.QueryContext(ctx, listCertificatesByCAAndStatusSQL, filter.AfterSerial, filter.CAID, string(filter.Status), limit)
+	case filter.CAID != "":
+		rows, err = db.read.QueryContext(ctx, listCertificatesByCASQL, filter.AfterSerial, filter.CAID, limit)
+	case filter.Status != "":
+		rows, err = db.read.QueryContext(ctx, listCertificatesByStatusSQL, filter.AfterSerial, string(filter.Status), limit)
+	default:
+		rows, err = db.read.QueryContext(ctx, listCertificatesSQL, filter.AfterSerial, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	defer rows.Close()
+	var certs []*selo.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list certificates: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// SupersedeCertificate stores replacement, marks oldSerial superseded by it
+// and appends audit, all in one transaction. ENOTFOUND when oldSerial does
+// not exist, ECONFLICT when it is not valid (already superseded or revoked)
+// or when the replacement's serial exists. An empty replacement.ReissuedFrom
+// is set to oldSerial; any other value is EINVALID.
+func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replacement *selo.Certificate, audit *selo.AuditEntry) error {
+	if err := check.Replacement(oldSerial, replacement); err != nil {
+		return err
+	}
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// The immediate transaction holds the write lock, so the status read here
+	// cannot change before the update below.
+	old, err := findCertificateBySerial(ctx, tx, oldSerial)
+	if err != nil {
+		return err
+	}
+	if old.Status != selo.CertValid {
+		return selo.Errorf(selo.ECONFLICT, "certificate %s is %s; only a valid certificate can be superseded", oldSerial, old.Status)
+	}
+	if err := createCertificate(ctx, tx, replacement); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ?, superseded_by = ? WHERE serial = ?`,
+		string(selo.CertSuperseded), replacement.Serial, oldSerial); err != nil {
+		return fmt.Errorf("mark certificate %s superseded: %w", oldSerial, err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit("supersede certificate")
+}
+
+// createCertificate inserts cert inside tx.
+func createCertificate(ctx context.Context, tx *Tx, cert *selo.Certificate) error {
+	if cert.CreatedAt.IsZero() {
+		cert.CreatedAt = tx.now
+	}
+	cert.NotBefore = fromMicros(toMicros(cert.NotBefore))
+	cert.NotAfter = fromMicros(toMicros(cert.NotAfter))
+	cert.CreatedAt = fromMicros(toMicros(cert.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		cert.Serial, cert.CAID, cert.Profile, cert.Subject, toMicros(cert.NotBefore), toMicros(cert.NotAfter),
+		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults,
+		toMicros(cert.CreatedAt))
+	switch {
+	case isUniqueViolation(err):
+		return selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", cert.Serial)
+	case isForeignKeyViolation(err):
+		return selo.Errorf(selo.ENOTFOUND, "CA %q not found", cert.CAID)
+	case err != nil:
+		return fmt.Errorf("insert certificate %s: %w", cert.Serial, err)
+	}
+	return nil
+}
+
+// findCertificateBySerial returns the certificate with this serial, or ENOTFOUND.
+func findCertificateBySerial(ctx context.Context, q querier, serial string) (*selo.Certificate, error) {
+	c, err := scanCertificate(q.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, serial))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
+	} else if err != nil {
+		return nil, fmt.Errorf("find certificate %s: %w", serial, err)
+	}
+	return c, nil
+}
+
+// scanCertificate reads one row of certificateColumns.
+func scanCertificate(s scanner) (*selo.Certificate, error) {
+	var c selo.Certificate
+	var status string
+	var notBefore, notAfter, created int64
+	if err := s.Scan(&c.Serial, &c.CAID, &c.Profile, &c.Subject, &notBefore, &notAfter, &c.DER, &status,
+		&c.KeyID, &c.ReissuedFrom, &c.SupersededBy, &c.LintResults, &created); err != nil {
+		return nil, err
+	}
+	c.Status = selo.CertificateStatus(status)
+	c.NotBefore, c.NotAfter, c.CreatedAt = fromMicros(notBefore), fromMicros(notAfter), fromMicros(created)
+	return &c, nil
+}
