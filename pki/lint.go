@@ -13,11 +13,13 @@ import (
 	"github.com/selo-qtsp/selo"
 )
 
-// Lint sets beyond the profile kinds: CA certificates in general, and
-// subordinate CAs that issue CA/B Forum TLS certificates.
+// Lint sets beyond the profile kinds: CA certificates in general,
+// subordinate CAs that issue CA/B Forum TLS certificates, and delegated OCSP
+// responder certificates.
 const (
-	lintSetCA    = "ca"
-	lintSetCATLS = "ca-tls"
+	lintSetCA            = "ca"
+	lintSetCATLS         = "ca-tls"
+	lintSetOCSPResponder = "ocsp-responder"
 )
 
 // rfcSources are the IETF lint sources every certificate must pass.
@@ -38,6 +40,7 @@ var lintSources = map[string]lint.SourceList{
 	KindTLS:              append(append(lint.SourceList{}, rfcSources...), lint.CABFBaselineRequirements),
 	lintSetCA:            rfcSources,
 	lintSetCATLS:         append(append(lint.SourceList{}, rfcSources...), lint.CABFBaselineRequirements),
+	lintSetOCSPResponder: rfcSources,
 }
 
 // lintConflicts are lints left out of a set because the set's own rule book

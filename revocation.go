@@ -1,0 +1,162 @@
+package selo
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RevocationReason is an RFC 5280 CRLReason code (section 5.3.1).
+type RevocationReason int
+
+// The RFC 5280 reason codes. 7 is not used.
+const (
+	ReasonUnspecified          RevocationReason = 0
+	ReasonKeyCompromise        RevocationReason = 1
+	ReasonCACompromise         RevocationReason = 2
+	ReasonAffiliationChanged   RevocationReason = 3
+	ReasonSuperseded           RevocationReason = 4
+	ReasonCessationOfOperation RevocationReason = 5
+	ReasonCertificateHold      RevocationReason = 6
+	ReasonRemoveFromCRL        RevocationReason = 8
+	ReasonPrivilegeWithdrawn   RevocationReason = 9
+	ReasonAACompromise         RevocationReason = 10
+)
+
+var reasonNames = map[RevocationReason]string{
+	ReasonUnspecified:          "unspecified",
+	ReasonKeyCompromise:        "keyCompromise",
+	ReasonCACompromise:         "cACompromise",
+	ReasonAffiliationChanged:   "affiliationChanged",
+	ReasonSuperseded:           "superseded",
+	ReasonCessationOfOperation: "cessationOfOperation",
+	ReasonCertificateHold:      "certificateHold",
+	ReasonRemoveFromCRL:        "removeFromCRL",
+	ReasonPrivilegeWithdrawn:   "privilegeWithdrawn",
+	ReasonAACompromise:         "aACompromise",
+}
+
+// String returns the RFC 5280 name, e.g. "keyCompromise".
+func (r RevocationReason) String() string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Valid reports whether r is a reason a revocation may carry. removeFromCRL
+// only appears in delta CRLs, so it is not a reason to revoke with.
+func (r RevocationReason) Valid() bool {
+	_, ok := reasonNames[r]
+	return ok && r != ReasonRemoveFromCRL
+}
+
+// ParseRevocationReason reads an RFC 5280 reason name, case-insensitively
+// ("keyCompromise", "keycompromise", "key-compromise" and "key_compromise" all
+// work). The empty string means unspecified.
+func ParseRevocationReason(s string) (RevocationReason, error) {
+	norm := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
+	if norm == "" {
+		return ReasonUnspecified, nil
+	}
+	for r, n := range reasonNames {
+		if strings.ToLower(n) == norm && r.Valid() {
+			return r, nil
+		}
+	}
+	return 0, Errorf(EINVALID, "unknown revocation reason %q; use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise", s)
+}
+
+// Revocation is the record that a certificate is revoked. There is at most one
+// per certificate; releasing a certificateHold deletes it.
+type Revocation struct {
+	Serial         string // the certificate's serial, as in Certificate.Serial
+	CAID           string // the issuing CA, copied from the certificate
+	Reason         RevocationReason
+	RevokedAt      time.Time // set by the store's clock when zero
+	InvalidityDate time.Time // zero when not given
+	Actor          string    // who revoked, as in AuditEntry.Actor
+}
+
+// CRL is a certificate revocation list as published.
+type CRL struct {
+	CAID       string
+	Number     int64 // the cRLNumber extension; strictly increasing per CA
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	Entries    int64  // how many revoked certificates it lists
+	DER        []byte // the signed CRL
+	CreatedAt  time.Time
+}
+
+// OCSPResponse is a pre-signed OCSP response for one certificate, as served by
+// the responder for requests without a nonce.
+type OCSPResponse struct {
+	Serial     string
+	CAID       string
+	Status     string // "good" or "revoked"
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	DER        []byte
+}
+
+// OCSPSigner is a CA's delegated OCSP signing certificate (id-kp-OCSPSigning,
+// id-pkix-ocsp-nocheck) whose key lives in the key store.
+type OCSPSigner struct {
+	CAID      string
+	KeyID     string
+	CertDER   []byte
+	NotAfter  time.Time
+	CreatedAt time.Time
+}
+
+// RevocationStore keeps revocations, CRLs and OCSP responses.
+type RevocationStore interface {
+	// RevokeCertificate records rev and appends audit in one transaction, sets
+	// the certificate's status to revoked and deletes its stored OCSP response
+	// (so no stale "good" answer outlives the revocation). It returns the
+	// revocation in force and whether this call created it. If the certificate
+	// is already revoked, it returns the first revocation, false and a nil error
+	// and appends nothing. ENOTFOUND if the certificate does not exist.
+	RevokeCertificate(ctx context.Context, rev *Revocation, audit *AuditEntry) (*Revocation, bool, error)
+	// ReleaseHold deletes a certificateHold revocation, restores the status the
+	// certificate had (valid, or superseded when it has a SupersededBy), deletes
+	// its stored OCSP response and appends audit, in one transaction. ENOTFOUND
+	// if there is no revocation, EFORBIDDEN if its reason is not certificateHold.
+	ReleaseHold(ctx context.Context, serial string, audit *AuditEntry) error
+	// FindRevocation returns the revocation of a certificate or ENOTFOUND.
+	FindRevocation(ctx context.Context, serial string) (*Revocation, error)
+	// ForEachRevocation calls fn for every revocation of the CA, in one
+	// consistent read, streaming rows (never loading them all). fn must not keep
+	// rev after it returns: the store may reuse it. An error from fn stops the
+	// walk and is returned.
+	ForEachRevocation(ctx context.Context, caID string, fn func(rev *Revocation) error) error
+
+	// NextCRLNumber atomically increments and returns the CA's CRL number
+	// (1 for the first call). The increment is durable before it returns, so a
+	// number is never handed out twice, even across a crash.
+	NextCRLNumber(ctx context.Context, caID string) (int64, error)
+	// SaveCRL stores crl as the CA's latest if its number is higher than the
+	// stored one; an older or equal number is ignored (nil error).
+	SaveCRL(ctx context.Context, crl *CRL) error
+	// LatestCRL returns the CA's newest CRL or ENOTFOUND.
+	LatestCRL(ctx context.Context, caID string) (*CRL, error)
+	// CRLInfo is LatestCRL without the DER, for cheap freshness checks.
+	CRLInfo(ctx context.Context, caID string) (*CRL, error)
+
+	// SaveOCSPResponse inserts or replaces the stored response for resp.Serial.
+	SaveOCSPResponse(ctx context.Context, resp *OCSPResponse) error
+	// FindOCSPResponse returns the stored response for a serial or ENOTFOUND.
+	FindOCSPResponse(ctx context.Context, serial string) (*OCSPResponse, error)
+	// ListCertificatesNeedingOCSP returns up to limit certificates of the CA
+	// (any status) whose stored response is missing or has a NextUpdate before
+	// the given time, ordered by serial after afterSerial (keyset paging).
+	ListCertificatesNeedingOCSP(ctx context.Context, caID string, before time.Time, afterSerial string, limit int) ([]*Certificate, error)
+
+	// SaveOCSPSigner stores the CA's current delegated OCSP signer, replacing
+	// the previous one, and appends audit, in one transaction.
+	SaveOCSPSigner(ctx context.Context, signer *OCSPSigner, audit *AuditEntry) error
+	// FindOCSPSigner returns the CA's current OCSP signer or ENOTFOUND.
+	FindOCSPSigner(ctx context.Context, caID string) (*OCSPSigner, error)
+}
