@@ -118,7 +118,10 @@ type RevocationStore interface {
 	// (so no stale "good" answer outlives the revocation). It returns the
 	// revocation in force and whether this call created it. If the certificate
 	// is already revoked, it returns the first revocation, false and a nil error
-	// and appends nothing. ENOTFOUND if the certificate does not exist.
+	// and appends nothing. ENOTFOUND if the certificate does not exist,
+	// EINVALID if rev's reason is not Valid or its CAID names another CA than
+	// the certificate's. An empty CAID is filled in from the certificate and an
+	// empty Actor from audit.
 	RevokeCertificate(ctx context.Context, rev *Revocation, audit *AuditEntry) (*Revocation, bool, error)
 	// ReleaseHold deletes a certificateHold revocation, restores the status the
 	// certificate had (valid, or superseded when it has a SupersededBy), deletes
@@ -127,18 +130,21 @@ type RevocationStore interface {
 	ReleaseHold(ctx context.Context, serial string, audit *AuditEntry) error
 	// FindRevocation returns the revocation of a certificate or ENOTFOUND.
 	FindRevocation(ctx context.Context, serial string) (*Revocation, error)
-	// ForEachRevocation calls fn for every revocation of the CA, in one
-	// consistent read, streaming rows (never loading them all). fn must not keep
-	// rev after it returns: the store may reuse it. An error from fn stops the
-	// walk and is returned.
+	// ForEachRevocation calls fn for every revocation of the CA, in serial
+	// order, in one consistent read, streaming rows (never loading them all).
+	// fn must not keep rev after it returns: the store may reuse it. An error
+	// from fn stops the walk and is returned. A CA without revocations, or an
+	// unknown one, makes no call.
 	ForEachRevocation(ctx context.Context, caID string, fn func(rev *Revocation) error) error
 
 	// NextCRLNumber atomically increments and returns the CA's CRL number
 	// (1 for the first call). The increment is durable before it returns, so a
-	// number is never handed out twice, even across a crash.
+	// number is never handed out twice, even across a crash. ENOTFOUND if the
+	// CA does not exist.
 	NextCRLNumber(ctx context.Context, caID string) (int64, error)
 	// SaveCRL stores crl as the CA's latest if its number is higher than the
-	// stored one; an older or equal number is ignored (nil error).
+	// stored one; an older or equal number is ignored (nil error). ENOTFOUND if
+	// the CA does not exist.
 	SaveCRL(ctx context.Context, crl *CRL) error
 	// LatestCRL returns the CA's newest CRL or ENOTFOUND.
 	LatestCRL(ctx context.Context, caID string) (*CRL, error)
@@ -146,16 +152,22 @@ type RevocationStore interface {
 	CRLInfo(ctx context.Context, caID string) (*CRL, error)
 
 	// SaveOCSPResponse inserts or replaces the stored response for resp.Serial.
+	// ENOTFOUND if the certificate does not exist; ECONFLICT if resp.Status
+	// disagrees with the certificate ("revoked" exactly when it is revoked), so
+	// that a response signed before a revocation or a hold release, and saved
+	// after it, cannot bring back the answer that change deleted.
 	SaveOCSPResponse(ctx context.Context, resp *OCSPResponse) error
 	// FindOCSPResponse returns the stored response for a serial or ENOTFOUND.
 	FindOCSPResponse(ctx context.Context, serial string) (*OCSPResponse, error)
 	// ListCertificatesNeedingOCSP returns up to limit certificates of the CA
 	// (any status) whose stored response is missing or has a NextUpdate before
 	// the given time, ordered by serial after afterSerial (keyset paging).
+	// EINVALID unless limit is positive.
 	ListCertificatesNeedingOCSP(ctx context.Context, caID string, before time.Time, afterSerial string, limit int) ([]*Certificate, error)
 
 	// SaveOCSPSigner stores the CA's current delegated OCSP signer, replacing
-	// the previous one, and appends audit, in one transaction.
+	// the previous one, and appends audit, in one transaction. ENOTFOUND if the
+	// CA does not exist.
 	SaveOCSPSigner(ctx context.Context, signer *OCSPSigner, audit *AuditEntry) error
 	// FindOCSPSigner returns the CA's current OCSP signer or ENOTFOUND.
 	FindOCSPSigner(ctx context.Context, caID string) (*OCSPSigner, error)

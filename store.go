@@ -30,6 +30,7 @@ type Store interface {
 	CertificateStore
 	AuditStore
 	APIKeyStore
+	RevocationStore
 	// Close releases the database.
 	Close() error
 }

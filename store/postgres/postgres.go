@@ -44,7 +44,10 @@ type DB struct {
 	closeOnce sync.Once
 }
 
-var _ selo.Store = (*DB)(nil)
+var (
+	_ selo.Store           = (*DB)(nil)
+	_ selo.RevocationStore = (*DB)(nil)
+)
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // keyword/value string, as pgxpool.ParseConfig reads it), brings the schema

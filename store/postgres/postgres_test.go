@@ -92,25 +92,66 @@ func open(tb testing.TB, clock selo.Clock) *storetest.Backend {
 	st := openStore(tb)
 	var raw *pgx.Conn
 	var mu sync.Mutex
+	// withRaw runs fn on the raw connection, one caller at a time.
+	withRaw := func(tb testing.TB, fn func(conn *pgx.Conn)) {
+		tb.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if raw == nil {
+			var err error
+			if raw, err = pgx.Connect(context.Background(), dsn); err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { raw.Close(context.Background()) })
+		}
+		fn(raw)
+	}
 	return &storetest.Backend{
 		Store:  st,
 		Reopen: openStore,
 		Exec: func(tb testing.TB, query string, args ...any) {
 			tb.Helper()
-			mu.Lock()
-			defer mu.Unlock()
-			ctx := context.Background()
-			if raw == nil {
-				var err error
-				if raw, err = pgx.Connect(ctx, dsn); err != nil {
-					tb.Fatal(err)
+			withRaw(tb, func(conn *pgx.Conn) {
+				if _, err := conn.Exec(context.Background(), query, args...); err != nil {
+					tb.Fatalf("%s: %v", query, err)
 				}
-				tb.Cleanup(func() { raw.Close(context.Background()) })
-			}
-			if _, err := raw.Exec(ctx, query, args...); err != nil {
-				tb.Fatalf("%s: %v", query, err)
-			}
+			})
 		},
+		LoadRevocations: func(tb testing.TB, caID string, n int) {
+			tb.Helper()
+			withRaw(tb, func(conn *pgx.Conn) { loadRevocations(tb, conn, caID, n) })
+		},
+	}
+}
+
+// loadRevocations stores what storetest.BulkRevocation describes for i in
+// [0, n), generating the rows in SQL: two statements in one transaction,
+// then VACUUM ANALYZE, as autovacuum would: the planner knows the new size
+// and the visibility map lets the walk read the index alone.
+func loadRevocations(tb testing.TB, conn *pgx.Conn, caID string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for _, query := range []string{`
+			INSERT INTO certificates (serial, ca_id, profile, subject, not_before, not_after, der, status, created_at)
+			SELECT to_hex(68719476736 + i), $2, 'bulk', 'CN=bulk', 'epoch', 'epoch', '\x3000', 'revoked', 'epoch'
+			FROM generate_series(0, $1 - 1) AS i`, `
+			INSERT INTO revocations (serial, ca_id, reason, revoked_at, invalidity_date, actor)
+			SELECT to_hex(68719476736 + i), $2, CASE i % 2 WHEN 1 THEN 1 ELSE 5 END, to_timestamp(1700000000 + i),
+				CASE i % 2 WHEN 1 THEN to_timestamp(1600000000 + i) END, 'bulk'
+			FROM generate_series(0, $1 - 1) AS i`,
+		} {
+			if _, err := tx.Exec(ctx, query, int64(n), caID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = conn.Exec(ctx, `VACUUM ANALYZE certificates, revocations`)
+	}
+	if err != nil {
+		tb.Fatalf("load %d revocations: %v", n, err)
 	}
 }
 
@@ -179,6 +220,10 @@ func TestOpenBadDSNHidesPassword(t *testing.T) {
 
 func BenchmarkCreateCertificate(b *testing.B) {
 	storetest.BenchmarkCreateCertificate(b, open)
+}
+
+func BenchmarkForEachRevocation(b *testing.B) {
+	storetest.BenchmarkForEachRevocation(b, open)
 }
 
 // The store records its audit head, so the suite checks tail truncation.

@@ -48,7 +48,10 @@ type DB struct {
 	closeErr  error
 }
 
-var _ selo.Store = (*DB)(nil)
+var (
+	_ selo.Store           = (*DB)(nil)
+	_ selo.RevocationStore = (*DB)(nil)
+)
 
 // Open opens (creating it if needed) the SQLite database at path, brings its
 // schema up to date and returns the store. clock fills in times the caller

@@ -28,22 +28,57 @@ func open(tb testing.TB, clock selo.Clock) *storetest.Backend {
 	st := openStore(tb)
 	var raw *sql.DB
 	var rawOnce sync.Once
+	openRaw := func(tb testing.TB) *sql.DB {
+		rawOnce.Do(func() {
+			var err error
+			if raw, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)"); err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { raw.Close() })
+		})
+		return raw
+	}
 	return &storetest.Backend{
 		Store:  st,
 		Reopen: openStore,
 		Exec: func(tb testing.TB, query string, args ...any) {
 			tb.Helper()
-			rawOnce.Do(func() {
-				var err error
-				if raw, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)"); err != nil {
-					tb.Fatal(err)
-				}
-				tb.Cleanup(func() { raw.Close() })
-			})
-			if _, err := raw.Exec(query, args...); err != nil {
+			if _, err := openRaw(tb).Exec(query, args...); err != nil {
 				tb.Fatalf("%s: %v", query, err)
 			}
 		},
+		LoadRevocations: func(tb testing.TB, caID string, n int) {
+			tb.Helper()
+			loadRevocations(tb, openRaw(tb), caID, n)
+		},
+	}
+}
+
+// loadRevocations stores what storetest.BulkRevocation describes for i in
+// [0, n), generating the rows in SQL: two statements in one transaction.
+func loadRevocations(tb testing.TB, raw *sql.DB, caID string, n int) {
+	tb.Helper()
+	tx, err := raw.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, query := range []string{`
+		WITH RECURSIVE i(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM i WHERE i + 1 < ?1)
+		INSERT INTO certificates (serial, ca_id, profile, subject, not_before, not_after, der, status, created_at)
+		SELECT printf('%x', 68719476736 + i), ?2, 'bulk', 'CN=bulk', 0, 0, X'3000', 'revoked', 0 FROM i WHERE ?1 > 0`, `
+		WITH RECURSIVE i(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM i WHERE i + 1 < ?1)
+		INSERT INTO revocations (serial, ca_id, reason, revoked_at, invalidity_date, actor)
+		SELECT printf('%x', 68719476736 + i), ?2, CASE i % 2 WHEN 1 THEN 1 ELSE 5 END,
+			(1700000000 + i) * 1000000, CASE i % 2 WHEN 1 THEN (1600000000 + i) * 1000000 END, 'bulk'
+		FROM i WHERE ?1 > 0`,
+	} {
+		if _, err := tx.Exec(query, n, caID); err != nil {
+			tb.Fatalf("load %d revocations: %v", n, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatalf("load %d revocations: %v", n, err)
 	}
 }
 
@@ -53,6 +88,10 @@ func TestStore(t *testing.T) {
 
 func BenchmarkCreateCertificate(b *testing.B) {
 	storetest.BenchmarkCreateCertificate(b, open)
+}
+
+func BenchmarkForEachRevocation(b *testing.B) {
+	storetest.BenchmarkForEachRevocation(b, open)
 }
 
 // The store records its audit head, so the suite checks tail truncation.

@@ -3,7 +3,10 @@
 // that opens a fresh, empty database, so both are held to the same contract:
 // CRUD, error codes, filters and keyset pagination, atomic writes with their
 // audit entries, an audit chain that survives concurrent writers and reveals
-// tampering, and persistence across a reopen.
+// tampering, persistence across a reopen, and revocation: one revocation per
+// certificate however many callers race for it, hold release, streamed
+// consistent walks, CRL numbers that are never handed out twice, the latest
+// CRL, OCSP responses that no revocation leaves stale, and OCSP signers.
 package storetest
 
 import (
@@ -31,6 +34,13 @@ type Backend struct {
 	// Reopen opens another store on the same database, as a restarted process
 	// would, and closes it at the end of the test.
 	Reopen func(tb testing.TB) selo.Store
+	// LoadRevocations inserts n revoked certificates of the CA caID (which
+	// must exist) and their revocations straight into the database, in one
+	// transaction and without audit entries: revocation i, for i in [0, n),
+	// is BulkRevocation(caID, i). It is the fast way to a table of a million
+	// revocations for BenchmarkForEachRevocation; what needs it skips when it
+	// is nil.
+	LoadRevocations func(tb testing.TB, caID string, n int)
 }
 
 // OpenFunc opens a store on a fresh, empty database that no other test
@@ -57,6 +67,21 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Tamper", testTamper},
 		{"TailTruncation", testTailTruncation},
 		{"Reopen", testReopen},
+		{"Revocation", testRevocation},
+		{"ReleaseHold", testReleaseHold},
+		{"RevokeSuperseded", testRevokeSuperseded},
+		{"ForEachRevocation", testForEachRevocation},
+		{"ForEachRevocationBulk", testForEachRevocationBulk},
+		{"ConcurrentRevocation", testConcurrentRevocation},
+		{"ConcurrentRevokeAndSupersede", testConcurrentRevokeAndSupersede},
+		{"CRLNumber", testCRLNumber},
+		{"ConcurrentCRLNumber", testConcurrentCRLNumber},
+		{"CRL", testCRL},
+		{"OCSPResponse", testOCSPResponse},
+		{"CertificatesNeedingOCSP", testCertificatesNeedingOCSP},
+		{"OCSPSigner", testOCSPSigner},
+		{"FailedRevocationWriteLeavesNothing", testFailedRevocationWriteLeavesNothing},
+		{"ReopenRevocations", testReopenRevocations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
