@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/pki"
@@ -32,7 +33,28 @@ type Config struct {
 	// ProfileCA names the CA that issues each profile when a request names none.
 	ProfileCA map[string]string
 	Logger    *slog.Logger
+
+	// CRLValidity is nextUpdate - thisUpdate of a CRL (DefaultCRLValidity when zero).
+	CRLValidity time.Duration
+	// CRLDelay is how long a publication after a revocation waits to batch
+	// more revocations (DefaultCRLDelay when zero, none when negative).
+	CRLDelay time.Duration
+	// OCSPValidity is nextUpdate - thisUpdate of an OCSP response
+	// (DefaultOCSPValidity when zero).
+	OCSPValidity time.Duration
+	// OCSPCacheTTL bounds how long a response is served from memory before
+	// the database is asked again (DefaultOCSPCacheTTL when zero).
+	OCSPCacheTTL time.Duration
+	// OCSPSignerValidityDays is the validity of delegated OCSP responder
+	// certificates (pki.DefaultOCSPSignerValidityDays when zero).
+	OCSPSignerValidityDays int
+	// TempDir is where large CRLs are spooled while signed ("" = os.TempDir()).
+	TempDir string
 }
+
+// DefaultCRLDelay is how long a CRL publication after a revocation waits for
+// more revocations to batch.
+const DefaultCRLDelay = 200 * time.Millisecond
 
 // Authority is the CA service. It is safe for concurrent use.
 type Authority struct {
@@ -44,6 +66,14 @@ type Authority struct {
 	baseURL   string
 	profileCA map[string]string
 	log       *slog.Logger
+
+	crlValidity    time.Duration
+	ocspValidity   time.Duration
+	ocspSignerDays int
+	tempDir        string
+	ocsp           *ocspResponder
+	crls           *crlPublisher
+	crlCache       crlCache
 
 	mu      sync.Mutex
 	issuers map[string]*pki.Issuer // by CA ID, built on first use
@@ -64,7 +94,31 @@ func New(cfg Config) (*Authority, error) {
 		profileCA: cfg.ProfileCA,
 		log:       cfg.Logger,
 		issuers:   map[string]*pki.Issuer{},
+
+		crlValidity:    cfg.CRLValidity,
+		ocspValidity:   cfg.OCSPValidity,
+		ocspSignerDays: cfg.OCSPSignerValidityDays,
+		tempDir:        cfg.TempDir,
 	}
+	if a.crlValidity <= 0 {
+		a.crlValidity = DefaultCRLValidity
+	}
+	if a.ocspValidity <= 0 {
+		a.ocspValidity = DefaultOCSPValidity
+	}
+	cacheTTL := cfg.OCSPCacheTTL
+	if cacheTTL <= 0 {
+		cacheTTL = DefaultOCSPCacheTTL
+	}
+	a.ocsp = newOCSPResponder(a, a.ocspValidity, cacheTTL)
+	delay := cfg.CRLDelay
+	switch {
+	case delay == 0:
+		delay = DefaultCRLDelay
+	case delay < 0:
+		delay = 0
+	}
+	a.crls = newCRLPublisher(a, delay)
 	if a.clock == nil {
 		a.clock = selo.SystemClock{}
 	}
@@ -83,6 +137,16 @@ func New(cfg Config) (*Authority, error) {
 	}
 	return a, nil
 }
+
+// Close waits for the CRL publications under way and stops taking new ones.
+// It does not close the store or the key store, which the caller opened.
+func (a *Authority) Close() error {
+	a.crls.close()
+	return nil
+}
+
+// WaitCRLs blocks until the CRL publications scheduled so far are done.
+func (a *Authority) WaitCRLs() { a.crls.wait() }
 
 // Store returns the store the authority writes to (for read-only callers such as the server).
 func (a *Authority) Store() selo.Store { return a.store }

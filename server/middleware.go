@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -146,9 +147,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attrs = append(attrs, "actor", ri.Actor)
 			}
 			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" && status == http.StatusOK {
-				// Load balancers probe every few seconds; successful probes
-				// would drown the lines that matter.
+			if status == http.StatusOK && (r.URL.Path == "/healthz" || strings.HasPrefix(r.URL.Path, "/ocsp") || strings.HasPrefix(r.URL.Path, "/crl/")) {
+				// Load balancers probe every few seconds and relying parties
+				// ask for status all the time; those successes would drown
+				// the lines that matter.
 				level = slog.LevelDebug
 			}
 			s.log.Log(r.Context(), level, "http request", attrs...)

@@ -49,7 +49,17 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight once
 	// its context is cancelled (DefaultShutdownTimeout when 0).
 	ShutdownTimeout time.Duration
+	// Roles chooses what this replica serves: RoleAPI (the REST API) and
+	// RoleOCSP (OCSP and CRLs); both serve the CA files and /healthz. Empty
+	// serves everything.
+	Roles []string
 }
+
+// The roles a replica can serve over HTTP.
+const (
+	RoleAPI  = "api"
+	RoleOCSP = "ocsp"
+)
 
 // Server serves Selo over HTTP. It is safe for concurrent use.
 type Server struct {
@@ -59,6 +69,7 @@ type Server struct {
 	cacheMaxAge     time.Duration
 	shutdownTimeout time.Duration
 	handler         http.Handler
+	roles           map[string]bool
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -86,6 +97,13 @@ func New(cfg Config) *Server {
 	if s.shutdownTimeout <= 0 {
 		s.shutdownTimeout = DefaultShutdownTimeout
 	}
+	s.roles = map[string]bool{}
+	for _, r := range cfg.Roles {
+		s.roles[r] = true
+	}
+	if len(s.roles) == 0 {
+		s.roles[RoleAPI], s.roles[RoleOCSP] = true, true
+	}
 	s.handler = s.observe(s.routes())
 	return s
 }
@@ -99,11 +117,25 @@ func (s *Server) routes() *http.ServeMux {
 	public := func(h http.HandlerFunc) http.HandlerFunc { return h }
 	s.route(mux, "/healthz", public, methods{http.MethodGet: s.handleHealth})
 	// ServeMux wildcards are whole segments, so "{id}.crt" cannot be a
-	// pattern: one route takes the file name and splits the extension.
+	// pattern: one route takes the file name and splits the extension. The
+	// CA files are served by every role: relying parties chase them.
 	s.route(mux, "/ca/{file}", public, methods{http.MethodGet: s.handleCAFile})
+	if s.roles[RoleOCSP] {
+		s.route(mux, "/crl/{file}", public, methods{http.MethodGet: s.handleCRL})
+		s.route(mux, "/ocsp", public, methods{http.MethodPost: s.handleOCSPPost})
+		s.route(mux, "/ocsp/{request...}", public, methods{http.MethodGet: s.handleOCSPGet, http.MethodPost: s.handleOCSPPost})
+	}
+	if !s.roles[RoleAPI] {
+		mux.HandleFunc("/", s.notFound)
+		return mux
+	}
+	// The holder proves who they are by a signature with the certificate's
+	// key, not with an API key.
+	s.route(mux, "/api/v1/holder/revoke", public, methods{http.MethodPost: s.handleHolderRevoke})
 
-	// Everything under /api/ needs a key, unknown paths and wrong methods
-	// included, so that probing without one does not reveal what exists.
+	// Everything else under /api/ needs a key, unknown paths and wrong
+	// methods included, so that probing without one does not reveal what
+	// exists.
 	api := s.authenticate
 	s.route(mux, "/api/v1/profiles", api, methods{http.MethodGet: s.handleListProfiles})
 	s.route(mux, "/api/v1/cas", api, methods{http.MethodGet: s.handleListCAs})
@@ -113,6 +145,9 @@ func (s *Server) routes() *http.ServeMux {
 		http.MethodPost: s.handleIssueCertificate,
 	})
 	s.route(mux, "/api/v1/certificates/{serial}", api, methods{http.MethodGet: s.handleGetCertificate})
+	s.route(mux, "/api/v1/certificates/{serial}/revoke", api, methods{http.MethodPost: s.handleRevoke})
+	s.route(mux, "/api/v1/certificates/{serial}/revocation", api, methods{http.MethodGet: s.handleGetRevocation})
+	s.route(mux, "/api/v1/certificates/{serial}/release-hold", api, methods{http.MethodPost: s.handleReleaseHold})
 	mux.HandleFunc("/api/", api(s.notFound))
 	mux.HandleFunc("/", s.notFound)
 	return mux

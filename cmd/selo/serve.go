@@ -6,35 +6,63 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/server"
 )
 
 func (c *cli) serveCommand() *cobra.Command {
-	var listen string
+	var listen, roles string
 	var noInit bool
+	var workerInterval time.Duration
 	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR]",
-		Short: "Run the Selo server (public CA endpoints and the REST API)",
+		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
+		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
 		Long: `Serve runs Selo's HTTP server:
 
   GET  /healthz                 liveness and database check
   GET  /ca/{id}.crt             a CA certificate, DER (the AIA caIssuers URL)
   GET  /ca/{id}.pem             a CA's chain up to the root, PEM
   GET  /ca/{id}.p7b             the same chain as PKCS#7 (.p7b)
+  GET  /crl/{id}.crl            the CA's current CRL, DER (the CRL distribution point)
+  GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
+  POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
+
+--roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
+CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
+renews OCSP responder certificates). Run OCSP replicas with --roles ocsp over
+PostgreSQL; the worker runs on exactly one replica at a time (a PostgreSQL
+advisory lock elects it; the others stand by).
 
 On its first run with an empty data directory it initializes one on the
 embedded defaults (as 'selo init' with its default flags) and prints the
 operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`,
 		Example: `  selo serve
-  selo serve --listen 0.0.0.0:8443 --base-url https://pki.example.pt --database postgres://selo@db/selo`,
+  selo serve --listen 0.0.0.0:8443 --base-url https://pki.example.pt --database postgres://selo@db/selo
+  selo serve --roles ocsp --listen 0.0.0.0:8080 --database postgres://selo@db/selo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			roleSet := map[string]bool{}
+			for _, r := range strings.Split(roles, ",") {
+				r = strings.TrimSpace(r)
+				switch r {
+				case server.RoleAPI, server.RoleOCSP, "worker":
+					roleSet[r] = true
+				case "":
+				default:
+					return usagef("unknown role %q: use api, ocsp and/or worker", r)
+				}
+			}
+			if len(roleSet) == 0 {
+				return usagef("--roles needs at least one of api, ocsp, worker")
+			}
 			if !c.initialized() {
 				if noInit {
 					return fmt.Errorf("%s is not initialized: run 'selo init' first", c.dataDir)
@@ -48,24 +76,44 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			if err != nil {
 				return err
 			}
-			srv := server.New(server.Config{Authority: a, Logger: c.log})
+			defer a.Close()
+			var httpRoles []string
+			for _, r := range []string{server.RoleAPI, server.RoleOCSP} {
+				if roleSet[r] {
+					httpRoles = append(httpRoles, r)
+				}
+			}
+			ctx, stop := context.WithCancel(ctx)
+			defer stop()
+			var wg sync.WaitGroup
+			if roleSet["worker"] {
+				var lock authority.Locker
+				if l, ok := c.store.(authority.Locker); ok {
+					lock = l
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = a.RunStatusWorker(ctx, workerInterval, lock)
+				}()
+			}
+			defer wg.Wait()
+			if len(httpRoles) == 0 {
+				c.log.Info("selo worker running", "data", c.dataDir)
+				fmt.Fprintln(c.stderr, "Selo worker is running (no HTTP roles)")
+				<-ctx.Done()
+				return nil
+			}
+			srv := server.New(server.Config{Authority: a, Logger: c.log, Roles: httpRoles})
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-			c.log.Info("selo serving", "addr", ln.Addr().String(), "data", c.dataDir, "base_url", c.baseURL)
+			c.log.Info("selo serving", "addr", ln.Addr().String(), "data", c.dataDir, "base_url", c.baseURL, "roles", roles)
 			fmt.Fprintf(c.stderr, "Selo is listening on http://%s\n", ln.Addr())
-			errc := make(chan error, 1)
-			go func() { errc <- hs.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			err = srv.Serve(ctx, ln)
+			stop()
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			c.log.Info("selo stopped")
@@ -73,6 +121,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
+	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

@@ -1,0 +1,137 @@
+package authority
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+)
+
+// Locker elects the one replica that runs the background worker. The
+// PostgreSQL store takes an advisory lock; a single process needs none.
+type Locker interface {
+	// TryLock takes the named lock if it is free. The lock is held until
+	// unlock is called or the process dies.
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
+// RefreshReport says what one pass of the status worker did.
+type RefreshReport struct {
+	CRLs          int // CRLs published
+	OCSPResponses int // OCSP responses signed
+	OCSPSigners   int // delegated responders created or renewed
+}
+
+// ocspBatch is how many certificates the worker reads at a time.
+const ocspBatch = 500
+
+// RefreshStatus brings the published status of every CA up to date: a new
+// CRL where the current one has less than half its validity left (or none
+// exists), a delegated OCSP responder where it is missing or near its end,
+// and a signed OCSP response for every certificate whose response is missing
+// or has less than half its validity left.
+func (a *Authority) RefreshStatus(ctx context.Context) (RefreshReport, error) {
+	var rep RefreshReport
+	cas, err := a.store.ListCAs(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, ca := range cas {
+		if err := a.refreshCA(ctx, ca, &rep); err != nil {
+			errs = append(errs, err)
+			a.log.Error("refresh certificate status", "ca", ca.ID, "err", err)
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshReport) error {
+	now := a.clock.Now()
+	info, err := a.store.CRLInfo(ctx, ca.ID)
+	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+		return err
+	}
+	if err != nil || info.NextUpdate.Sub(now) < a.crlValidity/2 {
+		if _, err := a.PublishCRL(ctx, "system", ca.ID); err != nil {
+			return err
+		}
+		rep.CRLs++
+	}
+
+	signer, err := a.store.FindOCSPSigner(ctx, ca.ID)
+	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+		return err
+	}
+	if err != nil || signer.NotAfter.Sub(now) < ocspSignerRenewBefore {
+		if _, err := a.newOCSPSigner(ctx, "system", ca); err != nil {
+			return err
+		}
+		rep.OCSPSigners++
+	}
+
+	after := ""
+	for {
+		certs, err := a.store.ListCertificatesNeedingOCSP(ctx, ca.ID, now.Add(a.ocspValidity/2), after, ocspBatch)
+		if err != nil {
+			return err
+		}
+		for _, c := range certs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := a.ocsp.refresh(ctx, ca.ID, c.Serial); err != nil {
+				return err
+			}
+			rep.OCSPResponses++
+		}
+		if len(certs) < ocspBatch {
+			return nil
+		}
+		after = certs[len(certs)-1].Serial
+	}
+}
+
+// RunStatusWorker runs RefreshStatus every interval until ctx ends, on the
+// one replica that holds the "status-worker" lock. The others wait and take
+// over when it goes away.
+func (a *Authority) RunStatusWorker(ctx context.Context, interval time.Duration, lock Locker) error {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var unlock func()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	for {
+		if unlock == nil && lock != nil {
+			u, ok, err := lock.TryLock(ctx, "status-worker")
+			switch {
+			case err != nil:
+				a.log.Error("status worker lock", "err", err)
+			case ok:
+				unlock = u
+				a.log.Info("status worker: this replica runs the CRL and OCSP refresh")
+			}
+		}
+		if unlock != nil || lock == nil {
+			rep, err := a.RefreshStatus(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.log.Error("status worker pass", "err", err)
+			}
+			if rep != (RefreshReport{}) {
+				a.log.Info("status worker pass", "crls", rep.CRLs, "ocsp_responses", rep.OCSPResponses, "ocsp_signers", rep.OCSPSigners)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
