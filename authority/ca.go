@@ -79,12 +79,8 @@ func (a *Authority) createCA(ctx context.Context, actor string, opts CreateCAOpt
 	if err != nil {
 		return nil, fmt.Errorf("generate ca key: %w", err)
 	}
-	if err := a.store.AppendAudit(ctx, a.audit(actor, "key.generate", "key/"+keyID, selo.OutcomeSuccess,
-		map[string]string{"algorithm": string(opts.KeyAlgorithm), "purpose": "ca"})); err != nil {
-		return nil, err
-	}
 	// The key is useless without its CA row; remove it if anything below fails
-	// so the ID can be used again.
+	// (recording its generation included) so the ID can be used again.
 	ok := false
 	defer func() {
 		if !ok {
@@ -93,6 +89,10 @@ func (a *Authority) createCA(ctx context.Context, actor string, opts CreateCAOpt
 			}
 		}
 	}()
+	if err := a.store.AppendAudit(ctx, a.audit(actor, "key.generate", "key/"+keyID, selo.OutcomeSuccess,
+		map[string]string{"algorithm": string(opts.KeyAlgorithm), "purpose": "ca"})); err != nil {
+		return nil, err
+	}
 
 	subject := pkix.Name{CommonName: opts.Name}
 	if opts.Organization != "" {

@@ -125,6 +125,12 @@ func (a *Authority) signAndStore(ctx context.Context, sign func(*big.Int) (*pki.
 		if selo.ErrorCode(err) != selo.ECONFLICT || attempt == maxSerialAttempts {
 			return nil, err
 		}
+		// ECONFLICT also means that the certificate a re-issue supersedes is no
+		// longer valid (a concurrent re-issue won); signing again would only
+		// make certificates that are never recorded. Retry only a taken serial.
+		if _, ferr := a.store.FindCertificate(ctx, pki.SerialHex(serial)); ferr != nil {
+			return nil, err
+		}
 		a.log.Warn("serial collision, issuing again with a new serial", "serial", pki.SerialHex(serial))
 	}
 }

@@ -3,7 +3,9 @@ package authority
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"sync"
@@ -51,6 +53,13 @@ type OCSPAnswer struct {
 	ThisUpdate time.Time
 	NextUpdate time.Time
 	ProducedAt time.Time
+	// ETag is a strong validator of DER, quoted, for cacheable answers.
+	ETag string
+}
+
+func etag(der []byte) string {
+	sum := sha256.Sum256(der)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
 type ocspIssuer struct {
@@ -81,12 +90,13 @@ type ocspResponder struct {
 	issuersAt    time.Time
 	signers      map[string]*ocspSigner // by CA ID
 	cache        map[string]*ocspCached // by hash algorithm + serial
+	requests     map[string]string      // DER request -> cache key, for repeated identical requests
 	signerCreate sync.Mutex
 }
 
 func newOCSPResponder(a *Authority, validity, cacheTTL time.Duration) *ocspResponder {
 	return &ocspResponder{a: a, validity: validity, cacheTTL: cacheTTL,
-		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}}
+		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}, requests: map[string]string{}}
 }
 
 // ocspHashes are the CertID hash algorithms whose issuer hashes are indexed;
@@ -263,12 +273,33 @@ func errorAnswer(s pki.OCSPResponseStatus) OCSPAnswer {
 }
 
 func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, error) {
+	// RFC 5019 clients ask for the same certificate with the same bytes
+	// again and again: answer those from memory without parsing.
+	now := r.a.clock.Now()
+	r.mu.RLock()
+	var c *ocspCached
+	if key, ok := r.requests[string(der)]; ok {
+		c = r.cache[key]
+	}
+	r.mu.RUnlock()
+	if c != nil && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
+		return c.answer, nil
+	}
 	req, err := pki.ParseOCSPRequest(der)
 	if err != nil {
 		return errorAnswer(pki.OCSPMalformedRequest), nil
 	}
 	if len(req.CertIDs) == 1 && req.Nonce == nil {
-		return r.respondCached(ctx, req.CertIDs[0])
+		ans, err := r.respondCached(ctx, req.CertIDs[0])
+		if err == nil && ans.Status == pki.OCSPSuccessful && len(der) <= 512 {
+			r.mu.Lock()
+			if len(r.requests) >= ocspCacheMax {
+				clear(r.requests)
+			}
+			r.requests[string(der)] = cacheKey(req.CertIDs[0])
+			r.mu.Unlock()
+		}
+		return ans, err
 	}
 	// A nonce or several certificates: signed for this request only.
 	issuers := make([]*ocspIssuer, len(req.CertIDs))
@@ -316,7 +347,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		stored, err := r.a.store.FindOCSPResponse(ctx, serial)
 		switch {
 		case err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4)):
-			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}
+			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate), ETag: etag(stored.DER)}
 			r.remember(key, ans, now)
 			return ans, nil
 		case err != nil && selo.ErrorCode(err) != selo.ENOTFOUND:
@@ -336,6 +367,7 @@ func (r *ocspResponder) remember(key string, ans OCSPAnswer, now time.Time) {
 	defer r.mu.Unlock()
 	if len(r.cache) >= ocspCacheMax {
 		clear(r.cache)
+		clear(r.requests)
 	}
 	r.cache[key] = &ocspCached{answer: ans, fetched: now}
 }
@@ -411,6 +443,9 @@ func (r *ocspResponder) signOnce(ctx context.Context, is *ocspIssuer, s *ocspSig
 	first := t.Responses[0]
 	ans := OCSPAnswer{DER: der, Status: pki.OCSPSuccessful, Cacheable: nonce == nil,
 		ThisUpdate: first.ThisUpdate, NextUpdate: first.NextUpdate, ProducedAt: now}
+	if ans.Cacheable {
+		ans.ETag = etag(der)
+	}
 	if len(ids) == 1 && nonce == nil && known && ids[0].HashAlgorithm == crypto.SHA1 {
 		status := "good"
 		if first.Status == pki.OCSPRevoked {

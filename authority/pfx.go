@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/pki"
@@ -27,7 +28,7 @@ func (a *Authority) PFX(ctx context.Context, actor, serial string, key crypto.Pr
 }
 
 func (a *Authority) pfx(ctx context.Context, actor, serial string, key crypto.PrivateKey, password string) ([]byte, error) {
-	if len(password) < MinPFXPasswordLength {
+	if utf8.RuneCountInString(password) < MinPFXPasswordLength {
 		return nil, selo.Errorf(selo.EINVALID, "the .pfx password must have at least %d characters", MinPFXPasswordLength)
 	}
 	cert, err := a.FindCertificate(ctx, serial)

@@ -29,6 +29,11 @@ func (a *Authority) reissue(ctx context.Context, actor, serial, newCAID string) 
 	if old.Status != selo.CertValid {
 		return nil, selo.Errorf(selo.ECONFLICT, "certificate %s is %s; only a valid certificate can be re-issued", old.Serial, old.Status)
 	}
+	if newCAID == "" {
+		// As issuingCA would: the CA configured for the profile. Resolved here
+		// so that the check below also covers it.
+		newCAID = a.profileCA[old.Profile]
+	}
 	if old.CAID == newCAID {
 		return nil, selo.Errorf(selo.EINVALID, "certificate %s is already issued by %s", old.Serial, newCAID)
 	}

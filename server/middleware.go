@@ -139,19 +139,22 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			attrs := []any{
-				"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
-				"bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr,
-			}
-			if ri.Actor != "" {
-				attrs = append(attrs, "actor", ri.Actor)
-			}
 			level := slog.LevelInfo
 			if status == http.StatusOK && (r.URL.Path == "/healthz" || strings.HasPrefix(r.URL.Path, "/ocsp") || strings.HasPrefix(r.URL.Path, "/crl/")) {
 				// Load balancers probe every few seconds and relying parties
 				// ask for status all the time; those successes would drown
 				// the lines that matter.
 				level = slog.LevelDebug
+			}
+			if !s.log.Enabled(r.Context(), level) {
+				return
+			}
+			attrs := []any{
+				"request_id", id, "method", r.Method, "path", r.URL.Path, "status", status,
+				"bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr,
+			}
+			if ri.Actor != "" {
+				attrs = append(attrs, "actor", ri.Actor)
 			}
 			s.log.Log(r.Context(), level, "http request", attrs...)
 		}()

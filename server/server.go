@@ -104,7 +104,21 @@ func New(cfg Config) *Server {
 	if len(s.roles) == 0 {
 		s.roles[RoleAPI], s.roles[RoleOCSP] = true, true
 	}
-	s.handler = s.observe(s.routes())
+	mux := s.routes()
+	var h http.Handler = mux
+	if s.roles[RoleOCSP] {
+		// OCSP GETs bypass the mux: its pattern matching unescapes the
+		// whole base64 path, which cost a third of the time of an answer
+		// served from memory.
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/ocsp/") {
+				s.handleOCSPGet(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	s.handler = s.observe(h)
 	return s
 }
 

@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -67,8 +65,15 @@ func setCacheHeaders(h http.Header, now, nextUpdate time.Time, maxAge time.Durat
 // handleOCSPGet serves GET /ocsp/{request}: the DER request in base64, as
 // RFC 6960 appendix A.1 and RFC 5019 5 describe, URL-escaped or not.
 func (s *Server) handleOCSPGet(w http.ResponseWriter, r *http.Request) {
-	raw := strings.TrimPrefix(r.URL.EscapedPath(), "/ocsp/")
-	der, err := decodeOCSPPath(raw)
+	// Path is already unescaped; RawPath, when set, is the path as sent
+	// (EscapedPath would unescape it again only to compare).
+	var der []byte
+	var err error
+	if r.URL.RawPath != "" {
+		der, err = decodeOCSPPath(strings.TrimPrefix(r.URL.RawPath, "/ocsp/"))
+	} else {
+		der, err = decodeOCSPPath(strings.TrimPrefix(r.URL.Path, "/ocsp/"))
+	}
 	if err != nil {
 		s.writeOCSP(w, r, authority.OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPMalformedRequest), Status: pki.OCSPMalformedRequest})
 		return
@@ -83,11 +88,16 @@ func decodeOCSPPath(raw string) ([]byte, error) {
 	if raw == "" || len(raw) > 4*pki.MaxOCSPRequestSize {
 		return nil, errors.New("no request")
 	}
-	s, err := url.PathUnescape(raw)
-	if err != nil {
-		return nil, err
+	s := raw
+	if strings.IndexByte(raw, '%') >= 0 {
+		var err error
+		if s, err = url.PathUnescape(raw); err != nil {
+			return nil, err
+		}
 	}
-	s = strings.ReplaceAll(s, " ", "+")
+	if strings.IndexByte(s, ' ') >= 0 {
+		s = strings.ReplaceAll(s, " ", "+")
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if der, err := enc.DecodeString(s); err == nil {
 			return der, nil
@@ -119,12 +129,10 @@ func (s *Server) writeOCSP(w http.ResponseWriter, r *http.Request, ans authority
 	h := w.Header()
 	h.Set("Content-Type", mediaOCSPResponse)
 	if ans.Status == pki.OCSPSuccessful && ans.Cacheable {
-		now := time.Now()
-		sum := sha256.Sum256(ans.DER)
-		h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+		h.Set("ETag", ans.ETag)
 		h.Set("Last-Modified", ans.ProducedAt.UTC().Format(http.TimeFormat))
-		setCacheHeaders(h, now, ans.NextUpdate, 0)
-		if match := r.Header.Get("If-None-Match"); match != "" && match == h.Get("ETag") {
+		setCacheHeaders(h, time.Now(), ans.NextUpdate, 0)
+		if match := r.Header.Get("If-None-Match"); match != "" && match == ans.ETag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}

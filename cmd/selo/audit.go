@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -30,9 +31,29 @@ the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
 			if err != nil {
 				return err
 			}
+			// The head is read before the walk, so entries a running server
+			// appends meanwhile lie past it and raise no false alarm.
+			head, hasHead := c.store.(auditHeader)
+			var headSeq int64
+			var headHash string
+			if hasHead {
+				if headSeq, headHash, err = head.AuditHead(cmd.Context()); err != nil {
+					return err
+				}
+			}
 			n, problem, err := a.VerifyAudit(cmd.Context())
 			if err != nil {
 				return err
+			}
+			switch {
+			case problem != nil:
+				// VerifyAudit counts only the pages before the one that
+				// breaks; every entry before the bad one was checked.
+				n = problem.Seq - 1
+			case hasHead:
+				if problem, err = c.checkAuditHead(cmd, n, headSeq, headHash); err != nil {
+					return err
+				}
 			}
 			if c.jsonOut {
 				out := map[string]any{"entries_verified": n, "intact": problem == nil}
@@ -84,6 +105,32 @@ the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many entries")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// auditHeader is a store that records the last audit entry appended apart
+// from the log, the only way to see that the log's tail was removed.
+type auditHeader interface {
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+}
+
+// checkAuditHead compares an intact log of n entries with the head recorded
+// before it was read.
+func (c *cli) checkAuditHead(cmd *cobra.Command, n, headSeq int64, headHash string) (*selo.AuditProblem, error) {
+	if headSeq == 0 {
+		return nil, nil
+	}
+	if n < headSeq {
+		return &selo.AuditProblem{Seq: n + 1, Reason: fmt.Sprintf(
+			"entries missing: the log ends at entry %d but %d entries were appended", n, headSeq)}, nil
+	}
+	entries, err := c.store.ListAudit(cmd.Context(), headSeq-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 || entries[0].Seq != headSeq || entries[0].Hash != headHash {
+		return &selo.AuditProblem{Seq: headSeq, Reason: "the entry does not match the recorded head of the log"}, nil
+	}
+	return nil, nil
 }
 
 func (c *cli) apiKeyCommand() *cobra.Command {

@@ -234,6 +234,17 @@ func (c *cli) certGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if c.jsonOut {
+				// For scripts: the details and the certificate as PEM, as 'cert show --json' with the certificate.
+				if format != "pem" || chain {
+					return usagef("--json writes one certificate as PEM inside JSON; drop --format and --chain")
+				}
+				b, err := json.MarshalIndent(certToOutput(cert, true), "", "  ")
+				if err != nil {
+					return err
+				}
+				return c.writeOutput(out, append(b, '\n'), 0o644)
+			}
 			switch format {
 			case "der":
 				if chain {

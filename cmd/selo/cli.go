@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,9 @@ type cli struct {
 	pkcs11PINFile string
 
 	cfg fileConfig // the config file, once read
+	// initializing is set while init makes the data directory, the one time
+	// the store may be opened without a config file.
+	initializing bool
 
 	store selo.Store
 	keys  selo.KeyStore
@@ -114,14 +118,53 @@ func (c *cli) rootCommand() *cobra.Command {
 	f.StringVar(&c.pkcs11PINFile, "pkcs11-pin-file", "", "file holding the PKCS#11 user PIN (or set SELO_PKCS11_PIN)")
 
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
-		c.certCommand(), c.auditCommand(), c.apiKeyCommand())
+		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand())
+	strictArgs(root)
 	return root
+}
+
+// strictArgs makes every mistake in the positional arguments a usage error
+// (exit status 2): cobra's own argument errors are plain errors, and a command
+// that only groups subcommands would print its help and succeed on `selo ca
+// bogus`.
+func strictArgs(cmd *cobra.Command) {
+	switch {
+	case cmd.HasSubCommands():
+		cmd.SuggestionsMinimumDistance = 2
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usagef("unknown command %q for %q (did you mean %q?)", args[0], cmd.CommandPath(), s[0])
+			}
+			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		if cmd.Run == nil && cmd.RunE == nil {
+			cmd.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+	case cmd.Args != nil:
+		check := cmd.Args
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var usage *usageError
+			if err != nil && !errors.As(err, &usage) {
+				return usagef("%v", err)
+			}
+			return err
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		strictArgs(sub)
+	}
 }
 
 // loadSettings applies the environment and the config file to every flag the
 // command line did not set.
 func (c *cli) loadSettings(cmd *cobra.Command) error {
-	c.applyEnv(cmd.Flags())
+	if err := c.applyEnv(cmd.Flags()); err != nil {
+		return err
+	}
 	if c.configPath == "" {
 		c.configPath = filepath.Join(c.dataDir, "selo.yaml")
 	}
@@ -162,15 +205,22 @@ func (c *cli) loadSettings(cmd *cobra.Command) error {
 	return nil
 }
 
-func (c *cli) applyEnv(fs *pflag.FlagSet) {
+// applyEnv sets every flag the command line did not set from its SELO_*
+// variable. An empty variable counts as unset, as it does for the config
+// file; a value the flag refuses is an error, not silently dropped.
+func (c *cli) applyEnv(fs *pflag.FlagSet) error {
+	var bad error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed {
+		if f.Changed || bad != nil {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			f.Value.Set(v)
+		if v := os.Getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				bad = selo.Errorf(selo.EINVALID, "environment %s: %v", envName(f.Name), err)
+			}
 		}
 	})
+	return bad
 }
 
 func envName(flag string) string {

@@ -123,6 +123,7 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 	if c.initialized() {
 		return selo.Errorf(selo.ECONFLICT, "%s is already initialized (found %s)", c.dataDir, c.configPath)
 	}
+	c.initializing = true
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -182,6 +183,16 @@ func (c *cli) writeConfig() error {
 	}
 	if !c.databaseDefault {
 		cfg["database"] = c.database
+	}
+	// A master key file kept outside the data directory must be found again
+	// by every later command, not only by init.
+	if c.keystore == "soft" && os.Getenv("SELO_MASTER_PASSPHRASE") == "" &&
+		filepath.Clean(c.masterKeyFile) != filepath.Join(c.dataDir, "master.key") {
+		path, err := filepath.Abs(c.masterKeyFile)
+		if err != nil {
+			return err
+		}
+		cfg["master-key-file"] = path
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {

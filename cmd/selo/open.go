@@ -14,8 +14,13 @@ import (
 	"github.com/selo-qtsp/selo/store/sqlite"
 )
 
-// open connects the store and the key store named by the settings.
+// open connects the store and the key store named by the settings. Outside
+// init, a data directory without its config file is refused before anything
+// is made in it: a mistyped --data must not leave an empty database behind.
 func (c *cli) open(ctx context.Context) error {
+	if !c.initializing && !c.initialized() {
+		return selo.Errorf(selo.ENOTFOUND, "%s is not initialized (no %s): run 'selo init' first", c.dataDir, c.configPath)
+	}
 	if c.store == nil {
 		st, err := openStore(ctx, c.database)
 		if err != nil {

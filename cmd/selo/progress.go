@@ -11,14 +11,15 @@ import (
 
 // progressBar draws a one-line bar on a terminal and plain lines elsewhere.
 type progressBar struct {
-	w        io.Writer
-	tty      bool
-	lastPerc int
+	w          io.Writer
+	tty        bool
+	lastPerc   int
+	lastDecile int // the last tenth printed as a plain line
 }
 
 func newProgressBar(w io.Writer) *progressBar {
 	f, ok := w.(*os.File)
-	return &progressBar{w: w, tty: ok && term.IsTerminal(int(f.Fd())), lastPerc: -1}
+	return &progressBar{w: w, tty: ok && term.IsTerminal(int(f.Fd())), lastPerc: -1, lastDecile: -1}
 }
 
 func (p *progressBar) update(done, total int) {
@@ -38,7 +39,10 @@ func (p *progressBar) update(done, total int) {
 		fmt.Fprintf(p.w, "\r[%s%s] %3d%% %d/%d", strings.Repeat("#", n), strings.Repeat(".", 40-n), perc, done, total)
 		return
 	}
-	if perc%10 == 0 || done == total {
+	// A line each time a new tenth is reached: percentages jump by more than
+	// one when there are fewer than 100 items, and may skip every multiple of 10.
+	if d := perc / 10; d > p.lastDecile {
+		p.lastDecile = d
 		fmt.Fprintf(p.w, "progress: %d/%d (%d%%)\n", done, total, perc)
 	}
 }
