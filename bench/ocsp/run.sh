@@ -26,7 +26,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-keep=${KEEP:-}
 
 echo "building..."
 go build -o "$work/selo" ./cmd/selo
@@ -75,19 +74,22 @@ openssl ocsp -index "$work/index.txt" -CA "$work/ca.pem" -rsigner "$work/rsigner
 	-port "$openssl_port" -multi "$(nproc)" -nmin 60 >"$work/openssl.log" 2>&1 &
 pids+=($!)
 sleep 1
+kill -0 "${pids[-1]}" 2>/dev/null || { echo "bench: openssl ocsp did not start:"; cat "$work/openssl.log"; }
 curl -sf "http://127.0.0.1:$ceiling_port$path" -o /dev/null
-curl -sf "http://127.0.0.1:$openssl_port$path" -o /dev/null || echo "note: OpenSSL's responder did not answer the GET form"
+# OpenSSL's responder takes the GET form at the root path.
+openssl_path="/$b64"
+curl -sf "http://127.0.0.1:$openssl_port$openssl_path" -o /dev/null || echo "note: OpenSSL's responder did not answer the GET form"
 
-run() { # name port -> requests/s
+run() { # name port path -> requests/s
 	local out
-	out=$(wrk -t "$threads" -c "$connections" -d "$duration" --latency "http://127.0.0.1:$2$path")
+	out=$(wrk -t "$threads" -c "$connections" -d "$duration" --latency "http://127.0.0.1:$2$3")
 	echo "$out" >"$work/wrk-$1.txt"
 	echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
 echo "wrk: $threads threads, $connections connections, $duration each, $(nproc) cores, database ${DATABASE:+postgresql}${DATABASE:-sqlite}"
-ceiling=$(run ceiling $ceiling_port)
-selo=$(run selo $selo_port)
-ossl=$(run openssl $openssl_port)
+ceiling=$(run ceiling $ceiling_port "$path")
+selo=$(run selo $selo_port "$path")
+ossl=$(run openssl $openssl_port "$openssl_path")
 non2xx=$(grep -h "Non-2xx" "$work"/wrk-selo.txt || true)
 printf '%-44s %12s req/s\n' "plain Go handler, same bytes (ceiling)" "$ceiling"
 printf '%-44s %12s req/s %s\n' "selo serve --roles ocsp" "$selo" "$non2xx"
