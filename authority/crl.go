@@ -96,6 +96,10 @@ const crlCheckEvery = 2 * time.Second
 type crlCache struct {
 	mu      sync.Mutex
 	entries map[string]*cachedCRL
+	// publishing is held by CurrentCRL while it publishes a missing or
+	// expired CRL, so that relying parties fetching it at once cause one
+	// publication, not one each.
+	publishing sync.Mutex
 }
 
 type cachedCRL struct {
@@ -125,33 +129,46 @@ func (c *crlCache) put(caID string, e *cachedCRL) {
 // no newer one, and publishes one first when there is none yet or the latest
 // has expired.
 func (a *Authority) CurrentCRL(ctx context.Context, caID string) (*selo.CRL, error) {
+	if crl, err := a.validCRL(ctx, caID, true); crl != nil || err != nil {
+		return crl, err
+	}
+	// Before the lock: asking for CAs that do not exist must not hold up
+	// the publications of those that do.
+	if _, err := a.store.FindCA(ctx, caID); err != nil {
+		return nil, err
+	}
+	a.crlCache.publishing.Lock()
+	defer a.crlCache.publishing.Unlock()
+	// Another caller may have published while this one waited.
+	if crl, err := a.validCRL(ctx, caID, false); crl != nil || err != nil {
+		return crl, err
+	}
+	return a.PublishCRL(ctx, "system", caID)
+}
+
+// validCRL returns the CA's latest CRL if it has not expired, from memory
+// when the database has no newer one (and, with recent, when memory was
+// compared with the database less than crlCheckEvery ago), or nil.
+func (a *Authority) validCRL(ctx context.Context, caID string, recent bool) (*selo.CRL, error) {
 	now := a.clock.Now()
 	cached := a.crlCache.get(caID)
-	if cached != nil && now.Sub(cached.checked) < crlCheckEvery && now.Before(cached.crl.NextUpdate) {
+	if recent && cached != nil && now.Sub(cached.checked) < crlCheckEvery && now.Before(cached.crl.NextUpdate) {
 		return cached.crl, nil
 	}
 	info, err := a.store.CRLInfo(ctx, caID)
 	switch {
 	case err != nil && selo.ErrorCode(err) != selo.ENOTFOUND:
 		return nil, err
-	case err == nil && now.Before(info.NextUpdate):
-		if cached != nil && cached.crl.Number == info.Number {
-			a.crlCache.put(caID, &cachedCRL{crl: cached.crl, checked: now})
-			return cached.crl, nil
-		}
-		crl, err := a.store.LatestCRL(ctx, caID)
-		if err != nil {
-			return nil, err
-		}
-		a.crlCache.put(caID, &cachedCRL{crl: crl, checked: now})
-		return crl, nil
+	case err != nil || !now.Before(info.NextUpdate):
+		return nil, nil
+	case cached != nil && cached.crl.Number == info.Number:
+		a.crlCache.put(caID, &cachedCRL{crl: cached.crl, checked: now})
+		return cached.crl, nil
 	}
-	if _, err := a.store.FindCA(ctx, caID); err != nil {
-		return nil, err
-	}
-	crl, err := a.PublishCRL(ctx, "system", caID)
+	crl, err := a.store.LatestCRL(ctx, caID)
 	if err != nil {
 		return nil, err
 	}
+	a.crlCache.put(caID, &cachedCRL{crl: crl, checked: now})
 	return crl, nil
 }

@@ -179,6 +179,10 @@ func (a *Authority) FindCertificate(ctx context.Context, serial string) (*selo.C
 // NormalizeSerial turns a serial typed by a person ("0A:1B:...", "0a1b", "0x0a1b")
 // into the stored form, or EINVALID.
 func NormalizeSerial(s string) (string, error) {
+	if len(s) > 200 {
+		// Longer than any serial with separators; the message quotes it.
+		return "", selo.Errorf(selo.EINVALID, "serial %q... is too long", s[:40])
+	}
 	clean := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

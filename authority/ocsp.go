@@ -77,6 +77,15 @@ type ocspSigner struct {
 type ocspCached struct {
 	answer  OCSPAnswer
 	fetched time.Time
+	// issuer is the issuerKey of the CertID answered: a serial asked about
+	// under another CA (ours or not) has another answer, signed by another
+	// responder, and must not be served this one.
+	issuer string
+}
+
+// ocspRequestRef is what a repeated request's bytes stand for in the cache.
+type ocspRequestRef struct {
+	key, issuer string
 }
 
 // ocspResponder answers OCSP requests for the CAs in the store.
@@ -85,18 +94,21 @@ type ocspResponder struct {
 	validity time.Duration
 	cacheTTL time.Duration
 
-	mu           sync.RWMutex
-	issuers      map[string]*ocspIssuer // by hash algorithm + name hash + key hash
-	issuersAt    time.Time
-	signers      map[string]*ocspSigner // by CA ID
-	cache        map[string]*ocspCached // by hash algorithm + serial
-	requests     map[string]string      // DER request -> cache key, for repeated identical requests
+	mu        sync.RWMutex
+	issuers   map[string]*ocspIssuer // by hash algorithm + name hash + key hash
+	issuersAt time.Time
+	signers   map[string]*ocspSigner    // by CA ID
+	cache     map[string]*ocspCached    // by hash algorithm + serial
+	requests  map[string]ocspRequestRef // DER request -> cache entry, for repeated identical requests
+	// generation counts forget calls: an answer looked up before a status
+	// change and remembered after it would bring the old status back.
+	generation   uint64
 	signerCreate sync.Mutex
 }
 
 func newOCSPResponder(a *Authority, validity, cacheTTL time.Duration) *ocspResponder {
 	return &ocspResponder{a: a, validity: validity, cacheTTL: cacheTTL,
-		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}, requests: map[string]string{}}
+		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}, requests: map[string]ocspRequestRef{}}
 }
 
 // ocspHashes are the CertID hash algorithms whose issuer hashes are indexed;
@@ -278,8 +290,10 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 	now := r.a.clock.Now()
 	r.mu.RLock()
 	var c *ocspCached
-	if key, ok := r.requests[string(der)]; ok {
-		c = r.cache[key]
+	if ref, ok := r.requests[string(der)]; ok {
+		if hit := r.cache[ref.key]; hit != nil && hit.issuer == ref.issuer {
+			c = hit
+		}
 	}
 	r.mu.RUnlock()
 	if c != nil && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
@@ -296,7 +310,8 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 			if len(r.requests) >= ocspCacheMax {
 				clear(r.requests)
 			}
-			r.requests[string(der)] = cacheKey(req.CertIDs[0])
+			id := req.CertIDs[0]
+			r.requests[string(der)] = ocspRequestRef{key: cacheKey(id), issuer: issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)}
 			r.mu.Unlock()
 		}
 		return ans, err
@@ -333,11 +348,11 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		return errorAnswer(pki.OCSPUnauthorized), nil
 	}
 	now := r.a.clock.Now()
-	key := cacheKey(id)
+	key, issuer := cacheKey(id), issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)
 	r.mu.RLock()
-	c := r.cache[key]
+	c, generation := r.cache[key], r.generation
 	r.mu.RUnlock()
-	if c != nil && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
+	if c != nil && c.issuer == issuer && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
 		return c.answer, nil
 	}
 	serial := pki.SerialHex(id.Serial)
@@ -348,7 +363,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		switch {
 		case err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4)):
 			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate), ETag: etag(stored.DER)}
-			r.remember(key, ans, now)
+			r.remember(key, issuer, ans, now, generation)
 			return ans, nil
 		case err != nil && selo.ErrorCode(err) != selo.ENOTFOUND:
 			return OCSPAnswer{}, err
@@ -358,24 +373,30 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 	if err != nil {
 		return OCSPAnswer{}, err
 	}
-	r.remember(key, ans, now)
+	r.remember(key, issuer, ans, now, generation)
 	return ans, nil
 }
 
-func (r *ocspResponder) remember(key string, ans OCSPAnswer, now time.Time) {
+// remember caches an answer looked up at generation, unless a status changed
+// (forget) since: the answer may be older than that change.
+func (r *ocspResponder) remember(key, issuer string, ans OCSPAnswer, now time.Time, generation uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.generation != generation {
+		return
+	}
 	if len(r.cache) >= ocspCacheMax {
 		clear(r.cache)
 		clear(r.requests)
 	}
-	r.cache[key] = &ocspCached{answer: ans, fetched: now}
+	r.cache[key] = &ocspCached{answer: ans, fetched: now, issuer: issuer}
 }
 
 // forget drops every cached response of a serial.
 func (r *ocspResponder) forget(serial string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.generation++
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 		delete(r.cache, string(rune(h))+"/"+serial)
 	}

@@ -20,10 +20,19 @@ type crlPublisher struct {
 	pending map[string]bool // another publication is wanted after it
 	wg      sync.WaitGroup
 	closed  bool
+	stop    chan struct{} // closed by close: ends the waits between retries
 }
 
+// A failed publication is tried again crlRetries times, after crlRetryFirst,
+// then twice as long each time (31 seconds in all): enough for a database
+// fail-over, bounded so that WaitCRLs returns.
+const (
+	crlRetries    = 5
+	crlRetryFirst = time.Second
+)
+
 func newCRLPublisher(a *Authority, delay time.Duration) *crlPublisher {
-	return &crlPublisher{a: a, delay: delay, running: map[string]bool{}, pending: map[string]bool{}}
+	return &crlPublisher{a: a, delay: delay, running: map[string]bool{}, pending: map[string]bool{}, stop: make(chan struct{})}
 }
 
 // schedule asks for a new CRL of caID soon.
@@ -44,16 +53,37 @@ func (p *crlPublisher) schedule(caID string) {
 
 func (p *crlPublisher) run(caID string) {
 	defer p.wg.Done()
+	var retry time.Duration
+	retries := 0
 	for {
 		if p.delay > 0 {
 			time.Sleep(p.delay)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		if _, err := p.a.PublishCRL(ctx, "system", caID); err != nil {
-			// The scheduled refresh retries; the revocation itself is stored.
-			p.a.log.Error("publish crl after revocation", "ca", caID, "err", err)
-		}
+		_, err := p.a.PublishCRL(ctx, "system", caID)
 		cancel()
+		if err != nil && retries < crlRetries {
+			// The revocation is stored, but the status worker replaces a
+			// CRL only when half of its validity is gone: until a
+			// publication succeeds, the CRL would not list it for hours.
+			retries++
+			retry = max(2*retry, crlRetryFirst)
+			p.a.log.Error("publish crl after revocation", "ca", caID, "err", err, "retry_in", retry)
+			select {
+			case <-time.After(retry):
+				continue
+			case <-p.stop:
+				p.mu.Lock()
+				delete(p.running, caID)
+				delete(p.pending, caID)
+				p.mu.Unlock()
+				return
+			}
+		}
+		if err != nil {
+			p.a.log.Error("publish crl after revocation: giving up until the next revocation or the status worker renews the crl", "ca", caID, "err", err)
+		}
+		retry, retries = 0, 0
 		p.mu.Lock()
 		if !p.pending[caID] {
 			delete(p.running, caID)
@@ -68,10 +98,14 @@ func (p *crlPublisher) run(caID string) {
 // wait blocks until every scheduled publication has finished.
 func (p *crlPublisher) wait() { p.wg.Wait() }
 
-// close stops taking new work and waits for what is under way.
+// close stops taking new work and waits for what is under way, except
+// publications waiting to be tried again after a failure.
 func (p *crlPublisher) close() {
 	p.mu.Lock()
-	p.closed = true
+	if !p.closed {
+		p.closed = true
+		close(p.stop)
+	}
 	p.mu.Unlock()
 	p.wg.Wait()
 }

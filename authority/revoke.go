@@ -158,19 +158,26 @@ func HolderRevokeMessage(serial string, reason selo.RevocationReason, t time.Tim
 // RevokeByHolder revokes a certificate on the word of whoever holds its
 // private key. The actor recorded is "holder:<serial>".
 func (a *Authority) RevokeByHolder(ctx context.Context, req HolderRevokeRequest) (*selo.Revocation, bool, error) {
-	actor := "holder:" + req.Serial
-	if err := a.checkHolderProof(ctx, req); err != nil {
-		a.auditFailure(ctx, actor, "certificate.revoke", "certificate/"+req.Serial, err)
-		return nil, false, err
-	}
-	return a.Revoke(ctx, actor, RevokeRequest{Serial: req.Serial, Reason: req.Reason})
-}
-
-func (a *Authority) checkHolderProof(ctx context.Context, req HolderRevokeRequest) error {
 	serial, err := NormalizeSerial(req.Serial)
 	if err != nil {
-		return err
+		// Anyone may call this: what is not a serial is not written to the
+		// audit log as it came.
+		a.auditFailure(ctx, "holder", "certificate.revoke", "certificate/(not a serial)", err)
+		return nil, false, err
 	}
+	// The stored form, so that the audit log names one holder and one
+	// certificate however the serial was typed.
+	actor := "holder:" + serial
+	if err := a.checkHolderProof(ctx, serial, req); err != nil {
+		a.auditFailure(ctx, actor, "certificate.revoke", "certificate/"+serial, err)
+		return nil, false, err
+	}
+	return a.Revoke(ctx, actor, RevokeRequest{Serial: serial, Reason: req.Reason})
+}
+
+// checkHolderProof checks a holder's request for the certificate with the
+// normalized serial.
+func (a *Authority) checkHolderProof(ctx context.Context, serial string, req HolderRevokeRequest) error {
 	if !holderReasons[req.Reason] {
 		return selo.Errorf(selo.EFORBIDDEN, "a holder may not revoke with reason %s; ask the registration desk", req.Reason)
 	}

@@ -3,6 +3,7 @@ package authority
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -71,6 +72,10 @@ func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshRepo
 		rep.OCSPSigners++
 	}
 
+	// One certificate that cannot be signed for must not keep the others
+	// from being signed: its error is reported, and the walk goes on.
+	var failed int
+	var firstErr error
 	after := ""
 	for {
 		certs, err := a.store.ListCertificatesNeedingOCSP(ctx, ca.ID, now.Add(a.ocspValidity/2), after, ocspBatch)
@@ -82,15 +87,23 @@ func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshRepo
 				return err
 			}
 			if err := a.ocsp.refresh(ctx, ca.ID, c.Serial); err != nil {
-				return err
+				if failed == 0 {
+					firstErr = fmt.Errorf("sign ocsp response of %s: %w", c.Serial, err)
+				}
+				failed++
+				continue
 			}
 			rep.OCSPResponses++
 		}
 		if len(certs) < ocspBatch {
-			return nil
+			break
 		}
 		after = certs[len(certs)-1].Serial
 	}
+	if failed > 1 {
+		return fmt.Errorf("%w (and %d more certificates of ca %s)", firstErr, failed-1, ca.ID)
+	}
+	return firstErr
 }
 
 // RunStatusWorker runs RefreshStatus every interval until ctx ends, on the

@@ -141,6 +141,9 @@ func NewWithOptions(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("testenv: new authority: %v", err)
 	}
+	// Registered after the stores' cleanups, so it runs before them: the CRL
+	// publications that revocations scheduled finish while the store is open.
+	t.Cleanup(func() { _ = env.Authority.Close() })
 
 	org := func(o authority.CreateCAOptions) authority.CreateCAOptions {
 		o.Organization, o.Country = "Selo Test Trust Services", "PT"
