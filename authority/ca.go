@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/pki"
@@ -153,6 +154,20 @@ func (a *Authority) RetireCA(ctx context.Context, actor, id string) (*selo.CA, e
 
 // Chain returns the CA's certificate followed by its parents up to the root.
 func (a *Authority) Chain(ctx context.Context, caID string) ([]*x509.Certificate, error) {
+	// A CA's certificate and parent never change once it exists, so its
+	// chain is read once: every issuance answers with it.
+	if v, ok := a.chains.Load(caID); ok {
+		return slices.Clone(v.([]*x509.Certificate)), nil
+	}
+	chain, err := a.readChain(ctx, caID)
+	if err != nil {
+		return nil, err
+	}
+	a.chains.Store(caID, chain)
+	return slices.Clone(chain), nil
+}
+
+func (a *Authority) readChain(ctx context.Context, caID string) ([]*x509.Certificate, error) {
 	var chain []*x509.Certificate
 	seen := map[string]bool{}
 	for id := caID; id != ""; {

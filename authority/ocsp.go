@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net/http"
 	"sync"
 	"time"
 
@@ -55,6 +56,17 @@ type OCSPAnswer struct {
 	ProducedAt time.Time
 	// ETag is a strong validator of DER, quoted, for cacheable answers.
 	ETag string
+	// LastModified and Expires are ProducedAt and NextUpdate as HTTP dates,
+	// formatted once rather than on every request served from memory.
+	LastModified, Expires string
+}
+
+// withValidators sets the ETag and the HTTP dates of a cacheable answer.
+func (ans OCSPAnswer) withValidators() OCSPAnswer {
+	ans.ETag = etag(ans.DER)
+	ans.LastModified = ans.ProducedAt.UTC().Format(http.TimeFormat)
+	ans.Expires = ans.NextUpdate.UTC().Format(http.TimeFormat)
+	return ans
 }
 
 func etag(der []byte) string {
@@ -362,7 +374,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		stored, err := r.a.store.FindOCSPResponse(ctx, serial)
 		switch {
 		case err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4)):
-			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate), ETag: etag(stored.DER)}
+			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}.withValidators()
 			r.remember(key, issuer, ans, now, generation)
 			return ans, nil
 		case err != nil && selo.ErrorCode(err) != selo.ENOTFOUND:
@@ -465,7 +477,7 @@ func (r *ocspResponder) signOnce(ctx context.Context, is *ocspIssuer, s *ocspSig
 	ans := OCSPAnswer{DER: der, Status: pki.OCSPSuccessful, Cacheable: nonce == nil,
 		ThisUpdate: first.ThisUpdate, NextUpdate: first.NextUpdate, ProducedAt: now}
 	if ans.Cacheable {
-		ans.ETag = etag(der)
+		ans = ans.withValidators()
 	}
 	if len(ids) == 1 && nonce == nil && known && ids[0].HashAlgorithm == crypto.SHA1 {
 		status := "good"

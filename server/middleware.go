@@ -16,6 +16,10 @@ import (
 // may set it so that its logs and ours share one ID; Selo always answers it.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDKey is RequestIDHeader in canonical form, for direct map access
+// on the hot path.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
 type contextKey int
 
 const (
@@ -115,13 +119,16 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get(RequestIDHeader)
+		var id string
+		if v := r.Header[requestIDKey]; len(v) > 0 {
+			id = v[0]
+		}
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
 		ri := &requestInfo{ID: id}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
-		w.Header().Set(RequestIDHeader, id)
+		w.Header()[requestIDKey] = []string{id}
 		rec := &statusRecorder{ResponseWriter: w}
 
 		defer func() {

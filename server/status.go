@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -65,15 +64,9 @@ func setCacheHeaders(h http.Header, now, nextUpdate time.Time, maxAge time.Durat
 // handleOCSPGet serves GET /ocsp/{request}: the DER request in base64, as
 // RFC 6960 appendix A.1 and RFC 5019 5 describe, URL-escaped or not.
 func (s *Server) handleOCSPGet(w http.ResponseWriter, r *http.Request) {
-	// Path is already unescaped; RawPath, when set, is the path as sent
-	// (EscapedPath would unescape it again only to compare).
-	var der []byte
-	var err error
-	if r.URL.RawPath != "" {
-		der, err = decodeOCSPPath(strings.TrimPrefix(r.URL.RawPath, "/ocsp/"))
-	} else {
-		der, err = decodeOCSPPath(strings.TrimPrefix(r.URL.Path, "/ocsp/"))
-	}
+	// net/http has already unescaped the path (%2B, %2F, %3D), and the mux
+	// is bypassed, so "//" inside the base64 survives.
+	der, err := decodeOCSPPath(strings.TrimPrefix(r.URL.Path, "/ocsp/"))
 	if err != nil {
 		s.writeOCSP(w, r, authority.OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPMalformedRequest), Status: pki.OCSPMalformedRequest})
 		return
@@ -89,12 +82,6 @@ func decodeOCSPPath(raw string) ([]byte, error) {
 		return nil, errors.New("no request")
 	}
 	s := raw
-	if strings.IndexByte(raw, '%') >= 0 {
-		var err error
-		if s, err = url.PathUnescape(raw); err != nil {
-			return nil, err
-		}
-	}
 	if strings.IndexByte(s, ' ') >= 0 {
 		s = strings.ReplaceAll(s, " ", "+")
 	}
@@ -126,25 +113,37 @@ func (s *Server) handleOCSPPost(w http.ResponseWriter, r *http.Request) {
 // answered with HTTP 200: the status is inside the response, and OpenSSL
 // reads it only with the right Content-Type.
 func (s *Server) writeOCSP(w http.ResponseWriter, r *http.Request, ans authority.OCSPAnswer) {
+	// Header keys are written in canonical form directly: this runs for
+	// every relying party's request, and Header.Set canonicalizes each time.
 	h := w.Header()
-	h.Set("Content-Type", mediaOCSPResponse)
+	h["Content-Type"] = ocspContentType
 	if ans.Status == pki.OCSPSuccessful && ans.Cacheable {
-		h.Set("ETag", ans.ETag)
-		h.Set("Last-Modified", ans.ProducedAt.UTC().Format(http.TimeFormat))
-		setCacheHeaders(h, time.Now(), ans.NextUpdate, 0)
-		if match := r.Header.Get("If-None-Match"); match != "" && match == ans.ETag {
+		h["Etag"] = []string{ans.ETag}
+		h["Last-Modified"] = []string{ans.LastModified}
+		age := time.Until(ans.NextUpdate) / time.Second
+		if age < 0 {
+			age = 0
+		}
+		h["Cache-Control"] = []string{"public, max-age=" + strconv.FormatInt(int64(age), 10) + ", no-transform, must-revalidate"}
+		h["Expires"] = []string{ans.Expires}
+		if match := r.Header["If-None-Match"]; len(match) > 0 && match[0] == ans.ETag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	} else {
-		h.Set("Cache-Control", "no-store")
+		h["Cache-Control"] = noStore
 	}
-	h.Set("Content-Length", strconv.Itoa(len(ans.DER)))
+	h["Content-Length"] = []string{strconv.Itoa(len(ans.DER))}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(ans.DER)
 	}
 }
+
+var (
+	ocspContentType = []string{mediaOCSPResponse}
+	noStore         = []string{"no-store"}
+)
 
 // RevokeRequest is the JSON body of POST /api/v1/certificates/{serial}/revoke.
 type RevokeRequest struct {

@@ -22,6 +22,8 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# openssl ocsp -multi forks workers that outlive their parent, spinning.
+	pkill -f "openssl ocsp -index $work/" 2>/dev/null || true
 	wait 2>/dev/null || true
 	rm -rf "$work"
 }
@@ -86,7 +88,7 @@ run() { # name port path -> requests/s
 	echo "$out" >"$work/wrk-$1.txt"
 	echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
-echo "wrk: $threads threads, $connections connections, $duration each, $(nproc) cores, database ${DATABASE:+postgresql}${DATABASE:-sqlite}"
+echo "wrk: $threads threads, $connections connections, $duration each, $(nproc) cores, database $([ -n "${DATABASE:-}" ] && echo postgresql || echo sqlite)"
 ceiling=$(run ceiling $ceiling_port "$path")
 selo=$(run selo $selo_port "$path")
 ossl=$(run openssl $openssl_port "$openssl_path")
