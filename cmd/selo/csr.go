@@ -47,8 +47,10 @@ a password you choose (PKCS#8, AES-256; nginx and Apache read it); send only
 the CSR. The common name is also put in the SANs when no --san is given.
 
 The key password comes from --password-file, SELO_KEY_PASSWORD, or a prompt.`,
-		Example: `  selo csr new --cn www.example.pt --san www.example.pt --san example.pt \
-      --o "Example Lda" --l Braga --c PT --key-out www.key --out www.csr`,
+		Example: `  # a web server (the tls-server profile is domain validated: names only)
+  selo csr new --cn www.example.pt --san www.example.pt --san example.pt --key-out www.key --out www.csr
+  # an organisation's request, with the subject the OpenSSL wizard asks for
+  selo csr new --cn "Example Lda" --o "Example Lda" --l Braga --c PT --key-type ecdsa-p256`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.CN == "" {
