@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,6 +109,7 @@ type ocspResponder struct {
 
 	mu        sync.RWMutex
 	issuers   map[string]*ocspIssuer // by hash algorithm + name hash + key hash
+	cas       []*ocspIssuer          // the same CAs, once each
 	issuersAt time.Time
 	signers   map[string]*ocspSigner    // by CA ID
 	cache     map[string]*ocspCached    // by hash algorithm + serial
@@ -138,12 +140,14 @@ func (r *ocspResponder) loadIssuers(ctx context.Context) error {
 		return err
 	}
 	idx := map[string]*ocspIssuer{}
+	list := make([]*ocspIssuer, 0, len(cas))
 	for _, ca := range cas {
 		cert, err := x509.ParseCertificate(ca.CertDER)
 		if err != nil {
 			return fmt.Errorf("parse certificate of ca %s: %w", ca.ID, err)
 		}
 		is := &ocspIssuer{ca: ca, cert: cert}
+		list = append(list, is)
 		for _, h := range ocspHashes {
 			id, err := pki.NewOCSPCertID(cert, big.NewInt(1), h)
 			if err != nil {
@@ -153,7 +157,7 @@ func (r *ocspResponder) loadIssuers(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	r.issuers, r.issuersAt = idx, r.a.clock.Now()
+	r.issuers, r.cas, r.issuersAt = idx, list, r.a.clock.Now()
 	r.mu.Unlock()
 	return nil
 }
@@ -166,12 +170,13 @@ func (r *ocspResponder) findIssuer(ctx context.Context, id pki.OCSPCertID) (*ocs
 		if is, ok := r.issuers[issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)]; ok {
 			return is
 		}
-		seen := map[*ocspIssuer]bool{}
-		for _, is := range r.issuers {
-			if !seen[is] && (id.HashAlgorithm != crypto.SHA1 && id.HashAlgorithm != crypto.SHA256) && id.MatchesIssuer(is.cert) {
+		if slices.Contains(ocspHashes, id.HashAlgorithm) {
+			return nil // indexed: the map has answered
+		}
+		for _, is := range r.cas {
+			if id.MatchesIssuer(is.cert) {
 				return is
 			}
-			seen[is] = true
 		}
 		return nil
 	}
@@ -287,12 +292,14 @@ func (a *Authority) RespondOCSP(ctx context.Context, der []byte) OCSPAnswer {
 	ans, err := a.ocsp.respond(ctx, der)
 	if err != nil {
 		a.log.Error("ocsp response", "err", err)
-		return OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPInternalError), Status: pki.OCSPInternalError}
+		return OCSPErrorAnswer(pki.OCSPInternalError)
 	}
 	return ans
 }
 
-func errorAnswer(s pki.OCSPResponseStatus) OCSPAnswer {
+// OCSPErrorAnswer is the unsigned answer with an error status, such as
+// malformedRequest for a request that cannot be read.
+func OCSPErrorAnswer(s pki.OCSPResponseStatus) OCSPAnswer {
 	return OCSPAnswer{DER: pki.OCSPErrorResponse(s), Status: s}
 }
 
@@ -313,7 +320,7 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 	}
 	req, err := pki.ParseOCSPRequest(der)
 	if err != nil {
-		return errorAnswer(pki.OCSPMalformedRequest), nil
+		return OCSPErrorAnswer(pki.OCSPMalformedRequest), nil
 	}
 	if len(req.CertIDs) == 1 && req.Nonce == nil {
 		ans, err := r.respondCached(ctx, req.CertIDs[0])
@@ -338,7 +345,7 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 		if is == nil || (i > 0 && is != issuers[0]) {
 			// One response has one signer: every certificate must be of
 			// the same CA, and of a CA of ours.
-			return errorAnswer(pki.OCSPUnauthorized), nil
+			return OCSPErrorAnswer(pki.OCSPUnauthorized), nil
 		}
 		issuers[i] = is
 	}
@@ -357,7 +364,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		return OCSPAnswer{}, err
 	}
 	if is == nil {
-		return errorAnswer(pki.OCSPUnauthorized), nil
+		return OCSPErrorAnswer(pki.OCSPUnauthorized), nil
 	}
 	now := r.a.clock.Now()
 	key, issuer := cacheKey(id), issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)
@@ -518,7 +525,7 @@ func (r *ocspResponder) issuerByID(ctx context.Context, caID string) (*ocspIssue
 	find := func() *ocspIssuer {
 		r.mu.RLock()
 		defer r.mu.RUnlock()
-		for _, is := range r.issuers {
+		for _, is := range r.cas {
 			if is.ca.ID == caID {
 				return is
 			}

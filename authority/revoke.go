@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -204,14 +203,4 @@ func (a *Authority) checkHolderProof(ctx context.Context, serial string, req Hol
 		return selo.Errorf(selo.EUNAUTHORIZED, "the signature does not verify with the key of certificate %s", serial)
 	}
 	return nil
-}
-
-// DecodeSignature reads a base64 signature (standard or URL alphabet, padded or not).
-func DecodeSignature(s string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, selo.Errorf(selo.EINVALID, "signature is not base64")
 }

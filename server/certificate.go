@@ -69,17 +69,10 @@ func (s *Server) fullCertificateResponse(r *http.Request, c *selo.Certificate) (
 
 // handleIssueCertificate serves POST /api/v1/certificates: issue from a CSR.
 func (s *Server) handleIssueCertificate(w http.ResponseWriter, r *http.Request) {
-	if err := checkJSONContentType(r); err != nil {
+	if err := s.limitJSONBody(w, r); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// Refuse an announced oversized body before reading a byte of it; the
-	// MaxBytesReader catches bodies that lie or are chunked.
-	if r.ContentLength > s.maxBodyBytes {
-		s.writeError(w, r, selo.Errorf(selo.ETOOLARGE, "the request body is larger than %d bytes", s.maxBodyBytes))
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.maxBodyBytes)
 	req, csr, err := decodeIssueRequest(r.Body)
 	if err != nil {
 		s.writeError(w, r, err)

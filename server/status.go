@@ -68,7 +68,7 @@ func (s *Server) handleOCSPGet(w http.ResponseWriter, r *http.Request) {
 	// is bypassed, so "//" inside the base64 survives.
 	der, err := decodeOCSPPath(strings.TrimPrefix(r.URL.Path, "/ocsp/"))
 	if err != nil {
-		s.writeOCSP(w, r, authority.OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPMalformedRequest), Status: pki.OCSPMalformedRequest})
+		s.writeOCSP(w, r, authority.OCSPErrorAnswer(pki.OCSPMalformedRequest))
 		return
 	}
 	s.writeOCSP(w, r, s.authority.RespondOCSP(r.Context(), der))
@@ -85,23 +85,32 @@ func decodeOCSPPath(raw string) ([]byte, error) {
 	if strings.IndexByte(s, ' ') >= 0 {
 		s = strings.ReplaceAll(s, " ", "+")
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if der, err := enc.DecodeString(s); err == nil {
-			return der, nil
-		}
+	if der, ok := decodeBase64(s); ok {
+		return der, nil
 	}
 	return nil, errors.New("not base64")
+}
+
+// decodeBase64 reads base64 in the standard or the URL alphabet, padded or
+// not: clients write all four.
+func decodeBase64(s string) ([]byte, bool) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
 }
 
 // handleOCSPPost serves POST /ocsp with a DER request body.
 func (s *Server) handleOCSPPost(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > pki.MaxOCSPRequestSize {
-		s.writeOCSP(w, r, authority.OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPMalformedRequest), Status: pki.OCSPMalformedRequest})
+		s.writeOCSP(w, r, authority.OCSPErrorAnswer(pki.OCSPMalformedRequest))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, pki.MaxOCSPRequestSize+1))
 	if err != nil || len(body) > pki.MaxOCSPRequestSize {
-		s.writeOCSP(w, r, authority.OCSPAnswer{DER: pki.OCSPErrorResponse(pki.OCSPMalformedRequest), Status: pki.OCSPMalformedRequest})
+		s.writeOCSP(w, r, authority.OCSPErrorAnswer(pki.OCSPMalformedRequest))
 		return
 	}
 	s.writeOCSP(w, r, s.authority.RespondOCSP(r.Context(), body))
@@ -176,13 +185,24 @@ func revocationResponse(rev *selo.Revocation, created bool) *RevocationResponse 
 
 // readJSON checks the media type and size of a JSON body and decodes it into v.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := s.limitJSONBody(w, r); err != nil {
+		return err
+	}
+	return decodeJSON(r.Body, v)
+}
+
+// limitJSONBody checks that a request body says it is JSON and refuses an
+// announced oversized body before reading a byte of it; the MaxBytesReader
+// it puts on r.Body catches bodies that lie or are chunked.
+func (s *Server) limitJSONBody(w http.ResponseWriter, r *http.Request) error {
 	if err := checkJSONContentType(r); err != nil {
 		return err
 	}
 	if r.ContentLength > s.maxBodyBytes {
 		return selo.Errorf(selo.ETOOLARGE, "the request body is larger than %d bytes", s.maxBodyBytes)
 	}
-	return decodeJSON(http.MaxBytesReader(w, r.Body, s.maxBodyBytes), v)
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBodyBytes)
+	return nil
 }
 
 // handleRevoke serves POST /api/v1/certificates/{serial}/revoke (operators).
@@ -264,9 +284,9 @@ func (s *Server) handleHolderRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sig, err := authority.DecodeSignature(req.Signature)
-	if err != nil {
-		s.writeError(w, r, err)
+	sig, ok := decodeBase64(req.Signature)
+	if !ok {
+		s.writeError(w, r, selo.Errorf(selo.EINVALID, "signature is not base64"))
 		return
 	}
 	rev, created, err := s.authority.RevokeByHolder(r.Context(), authority.HolderRevokeRequest{
