@@ -1,0 +1,166 @@
+package signing_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/pki/pkitest"
+	"github.com/selo-qtsp/selo/signing"
+	"github.com/selo-qtsp/selo/store/storetest"
+)
+
+// smsBox records the texts the service sends: the edge of the system.
+type smsBox struct {
+	mu   sync.Mutex
+	sent []struct{ to, text string }
+}
+
+func (b *smsBox) SendSMS(_ context.Context, to, text string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sent = append(b.sent, struct{ to, text string }{to, text})
+	return nil
+}
+
+// lastCode returns the digits of the last text sent to the number.
+func (b *smsBox) lastCode(t testing.TB, to string) string {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.sent) - 1; i >= 0; i-- {
+		if b.sent[i].to != to {
+			continue
+		}
+		for _, f := range strings.Fields(b.sent[i].text) {
+			f = strings.TrimRight(f, ".,")
+			if len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
+				return f
+			}
+		}
+	}
+	t.Fatalf("no code was texted to %s", to)
+	return ""
+}
+
+// fixture is a signing service over testenv's real stack (SQLite, soft key
+// store, authority with a CA hierarchy), a fake clock and a recording SMS box.
+type fixture struct {
+	env   *testenv.Env
+	svc   *signing.Service
+	clock *storetest.Clock
+	sms   *smsBox
+}
+
+const password = "correct horse battery"
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	clock := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
+	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
+	st, ok := env.Store.(signing.Store)
+	if !ok {
+		t.Fatalf("the SQLite store does not implement signing.Store")
+	}
+	master := make([]byte, soft.MasterKeySize)
+	_, _ = rand.Read(master)
+	box, err := soft.NewSecretBox(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeKey := make([]byte, 32)
+	_, _ = rand.Read(codeKey)
+	f := &fixture{env: env, clock: clock, sms: &smsBox{}}
+	f.svc, err = signing.New(signing.Config{
+		Store: st, Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: f.sms,
+		Clock: clock, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
+		// Cheap argon2id: the tests are about the logic, not the cost.
+		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// holder creates an account.
+func (f *fixture) holder(t *testing.T, email, mobile string) *selo.Account {
+	t.Helper()
+	a, err := f.svc.CreateAccount(context.Background(), "operator", signing.CreateAccountRequest{
+		Email: email, Name: "Holder " + email, Mobile: mobile, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// credential creates a credential for the account.
+func (f *fixture) credential(t *testing.T, a *selo.Account, profile string, approval selo.ApprovalType, key selo.KeyAlgorithm) *signing.CredentialInfo {
+	t.Helper()
+	req := pkitest.Request(profile, nil)
+	c, err := f.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{
+		AccountID: a.ID, Profile: profile, ApprovalType: approval, KeyAlgorithm: key,
+		Subject: req.Subject, EmailAddresses: req.EmailAddresses,
+	})
+	if err != nil {
+		t.Fatalf("create %s credential: %v", profile, err)
+	}
+	return c
+}
+
+// digests returns n distinct SHA-256 digests.
+func digests(n int, seed string) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		h := sha256.Sum256([]byte(seed + string(rune('a'+i))))
+		out[i] = h[:]
+	}
+	return out
+}
+
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	if got := selo.ErrorCode(err); got != code {
+		t.Fatalf("error %v has code %q, want %q", err, got, code)
+	}
+	if selo.ErrorMessage(err) == "" {
+		t.Fatalf("error %v has no message", err)
+	}
+}
+
+// verifyECDSA checks every signature with the credential's certificate.
+func verifyECDSA(t testing.TB, c *signing.CredentialInfo, hashes, sigs [][]byte) {
+	t.Helper()
+	pub := c.Certificate.PublicKey.(*ecdsa.PublicKey)
+	if len(sigs) != len(hashes) {
+		t.Fatalf("%d signatures for %d hashes", len(sigs), len(hashes))
+	}
+	for i := range hashes {
+		if !ecdsa.VerifyASN1(pub, hashes[i], sigs[i]) {
+			t.Fatalf("signature %d does not verify", i)
+		}
+	}
+}
+
+// audited reports whether the audit log has an entry with this action and outcome on object.
+func (f *fixture) audited(t testing.TB, action, object, outcome string) bool {
+	t.Helper()
+	es, err := f.env.Store.ListAudit(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Action == action && e.Object == object && e.Outcome == outcome {
+			return true
+		}
+	}
+	return false
+}
