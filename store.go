@@ -31,6 +31,9 @@ type Store interface {
 	AuditStore
 	APIKeyStore
 	RevocationStore
+	AccountStore
+	CredentialStore
+	ApprovalStore
 	// Close releases the database.
 	Close() error
 }
