@@ -36,6 +36,7 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	if audit == nil {
 		return check.ErrNoAudit
 	}
+	normalizeOrderTimes(order)
 	holder, subject, err := orderJSON(order)
 	if err != nil {
 		return err
@@ -166,6 +167,7 @@ func (db *DB) UpdateOrder(ctx context.Context, u *selo.OrderUpdate) error {
 	if err := check.OrderUpdate(u, stored.State); err != nil {
 		return err
 	}
+	normalizeOrderTimes(o)
 	holder, subject, err := orderJSON(o)
 	if err != nil {
 		return err
@@ -500,6 +502,14 @@ func scanOneTimeCode(row pgx.Row) (*selo.OneTimeCode, error) {
 	}
 	c.ExpiresAt, c.CreatedAt = c.ExpiresAt.UTC(), c.CreatedAt.UTC()
 	return &c, nil
+}
+
+// normalizeOrderTimes sets o's times to what the store keeps: UTC, to the
+// microsecond, so that o equals the order read back.
+func normalizeOrderTimes(o *selo.Order) {
+	o.PaidAt = fromNullTime(nullTime(o.PaidAt))
+	o.ReadyNotifiedAt = fromNullTime(nullTime(o.ReadyNotifiedAt))
+	o.Holder.BirthDate = fromNullTime(nullTime(o.Holder.BirthDate))
 }
 
 // orderJSON encodes the holder and subject columns.

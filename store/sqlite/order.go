@@ -35,6 +35,7 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	if audit == nil {
 		return check.ErrNoAudit
 	}
+	normalizeOrderTimes(order)
 	holder, subject, err := orderJSON(order)
 	if err != nil {
 		return err
@@ -165,6 +166,7 @@ func (db *DB) UpdateOrder(ctx context.Context, u *selo.OrderUpdate) error {
 	if err := check.OrderUpdate(u, stored.State); err != nil {
 		return err
 	}
+	normalizeOrderTimes(o)
 	holder, subject, err := orderJSON(o)
 	if err != nil {
 		return err
@@ -505,6 +507,14 @@ func scanOneTimeCode(s scanner) (*selo.OneTimeCode, error) {
 	}
 	c.ExpiresAt, c.CreatedAt = fromMicros(expires), fromMicros(created)
 	return &c, nil
+}
+
+// normalizeOrderTimes sets o's times to what the store keeps: UTC, to the
+// microsecond, so that o equals the order read back.
+func normalizeOrderTimes(o *selo.Order) {
+	o.PaidAt = fromMicrosOrZero(toMicrosOrZero(o.PaidAt))
+	o.ReadyNotifiedAt = fromMicrosOrZero(toMicrosOrZero(o.ReadyNotifiedAt))
+	o.Holder.BirthDate = fromMicrosOrZero(toMicrosOrZero(o.Holder.BirthDate))
 }
 
 // orderJSON encodes the holder and subject columns.
