@@ -20,6 +20,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/registration"
 )
 
 // Defaults for the zero values of Config.
@@ -53,6 +54,9 @@ type Config struct {
 	// RoleOCSP (OCSP and CRLs); both serve the CA files and /healthz. Empty
 	// serves everything.
 	Roles []string
+	// Registration serves orders, identity checks, payments and the lift
+	// flow under /api/v1 when set (nil: those routes answer 404).
+	Registration *registration.Service
 	// PublicRateLimit bounds, per client address, the endpoints that need no
 	// API key and guard a secret (DefaultRateLimit when zero).
 	PublicRateLimit RateLimit
@@ -76,6 +80,7 @@ type Server struct {
 	handler         http.Handler
 	roles           map[string]bool
 	limiter         *rateLimiter // nil when off
+	registration    *registration.Service
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -90,6 +95,7 @@ func New(cfg Config) *Server {
 		maxBodyBytes:    cfg.MaxBodyBytes,
 		cacheMaxAge:     cfg.CacheMaxAge,
 		shutdownTimeout: cfg.ShutdownTimeout,
+		registration:    cfg.Registration,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
