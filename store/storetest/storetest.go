@@ -82,6 +82,15 @@ func Run(t *testing.T, open OpenFunc) {
 		{"OCSPSigner", testOCSPSigner},
 		{"FailedRevocationWriteLeavesNothing", testFailedRevocationWriteLeavesNothing},
 		{"ReopenRevocations", testReopenRevocations},
+		{"Account", testAccount},
+		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
+		{"Credential", testCredential},
+		{"ConcurrentApprovalFailures", testConcurrentApprovalFailures},
+		{"Authenticator", testAuthenticator},
+		{"Wallet", testWallet},
+		{"Authorizer", testAuthorizer},
+		{"Approval", testApproval},
+		{"SignatureActivation", testSignatureActivation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
