@@ -32,6 +32,9 @@ type Store interface {
 	APIKeyStore
 	RevocationStore
 	OrderStore
+	AccountStore
+	CredentialStore
+	ApprovalStore
 	// Close releases the database.
 	Close() error
 }

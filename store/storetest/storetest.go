@@ -86,6 +86,15 @@ func Run(t *testing.T, open OpenFunc) {
 		{"OCSPSigner", testOCSPSigner},
 		{"FailedRevocationWriteLeavesNothing", testFailedRevocationWriteLeavesNothing},
 		{"ReopenRevocations", testReopenRevocations},
+		{"Account", testAccount},
+		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
+		{"Credential", testCredential},
+		{"ConcurrentApprovalFailures", testConcurrentApprovalFailures},
+		{"Authenticator", testAuthenticator},
+		{"Wallet", testWallet},
+		{"Authorizer", testAuthorizer},
+		{"Approval", testApproval},
+		{"SignatureActivation", testSignatureActivation},
 	}
 	tests = append(tests, orderTests...)
 	for _, tt := range tests {

@@ -1,0 +1,601 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
+	"github.com/selo-qtsp/selo/store/internal/hashlist"
+)
+
+// Column lists, in the order the matching scan function reads.
+const (
+	authenticatorColumns = `id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
+		last_step, confirmed, created_at`
+	walletColumns     = `id, account_id, name, public_key, disabled, created_at`
+	authorizerColumns = `id, credential_id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
+		last_step, enabled, confirmed, created_at`
+	approvalColumns = `id, account_id, credential_id, purpose, type, hash_algorithm_oid, hashes, description,
+		code_hash, wallet_id, subject, failures, status, created_at, expires_at, decided_at`
+	signatureActivationColumns = `sad_hash, account_id, credential_id, hash_algorithm_oid, hashes,
+		created_at, expires_at, used_at`
+)
+
+// CreateAuthenticator inserts a and appends audit in one transaction;
+// ECONFLICT when the ID exists, ENOTFOUND when the account does not. A zero
+// CreatedAt is set from the store's clock.
+func (db *DB) CreateAuthenticator(ctx context.Context, a *selo.Authenticator, audit *selo.AuditEntry) error {
+	if err := check.Authenticator(a); err != nil {
+		return err
+	}
+	return db.create(ctx, "authenticator", a.ID, audit, func(tx *Tx) error {
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = tx.now
+		}
+		a.CreatedAt = micro0(a.CreatedAt)
+		_, err := tx.Exec(ctx, `INSERT INTO authenticators (`+authenticatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			a.ID, a.AccountID, a.Name, a.SealedSecret, a.Settings.Algorithm, a.Settings.Digits, a.Settings.Period,
+			a.LastStep, a.Confirmed, a.CreatedAt)
+		return createError(err, "authenticator", a.ID, "account "+a.AccountID)
+	})
+}
+
+// FindAuthenticator returns the authenticator with this ID, or ENOTFOUND.
+func (db *DB) FindAuthenticator(ctx context.Context, id string) (*selo.Authenticator, error) {
+	a, err := scanAuthenticator(db.pool.QueryRow(ctx, `SELECT `+authenticatorColumns+` FROM authenticators WHERE id = $1`, id))
+	return a, notFound(err, "authenticator", id)
+}
+
+// ListAuthenticators returns an account's authenticators, oldest first.
+func (db *DB) ListAuthenticators(ctx context.Context, accountID string) ([]*selo.Authenticator, error) {
+	return list(ctx, db.pool, "authenticators", scanAuthenticator, `SELECT `+authenticatorColumns+` FROM authenticators
+		WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+}
+
+// AdvanceAuthenticatorStep sets LastStep = step only if step > LastStep, and
+// marks the authenticator confirmed when confirm is set (never unconfirms);
+// false when a code of that step or later was already used: a replay.
+// ENOTFOUND when the authenticator does not exist.
+func (db *DB) AdvanceAuthenticatorStep(ctx context.Context, id string, step int64, confirm bool) (bool, error) {
+	res, err := db.pool.Exec(ctx, `UPDATE authenticators SET last_step = $1, confirmed = (confirmed OR $2)
+		WHERE id = $3 AND last_step < $4`, step, confirm, id, step)
+	return db.advanced(ctx, res, err, "authenticators", "authenticator", id)
+}
+
+// DeleteAuthenticator removes an authenticator with its audit entry;
+// ENOTFOUND when absent.
+func (db *DB) DeleteAuthenticator(ctx context.Context, id string, audit *selo.AuditEntry) error {
+	return db.update(ctx, "delete authenticator", audit, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM authenticators WHERE id = $1`, id)
+		return wantOneRow(res, err, "authenticator", id)
+	})
+}
+
+// CreateWalletEnrollment inserts e and appends audit in one transaction;
+// ECONFLICT when the ID exists, ENOTFOUND when the account does not. Used is
+// stored as given (false for a new enrolment); a zero CreatedAt is set from
+// the store's clock.
+func (db *DB) CreateWalletEnrollment(ctx context.Context, e *selo.WalletEnrollment, audit *selo.AuditEntry) error {
+	if err := check.WalletEnrollment(e); err != nil {
+		return err
+	}
+	return db.create(ctx, "wallet enrolment", e.ID, audit, func(tx *Tx) error {
+		if e.CreatedAt.IsZero() {
+			e.CreatedAt = tx.now
+		}
+		e.CreatedAt, e.ExpiresAt = micro0(e.CreatedAt), micro0(e.ExpiresAt)
+		_, err := tx.Exec(ctx, `INSERT INTO wallet_enrollments (id, account_id, sealed_secret, expires_at, used, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.AccountID, e.SealedSecret, e.ExpiresAt, e.Used, e.CreatedAt)
+		return createError(err, "wallet enrolment", e.ID, "account "+e.AccountID)
+	})
+}
+
+// FindWalletEnrollment returns the enrolment with this ID, or ENOTFOUND.
+func (db *DB) FindWalletEnrollment(ctx context.Context, id string) (*selo.WalletEnrollment, error) {
+	var e selo.WalletEnrollment
+	var expires, created time.Time
+	err := db.pool.QueryRow(ctx, `SELECT id, account_id, sealed_secret, expires_at, used, created_at
+		FROM wallet_enrollments WHERE id = $1`, id).Scan(&e.ID, &e.AccountID, &e.SealedSecret, &expires, &e.Used, &created)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("read wallet enrolment: %w", err), "wallet enrolment", id)
+	}
+	e.ExpiresAt, e.CreatedAt = expires.UTC(), created.UTC()
+	return &e, nil
+}
+
+// CompleteWalletEnrollment marks the enrolment used and stores the wallet,
+// with its audit entry, atomically; ECONFLICT when the enrolment was already
+// used (or the wallet ID exists), ENOTFOUND when the enrolment does not
+// exist. An empty w.AccountID is set to the enrolment's; another account is
+// EINVALID. The caller checks ExpiresAt: the store does not read the time.
+func (db *DB) CompleteWalletEnrollment(ctx context.Context, enrollmentID string, w *selo.Wallet, audit *selo.AuditEntry) error {
+	if err := check.Wallet(w); err != nil {
+		return err
+	}
+	return db.update(ctx, "complete wallet enrolment", audit, func(tx *Tx) error {
+		var accountID string
+		var used bool
+		err := tx.QueryRow(ctx, `SELECT account_id, used FROM wallet_enrollments WHERE id = $1 FOR UPDATE`, enrollmentID).Scan(&accountID, &used)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return selo.Errorf(selo.ENOTFOUND, "wallet enrolment %s not found", enrollmentID)
+		} else if err != nil {
+			return fmt.Errorf("read wallet enrolment %s: %w", enrollmentID, err)
+		}
+		if used {
+			return selo.Errorf(selo.ECONFLICT, "wallet enrolment %s was already used", enrollmentID)
+		}
+		if w.AccountID == "" {
+			w.AccountID = accountID
+		}
+		if w.AccountID != accountID {
+			return selo.Errorf(selo.EINVALID, "wallet %s belongs to another account than enrolment %s", w.ID, enrollmentID)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE wallet_enrollments SET used = true WHERE id = $1`, enrollmentID); err != nil {
+			return fmt.Errorf("use wallet enrolment %s: %w", enrollmentID, err)
+		}
+		if w.CreatedAt.IsZero() {
+			w.CreatedAt = tx.now
+		}
+		w.CreatedAt = micro0(w.CreatedAt)
+		_, err = tx.Exec(ctx, `INSERT INTO wallets (id, account_id, enrollment_id, name, public_key, disabled, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, w.ID, w.AccountID, enrollmentID, w.Name, w.PublicKey, w.Disabled, w.CreatedAt)
+		return createError(err, "wallet", w.ID, "enrolment "+enrollmentID)
+	})
+}
+
+// FindWallet returns the wallet with this ID, or ENOTFOUND.
+func (db *DB) FindWallet(ctx context.Context, id string) (*selo.Wallet, error) {
+	w, err := scanWallet(db.pool.QueryRow(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id = $1`, id))
+	return w, notFound(err, "wallet", id)
+}
+
+// ListWallets returns an account's wallets, oldest first.
+func (db *DB) ListWallets(ctx context.Context, accountID string) ([]*selo.Wallet, error) {
+	return list(ctx, db.pool, "wallets", scanWallet, `SELECT `+walletColumns+` FROM wallets
+		WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+}
+
+// DeleteWallet removes a wallet with its audit entry; ENOTFOUND when absent.
+// Approvals it answered keep its ID.
+func (db *DB) DeleteWallet(ctx context.Context, id string, audit *selo.AuditEntry) error {
+	return db.update(ctx, "delete wallet", audit, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM wallets WHERE id = $1`, id)
+		return wantOneRow(res, err, "wallet", id)
+	})
+}
+
+// CreateAuthorizer inserts a and appends audit in one transaction. The
+// credential must exist and belong to a.AccountID (set from the credential
+// when empty), else ENOTFOUND, and be an e-seal (profile qualified-seal),
+// else EINVALID; ECONFLICT when the ID, or the name on this credential,
+// exists. A zero CreatedAt is set from the store's clock.
+func (db *DB) CreateAuthorizer(ctx context.Context, a *selo.Authorizer, audit *selo.AuditEntry) error {
+	if err := check.Authorizer(a); err != nil {
+		return err
+	}
+	return db.create(ctx, "authorizer", a.ID, audit, func(tx *Tx) error {
+		var accountID, profile string
+		err := tx.QueryRow(ctx, `SELECT account_id, profile FROM credentials WHERE id = $1`, a.CredentialID).Scan(&accountID, &profile)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && a.AccountID != "" && a.AccountID != accountID) {
+			return selo.Errorf(selo.ENOTFOUND, "credential %s not found", a.CredentialID)
+		} else if err != nil {
+			return fmt.Errorf("read credential %s: %w", a.CredentialID, err)
+		}
+		if profile != "qualified-seal" {
+			return selo.Errorf(selo.EINVALID, "credential %s is not an e-seal: authorizers approve only e-seal credentials", a.CredentialID)
+		}
+		a.AccountID = accountID
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = tx.now
+		}
+		a.CreatedAt = micro0(a.CreatedAt)
+		_, err = tx.Exec(ctx, `INSERT INTO authorizers (`+authorizerColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			a.ID, a.CredentialID, a.AccountID, a.Name, a.SealedSecret, a.Settings.Algorithm, a.Settings.Digits, a.Settings.Period,
+			a.LastStep, a.Enabled, a.Confirmed, a.CreatedAt)
+		if isUniqueViolation(err) {
+			return selo.Errorf(selo.ECONFLICT, "an authorizer with ID %s or named %q on credential %s already exists", a.ID, a.Name, a.CredentialID)
+		}
+		return createError(err, "authorizer", a.ID, "credential "+a.CredentialID)
+	})
+}
+
+// FindAuthorizer returns the authorizer with this ID, or ENOTFOUND.
+func (db *DB) FindAuthorizer(ctx context.Context, id string) (*selo.Authorizer, error) {
+	a, err := scanAuthorizer(db.pool.QueryRow(ctx, `SELECT `+authorizerColumns+` FROM authorizers WHERE id = $1`, id))
+	return a, notFound(err, "authorizer", id)
+}
+
+// ListAuthorizers returns a credential's authorizers, oldest first.
+func (db *DB) ListAuthorizers(ctx context.Context, credentialID string) ([]*selo.Authorizer, error) {
+	return list(ctx, db.pool, "authorizers", scanAuthorizer, `SELECT `+authorizerColumns+` FROM authorizers
+		WHERE credential_id = $1 ORDER BY created_at, id`, credentialID)
+}
+
+// ConfirmAuthorizer marks it confirmed and enabled and stores its first
+// authorization (whose AuthorizerID is set to id when empty), with the audit
+// entry, atomically; ENOTFOUND when it does not exist, ECONFLICT when it was
+// already confirmed.
+func (db *DB) ConfirmAuthorizer(ctx context.Context, id string, first *selo.Authorization, audit *selo.AuditEntry) error {
+	if first != nil && first.AuthorizerID == "" {
+		first.AuthorizerID = id
+	}
+	if err := check.Authorization(first); err != nil {
+		return err
+	}
+	if first.AuthorizerID != id {
+		return selo.Errorf(selo.EINVALID, "authorization %s is for authorizer %s, not %s", first.ID, first.AuthorizerID, id)
+	}
+	return db.update(ctx, "confirm authorizer", audit, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE authorizers SET confirmed = true, enabled = true WHERE id = $1 AND NOT confirmed`, id)
+		if err := wantOneRow(res, err, "authorizer", id); err != nil {
+			if selo.ErrorCode(err) == selo.ENOTFOUND && exists(ctx, tx, `SELECT 1 FROM authorizers WHERE id = $1`, id) {
+				return selo.Errorf(selo.ECONFLICT, "authorizer %s is already confirmed", id)
+			}
+			return err
+		}
+		return insertAuthorization(ctx, tx, first)
+	})
+}
+
+// SetAuthorizerEnabled enables or disables an authorizer, with its audit
+// entry; ENOTFOUND when it does not exist, ECONFLICT when enabling one not
+// yet confirmed.
+func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, audit *selo.AuditEntry) error {
+	return db.update(ctx, "set authorizer enabled", audit, func(tx *Tx) error {
+		var confirmed bool
+		err := tx.QueryRow(ctx, `SELECT confirmed FROM authorizers WHERE id = $1 FOR UPDATE`, id).Scan(&confirmed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return selo.Errorf(selo.ENOTFOUND, "authorizer %s not found", id)
+		} else if err != nil {
+			return fmt.Errorf("read authorizer %s: %w", id, err)
+		}
+		if enabled && !confirmed {
+			return selo.Errorf(selo.ECONFLICT, "authorizer %s is not confirmed yet", id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE authorizers SET enabled = $1 WHERE id = $2`, enabled, id); err != nil {
+			return fmt.Errorf("set authorizer %s enabled: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// AdvanceAuthorizerStep is AdvanceAuthenticatorStep for authorizer codes.
+func (db *DB) AdvanceAuthorizerStep(ctx context.Context, id string, step int64) (bool, error) {
+	res, err := db.pool.Exec(ctx, `UPDATE authorizers SET last_step = $1 WHERE id = $2 AND last_step < $3`, step, id, step)
+	return db.advanced(ctx, res, err, "authorizers", "authorizer", id)
+}
+
+// CreateAuthorization inserts a and appends audit in one transaction;
+// ECONFLICT when the ID exists, ENOTFOUND when the authorizer does not. A
+// zero CreatedAt is set from the store's clock.
+func (db *DB) CreateAuthorization(ctx context.Context, a *selo.Authorization, audit *selo.AuditEntry) error {
+	if err := check.Authorization(a); err != nil {
+		return err
+	}
+	return db.create(ctx, "authorization", a.ID, audit, func(tx *Tx) error {
+		return insertAuthorization(ctx, tx, a)
+	})
+}
+
+// insertAuthorization inserts a inside tx.
+func insertAuthorization(ctx context.Context, tx *Tx, a *selo.Authorization) error {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = tx.now
+	}
+	a.CreatedAt, a.NotBefore, a.NotAfter = micro0(a.CreatedAt), micro0(a.NotBefore), micro0(a.NotAfter)
+	_, err := tx.Exec(ctx, `INSERT INTO authorizations (id, authorizer_id, not_before, not_after, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, a.ID, a.AuthorizerID, a.NotBefore, a.NotAfter, a.CreatedAt)
+	return createError(err, "authorization", a.ID, "authorizer "+a.AuthorizerID)
+}
+
+// ListAuthorizations returns an authorizer's authorizations, newest (last
+// created) first.
+func (db *DB) ListAuthorizations(ctx context.Context, authorizerID string) ([]*selo.Authorization, error) {
+	return list(ctx, db.pool, "authorizations", func(row rowScanner) (*selo.Authorization, error) {
+		var a selo.Authorization
+		var nb, na, created time.Time
+		if err := row.Scan(&a.ID, &a.AuthorizerID, &nb, &na, &created); err != nil {
+			return nil, err
+		}
+		a.NotBefore, a.NotAfter, a.CreatedAt = nb.UTC(), na.UTC(), created.UTC()
+		return &a, nil
+	}, `SELECT id, authorizer_id, not_before, not_after, created_at FROM authorizations
+		WHERE authorizer_id = $1 ORDER BY created_at DESC, not_after DESC, id DESC`, authorizerID)
+}
+
+// CreateApproval inserts a and appends audit in one transaction; ECONFLICT
+// when the ID exists, ENOTFOUND when the account, or the credential in this
+// account, does not. An empty Status is set to pending and a zero CreatedAt
+// from the store's clock.
+func (db *DB) CreateApproval(ctx context.Context, a *selo.Approval, audit *selo.AuditEntry) error {
+	if err := check.Approval(a); err != nil {
+		return err
+	}
+	return db.create(ctx, "approval", a.ID, audit, func(tx *Tx) error {
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = tx.now
+		}
+		a.CreatedAt, a.ExpiresAt, a.DecidedAt = micro0(a.CreatedAt), micro0(a.ExpiresAt), micro0(a.DecidedAt)
+		_, err := tx.Exec(ctx, `INSERT INTO approvals (`+approvalColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			a.ID, a.AccountID, nullString(a.CredentialID), a.Purpose, string(a.Type), a.HashAlgorithmOID, hashlist.Encode(a.Hashes),
+			a.Description, a.CodeHash, a.WalletID, a.Subject, a.Failures, string(a.Status),
+			a.CreatedAt, a.ExpiresAt, nullTime(a.DecidedAt))
+		return createError(err, "approval", a.ID, "account "+a.AccountID+" or its credential "+a.CredentialID)
+	})
+}
+
+// FindApproval returns the approval with this ID, or ENOTFOUND.
+func (db *DB) FindApproval(ctx context.Context, id string) (*selo.Approval, error) {
+	a, err := scanApproval(db.pool.QueryRow(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = $1`, id))
+	return a, notFound(err, "approval", id)
+}
+
+// ListApprovals returns an account's approvals with this status, newest first.
+func (db *DB) ListApprovals(ctx context.Context, accountID string, status selo.ApprovalStatus) ([]*selo.Approval, error) {
+	return list(ctx, db.pool, "approvals", scanApproval, `SELECT `+approvalColumns+` FROM approvals
+		WHERE account_id = $1 AND status = $2 ORDER BY created_at DESC, id DESC`, accountID, string(status))
+}
+
+// DecideApproval moves a pending approval to status (approved, denied,
+// expired, dead) or an approved one to consumed, setting DecidedAt (the
+// store's clock when zero) and, when walletID is not empty, WalletID; with
+// the audit entry, atomically. ECONFLICT when it is no longer pending (for
+// consumed: no longer approved), and when approving or consuming it at or
+// after its ExpiresAt. ENOTFOUND when it does not exist.
+func (db *DB) DecideApproval(ctx context.Context, id string, status selo.ApprovalStatus, walletID string, decidedAt time.Time, audit *selo.AuditEntry) error {
+	if err := check.Decision(status); err != nil {
+		return err
+	}
+	return db.update(ctx, "decide approval", audit, func(tx *Tx) error {
+		if decidedAt.IsZero() {
+			decidedAt = tx.now
+		}
+		from := selo.ApprovalPending
+		if status == selo.ApprovalConsumed {
+			from = selo.ApprovalApproved
+		}
+		mustBeLive := status == selo.ApprovalApproved || status == selo.ApprovalConsumed
+		res, err := tx.Exec(ctx, `UPDATE approvals SET status = $1, decided_at = $2,
+			wallet_id = CASE WHEN $3 = '' THEN wallet_id ELSE $4 END
+			WHERE id = $5 AND status = $6 AND (NOT $7 OR expires_at > $8)`,
+			string(status), decidedAt, walletID, walletID, id, string(from), mustBeLive, decidedAt)
+		if err := wantOneRow(res, err, "approval", id); err != nil {
+			if selo.ErrorCode(err) == selo.ENOTFOUND && exists(ctx, tx, `SELECT 1 FROM approvals WHERE id = $1`, id) {
+				return selo.Errorf(selo.ECONFLICT, "approval %s is no longer %s or has expired", id, from)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// RecordApprovalCodeFailure increments Failures of a pending approval and
+// returns the new count; at maxFailures it also marks it dead (DecidedAt from
+// the store's clock). ENOTFOUND when it does not exist, ECONFLICT when it is
+// no longer pending.
+func (db *DB) RecordApprovalCodeFailure(ctx context.Context, id string, maxFailures int) (int, error) {
+	if maxFailures <= 0 {
+		return 0, selo.Errorf(selo.EINVALID, "a positive failure limit is needed")
+	}
+	var failures int
+	err := db.pool.QueryRow(ctx, `UPDATE approvals SET failures = failures + 1,
+		status = CASE WHEN failures + 1 >= $1 THEN 'dead' ELSE status END,
+		decided_at = CASE WHEN failures + 1 >= $2 THEN $3 ELSE decided_at END
+		WHERE id = $4 AND status = 'pending' RETURNING failures`,
+		maxFailures, maxFailures, db.clock.Now(), id).Scan(&failures)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if exists(ctx, db.pool, `SELECT 1 FROM approvals WHERE id = $1`, id) {
+			return 0, selo.Errorf(selo.ECONFLICT, "approval %s is no longer pending", id)
+		}
+		return 0, selo.Errorf(selo.ENOTFOUND, "approval %s not found", id)
+	} else if err != nil {
+		return 0, fmt.Errorf("count code failure of approval %s: %w", id, err)
+	}
+	return failures, nil
+}
+
+// CreateSignatureActivation inserts s and appends audit in one transaction;
+// ECONFLICT when the SAD hash exists, ENOTFOUND when the credential does not
+// exist in s.AccountID. A zero CreatedAt is set from the store's clock.
+func (db *DB) CreateSignatureActivation(ctx context.Context, s *selo.SignatureActivation, audit *selo.AuditEntry) error {
+	if err := check.SignatureActivation(s); err != nil {
+		return err
+	}
+	return db.create(ctx, "signature activation", "", audit, func(tx *Tx) error {
+		if s.CreatedAt.IsZero() {
+			s.CreatedAt = tx.now
+		}
+		s.CreatedAt, s.ExpiresAt = micro0(s.CreatedAt), micro0(s.ExpiresAt)
+		_, err := tx.Exec(ctx, `INSERT INTO signature_activations (`+signatureActivationColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)`, s.SADHash, s.AccountID, s.CredentialID, s.HashAlgorithmOID,
+			hashlist.Encode(s.Hashes), s.CreatedAt, s.ExpiresAt)
+		// The messages name no SAD hash: it is derived from a secret.
+		return createError(err, "signature activation", "", "credential "+s.CredentialID+" of account "+s.AccountID)
+	})
+}
+
+// ConsumeSignatureActivation marks the SAD used at now and returns it, in
+// one statement, so of two callers racing for it exactly one gets it;
+// ENOTFOUND when it does not exist, has expired or was already used.
+func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, now time.Time) (*selo.SignatureActivation, error) {
+	s, err := scanSignatureActivation(db.pool.QueryRow(ctx, `UPDATE signature_activations SET used_at = $1
+		WHERE sad_hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING `+signatureActivationColumns,
+		now, sadHash, now))
+	return s, notFound(err, "signature activation", "")
+}
+
+// create runs insert and appends audit in one write transaction. what and id
+// name the row in errors.
+func (db *DB) create(ctx context.Context, what, id string, audit *selo.AuditEntry, insert func(tx *Tx) error) error {
+	return db.update(ctx, "create "+what, audit, insert)
+}
+
+// update runs change and appends audit in one write transaction.
+func (db *DB) update(ctx context.Context, what string, audit *selo.AuditEntry, change func(tx *Tx) error) error {
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	if err := change(tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit(ctx, what)
+}
+
+// createError maps the error of an INSERT: ECONFLICT for a duplicate key,
+// ENOTFOUND naming parent for a missing referenced row.
+func createError(err error, what, id, parent string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUniqueViolation(err):
+		if id == "" {
+			return selo.Errorf(selo.ECONFLICT, "this %s already exists", what)
+		}
+		return selo.Errorf(selo.ECONFLICT, "%s %s already exists", what, id)
+	case isForeignKeyViolation(err):
+		return selo.Errorf(selo.ENOTFOUND, "%s not found", parent)
+	}
+	return fmt.Errorf("insert %s %s: %w", what, id, err)
+}
+
+// advanced reports the outcome of a compare-and-set on last_step: true when
+// it moved, false when the row exists but the step was not later, ENOTFOUND
+// when there is no such row.
+func (db *DB) advanced(ctx context.Context, res pgconn.CommandTag, err error, table, what, id string) (bool, error) {
+	if err := wantOneRow(res, err, what, id); err != nil {
+		if selo.ErrorCode(err) == selo.ENOTFOUND && exists(ctx, db.pool, `SELECT 1 FROM `+table+` WHERE id = $1`, id) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// exists reports whether query finds a row. An error reads as no row: the
+// callers only choose between two error codes with it.
+func exists(ctx context.Context, q querier, query string, args ...any) bool {
+	var one int
+	return q.QueryRow(ctx, query, args...).Scan(&one) == nil
+}
+
+// notFound turns pgx.ErrNoRows into ENOTFOUND naming what and id (id may be
+// "" when it must not be shown).
+func notFound(err error, what, id string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		if id == "" {
+			return selo.Errorf(selo.ENOTFOUND, "%s not found", what)
+		}
+		return selo.Errorf(selo.ENOTFOUND, "%s %s not found", what, id)
+	}
+	return err
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, q querier, what string, scan func(rowScanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// scanAuthenticator reads one row of authenticatorColumns.
+func scanAuthenticator(row rowScanner) (*selo.Authenticator, error) {
+	var a selo.Authenticator
+	var created time.Time
+	if err := row.Scan(&a.ID, &a.AccountID, &a.Name, &a.SealedSecret, &a.Settings.Algorithm, &a.Settings.Digits,
+		&a.Settings.Period, &a.LastStep, &a.Confirmed, &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = created.UTC()
+	return &a, nil
+}
+
+// scanWallet reads one row of walletColumns.
+func scanWallet(row rowScanner) (*selo.Wallet, error) {
+	var w selo.Wallet
+	var created time.Time
+	if err := row.Scan(&w.ID, &w.AccountID, &w.Name, &w.PublicKey, &w.Disabled, &created); err != nil {
+		return nil, err
+	}
+	w.CreatedAt = created.UTC()
+	return &w, nil
+}
+
+// scanAuthorizer reads one row of authorizerColumns.
+func scanAuthorizer(row rowScanner) (*selo.Authorizer, error) {
+	var a selo.Authorizer
+	var created time.Time
+	if err := row.Scan(&a.ID, &a.CredentialID, &a.AccountID, &a.Name, &a.SealedSecret, &a.Settings.Algorithm,
+		&a.Settings.Digits, &a.Settings.Period, &a.LastStep, &a.Enabled, &a.Confirmed, &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = created.UTC()
+	return &a, nil
+}
+
+// scanApproval reads one row of approvalColumns.
+func scanApproval(row rowScanner) (*selo.Approval, error) {
+	var a selo.Approval
+	var credential *string
+	var hashes []byte
+	var created, expires time.Time
+	var decided *time.Time
+	if err := row.Scan(&a.ID, &a.AccountID, &credential, &a.Purpose, &a.Type, &a.HashAlgorithmOID, &hashes, &a.Description,
+		&a.CodeHash, &a.WalletID, &a.Subject, &a.Failures, &a.Status, &created, &expires, &decided); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.Hashes, err = hashlist.Decode(hashes); err != nil {
+		return nil, fmt.Errorf("approval %s: %w", a.ID, err)
+	}
+	if credential != nil {
+		a.CredentialID = *credential
+	}
+	a.CreatedAt, a.ExpiresAt, a.DecidedAt = created.UTC(), expires.UTC(), fromNullTime(decided)
+	return &a, nil
+}
+
+// scanSignatureActivation reads one row of signatureActivationColumns.
+func scanSignatureActivation(row rowScanner) (*selo.SignatureActivation, error) {
+	var s selo.SignatureActivation
+	var hashes []byte
+	var created, expires time.Time
+	var used *time.Time
+	if err := row.Scan(&s.SADHash, &s.AccountID, &s.CredentialID, &s.HashAlgorithmOID, &hashes, &created, &expires, &used); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.Hashes, err = hashlist.Decode(hashes); err != nil {
+		return nil, fmt.Errorf("signature activation: %w", err)
+	}
+	s.CreatedAt, s.ExpiresAt, s.UsedAt = created.UTC(), expires.UTC(), fromNullTime(used)
+	return &s, nil
+}
