@@ -53,13 +53,15 @@ func validID(s string) bool {
 }
 
 // validText reports whether s is valid UTF-8 of at most maxBytes bytes
-// without control characters, so that it prints as what it says.
+// without control or format characters (bidirectional overrides would let a
+// name or description display as something else), the zero-width joiner of
+// emoji sequences excepted, so that it prints as what it says.
 func validText(s string, maxBytes int) bool {
 	if len(s) > maxBytes || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || (unicode.Is(unicode.Cf, r) && r != '\u200d') || r == utf8.RuneError {
 			return false
 		}
 	}
