@@ -14,7 +14,9 @@ import (
 func TestAPIKeyCache(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	var c apiKeyCache
-	key := func(i int) *selo.APIKey { return &selo.APIKey{ID: fmt.Sprint(i), Name: "k", Hash: fmt.Sprintf("h%d", i)} }
+	key := func(i int) *selo.APIKey {
+		return &selo.APIKey{ID: fmt.Sprint(i), Name: "k", Hash: fmt.Sprintf("h%d", i)}
+	}
 
 	c.put(key(0), now)
 	got, ok := c.get("h0", now.Add(APIKeyCacheTTL-time.Nanosecond))
