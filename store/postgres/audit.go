@@ -73,3 +73,33 @@ const appendAuditSQL = `
 	WITH head AS (UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1)
 	INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+// appendAudit seals e after the head of the log and inserts it inside tx, for
+// writes that read before they write and so cannot be pipelined (batch.go
+// holds the pipelined form). Locking the head row serializes appends across
+// connections and replicas: the next appender waits here until this
+// transaction commits or rolls back, then reads the head it left. Callers
+// append last, just before commit, so the lock is held briefly and never
+// while waiting for another lock.
+func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
+	if err := check.AuditEntry(e); err != nil {
+		return err
+	}
+	var head selo.AuditEntry
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head.Seq, &head.Hash); err != nil {
+		return fmt.Errorf("lock audit head: %w", err)
+	}
+	prev := &head
+	if head.Seq == 0 {
+		prev = nil
+	}
+	if e.Time.IsZero() {
+		e.Time = tx.now
+	}
+	e.Seal(prev)
+	if _, err := tx.Exec(ctx, appendAuditSQL,
+		e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
+		return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+	}
+	return nil
+}
