@@ -31,6 +31,7 @@ type Store interface {
 	AuditStore
 	APIKeyStore
 	RevocationStore
+	OrderStore
 	AccountStore
 	CredentialStore
 	ApprovalStore

@@ -38,16 +38,25 @@ func (a *Authority) CreateAPIKey(ctx context.Context, actor, name string) (strin
 	return secret, key, nil
 }
 
-// AuthenticateAPIKey returns the enabled API key whose secret this is, or EUNAUTHORIZED.
+// AuthenticateAPIKey returns the enabled API key whose secret this is, or
+// EUNAUTHORIZED. A key found in the store is remembered for APIKeyCacheTTL,
+// so disabling a key in the store takes effect within that time.
 func (a *Authority) AuthenticateAPIKey(ctx context.Context, secret string) (*selo.APIKey, error) {
 	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 128 {
 		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid API key")
 	}
-	key, err := a.store.FindAPIKeyByHash(ctx, hashAPIKey(secret))
+	hash := hashAPIKey(secret)
+	if key, ok := a.apiKeys.get(hash, a.clock.Now()); ok {
+		return key, nil
+	}
+	key, err := a.store.FindAPIKeyByHash(ctx, hash)
 	if selo.ErrorCode(err) == selo.ENOTFOUND {
 		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid API key")
+	} else if err != nil {
+		return nil, err
 	}
-	return key, err
+	a.apiKeys.put(key, a.clock.Now())
+	return key, nil
 }
 
 func hashAPIKey(secret string) string {

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/store/storetest"
 )
 
 // TestAPIKey creates keys, authenticates with them, and checks that only
@@ -92,12 +95,32 @@ func TestAPIKey(t *testing.T) {
 			wantCode(t, err, selo.EUNAUTHORIZED)
 		}
 
+		// A key disabled in the store stops working within APIKeyCacheTTL,
+		// and a refusal is not remembered.
+		clock := storetest.NewClock(time.Now())
+		a := s.with(t, s.Store, func(c *authority.Config) { c.Clock = clock })
+		if _, err := a.AuthenticateAPIKey(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
 		s.exec(t, `UPDATE api_keys SET disabled = TRUE WHERE id = $1`, key.ID)
-		_, err = s.A.AuthenticateAPIKey(ctx, secret)
+		if _, err := a.AuthenticateAPIKey(ctx, secret); err != nil {
+			t.Fatalf("a cached key refused right after it was disabled: %v", err)
+		}
+		clock.Add(authority.APIKeyCacheTTL - time.Millisecond)
+		if _, err := a.AuthenticateAPIKey(ctx, secret); err != nil {
+			t.Fatalf("a cached key refused before APIKeyCacheTTL: %v", err)
+		}
+		clock.Add(time.Millisecond)
+		_, err = a.AuthenticateAPIKey(ctx, secret)
 		wantCode(t, err, selo.EUNAUTHORIZED)
-		if _, err := s.A.AuthenticateAPIKey(ctx, secret2); err != nil {
+		if _, err := a.AuthenticateAPIKey(ctx, secret2); err != nil {
 			t.Fatalf("disabling one key disabled another: %v", err)
 		}
+		s.exec(t, `UPDATE api_keys SET disabled = FALSE WHERE id = $1`, key.ID)
+		if _, err := a.AuthenticateAPIKey(ctx, secret); err != nil {
+			t.Fatalf("a key enabled again is still refused: %v", err)
+		}
+		s.exec(t, `UPDATE api_keys SET disabled = TRUE WHERE id = $1`, key.ID)
 
 		_, _, err = s.A.CreateAPIKey(ctx, "operator", "")
 		wantCode(t, err, selo.EINVALID)

@@ -75,7 +75,8 @@ type Authority struct {
 	crls           *crlPublisher
 	crlCache       crlCache
 
-	chains sync.Map // CA ID -> []*x509.Certificate, see Chain
+	chains  sync.Map    // CA ID -> []*x509.Certificate, see Chain
+	apiKeys apiKeyCache // see AuthenticateAPIKey
 
 	mu      sync.Mutex
 	issuers map[string]*pki.Issuer // by CA ID, built on first use

@@ -1,7 +1,9 @@
 package authority
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,18 +16,32 @@ import (
 	"github.com/selo-qtsp/selo/pki"
 )
 
-// IssueRequest asks for a certificate under a profile. Either CSR is set (the
-// holder keeps the key) or GenerateKey is set (software delivery: Selo makes
-// an exportable key, later handed over once in a PKCS#12).
+// IssueRequest asks for a certificate under a profile. Exactly one of CSR
+// (the holder keeps the key; subject and names come from the CSR),
+// GenerateKey (software delivery: Selo makes an exportable key, later handed
+// over once in a PKCS#12) and PublicKey (a key whose possession the caller
+// has already established, with the subject and names the caller decided)
+// is set.
 type IssueRequest struct {
 	Profile string
 	CAID    string // "" uses the CA configured for the profile
 	CSR     []byte // PEM or DER PKCS#10
 
 	GenerateKey    selo.KeyAlgorithm
+	PublicKey      crypto.PublicKey
 	Subject        pkix.Name
 	DNSNames       []string
 	EmailAddresses []string
+
+	// KeyID, with PublicKey, names the key store key it belongs to (a cloud
+	// key), recorded with the certificate. It is never deleted on failure.
+	KeyID string
+	// Serial, when set, is the serial the certificate gets (reserved by the
+	// caller beforehand). Issue never tries another: when a certificate with
+	// this serial exists for the same public key and profile, Issue returns
+	// it instead of issuing again (a retried issuance); for any other
+	// certificate it fails with ECONFLICT.
+	Serial *big.Int
 }
 
 // maxSerialAttempts bounds retries on a serial collision, which with 128
@@ -59,9 +75,29 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 
 	var preq *pki.Request
 	var keyID string
+	given := 0
+	for _, set := range []bool{len(req.CSR) > 0, req.GenerateKey != "", req.PublicKey != nil} {
+		if set {
+			given++
+		}
+	}
+	if given > 1 {
+		return nil, selo.Errorf(selo.EINVALID, "send a CSR, a public key or ask Selo to generate the key, only one of them")
+	}
+	if req.KeyID != "" && req.PublicKey == nil {
+		return nil, selo.Errorf(selo.EINVALID, "a key store ID comes with the public key of that key")
+	}
+	if req.Serial != nil {
+		if req.Serial.Sign() <= 0 || req.Serial.BitLen() > 159 {
+			return nil, selo.Errorf(selo.EINVALID, "a reserved serial must be positive and at most 20 bytes")
+		}
+		if req.GenerateKey != "" {
+			return nil, selo.Errorf(selo.EINVALID, "a reserved serial needs a CSR or a public key: a generated key would differ on each retry")
+		}
+	}
 	switch {
-	case len(req.CSR) > 0 && req.GenerateKey != "":
-		return nil, selo.Errorf(selo.EINVALID, "send a CSR or ask Selo to generate the key, not both")
+	case req.PublicKey != nil:
+		preq = &pki.Request{PublicKey: req.PublicKey, Subject: req.Subject, DNSNames: req.DNSNames, EmailAddresses: req.EmailAddresses}
 	case len(req.CSR) > 0:
 		csr, err := pki.ParseCSR(req.CSR)
 		if err != nil {
@@ -87,22 +123,68 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 		a.dropKey(ctx, keyID)
 		return nil, err
 	}
-
-	cert, err := a.signAndStore(ctx, func(serial *big.Int) (*pki.Issued, error) {
+	if req.Serial != nil {
+		existing, err := a.store.FindCertificate(ctx, pki.SerialHex(req.Serial))
+		switch {
+		case err == nil:
+			return a.sameIssuance(existing, profile.Name, preq.PublicKey)
+		case selo.ErrorCode(err) != selo.ENOTFOUND:
+			return nil, err
+		}
+	}
+	recordKeyID := keyID
+	if req.KeyID != "" {
+		recordKeyID = req.KeyID
+	}
+	sign := func(serial *big.Int) (*pki.Issued, error) {
 		return iss.Issue(profile, preq, serial, a.clock.Now(), a.linter)
-	}, func(issued *pki.Issued) (*selo.Certificate, error) {
-		rec := a.record(ca.ID, profile.Name, keyID, issued)
+	}
+	storeIssued := func(issued *pki.Issued) (*selo.Certificate, error) {
+		rec := a.record(ca.ID, profile.Name, recordKeyID, issued)
 		entry := a.audit(actor, "certificate.issue", "certificate/"+rec.Serial, selo.OutcomeSuccess, map[string]any{
 			"ca": ca.ID, "profile": profile.Name, "subject": rec.Subject, "key": pki.KeyDescription(preq.PublicKey),
-			"key_id": keyID, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
+			"key_id": recordKeyID, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
 		})
 		return rec, a.store.CreateCertificate(ctx, rec, entry)
-	})
+	}
+	if req.Serial != nil {
+		issued, err := sign(req.Serial)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := storeIssued(issued)
+		if selo.ErrorCode(err) == selo.ECONFLICT {
+			// A concurrent retry of the same issuance stored it first.
+			if existing, ferr := a.store.FindCertificate(ctx, pki.SerialHex(req.Serial)); ferr == nil {
+				return a.sameIssuance(existing, profile.Name, preq.PublicKey)
+			}
+		}
+		return cert, err
+	}
+
+	cert, err := a.signAndStore(ctx, sign, storeIssued)
 	if err != nil {
 		a.dropKey(ctx, keyID)
 		return nil, err
 	}
 	return cert, nil
+}
+
+// sameIssuance returns existing when it certifies pub under profile (the
+// issuance being retried), and ECONFLICT otherwise.
+func (a *Authority) sameIssuance(existing *selo.Certificate, profile string, pub crypto.PublicKey) (*selo.Certificate, error) {
+	x, err := ParsedCertificate(existing)
+	if err != nil {
+		return nil, err
+	}
+	want, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "unsupported public key: %v", err)
+	}
+	if existing.Profile != profile || !bytes.Equal(x.RawSubjectPublicKeyInfo, want) {
+		return nil, selo.Errorf(selo.ECONFLICT, "serial %s is already taken by another certificate", existing.Serial)
+	}
+	return existing, nil
 }
 
 // signAndStore runs sign with a fresh random serial and store with its result,

@@ -1,6 +1,7 @@
 package authority_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -572,4 +574,46 @@ func TestNew(t *testing.T) {
 	}
 	_, err = a.Profile("nope")
 	wantCode(t, err, selo.ENOTFOUND)
+}
+
+// TestIssueReservedSerial: a request with a reserved serial gets exactly that
+// serial; retrying it returns the same certificate instead of a second one;
+// another key under the same serial is refused; and a public key with a
+// key store ID is recorded and never deleted on failure.
+func TestIssueReservedSerial(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	key := pkitest.NewKey(t, "ecdsa-p256")
+	preq := pkitest.Request("qualified-seal", key.Public())
+	serial := big.NewInt(0x1234567890abcdef)
+	req := authority.IssueRequest{Profile: "qualified-seal", PublicKey: key.Public(), Subject: preq.Subject, Serial: serial, KeyID: "order/o1"}
+	first, err := env.Authority.Issue(ctx, "test", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Serial != "1234567890abcdef" || first.KeyID != "order/o1" {
+		t.Fatalf("issued serial %s key %q", first.Serial, first.KeyID)
+	}
+	again, err := env.Authority.Issue(ctx, "test", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Serial != first.Serial || !bytes.Equal(again.DER, first.DER) {
+		t.Fatal("a retried issuance with a reserved serial made a second certificate")
+	}
+	other := pkitest.NewKey(t, "ecdsa-p256")
+	req.PublicKey = other.Public()
+	if _, err := env.Authority.Issue(ctx, "test", req); selo.ErrorCode(err) != selo.ECONFLICT {
+		t.Fatalf("another key under a taken serial: %v, want ECONFLICT", err)
+	}
+	certs, err := env.Store.ListCertificates(ctx, selo.CertificateFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 1 {
+		t.Fatalf("%d certificates stored, want 1", len(certs))
+	}
+	if _, err := env.Authority.Issue(ctx, "test", authority.IssueRequest{Profile: "qualified-seal", GenerateKey: selo.KeyECDSAP256, Serial: big.NewInt(7)}); selo.ErrorCode(err) != selo.EINVALID {
+		t.Fatalf("generated key with reserved serial: %v, want EINVALID", err)
+	}
 }

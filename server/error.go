@@ -36,6 +36,7 @@ var codeStatus = map[string]int{
 	EUNSUPPORTEDMEDIA:    http.StatusUnsupportedMediaType,
 	EMETHOD:              http.StatusMethodNotAllowed,
 	EUNAVAILABLE:         http.StatusServiceUnavailable,
+	ETOOMANYREQUESTS:     http.StatusTooManyRequests,
 }
 
 // ErrorStatusCode returns the HTTP status for an application error code;

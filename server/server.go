@@ -20,6 +20,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/registration"
 )
 
 // Defaults for the zero values of Config.
@@ -53,6 +54,14 @@ type Config struct {
 	// RoleOCSP (OCSP and CRLs); both serve the CA files and /healthz. Empty
 	// serves everything.
 	Roles []string
+	// Registration serves orders, identity checks, payments and the lift
+	// flow under /api/v1 when set (nil: those routes answer 404).
+	Registration *registration.Service
+	// PublicRateLimit bounds, per client address, the endpoints that need no
+	// API key and guard a secret (DefaultRateLimit when zero).
+	PublicRateLimit RateLimit
+	// Now is the clock of the rate limit; nil uses time.Now.
+	Now func() time.Time
 }
 
 // The roles a replica can serve over HTTP.
@@ -70,6 +79,8 @@ type Server struct {
 	shutdownTimeout time.Duration
 	handler         http.Handler
 	roles           map[string]bool
+	limiter         *rateLimiter // nil when off
+	registration    *registration.Service
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -84,6 +95,7 @@ func New(cfg Config) *Server {
 		maxBodyBytes:    cfg.MaxBodyBytes,
 		cacheMaxAge:     cfg.CacheMaxAge,
 		shutdownTimeout: cfg.ShutdownTimeout,
+		registration:    cfg.Registration,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -97,6 +109,11 @@ func New(cfg Config) *Server {
 	if s.shutdownTimeout <= 0 {
 		s.shutdownTimeout = DefaultShutdownTimeout
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s.limiter = newRateLimiter(cfg.PublicRateLimit, now)
 	s.roles = map[string]bool{}
 	for _, r := range cfg.Roles {
 		s.roles[r] = true
@@ -145,7 +162,7 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	// The holder proves who they are by a signature with the certificate's
 	// key, not with an API key.
-	s.route(mux, "/api/v1/holder/revoke", public, methods{http.MethodPost: s.handleHolderRevoke})
+	s.route(mux, "/api/v1/holder/revoke", s.limited, methods{http.MethodPost: s.handleHolderRevoke})
 
 	// Everything else under /api/ needs a key, unknown paths and wrong
 	// methods included, so that probing without one does not reveal what

@@ -184,7 +184,7 @@ type csrOutput struct {
 func (c *cli) csrShowCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "show FILE",
-		Short: "Decode a CSR: subject, key, SANs, and whether its signature is valid",
+		Short: "Decode a CSR: subject, key, SANs, and whether its signature is valid (exit status 1 when not)",
 		Args:  exactArgs(1, "csr show needs a CSR file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
@@ -211,8 +211,17 @@ func (c *cli) csrShowCommand() *cobra.Command {
 			} else {
 				out.KeyAccepted = true
 			}
+			// A CSR whose signature does not hold was altered or broken: the
+			// details are still shown, but the exit status says so, for scripts.
+			var invalid error
+			if !out.SignatureValid {
+				invalid = selo.Errorf(selo.EINVALID, "the signature of %s does not verify", args[0])
+			}
 			if c.jsonOut {
-				return c.printJSON(out)
+				if err := c.printJSON(out); err != nil {
+					return err
+				}
+				return invalid
 			}
 			fmt.Fprintf(c.stdout, "Subject:    %s\nKey:        %s\n", out.Subject, out.Key)
 			for _, n := range out.DNSNames {
@@ -232,7 +241,7 @@ func (c *cli) csrShowCommand() *cobra.Command {
 			if !out.KeyAccepted {
 				fmt.Fprintf(c.stdout, "Key policy: refused: %s\n", out.KeyProblem)
 			}
-			return nil
+			return invalid
 		},
 	}
 }

@@ -226,10 +226,14 @@ func TestCSRShow(t *testing.T) {
 	tampered[len(tampered)-5] ^= 0xff
 	badSig := filepath.Join(dir, "tampered.csr")
 	writeFile(t, badSig, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered})))
-	if r := runSelo(t, "csr", "show", badSig); !strings.Contains(r.stdout, "Signature:  INVALID") {
+	r = runSelo(t, "csr", "show", badSig)
+	if !strings.Contains(r.stdout, "Signature:  INVALID") {
 		t.Errorf("csr show of an altered CSR:\n%s", r)
 	}
-	decodeJSON(t, runSelo(t, "csr", "show", "--json", badSig), &out)
+	wantExit(t, r, 1, "does not verify")
+	r = runSelo(t, "csr", "show", "--json", badSig)
+	wantExit(t, r, 1, "does not verify")
+	decodeJSON(t, r, &out)
 	if out.SignatureValid {
 		t.Error("csr show --json: an altered CSR has a valid signature")
 	}

@@ -227,22 +227,6 @@ func micro0(t time.Time) time.Time {
 	return micro(t)
 }
 
-// nullTime encodes a time that may be unset: NULL for the zero time.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// fromNullTime decodes a time that may be unset: NULL gives the zero time.
-func fromNullTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 // wantOneRow turns the result of an UPDATE or DELETE of one row by its key
 // into ENOTFOUND when no row matched. id may be "" when it must not be shown
 // (it is derived from a secret).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -21,26 +22,26 @@ func (db *DB) CreateAPIKey(ctx context.Context, key *selo.APIKey, audit *selo.Au
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
+	defer tx.end()
 	if key.CreatedAt.IsZero() {
 		key.CreatedAt = tx.now
 	}
 	key.CreatedAt = micro(key.CreatedAt)
-	_, err = tx.Exec(ctx, `INSERT INTO api_keys (id, name, hash, created_at, disabled) VALUES ($1, $2, $3, $4, $5)`,
+	id := key.ID
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		if isUniqueViolation(err) {
+			return selo.Errorf(selo.ECONFLICT, "an API key with this ID, name or secret already exists")
+		} else if err != nil {
+			return fmt.Errorf("insert api key %s: %w", id, err)
+		}
+		return nil
+	}, `INSERT INTO api_keys (id, name, hash, created_at, disabled) VALUES ($1, $2, $3, $4, $5)`,
 		key.ID, key.Name, key.Hash, key.CreatedAt, key.Disabled)
-	if isUniqueViolation(err) {
-		return selo.Errorf(selo.ECONFLICT, "an API key with this ID, name or secret already exists")
-	} else if err != nil {
-		return fmt.Errorf("insert api key %s: %w", key.ID, err)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "create api key")
+	return tx.commitAudited(ctx, audit, "create api key")
 }
 
 // FindAPIKeyByHash returns the enabled key with this hash, or ENOTFOUND.

@@ -14,15 +14,12 @@ func (db *DB) AppendAudit(ctx context.Context, entry *selo.AuditEntry) error {
 	if entry == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
-	if err := appendAudit(ctx, tx, entry); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "append audit entry")
+	defer tx.end()
+	return tx.commitAudited(ctx, entry, "append audit entry")
 }
 
 // ListAudit returns up to limit entries (all when limit is 0) with Seq >
@@ -69,11 +66,21 @@ func (db *DB) AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	return seq, hash, nil
 }
 
-// appendAudit seals e after the head of the log and inserts it inside tx.
-// Locking the head row serializes appends across connections and replicas:
-// the next appender waits here until this transaction commits or rolls back,
-// then reads the head it left. Callers append last, just before commit, so the
-// lock is held briefly and never while waiting for another lock.
+// appendAuditSQL inserts a sealed audit entry and moves the head to it in one
+// statement. Arguments: seq, time, actor, action, object, outcome, details,
+// prev_hash, hash.
+const appendAuditSQL = `
+	WITH head AS (UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1)
+	INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+// appendAudit seals e after the head of the log and inserts it inside tx, for
+// writes that read before they write and so cannot be pipelined (batch.go
+// holds the pipelined form). Locking the head row serializes appends across
+// connections and replicas: the next appender waits here until this
+// transaction commits or rolls back, then reads the head it left. Callers
+// append last, just before commit, so the lock is held briefly and never
+// while waiting for another lock.
 func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 	if err := check.AuditEntry(e); err != nil {
 		return err
@@ -90,12 +97,7 @@ func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 		e.Time = tx.now
 	}
 	e.Seal(prev)
-	// One statement moves the head and inserts the entry: a round trip less
-	// while the head is locked.
-	if _, err := tx.Exec(ctx, `
-		WITH head AS (UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1)
-		INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	if _, err := tx.Exec(ctx, appendAuditSQL,
 		e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
 	}

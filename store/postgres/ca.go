@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -25,18 +26,13 @@ func (db *DB) CreateCA(ctx context.Context, ca *selo.CA, audit *selo.AuditEntry)
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
-	if err := createCA(ctx, tx, ca); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "create ca")
+	defer tx.end()
+	createCA(tx, ca)
+	return tx.commitAudited(ctx, audit, "create ca")
 }
 
 // FindCA returns the CA with this ID, or ENOTFOUND.
@@ -74,26 +70,26 @@ func (db *DB) SetCAStatus(ctx context.Context, id string, status selo.CAStatus, 
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
-	tag, err := tx.Exec(ctx, `UPDATE cas SET status = $1 WHERE id = $2`, string(status), id)
-	if err != nil {
-		return fmt.Errorf("set status of ca %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "set ca status")
+	defer tx.end()
+	tx.exec(func(tag pgconn.CommandTag, err error) error {
+		if err != nil {
+			return fmt.Errorf("set status of ca %s: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
+		}
+		return nil
+	}, `UPDATE cas SET status = $1 WHERE id = $2`, string(status), id)
+	return tx.commitAudited(ctx, audit, "set ca status")
 }
 
-// createCA inserts ca inside tx.
-func createCA(ctx context.Context, tx *Tx, ca *selo.CA) error {
+// createCA queues the insert of ca in tx; the flush that sends it returns
+// ECONFLICT when the ID exists, ENOTFOUND when the parent does not.
+func createCA(tx *batchTx, ca *selo.CA) {
 	if ca.CreatedAt.IsZero() {
 		ca.CreatedAt = tx.now
 	}
@@ -102,17 +98,19 @@ func createCA(ctx context.Context, tx *Tx, ca *selo.CA) error {
 	if ca.ParentID != "" {
 		parent = &ca.ParentID
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO cas (`+caColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	id, parentID := ca.ID, ca.ParentID
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		switch {
+		case isUniqueViolation(err):
+			return selo.Errorf(selo.ECONFLICT, "CA %q already exists", id)
+		case isForeignKeyViolation(err):
+			return selo.Errorf(selo.ENOTFOUND, "parent CA %q not found", parentID)
+		case err != nil:
+			return fmt.Errorf("insert ca %s: %w", id, err)
+		}
+		return nil
+	}, `INSERT INTO cas (`+caColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		ca.ID, ca.Name, parent, ca.KeyID, string(ca.KeyAlgorithm), ca.CertDER, string(ca.Status), ca.CreatedAt)
-	switch {
-	case isUniqueViolation(err):
-		return selo.Errorf(selo.ECONFLICT, "CA %q already exists", ca.ID)
-	case isForeignKeyViolation(err):
-		return selo.Errorf(selo.ENOTFOUND, "parent CA %q not found", ca.ParentID)
-	case err != nil:
-		return fmt.Errorf("insert ca %s: %w", ca.ID, err)
-	}
-	return nil
 }
 
 // findCAByID returns the CA with this ID, or ENOTFOUND.

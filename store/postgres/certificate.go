@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -41,23 +42,18 @@ func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, aud
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
-	if err := createCertificate(ctx, tx, cert); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "create certificate")
+	defer tx.end()
+	createCertificate(tx, cert)
+	return tx.commitAudited(ctx, audit, "create certificate")
 }
 
 // FindCertificate returns the certificate with this serial, or ENOTFOUND.
 func (db *DB) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
-	return findCertificateBySerial(ctx, db.pool, serial, false)
+	return findCertificateBySerial(ctx, db.pool, serial)
 }
 
 // ListCertificates returns the certificates that match filter, ordered by
@@ -114,62 +110,75 @@ func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replac
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
+	defer tx.end()
 	// FOR UPDATE: a second supersession of the same certificate waits here
-	// and then sees it superseded.
-	old, err := findCertificateBySerial(ctx, tx, oldSerial, true)
-	if err != nil {
+	// and then sees it superseded. BEGIN and this read are one round trip.
+	var old *selo.Certificate
+	tx.queryRow(func(row pgx.Row) error {
+		old, err = certificateBySerial(row, oldSerial)
+		return err
+	}, findCertificateForUpdateSQL, oldSerial)
+	if err := tx.flush(ctx); err != nil {
 		return err
 	}
 	if old.Status != selo.CertValid {
 		return selo.Errorf(selo.ECONFLICT, "certificate %s is %s; only a valid certificate can be superseded", oldSerial, old.Status)
 	}
-	if err := createCertificate(ctx, tx, replacement); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE certificates SET status = $1, superseded_by = $2 WHERE serial = $3`,
-		string(selo.CertSuperseded), replacement.Serial, oldSerial); err != nil {
-		return fmt.Errorf("mark certificate %s superseded: %w", oldSerial, err)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "supersede certificate")
+	createCertificate(tx, replacement)
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		if err != nil {
+			return fmt.Errorf("mark certificate %s superseded: %w", oldSerial, err)
+		}
+		return nil
+	}, `UPDATE certificates SET status = $1, superseded_by = $2 WHERE serial = $3`,
+		string(selo.CertSuperseded), replacement.Serial, oldSerial)
+	return tx.commitAudited(ctx, audit, "supersede certificate")
 }
 
-// createCertificate inserts cert inside tx.
-func createCertificate(ctx context.Context, tx *Tx, cert *selo.Certificate) error {
+// createCertificate queues the insert of cert in tx; the flush that sends it
+// returns ECONFLICT when the serial exists, ENOTFOUND when its CA does not.
+func createCertificate(tx *batchTx, cert *selo.Certificate) {
 	if cert.CreatedAt.IsZero() {
 		cert.CreatedAt = tx.now
 	}
 	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
-	_, err := tx.Exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+	serial, caID := cert.Serial, cert.CAID
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		switch {
+		case isUniqueViolation(err):
+			return selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", serial)
+		case isForeignKeyViolation(err):
+			return selo.Errorf(selo.ENOTFOUND, "CA %q not found", caID)
+		case err != nil:
+			return fmt.Errorf("insert certificate %s: %w", serial, err)
+		}
+		return nil
+	}, `INSERT INTO certificates (`+certificateColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
 		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt)
-	switch {
-	case isUniqueViolation(err):
-		return selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", cert.Serial)
-	case isForeignKeyViolation(err):
-		return selo.Errorf(selo.ENOTFOUND, "CA %q not found", cert.CAID)
-	case err != nil:
-		return fmt.Errorf("insert certificate %s: %w", cert.Serial, err)
-	}
-	return nil
 }
 
+// Queries for one certificate by serial. Argument: serial.
+const (
+	findCertificateSQL          = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = $1`
+	findCertificateForUpdateSQL = findCertificateSQL + ` FOR UPDATE`
+)
+
 // findCertificateBySerial returns the certificate with this serial, or
-// ENOTFOUND. forUpdate locks its row until the transaction ends.
-func findCertificateBySerial(ctx context.Context, q querier, serial string, forUpdate bool) (*selo.Certificate, error) {
-	query := `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = $1`
-	if forUpdate {
-		query = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = $1 FOR UPDATE`
-	}
-	c, err := scanCertificate(q.QueryRow(ctx, query, serial))
+// ENOTFOUND.
+func findCertificateBySerial(ctx context.Context, q querier, serial string) (*selo.Certificate, error) {
+	return certificateBySerial(q.QueryRow(ctx, findCertificateSQL, serial), serial)
+}
+
+// certificateBySerial reads row, the answer to a query for the certificate
+// with this serial: ENOTFOUND when there is none.
+func certificateBySerial(row pgx.Row, serial string) (*selo.Certificate, error) {
+	c, err := scanCertificate(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
 	} else if err != nil {

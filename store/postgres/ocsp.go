@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -115,29 +116,29 @@ func (db *DB) SaveOCSPSigner(ctx context.Context, signer *selo.OCSPSigner, audit
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
+	defer tx.end()
 	if signer.CreatedAt.IsZero() {
 		signer.CreatedAt = tx.now
 	}
 	signer.NotAfter, signer.CreatedAt = micro(signer.NotAfter), micro(signer.CreatedAt)
-	_, err = tx.Exec(ctx, `INSERT INTO ocsp_signers (ca_id, key_id, cert_der, not_after, created_at)
+	caID := signer.CAID
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		if isForeignKeyViolation(err) {
+			return selo.Errorf(selo.ENOTFOUND, "CA %q not found", caID)
+		} else if err != nil {
+			return fmt.Errorf("save OCSP signer of ca %s: %w", caID, err)
+		}
+		return nil
+	}, `INSERT INTO ocsp_signers (ca_id, key_id, cert_der, not_after, created_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (ca_id) DO UPDATE SET key_id = excluded.key_id, cert_der = excluded.cert_der,
 			not_after = excluded.not_after, created_at = excluded.created_at`,
 		signer.CAID, signer.KeyID, signer.CertDER, signer.NotAfter, signer.CreatedAt)
-	if isForeignKeyViolation(err) {
-		return selo.Errorf(selo.ENOTFOUND, "CA %q not found", signer.CAID)
-	} else if err != nil {
-		return fmt.Errorf("save OCSP signer of ca %s: %w", signer.CAID, err)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "save OCSP signer")
+	return tx.commitAudited(ctx, audit, "save OCSP signer")
 }
 
 // FindOCSPSigner returns the CA's current OCSP signer, or ENOTFOUND.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/selo-qtsp/selo"
@@ -38,15 +39,20 @@ func (db *DB) RevokeCertificate(ctx context.Context, rev *selo.Revocation, audit
 	if audit == nil {
 		return nil, false, check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	defer tx.rollback()
+	defer tx.end()
 	// FOR UPDATE: revocations, hold releases and supersessions of one
 	// certificate take turns here, so each sees the status the last one left.
-	cert, err := findCertificateBySerial(ctx, tx, rev.Serial, true)
-	if err != nil {
+	// BEGIN and this read are one round trip.
+	var cert *selo.Certificate
+	tx.queryRow(func(row pgx.Row) error {
+		cert, err = certificateBySerial(row, rev.Serial)
+		return err
+	}, findCertificateForUpdateSQL, rev.Serial)
+	if err := tx.flush(ctx); err != nil {
 		return nil, false, err
 	}
 	if err := check.RevocationOf(rev, cert, audit); err != nil {
@@ -63,33 +69,46 @@ func (db *DB) RevokeCertificate(ctx context.Context, rev *selo.Revocation, audit
 	}
 	// The primary key decides, not the status read above (a certificate may
 	// have been stored as revoked without a revocation): the first
-	// revocation stays and later ones are told about it.
-	tag, err := tx.Exec(ctx, `INSERT INTO revocations (`+revocationColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (serial) DO NOTHING`,
-		rev.Serial, rev.CAID, int16(rev.Reason), rev.RevokedAt, invalidity, rev.Actor)
-	if err != nil {
-		return nil, false, fmt.Errorf("insert revocation of %s: %w", rev.Serial, err)
-	}
-	if tag.RowsAffected() == 0 {
-		first, err := findRevocation(ctx, tx, rev.Serial)
+	// revocation stays and later ones are told about it. One statement
+	// inserts the revocation and, only when it did, deletes the stored OCSP
+	// response and marks the certificate revoked; it goes in the round trip
+	// that locks the audit head, and when it inserted nothing errRevoked
+	// stops the transaction before the audit entry.
+	serial := rev.Serial
+	tx.exec(func(tag pgconn.CommandTag, err error) error {
 		if err != nil {
+			return fmt.Errorf("revoke certificate %s: %w", serial, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return errRevoked
+		}
+		return nil
+	}, `WITH revocation AS (
+			INSERT INTO revocations (`+revocationColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (serial) DO NOTHING RETURNING serial),
+		response AS (DELETE FROM ocsp_responses WHERE serial IN (SELECT serial FROM revocation))
+		UPDATE certificates SET status = $7 WHERE serial IN (SELECT serial FROM revocation)`,
+		rev.Serial, rev.CAID, int16(rev.Reason), rev.RevokedAt, invalidity, rev.Actor, string(selo.CertRevoked))
+	err = tx.commitAudited(ctx, audit, "revoke certificate")
+	if errors.Is(err, errRevoked) {
+		var first *selo.Revocation
+		tx.queryRow(func(row pgx.Row) error {
+			first, err = revocationOf(row, serial)
+			return err
+		}, findRevocationSQL, serial)
+		if err := tx.flush(ctx); err != nil {
 			return nil, false, err
 		}
 		return first, false, nil
-	}
-	if _, err := tx.Exec(ctx, `
-		WITH response AS (DELETE FROM ocsp_responses WHERE serial = $1)
-		UPDATE certificates SET status = $2 WHERE serial = $1`, rev.Serial, string(selo.CertRevoked)); err != nil {
-		return nil, false, fmt.Errorf("mark certificate %s revoked: %w", rev.Serial, err)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return nil, false, err
-	}
-	if err := tx.commit(ctx, "revoke certificate"); err != nil {
+	} else if err != nil {
 		return nil, false, err
 	}
 	return rev, true, nil
 }
+
+// errRevoked stops RevokeCertificate's transaction when the certificate
+// already has a revocation.
+var errRevoked = errors.New("certificate already has a revocation")
 
 // ReleaseHold deletes the certificateHold revocation of serial, gives the
 // certificate back the status it had (superseded when it has a SupersededBy,
@@ -100,36 +119,45 @@ func (db *DB) ReleaseHold(ctx context.Context, serial string, audit *selo.AuditE
 	if audit == nil {
 		return check.ErrNoAudit
 	}
-	tx, err := db.beginTx(ctx)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.rollback()
+	defer tx.end()
 	// Lock the certificate first, as RevokeCertificate does, so the two
-	// cannot deadlock and the revocation read next cannot change.
-	if _, err := findCertificateBySerial(ctx, tx, serial, true); selo.ErrorCode(err) == selo.ENOTFOUND {
-		return selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation", serial)
-	} else if err != nil {
+	// cannot deadlock and the revocation read next cannot change. BEGIN and
+	// the two reads are one round trip.
+	tx.exec(func(tag pgconn.CommandTag, err error) error {
+		if err != nil {
+			return fmt.Errorf("find certificate %s: %w", serial, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation", serial)
+		}
+		return nil
+	}, `SELECT 1 FROM certificates WHERE serial = $1 FOR UPDATE`, serial)
+	var rev *selo.Revocation
+	tx.queryRow(func(row pgx.Row) error {
+		rev, err = revocationOf(row, serial)
 		return err
-	}
-	rev, err := findRevocation(ctx, tx, serial)
-	if err != nil {
+	}, findRevocationSQL, serial)
+	if err := tx.flush(ctx); err != nil {
 		return err
 	}
 	if rev.Reason != selo.ReasonCertificateHold {
 		return selo.Errorf(selo.EFORBIDDEN, "certificate %s is revoked for %s, which is final: only a certificateHold can be released", serial, rev.Reason)
 	}
-	if _, err := tx.Exec(ctx, `
+	tx.exec(func(_ pgconn.CommandTag, err error) error {
+		if err != nil {
+			return fmt.Errorf("release hold of %s: %w", serial, err)
+		}
+		return nil
+	}, `
 		WITH revocation AS (DELETE FROM revocations WHERE serial = $1),
 			response AS (DELETE FROM ocsp_responses WHERE serial = $1)
 		UPDATE certificates SET status = CASE WHEN superseded_by = '' THEN $2 ELSE $3 END WHERE serial = $1`,
-		serial, string(selo.CertValid), string(selo.CertSuperseded)); err != nil {
-		return fmt.Errorf("release hold of %s: %w", serial, err)
-	}
-	if err := appendAudit(ctx, tx, audit); err != nil {
-		return err
-	}
-	return tx.commit(ctx, "release hold")
+		serial, string(selo.CertValid), string(selo.CertSuperseded))
+	return tx.commitAudited(ctx, audit, "release hold")
 }
 
 // FindRevocation returns the revocation of the certificate with this serial,
@@ -177,9 +205,18 @@ func (db *DB) ForEachRevocation(ctx context.Context, caID string, fn func(rev *s
 	return nil
 }
 
+// findRevocationSQL reads the revocation of a certificate. Argument: serial.
+const findRevocationSQL = `SELECT ` + revocationColumns + ` FROM revocations WHERE serial = $1`
+
 // findRevocation returns the revocation of serial, or ENOTFOUND.
 func findRevocation(ctx context.Context, q querier, serial string) (*selo.Revocation, error) {
-	rev, err := scanRevocation(q.QueryRow(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE serial = $1`, serial))
+	return revocationOf(q.QueryRow(ctx, findRevocationSQL, serial), serial)
+}
+
+// revocationOf reads row, the answer to findRevocationSQL for serial:
+// ENOTFOUND when there is none.
+func revocationOf(row pgx.Row, serial string) (*selo.Revocation, error) {
+	rev, err := scanRevocation(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation", serial)
 	} else if err != nil {

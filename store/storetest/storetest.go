@@ -6,7 +6,11 @@
 // tampering, persistence across a reopen, and revocation: one revocation per
 // certificate however many callers race for it, hold release, streamed
 // consistent walks, CRL numbers that are never handed out twice, the latest
-// CRL, OCSP responses that no revocation leaves stale, and OCSP signers.
+// CRL, OCSP responses that no revocation leaves stale, and OCSP signers;
+// orders: compare-and-set transitions of which exactly one of racing
+// callers wins, order numbers and payment webhook events that are never
+// stored twice, identity checks decided once, and one-time codes whose
+// attempts are counted before they are compared.
 package storetest
 
 import (
@@ -82,7 +86,17 @@ func Run(t *testing.T, open OpenFunc) {
 		{"OCSPSigner", testOCSPSigner},
 		{"FailedRevocationWriteLeavesNothing", testFailedRevocationWriteLeavesNothing},
 		{"ReopenRevocations", testReopenRevocations},
+		{"Account", testAccount},
+		{"ConcurrentLoginFailures", testConcurrentLoginFailures},
+		{"Credential", testCredential},
+		{"ConcurrentApprovalFailures", testConcurrentApprovalFailures},
+		{"Authenticator", testAuthenticator},
+		{"Wallet", testWallet},
+		{"Authorizer", testAuthorizer},
+		{"Approval", testApproval},
+		{"SignatureActivation", testSignatureActivation},
 	}
+	tests = append(tests, orderTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,164 @@
+// Package registration is Selo's registration desk: it decides and
+// orchestrates the path of an order from request to delivered certificate —
+// identity checks, payment, the "ready to lift" notice and the resumable
+// lift flow — as authority does for certificates. Every decision is audited;
+// every state change is one compare-and-set in the store (selo.OrderStore),
+// so racing callers cannot both move an order, and every step is idempotent
+// so that an interrupted client resumes where it stopped.
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultLiftCodeValidity   = 30 * 24 * time.Hour
+	DefaultEmailCodeValidity  = 15 * time.Minute
+	DefaultMaxCodeFailures    = 5
+	DefaultMaxIdentityChecks  = 5
+	DefaultWebhookTolerance   = 5 * time.Minute
+	DefaultAccessCodeValidity = 30 * 24 * time.Hour
+)
+
+// Code purposes, as stored with each one-time code.
+const (
+	purposeAccess = "access" // the identity access code, for SubmitIdentityCheck
+	purposeLift   = "lift"   // the "ready to lift" code
+	purposeEmail  = "email"  // the e-mail verification code of the lift flow
+)
+
+// Config wires a Service. Store, Authority, Mailer and a 32-byte CodeKey are
+// required.
+type Config struct {
+	Store     selo.Store
+	Authority *authority.Authority
+	Keys      selo.KeyStore // required for cloud delivery
+	Mailer    selo.Mailer
+	// Documents runs the machine checks of identity documents.
+	Documents DocumentChecker
+	Clock     selo.Clock
+	Logger    *slog.Logger
+
+	// CodeKey keys the HMAC-SHA256 under which one-time codes are stored;
+	// at least 32 random bytes, kept apart from the database.
+	CodeKey []byte
+	// WebhookSecret keys the payment webhook's HMAC-SHA256 signature; empty
+	// refuses every webhook.
+	WebhookSecret []byte
+
+	LiftCodeValidity   time.Duration
+	EmailCodeValidity  time.Duration
+	AccessCodeValidity time.Duration
+	MaxCodeFailures    int
+	MaxIdentityChecks  int
+	WebhookTolerance   time.Duration
+	// CloudKeyAlgorithm is the key type made for cloud delivery (P-256 when empty).
+	CloudKeyAlgorithm selo.KeyAlgorithm
+}
+
+// Service is the registration desk. It is safe for concurrent use.
+type Service struct {
+	cfg   Config
+	store selo.Store
+	auth  *authority.Authority
+	clock selo.Clock
+	log   *slog.Logger
+}
+
+// New returns a Service over cfg, filling in defaults.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil || cfg.Authority == nil || cfg.Mailer == nil:
+		return nil, fmt.Errorf("registration: store, authority and mailer are required")
+	case len(cfg.CodeKey) < 32:
+		return nil, fmt.Errorf("registration: the code key must be at least 32 bytes")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = selo.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.LiftCodeValidity, DefaultLiftCodeValidity)
+	def(&cfg.EmailCodeValidity, DefaultEmailCodeValidity)
+	def(&cfg.AccessCodeValidity, DefaultAccessCodeValidity)
+	def(&cfg.WebhookTolerance, DefaultWebhookTolerance)
+	if cfg.MaxCodeFailures <= 0 {
+		cfg.MaxCodeFailures = DefaultMaxCodeFailures
+	}
+	if cfg.MaxIdentityChecks <= 0 {
+		cfg.MaxIdentityChecks = DefaultMaxIdentityChecks
+	}
+	if cfg.CloudKeyAlgorithm == "" {
+		cfg.CloudKeyAlgorithm = selo.KeyECDSAP256
+	}
+	return &Service{cfg: cfg, store: cfg.Store, auth: cfg.Authority, clock: cfg.Clock, log: cfg.Logger}, nil
+}
+
+// audit builds an audit entry; details is marshalled to JSON and must hold
+// no secret.
+func (s *Service) audit(actor, action, object, outcome string, details any) *selo.AuditEntry {
+	d := "{}"
+	if details != nil {
+		if b, err := json.Marshal(details); err == nil {
+			d = string(b)
+		}
+	}
+	return &selo.AuditEntry{Time: s.clock.Now(), Actor: actor, Action: action, Object: object, Outcome: outcome, Details: d}
+}
+
+// auditFailure records a refused request. A failure to write it is logged:
+// the caller's error is what the user must see.
+func (s *Service) auditFailure(ctx context.Context, actor, action, object string, cause error) {
+	details := map[string]string{"code": selo.ErrorCode(cause), "error": selo.ErrorMessage(cause)}
+	if err := s.store.AppendAudit(ctx, s.audit(actor, action, object, selo.OutcomeFailure, details)); err != nil {
+		s.log.Error("append audit entry", "action", action, "object", object, "err", err)
+	}
+}
+
+// transition returns an update moving o to state to, with its event and audit
+// entry. o is changed in place.
+func (s *Service) transition(o *selo.Order, to selo.OrderState, actor, reason string, details map[string]any) *selo.OrderUpdate {
+	from := o.State
+	o.State = to
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["from"], details["to"], details["number"] = from, to, o.Number
+	if reason != "" {
+		details["reason"] = reason
+	}
+	return &selo.OrderUpdate{
+		Order:  o,
+		Events: []*selo.OrderEvent{{From: from, To: to, Actor: actor, Reason: reason, Time: s.clock.Now()}},
+		Audit:  s.audit(actor, "order."+string(to), orderObject(o), selo.OutcomeSuccess, details),
+	}
+}
+
+// orderObject names an order in the audit log.
+func orderObject(o *selo.Order) string { return "order/" + o.ID }
+
+// newID returns a random ID that sorts by creation time: 12 hex digits of
+// Unix milliseconds and 16 random ones.
+func newID(now time.Time) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random ID: %w", err)
+	}
+	return fmt.Sprintf("%012x%s", now.UnixMilli(), hex.EncodeToString(b[:])), nil
+}
