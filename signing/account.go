@@ -84,6 +84,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, *s
 		if !attempt.LockedUntil.IsZero() {
 			s.appendAudit(ctx, s.entry("system", "account.lock", object, selo.OutcomeSuccess,
 				map[string]any{"until": attempt.LockedUntil, "lockouts": attempt.Lockouts}))
+			// The attempt that locks says so, so the holder knows why the
+			// next ones will be refused and until when.
+			return "", nil, selo.Errorf(selo.EFORBIDDEN, "invalid e-mail or password; too many wrong passwords: account locked until %s",
+				attempt.LockedUntil.UTC().Format(time.RFC3339))
 		}
 		return "", nil, errBadLogin()
 	}

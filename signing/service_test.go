@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha512"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,12 +54,19 @@ func TestLoginAndSessions(t *testing.T) {
 func TestPasswordPastLockout(t *testing.T) {
 	f := newFixture(t)
 	a := f.holder(t, "ana@example.pt", "+351912345678")
-	for i := 0; i < signing.MaxFailures; i++ {
+	for i := 0; i < signing.MaxFailures-1; i++ {
 		_, _, err := f.svc.Login(ctx, "ana@example.pt", "guess number "+string(rune('0'+i)))
 		wantCode(t, err, selo.EUNAUTHORIZED)
 	}
+	// The attempt that locks says so, and until when.
+	_, _, err := f.svc.Login(ctx, "ana@example.pt", "the last guess")
+	wantCode(t, err, selo.EFORBIDDEN)
+	until := f.clock.Now().Add(approval.CoolingOff(1)).UTC().Format(time.RFC3339)
+	if !strings.Contains(selo.ErrorMessage(err), "locked until "+until) {
+		t.Fatalf("locking attempt says %q, want it to name %s", selo.ErrorMessage(err), until)
+	}
 	// The right password no longer opens the account while it is locked.
-	_, _, err := f.svc.Login(ctx, "ana@example.pt", password)
+	_, _, err = f.svc.Login(ctx, "ana@example.pt", password)
 	wantCode(t, err, selo.EFORBIDDEN)
 	if !f.audited(t, "account.lock", "account/"+a.ID, selo.OutcomeSuccess) {
 		t.Fatal("the lock is not audited")

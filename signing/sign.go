@@ -61,7 +61,7 @@ func (s *Service) signHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 		act.HashAlgorithmOID != req.HashAlgorithmOID || !sameHashes(act.Hashes, req.Hashes) {
 		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
 	}
-	e, err := s.cached(ctx, req.AccountID, req.CredentialID)
+	e, err := s.signable(ctx, req.AccountID, req.CredentialID)
 	if err != nil {
 		return nil, err
 	}
@@ -76,18 +76,28 @@ func (s *Service) signHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	return signAll(e.signer, req.Hashes, opts)
 }
 
-// cached returns the credential's entry without touching the store while the
-// cache is fresh; the SAD already proved account and credential.
-func (s *Service) cached(ctx context.Context, accountID, credentialID string) (*credentialEntry, error) {
-	if v, ok := s.credentials.Load(credentialID); ok {
-		e := v.(*credentialEntry)
-		if e.info.Credential.AccountID == accountID && s.clock.Now().Sub(e.loadedAt) < s.cacheTTL {
-			return e, nil
-		}
-	}
+// signable reads the credential row and its certificate's status afresh
+// (two indexed lookups) so that disabling a credential or revoking its
+// certificate stops signing at once, even under a SAD issued before; only
+// the key handle, parsed certificate and chain come from the cache.
+// EFORBIDDEN for a disabled credential or a certificate no longer valid.
+func (s *Service) signable(ctx context.Context, accountID, credentialID string) (*credentialEntry, error) {
 	c, err := s.credential(ctx, accountID, credentialID)
 	if err != nil {
-		return nil, err
+		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
+	}
+	if c.Status != selo.CredentialActive {
+		return nil, selo.Errorf(selo.EFORBIDDEN, "credential %s is disabled", c.ID)
+	}
+	rec, err := s.store.FindCertificate(ctx, c.CertificateSerial)
+	if err != nil {
+		return nil, fmt.Errorf("credential %s certificate: %w", c.ID, err)
+	}
+	if rec.Status != selo.CertValid {
+		return nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is %s", c.ID, rec.Status)
+	}
+	if now := s.clock.Now(); now.Before(rec.NotBefore) || !now.Before(rec.NotAfter) {
+		return nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is not valid now", c.ID)
 	}
 	return s.load(ctx, c)
 }

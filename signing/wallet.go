@@ -42,7 +42,7 @@ func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string) (
 		map[string]any{"expires_at": e.ExpiresAt})); err != nil {
 		return nil, err
 	}
-	uri := approval.WalletEnrollment{URL: s.publicURL, EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}.URI()
+	uri := approval.WalletEnrollment{URL: s.walletRegisterURL(), EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}.URI()
 	png, err := approval.QRPNG(uri, 256)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,10 @@ func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string) (
 // RegisterWallet completes an enrolment with the device's registration: the
 // proof of the enrolment secret and the device key's signature. The
 // enrolment is used up whatever the outcome of a valid-looking attempt.
-func (s *Service) RegisterWallet(ctx context.Context, r approval.WalletRegistration) (*selo.Wallet, error) {
+func (s *Service) RegisterWallet(ctx context.Context, r *approval.WalletRegistration) (*selo.Wallet, error) {
+	if r == nil {
+		return nil, selo.Errorf(selo.EINVALID, "no wallet registration")
+	}
 	refused := func() error { return selo.Errorf(selo.EUNAUTHORIZED, "invalid, used or expired enrolment") }
 	e, err := s.store.FindWalletEnrollment(ctx, r.EnrollmentID)
 	if selo.ErrorCode(err) == selo.ENOTFOUND {
@@ -70,7 +73,7 @@ func (s *Service) RegisterWallet(ctx context.Context, r approval.WalletRegistrat
 	if err != nil {
 		return nil, err
 	}
-	pub, err := approval.VerifyWalletRegistration(approval.WalletEnrollment{URL: s.publicURL, EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}, r, now)
+	pub, err := approval.VerifyWalletRegistration(&approval.WalletEnrollment{URL: s.walletRegisterURL(), EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}, r, now)
 	if err != nil {
 		s.auditFailure(ctx, holder(e.AccountID), "wallet.register", "wallet-enrollment/"+e.ID, refused(), map[string]any{"why": err.Error()})
 		return nil, refused()
@@ -132,6 +135,9 @@ func (s *Service) requestWalletApproval(ctx context.Context, c *selo.Credential,
 	if err != nil {
 		return nil, err
 	}
+	if len(req.Hashes) > MaxWalletHashes {
+		return nil, selo.Errorf(selo.EINVALID, "%d hashes: a wallet approval shows at most %d", len(req.Hashes), MaxWalletHashes)
+	}
 	usable := false
 	for _, w := range ws {
 		usable = usable || !w.Disabled
@@ -140,8 +146,14 @@ func (s *Service) requestWalletApproval(ctx context.Context, c *selo.Credential,
 		return nil, selo.Errorf(selo.EFORBIDDEN, "the holder has no wallet registered")
 	}
 	now := s.clock.Now()
+	id := newID()
+	// The challenge the wallet will sign must be valid as sent: printable
+	// description, known algorithm, bounded hashes.
+	if _, err := approval.NewWalletChallenge(id, c.ID, req.Description, req.HashAlgorithmOID, req.Hashes, now.Add(s.approvalLifetime)); err != nil {
+		return nil, err
+	}
 	a := &selo.Approval{
-		ID: newID(), AccountID: c.AccountID, CredentialID: c.ID, Purpose: purposeSignature, Type: selo.ApprovalWallet,
+		ID: id, AccountID: c.AccountID, CredentialID: c.ID, Purpose: purposeSignature, Type: selo.ApprovalWallet,
 		HashAlgorithmOID: req.HashAlgorithmOID, Hashes: copyHashes(req.Hashes), Description: req.Description,
 		Status: selo.ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(s.approvalLifetime),
 	}
@@ -154,8 +166,8 @@ func (s *Service) requestWalletApproval(ctx context.Context, c *selo.Credential,
 }
 
 // Challenge returns what a wallet shows and signs for a pending approval.
-func (s *Service) Challenge(a *selo.Approval) approval.WalletChallenge {
-	return approval.WalletChallenge{
+func (s *Service) Challenge(a *selo.Approval) *approval.WalletChallenge {
+	return &approval.WalletChallenge{
 		ApprovalID: a.ID, CredentialID: a.CredentialID, Description: a.Description,
 		HashAlgorithmOID: a.HashAlgorithmOID, Hashes: a.Hashes, Nonce: s.nonce(a.ID), ExpiresAt: a.ExpiresAt,
 	}
@@ -184,6 +196,16 @@ func walletKey(w *selo.Wallet) (*ecdsa.PublicKey, error) {
 	}
 	return pub, nil
 }
+
+// WalletRegisterPath is where, under PublicURL, a wallet posts its
+// registration; the enrolment URI names the full URL.
+const WalletRegisterPath = "/api/v1/wallet/register"
+
+func (s *Service) walletRegisterURL() string { return s.publicURL + WalletRegisterPath }
+
+// MaxWalletHashes is the most hashes one wallet approval shows the holder
+// (the wallet challenge's limit); larger batches need a code-approved credential.
+const MaxWalletHashes = 64
 
 // WalletAuthWindow is how far a wallet's signed request time may be from the
 // server's clock.
@@ -220,13 +242,13 @@ func (s *Service) AuthenticateWallet(ctx context.Context, walletID string, at ti
 
 // PendingApprovals returns the challenges waiting for the wallet's account,
 // live ones only, newest first. Call AuthenticateWallet first.
-func (s *Service) PendingApprovals(ctx context.Context, w *selo.Wallet) ([]approval.WalletChallenge, error) {
+func (s *Service) PendingApprovals(ctx context.Context, w *selo.Wallet) ([]*approval.WalletChallenge, error) {
 	ps, err := s.store.ListApprovals(ctx, w.AccountID, selo.ApprovalPending)
 	if err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
-	var out []approval.WalletChallenge
+	var out []*approval.WalletChallenge
 	for _, a := range ps {
 		if a.AccountID == w.AccountID && a.Type == selo.ApprovalWallet && now.Before(a.ExpiresAt) {
 			out = append(out, s.Challenge(a))
