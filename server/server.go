@@ -21,6 +21,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/registration"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 // Defaults for the zero values of Config.
@@ -57,6 +58,9 @@ type Config struct {
 	// Registration serves orders, identity checks, payments and the lift
 	// flow under /api/v1 when set (nil: those routes answer 404).
 	Registration *registration.Service
+	// Signing serves the holder API (account, authenticators, wallets,
+	// authorizers) and the wallet device endpoints under /api/v1 when set.
+	Signing *signing.Service
 	// PublicRateLimit bounds, per client address, the endpoints that need no
 	// API key and guard a secret (DefaultRateLimit when zero).
 	PublicRateLimit RateLimit
@@ -81,6 +85,7 @@ type Server struct {
 	roles           map[string]bool
 	limiter         *rateLimiter // nil when off
 	registration    *registration.Service
+	signing         *signing.Service
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -96,6 +101,7 @@ func New(cfg Config) *Server {
 		cacheMaxAge:     cfg.CacheMaxAge,
 		shutdownTimeout: cfg.ShutdownTimeout,
 		registration:    cfg.Registration,
+		signing:         cfg.Signing,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -163,6 +169,9 @@ func (s *Server) routes() *http.ServeMux {
 	// The holder proves who they are by a signature with the certificate's
 	// key, not with an API key.
 	s.route(mux, "/api/v1/holder/revoke", s.limited, methods{http.MethodPost: s.handleHolderRevoke})
+	if s.signing != nil {
+		s.holderRoutes(mux) // holders and wallets authenticate themselves (holder.go)
+	}
 
 	// Everything else under /api/ needs a key, unknown paths and wrong
 	// methods included, so that probing without one does not reveal what

@@ -139,3 +139,14 @@ func (s *Service) account(ctx context.Context, id string) (*selo.Account, error)
 	}
 	return a, err
 }
+
+// AccountByEmail returns the account with this e-mail (any case), or
+// ENOTFOUND; for operators' tools, not for holders.
+func (s *Service) AccountByEmail(ctx context.Context, email string) (*selo.Account, error) {
+	a, err := s.store.FindAccountByEmail(ctx, normalizeEmail(email))
+	if err != nil {
+		return nil, err
+	}
+	a.PasswordHash = ""
+	return a, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -359,4 +360,33 @@ func maskMobile(m string) string {
 		return "***"
 	}
 	return "***" + m[len(m)-3:]
+}
+
+// ListApprovals returns the account's signature approvals with this status
+// (any status when ""), newest first, without code hashes. A pending
+// approval past its expiry is left out: it can no longer be decided.
+func (s *Service) ListApprovals(ctx context.Context, accountID string, status selo.ApprovalStatus) ([]*selo.Approval, error) {
+	statuses := []selo.ApprovalStatus{status}
+	if status == "" {
+		statuses = []selo.ApprovalStatus{selo.ApprovalPending, selo.ApprovalApproved, selo.ApprovalConsumed,
+			selo.ApprovalDenied, selo.ApprovalExpired, selo.ApprovalDead}
+	}
+	now := s.clock.Now()
+	var out []*selo.Approval
+	for _, st := range statuses {
+		as, err := s.store.ListApprovals(ctx, accountID, st)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			if a.AccountID != accountID || a.Purpose != purposeSignature || (a.Status == selo.ApprovalPending && !now.Before(a.ExpiresAt)) {
+				continue
+			}
+			c := *a
+			c.CodeHash = nil
+			out = append(out, &c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *selo.Approval) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
 }
