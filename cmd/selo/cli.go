@@ -118,7 +118,8 @@ func (c *cli) rootCommand() *cobra.Command {
 	f.StringVar(&c.pkcs11PINFile, "pkcs11-pin-file", "", "file holding the PKCS#11 user PIN (or set SELO_PKCS11_PIN)")
 
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
-		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand())
+		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
+		c.accountCommand(), c.credentialCommand(), c.walletCommand())
 	strictArgs(root)
 	return root
 }

@@ -32,6 +32,8 @@ func (c *cli) serveCommand() *cobra.Command {
   GET  /crl/{id}.crl            the CA's current CRL, DER (the CRL distribution point)
   GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
+  /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
+  /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
@@ -104,7 +106,19 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				<-ctx.Done()
 				return nil
 			}
-			srv := server.New(server.Config{Authority: a, Logger: c.log, Roles: httpRoles})
+			cfg := server.Config{Authority: a, Logger: c.log, Roles: httpRoles}
+			if roleSet[server.RoleAPI] {
+				// The holder API and wallet endpoints; without a master key
+				// (a PKCS#11 key store and no --master-key-file) there is none.
+				svc, err := c.signing(ctx)
+				if err != nil {
+					c.log.Warn("remote signing is off", "err", err)
+					fmt.Fprintf(c.stderr, "remote signing is off: %v\n", err)
+				} else {
+					cfg.Signing = svc
+				}
+			}
+			srv := server.New(cfg)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
