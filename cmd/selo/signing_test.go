@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/pki/pkitest"
+	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/signing"
+)
+
+func TestAccountAndCredentialCommands(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	pw := writeFile(t, filepath.Join(t.TempDir(), "pw"), "correct horse battery\n")
+	mustRunSelo(t, "account", "create", "--data", data, "--email", "Maria@Example.pt", "--name", "Maria Silva",
+		"--mobile", "+351912345678", "--password-file", pw)
+	wantExit(t, runSelo(t, "account", "create", "--data", data, "--email", "maria@example.pt", "--name", "Again", "--password-file", pw), 1)
+	wantExit(t, runSelo(t, "account", "create", "--data", data, "--email", "x@example.pt"), 2, "--name")
+
+	r := mustRunSelo(t, "credential", "create", "--data", data, "--account", "maria@example.pt", "--profile", "qualified-sign",
+		"--approval", "wallet", "--cn", "Maria Silva", "--given-name", "Maria", "--surname", "Silva",
+		"--serial-number", "IDCPT-12345678", "--country", "PT", "--json")
+	var created map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created["approval"] != "wallet" || created["key_bits"] != float64(256) {
+		t.Fatalf("credential create --json: %v\n%s", err, r)
+	}
+	// Authorizer approval is only for e-seals.
+	wantExit(t, runSelo(t, "credential", "create", "--data", data, "--account", "maria@example.pt", "--profile", "qualified-sign",
+		"--approval", "authorizer", "--cn", "Maria Silva", "--given-name", "Maria", "--surname", "Silva",
+		"--serial-number", "IDCPT-12345678", "--country", "PT"), 1, "e-seal")
+	wantExit(t, runSelo(t, "credential", "list", "--data", data, "--account", "nobody@example.pt"), 1)
+
+	r = mustRunSelo(t, "credential", "list", "--data", data, "--account", "maria@example.pt")
+	if !strings.Contains(r.stdout, created["id"].(string)) || !strings.Contains(r.stdout, "wallet") {
+		t.Fatalf("credential list:\n%s", r)
+	}
+}
+
+func TestWalletCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := testenv.New(t)
+	srv := httptest.NewUnstartedServer(nil)
+	master := make([]byte, soft.MasterKeySize)
+	_, _ = rand.Read(master)
+	box, _ := soft.NewSecretBox(master)
+	codeKey := make([]byte, 32)
+	_, _ = rand.Read(codeKey)
+	svc, err := signing.New(signing.Config{
+		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: noSMS{},
+		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc, Logger: slog.New(slog.DiscardHandler)}).Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	a, err := svc.CreateAccount(ctx, "operator", signing.CreateAccountRequest{Email: "ana@example.pt", Name: "Ana", Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := pkitest.Request("qualified-sign", nil)
+	c, err := svc.CreateCredential(ctx, "operator", signing.CreateCredentialRequest{AccountID: a.ID, Profile: "qualified-sign",
+		ApprovalType: selo.ApprovalWallet, KeyAlgorithm: selo.KeyECDSAP256, Subject: req.Subject, EmailAddresses: req.EmailAddresses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := svc.StartWalletEnrollment(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "wallet")
+	pin := writeFile(t, filepath.Join(t.TempDir(), "pin"), "12345678\n")
+	wrongPin := writeFile(t, filepath.Join(t.TempDir(), "wrong"), "87654321\n")
+	w := []string{"wallet", "--dir", dir, "--pin-file", pin}
+	r := mustRunSelo(t, append(w, "enroll", offer.URI, "--name", "laptop")...)
+	if !strings.Contains(r.stdout, "registered") {
+		t.Fatalf("enroll:\n%s", r)
+	}
+	key := readFile(t, filepath.Join(dir, "key.pem"))
+	if !bytes.Contains(key, []byte("ENCRYPTED PRIVATE KEY")) {
+		t.Fatal("the device key is not stored encrypted")
+	}
+	// The enrolment URI is single use.
+	wantExit(t, runSelo(t, "wallet", "--dir", filepath.Join(t.TempDir(), "w2"), "--pin-file", pin, "enroll", offer.URI), 1, "enrolment")
+
+	r = mustRunSelo(t, append(w, "list")...)
+	if !strings.Contains(r.stdout, "nothing waiting") {
+		t.Fatalf("list with nothing pending:\n%s", r)
+	}
+	hashes := [][]byte{bytes.Repeat([]byte{0xab}, 32)}
+	authorize := func() string {
+		t.Helper()
+		res, err := svc.Authorize(ctx, signing.AuthorizeRequest{AccountID: a.ID, CredentialID: c.Credential.ID,
+			HashAlgorithmOID: signing.OIDSHA256, Hashes: hashes, NumSignatures: 1, Description: "lease.pdf"})
+		if err != nil || res.Pending == nil {
+			t.Fatalf("Authorize: %+v %v", res, err)
+		}
+		return res.Pending.ID
+	}
+	id := authorize()
+	r = mustRunSelo(t, append(w, "list")...)
+	if !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "lease.pdf") || !strings.Contains(r.stdout, strings.Repeat("ab", 32)) {
+		t.Fatalf("list does not show the request:\n%s", r)
+	}
+	wantExit(t, runSelo(t, "wallet", "--dir", dir, "--pin-file", wrongPin, "approve", id), 1, "PIN")
+	mustRunSelo(t, append(w, "approve", id)...)
+	if res, err := svc.AuthorizeCheck(ctx, a.ID, id); err != nil || res.SAD == "" {
+		t.Fatalf("after approve: %+v %v", res, err)
+	}
+
+	// Deny through the QR fallback URI.
+	id = authorize()
+	p, err := svc.ListApprovals(ctx, a.ID, selo.ApprovalPending)
+	if err != nil || len(p) != 1 {
+		t.Fatalf("pending: %v %v", p, err)
+	}
+	mustRunSelo(t, append(w, "deny", "--uri", svc.Challenge(p[0]).URI())...)
+	if _, err := svc.AuthorizeCheck(ctx, a.ID, id); selo.ErrorCode(err) != selo.EFORBIDDEN {
+		t.Fatalf("after deny: %v", err)
+	}
+	wantExit(t, runSelo(t, append(w, "approve")...), 2)
+}
