@@ -64,8 +64,19 @@ const password = "correct horse battery"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, nil)
+}
+
+// newFixtureOn builds the fixture over st when it is not nil (PostgreSQL),
+// over testenv's SQLite otherwise. open gets the fixture's clock.
+func newFixtureOn(t *testing.T, open func(selo.Clock) selo.Store) *fixture {
+	t.Helper()
 	clock := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
-	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
+	opts := testenv.Options{Clock: clock}
+	if open != nil {
+		opts.Store = open(clock)
+	}
+	env := testenv.NewWithOptions(t, opts)
 	st, ok := env.Store.(signing.Store)
 	if !ok {
 		t.Fatalf("the SQLite store does not implement signing.Store")

@@ -79,8 +79,9 @@ func walletRequest(a *selo.Account, c *signing.CredentialInfo, hashes [][]byte) 
 		Hashes: hashes, NumSignatures: len(hashes), Description: "Contrato de arrendamento.pdf"}
 }
 
-func TestWalletApprovalEndToEnd(t *testing.T) {
-	f := newFixture(t)
+func TestWalletApprovalEndToEnd(t *testing.T) { walletEndToEnd(t, newFixture(t)) }
+
+func walletEndToEnd(t *testing.T, f *fixture) {
 	a := f.holder(t, "ana@example.pt", "+351912345678")
 	c := f.credential(t, a, "qualified-sign", selo.ApprovalWallet, selo.KeyECDSAP256)
 
@@ -339,8 +340,9 @@ func TestWalletEnrollmentExpires(t *testing.T) {
 	}
 }
 
-func TestDisabledCredentialStopsSigningAtOnce(t *testing.T) {
-	f := newFixture(t)
+func TestDisabledCredentialStopsSigningAtOnce(t *testing.T) { disabledStopsSigning(t, newFixture(t)) }
+
+func disabledStopsSigning(t *testing.T, f *fixture) {
 	a := f.holder(t, "ana@example.pt", "+351912345678")
 	c := f.credential(t, a, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
 	hashes := digests(2, "disable")

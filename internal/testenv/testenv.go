@@ -56,6 +56,8 @@ type Options struct {
 	Clock selo.Clock
 	// Logger receives the authority's logs (discarded when nil).
 	Logger *slog.Logger
+	// Store replaces the SQLite store, e.g. with PostgreSQL; the caller closes it.
+	Store selo.Store
 }
 
 // Env is a wired Selo stack. Everything in it is closed when the test ends.
@@ -110,12 +112,16 @@ func NewWithOptions(t testing.TB, opts Options) *Env {
 		logger = slog.New(slog.DiscardHandler)
 	}
 
-	st, err := sqlite.Open(ctx, filepath.Join(env.Dir, "selo.db"), env.Clock)
-	if err != nil {
-		t.Fatalf("testenv: open sqlite: %v", err)
+	if opts.Store != nil {
+		env.Store = opts.Store
+	} else {
+		st, err := sqlite.Open(ctx, filepath.Join(env.Dir, "selo.db"), env.Clock)
+		if err != nil {
+			t.Fatalf("testenv: open sqlite: %v", err)
+		}
+		env.Store = st
+		t.Cleanup(func() { _ = st.Close() })
 	}
-	env.Store = st
-	t.Cleanup(func() { _ = st.Close() })
 
 	// The master key goes through the same file functions as `selo init`,
 	// so the environment also covers the key store's master key handling.
