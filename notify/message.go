@@ -54,7 +54,8 @@ func buildMessage(from, fromDomain string, m selo.Email, date time.Time) ([]byte
 const encodedWordMax = 75
 
 // encodeHeaderText returns s as an unstructured header value: unchanged when
-// it is printable ASCII that a reader could not mistake for an encoded word,
+// it is printable ASCII that a reader could not mistake for an encoded word
+// and that neither starts nor ends with a space,
 // otherwise as RFC 2047 Q-encoded UTF-8 words, each on its own folded line so
 // that no line grows past 78 characters.
 func encodeHeaderText(s string) string {
@@ -79,7 +80,8 @@ func encodeHeaderText(s string) string {
 }
 
 func isPlainHeaderText(s string) bool {
-	if len(s) > 78-len("Subject: ") || strings.Contains(s, "=?") {
+	// Readers trim the space around a header value; encoded, it survives.
+	if len(s) > 78-len("Subject: ") || strings.Contains(s, "=?") || strings.TrimSpace(s) != s {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -203,7 +203,7 @@ func (s *SMTP) connect(ctx context.Context) (*smtp.Client, error) {
 	}
 	if s.security == SecuritySTARTTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail(selo.Errorf(selo.EINVALID, "the SMTP server %s does not offer STARTTLS; Selo does not send mail in plain text (use security tls, or none for a relay on localhost)", s.addr))
+			return fail(fmt.Errorf("smtp: the server %s does not offer STARTTLS; Selo does not send mail in plain text (use security tls, or none for a relay on localhost)", s.addr))
 		}
 		if err := c.StartTLS(s.tlsConfig); err != nil {
 			return fail(fmt.Errorf("smtp: STARTTLS with %s: %w", s.addr, err))
@@ -211,15 +211,16 @@ func (s *SMTP) connect(ctx context.Context) (*smtp.Client, error) {
 	}
 	if s.username != "" {
 		if _, ok := c.TLSConnectionState(); !ok {
-			return fail(selo.Errorf(selo.EINVALID, "SMTP login to %s needs TLS", s.addr))
+			return fail(fmt.Errorf("smtp: login to %s needs TLS", s.addr))
 		}
 		if ok, mechs := c.Extension("AUTH"); !ok || !hasWord(mechs, "PLAIN") {
-			return fail(selo.Errorf(selo.EINVALID, "the SMTP server %s does not offer AUTH PLAIN (it offers %q)", s.addr, mechs))
+			return fail(fmt.Errorf("smtp: the server %s does not offer AUTH PLAIN (it offers %q)", s.addr, mechs))
 		}
 		if err := c.Auth(plainAuth{username: s.username, password: s.password}); err != nil {
 			var tp *textproto.Error
 			if errors.As(err, &tp) && tp.Code == 535 {
-				return fail(selo.Errorf(selo.EUNAUTHORIZED, "the SMTP server %s refused the login of %s: %d %s", s.addr, s.username, tp.Code, tp.Msg))
+				// A configuration mistake of the operator's: internal, logged.
+				return fail(fmt.Errorf("smtp: the server %s refused the login of %s: %d %s", s.addr, s.username, tp.Code, tp.Msg))
 			}
 			return fail(fmt.Errorf("smtp: AUTH with %s: %w", s.addr, err))
 		}
@@ -229,35 +230,35 @@ func (s *SMTP) connect(ctx context.Context) (*smtp.Client, error) {
 
 func (s *SMTP) submit(c *smtp.Client, to string, msg []byte) error {
 	if err := c.Mail(s.from.Address); err != nil {
-		return s.refusal("sender "+s.from.Address, "MAIL", err)
+		return fmt.Errorf("smtp: MAIL FROM %s to %s: %w", s.from.Address, s.addr, err)
 	}
 	if err := c.Rcpt(to); err != nil {
-		return s.refusal("recipient "+to, "RCPT", err)
+		return s.recipientRefused(to, err)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return s.refusal("message", "DATA", err)
+		return fmt.Errorf("smtp: DATA to %s: %w", s.addr, err)
 	}
 	if _, err := w.Write(msg); err != nil {
 		return fmt.Errorf("smtp: send message to %s: %w", s.addr, err)
 	}
 	if err := w.Close(); err != nil {
-		return s.refusal("message", "DATA", err)
+		return fmt.Errorf("smtp: message to %s not accepted: %w", s.addr, err)
 	}
 	// The message is accepted; a failed QUIT changes nothing about that.
 	_ = c.Quit()
 	return nil
 }
 
-// refusal turns a permanent (5xx) SMTP answer into an EINVALID error naming
-// what was refused; transient answers and network errors stay internal
-// errors, wrapped with the step.
-func (s *SMTP) refusal(what, step string, err error) error {
+// recipientRefused turns a permanent (5xx) refusal of the recipient into an
+// EINVALID error that quotes the server, since the address is the caller's to
+// fix; a transient answer or a network error stays an internal error.
+func (s *SMTP) recipientRefused(to string, err error) error {
 	var tp *textproto.Error
 	if errors.As(err, &tp) && tp.Code >= 500 && tp.Code < 600 {
-		return selo.Errorf(selo.EINVALID, "the SMTP server %s refused the %s: %d %s", s.addr, what, tp.Code, truncate(tp.Msg, 200))
+		return selo.Errorf(selo.EINVALID, "the mail server refused the recipient %s: %d %s", to, tp.Code, truncate(tp.Msg, 200))
 	}
-	return fmt.Errorf("smtp: %s to %s: %w", step, s.addr, err)
+	return fmt.Errorf("smtp: RCPT TO %s at %s: %w", to, s.addr, err)
 }
 
 func hasWord(list, word string) bool {
