@@ -18,16 +18,6 @@ import (
 // every other use of the master key.
 const codeKeyInfo = "selo signing code key v1"
 
-// noSMS is the SMS sender until the notify outbox is wired: it refuses, so
-// SMS approvals fail with a clear error and no code is ever logged.
-// TODO(lead): replace with the notify outbox's SMS sender when notify lands
-// on main (serve.go exposes it there).
-type noSMS struct{}
-
-func (noSMS) SendSMS(context.Context, string, string) error {
-	return selo.Errorf(selo.ENOTIMPLEMENTED, "no SMS gateway is configured on this server")
-}
-
 // signing returns the remote-signing service over the data directory. Its
 // secrets (TOTP, authorizer and wallet-enrolment secrets) are sealed under
 // the master key, and the code key is derived from it with HKDF. With a
@@ -50,12 +40,16 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	n, err := c.notifiers()
+	if err != nil {
+		return nil, err
+	}
 	st, ok := c.store.(signing.Store)
 	if !ok {
 		return nil, fmt.Errorf("the store does not hold accounts and credentials")
 	}
 	return signing.New(signing.Config{
-		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: noSMS{},
+		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS,
 		Logger: c.log, PublicURL: c.baseURL,
 	})
 }

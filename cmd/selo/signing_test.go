@@ -14,6 +14,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
@@ -57,8 +58,12 @@ func TestWalletCommands(t *testing.T) {
 	box, _ := soft.NewSecretBox(master)
 	codeKey := make([]byte, 32)
 	_, _ = rand.Read(codeKey)
+	outbox, err := notify.OpenOutbox(t.TempDir(), env.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: noSMS{},
+		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: outbox,
 		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
 	})
 	if err != nil {

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/notify"
+)
+
+func TestOutboxCommand(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	ctx := context.Background()
+
+	// The senders `selo serve` and the signing commands use: with no SMTP
+	// server and no SMS gateway configured, both write to DATA/outbox.
+	c := newCLI(strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+	c.dataDir = data
+	n, err := c.notifiers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Outbox == nil || n.Outbox.Dir() != filepath.Join(data, "outbox") {
+		t.Fatalf("the default senders do not write to DATA/outbox: %+v", n)
+	}
+	if err := n.Mailer.SendEmail(ctx, selo.Email{To: "maria@example.pt", Subject: "Your certificate is ready", Body: "Order SO-1\nCode: 123456\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SMS.SendSMS(ctx, "+351912345678", "Selo code 654321"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := mustRunSelo(t, "--data", data, "outbox")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "maria@example.pt") || !strings.Contains(lines[0], "Your certificate is ready") ||
+		!strings.Contains(lines[1], "+351912345678") || !strings.Contains(lines[1], "Selo code 654321") {
+		t.Fatalf("outbox listing, oldest first:\n%s", r.stdout)
+	}
+	r = mustRunSelo(t, "--data", data, "outbox", "--channel", "sms")
+	if strings.Contains(r.stdout, "maria@") || !strings.Contains(r.stdout, "654321") {
+		t.Fatalf("outbox --channel sms:\n%s", r.stdout)
+	}
+	id := strings.Fields(lines[0])[0]
+	r = mustRunSelo(t, "--data", data, "outbox", "show", id)
+	if !strings.Contains(r.stdout, "Subject: Your certificate is ready") || !strings.Contains(r.stdout, "Code: 123456") {
+		t.Fatalf("outbox show:\n%s", r.stdout)
+	}
+	var m selo.OutboxMessage
+	decodeJSON(t, mustRunSelo(t, "--data", data, "--json", "outbox", "show", id), &m)
+	if m.ID != id || m.Channel != notify.ChannelEmail || m.To != "maria@example.pt" {
+		t.Fatalf("outbox show --json: %+v", m)
+	}
+
+	wantExit(t, runSelo(t, "--data", data, "outbox", "show", "nope"), 1)
+	wantExit(t, runSelo(t, "--data", data, "outbox", "--channel", "fax"), 1, "unknown outbox channel")
+	wantExit(t, runSelo(t, "--data", filepath.Join(t.TempDir(), "missing"), "outbox"), 1, "not initialized")
+}
