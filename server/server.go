@@ -84,6 +84,7 @@ type Server struct {
 	handler         http.Handler
 	roles           map[string]bool
 	limiter         *rateLimiter // nil when off
+	now             func() time.Time
 	registration    *registration.Service
 	signing         *signing.Service
 }
@@ -120,6 +121,7 @@ func New(cfg Config) *Server {
 		now = time.Now
 	}
 	s.limiter = newRateLimiter(cfg.PublicRateLimit, now)
+	s.now = now
 	s.roles = map[string]bool{}
 	for _, r := range cfg.Roles {
 		s.roles[r] = true
@@ -171,6 +173,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.route(mux, "/api/v1/holder/revoke", s.limited, methods{http.MethodPost: s.handleHolderRevoke})
 	if s.signing != nil {
 		s.holderRoutes(mux) // holders and wallets authenticate themselves (holder.go)
+		s.cscRoutes(mux)    // integrators: the CSC API v2 (csc.go)
 	}
 
 	// Everything else under /api/ needs a key, unknown paths and wrong

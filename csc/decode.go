@@ -1,0 +1,108 @@
+package csc
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// decodeBody reads one JSON object from r's body (at most limit bytes) into
+// v. An empty body is an empty object: several CSC requests have no
+// required field. Unknown fields are tolerated, trailing data is not.
+// Every failure is an invalid_request (413 when the body is too large).
+func decodeBody(r *http.Request, limit int64, v any) *Error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			e := newError(ErrInvalidRequest, "the request body must be JSON (Content-Type: application/json)")
+			e.Status = http.StatusUnsupportedMediaType
+			return e
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return newError(ErrInvalidRequest, "cannot read the request body")
+	}
+	if int64(len(body)) > limit {
+		e := newError(ErrInvalidRequest, "the request body is larger than %d bytes", limit)
+		e.Status = http.StatusRequestEntityTooLarge
+		return e
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is decodeBody's parser, apart so that it can be fuzzed.
+func decodeJSON(body []byte, v any) *Error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return newError(ErrInvalidRequest, "the request body is not valid JSON at offset %d", syntax.Offset)
+		case errors.As(err, &typ) && typ.Field != "":
+			return newError(ErrInvalidRequest, "Invalid parameter %s: wrong type", truncate(typ.Field, 64))
+		case errors.As(err, &typ):
+			return newError(ErrInvalidRequest, "the request body must be a JSON object")
+		default:
+			return newError(ErrInvalidRequest, "the request body is not valid JSON")
+		}
+	}
+	if dec.More() {
+		return newError(ErrInvalidRequest, "the request body must hold exactly one JSON object")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return newError(ErrInvalidRequest, "the request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// strictBase64 is standard base64 with padding, refusing stray bits and
+// newlines, so that one value has exactly one encoding.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// decodeHashes decodes base64 hashes and checks their count and length
+// against hashAlg (an OID of hashByOID). name is the parameter name for
+// error messages.
+func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]byte, *Error) {
+	if len(in) == 0 {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) array parameter %s", name)
+	}
+	if len(in) > maxHashes {
+		e := newError(ErrInvalidRequest, "Invalid parameter %s: %d hashes, at most %d in one request", name, len(in), maxHashes)
+		e.Status = http.StatusRequestEntityTooLarge
+		return nil, e
+	}
+	h, ok := hashByOID[hashAlg]
+	if !ok {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter hashAlgorithmOID: want SHA-256, SHA-384 or SHA-512 (%s, %s, %s)", OIDSHA256, OIDSHA384, OIDSHA512)
+	}
+	out := make([][]byte, len(in))
+	for i, s := range in {
+		b, err := strictBase64.DecodeString(s)
+		if err != nil {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d is not base64", name, i)
+		}
+		if len(b) != h.Size() {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d has %d bytes; a %s hash has %d", name, i, len(b), h, h.Size())
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}

@@ -1,0 +1,192 @@
+package csc
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/selo-qtsp/selo"
+)
+
+// maxOTPLength bounds a code: real ones are 6 to 8 digits.
+const maxOTPLength = 64
+
+func (h *handler) authorize(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
+	var req CredentialsAuthorizeRequest
+	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	breq, e := h.authorizeRequest(sess.AccountID, &req)
+	if e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	res, err := h.cfg.Backend.Authorize(r.Context(), *breq)
+	if err != nil {
+		h.backendError(w, r, opAuthorize, err)
+		return
+	}
+	h.writeAuthorizeResult(w, r, res)
+}
+
+// authorizeRequest checks a credentials/authorize body and turns it into
+// the backend's request.
+func (h *handler) authorizeRequest(accountID string, req *CredentialsAuthorizeRequest) (*AuthorizeRequest, *Error) {
+	if e := checkID("credentialID", req.CredentialID); e != nil {
+		return nil, e
+	}
+	if req.PIN != "" {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter PIN: credentials here are authorized with an OTP, not a PIN")
+	}
+	if req.NumSignatures < 1 {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) integer parameter numSignatures")
+	}
+	if req.NumSignatures > h.cfg.MaxHashes {
+		e := newError(ErrInvalidRequest, "Invalid parameter numSignatures: at most %d in one request", h.cfg.MaxHashes)
+		e.Status = http.StatusRequestEntityTooLarge
+		return nil, e
+	}
+	if len(req.Hashes) == 0 {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) array parameter hashes: SCAL2 binds the SAD to the hashes")
+	}
+	hashes, e := decodeHashes("hashes", req.Hashes, req.HashAlgorithmOID, h.cfg.MaxHashes)
+	if e != nil {
+		return nil, e
+	}
+	if len(hashes) != req.NumSignatures {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter numSignatures: %d hashes were sent for %d signatures", len(hashes), req.NumSignatures)
+	}
+	otp := req.OTP
+	for _, a := range req.AuthData {
+		if !strings.EqualFold(a.ID, "OTP") {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter authData: unknown object %q", truncate(a.ID, 32))
+		}
+		if otp != "" && otp != a.Value {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter authData: two different OTPs")
+		}
+		otp = a.Value
+	}
+	if len(otp) > maxOTPLength {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter OTP")
+	}
+	if len(req.Description) > 500 {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter description: at most 500 characters")
+	}
+	return &AuthorizeRequest{
+		AccountID: accountID, CredentialID: req.CredentialID, HashAlgorithmOID: req.HashAlgorithmOID,
+		Hashes: hashes, NumSignatures: req.NumSignatures, OTP: otp, Description: req.Description,
+	}, nil
+}
+
+func (h *handler) authorizeCheck(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
+	var req AuthorizeCheckRequest
+	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	if e := checkID("responseID", req.ResponseID); e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	res, err := h.cfg.Backend.AuthorizeCheck(r.Context(), sess.AccountID, req.ResponseID)
+	if err != nil {
+		h.backendError(w, r, opAuthorizeCheck, err)
+		return
+	}
+	if req.CredentialID != "" && res.Pending != nil && res.Pending.CredentialID != req.CredentialID {
+		h.writeError(w, r, newError(ErrInvalidRequest, "Invalid parameter credentialID"))
+		return
+	}
+	h.writeAuthorizeResult(w, r, res)
+}
+
+func (h *handler) writeAuthorizeResult(w http.ResponseWriter, r *http.Request, res *AuthorizeResult) {
+	switch {
+	case res.SAD != "":
+		writeJSON(w, http.StatusOK, AuthorizeResponse{SAD: res.SAD, ExpiresIn: int64(res.ExpiresIn.Seconds())})
+	case res.Pending != nil:
+		left := int64(res.Pending.ExpiresAt.Sub(h.cfg.Clock.Now()).Seconds())
+		if left < 0 {
+			left = 0
+		}
+		writeJSON(w, http.StatusOK, AuthorizeResponse{ResponseID: res.Pending.ID, ExpiresIn: left})
+	default:
+		h.backendError(w, r, opAuthorize, errEmptyResult)
+	}
+}
+
+var errEmptyResult = selo.Errorf(selo.EINTERNAL, "backend answered neither a SAD nor a pending approval")
+
+func (h *handler) signHash(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
+	var req SignaturesSignHashRequest
+	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	breq, e := h.signHashRequest(sess.AccountID, &req)
+	if e != nil {
+		h.writeError(w, r, e)
+		return
+	}
+	sigs, err := h.cfg.Backend.SignHash(r.Context(), *breq)
+	if err != nil {
+		h.backendError(w, r, opSignHash, err)
+		return
+	}
+	if len(sigs) != len(breq.Hashes) {
+		h.backendError(w, r, opSignHash, errSignatureCount)
+		return
+	}
+	resp := SignaturesSignHashResponse{Signatures: make([]string, len(sigs))}
+	for i, s := range sigs {
+		resp.Signatures[i] = b64.EncodeToString(s)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+var errSignatureCount = selo.Errorf(selo.EINTERNAL, "backend returned a different number of signatures than hashes")
+
+// signHashRequest checks a signatures/signHash body and turns it into the
+// backend's request.
+func (h *handler) signHashRequest(accountID string, req *SignaturesSignHashRequest) (*SignHashRequest, *Error) {
+	if e := checkID("credentialID", req.CredentialID); e != nil {
+		return nil, e
+	}
+	if req.SAD == "" {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) string parameter SAD")
+	}
+	if len(req.SAD) > 512 {
+		return nil, newError(ErrInvalidRequest, "Invalid SAD")
+	}
+	if req.OperationMode != "" && req.OperationMode != "S" {
+		return nil, newError(ErrInvalidRequest, "Invalid parameter operationMode: only synchronous (S) signing is offered")
+	}
+	if req.SignAlgo == "" {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) string parameter signAlgo")
+	}
+	hashAlg := req.HashAlgorithmOID
+	if implied, ok := impliedHash[req.SignAlgo]; ok {
+		if hashAlg == "" {
+			hashAlg = implied
+		} else if hashAlg != implied {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter hashAlgorithmOID: signAlgo %s signs %s hashes", req.SignAlgo, implied)
+		}
+	} else if hashAlg == "" {
+		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) string parameter hashAlgorithmOID: signAlgo %s does not imply one", truncate(req.SignAlgo, 64))
+	}
+	hashes, e := decodeHashes("hashes", req.Hashes, hashAlg, h.cfg.MaxHashes)
+	if e != nil {
+		return nil, e
+	}
+	var params []byte
+	if req.SignAlgoParams != "" {
+		var err error
+		if params, err = strictBase64.DecodeString(req.SignAlgoParams); err != nil {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter signAlgoParams: not base64")
+		}
+	}
+	return &SignHashRequest{
+		AccountID: accountID, CredentialID: req.CredentialID, SAD: req.SAD, HashAlgorithmOID: hashAlg,
+		Hashes: hashes, SignAlgo: req.SignAlgo, SignAlgoParams: params,
+	}, nil
+}
