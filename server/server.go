@@ -175,6 +175,12 @@ func (s *Server) routes() *http.ServeMux {
 		s.holderRoutes(mux) // holders and wallets authenticate themselves (holder.go)
 		s.cscRoutes(mux)    // integrators: the CSC API v2 (csc.go)
 	}
+	if s.registration != nil {
+		// Holders prove themselves with their order's codes, the payment
+		// provider with the webhook signature; officers use an API key.
+		s.liftRoutes(mux)                  // lift.go
+		s.orderRoutes(mux, s.authenticate) // order.go
+	}
 
 	// Everything else under /api/ needs a key, unknown paths and wrong
 	// methods included, so that probing without one does not reveal what

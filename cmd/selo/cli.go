@@ -50,8 +50,10 @@ type cli struct {
 
 	store selo.Store
 	keys  selo.KeyStore
-	auth  *authority.Authority
-	log   *slog.Logger
+	// notify is built on first use by notifiers().
+	notify *notifiers
+	auth   *authority.Authority
+	log    *slog.Logger
 }
 
 // fileConfig is the config file (DATA/selo.yaml by default). Every global and

@@ -24,7 +24,21 @@ type notifiers struct {
 }
 
 // notifiers builds the senders from SELO_SMTP_* and SELO_SMS_GATEWAY_*.
+// They are built once per process, so that the signing service and the
+// registration desk share one outbox.
 func (c *cli) notifiers() (*notifiers, error) {
+	if c.notify != nil {
+		return c.notify, nil
+	}
+	n, err := c.buildNotifiers()
+	if err != nil {
+		return nil, err
+	}
+	c.notify = n
+	return n, nil
+}
+
+func (c *cli) buildNotifiers() (*notifiers, error) {
 	n := &notifiers{}
 	outbox := func() (*notify.Outbox, error) {
 		if n.Outbox == nil {

@@ -117,6 +117,13 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				} else {
 					cfg.Signing = svc
 				}
+				reg, err := c.registration(ctx)
+				if err != nil {
+					c.log.Warn("the registration desk is off", "err", err)
+					fmt.Fprintf(c.stderr, "the registration desk is off: %v\n", err)
+				} else {
+					cfg.Registration = reg
+				}
 			}
 			srv := server.New(cfg)
 			ln, err := net.Listen("tcp", listen)
