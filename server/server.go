@@ -20,6 +20,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
 )
@@ -61,6 +62,14 @@ type Config struct {
 	// Signing serves the holder API (account, authenticators, wallets,
 	// authorizers) and the wallet device endpoints under /api/v1 when set.
 	Signing *signing.Service
+	// Outbox is the local outbox e-mails and text messages go to when no
+	// SMTP server or SMS gateway is configured. When set, operators read it
+	// at GET /api/v1/outbox (API key).
+	Outbox *notify.Outbox
+	// OutboxPage also serves the outbox as a web page at /outbox, to
+	// clients on the loopback interface only: the laptop set-up, where the
+	// holder reads their own "ready to lift" e-mail. Never behind a proxy.
+	OutboxPage bool
 	// PublicRateLimit bounds, per client address, the endpoints that need no
 	// API key and guard a secret (DefaultRateLimit when zero).
 	PublicRateLimit RateLimit
@@ -87,6 +96,8 @@ type Server struct {
 	now             func() time.Time
 	registration    *registration.Service
 	signing         *signing.Service
+	outbox          *notify.Outbox
+	outboxPage      bool
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -103,6 +114,8 @@ func New(cfg Config) *Server {
 		shutdownTimeout: cfg.ShutdownTimeout,
 		registration:    cfg.Registration,
 		signing:         cfg.Signing,
+		outbox:          cfg.Outbox,
+		outboxPage:      cfg.OutboxPage && cfg.Outbox != nil,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -182,6 +195,11 @@ func (s *Server) routes() *http.ServeMux {
 		s.orderRoutes(mux, s.authenticate) // order.go
 	}
 
+	if s.outboxPage {
+		s.route(mux, "/outbox", s.loopbackOnly, methods{http.MethodGet: s.handleOutboxPage})
+		s.route(mux, "/outbox/{id}", s.loopbackOnly, methods{http.MethodGet: s.handleOutboxMessagePage})
+	}
+
 	// Everything else under /api/ needs a key, unknown paths and wrong
 	// methods included, so that probing without one does not reveal what
 	// exists.
@@ -197,6 +215,9 @@ func (s *Server) routes() *http.ServeMux {
 	s.route(mux, "/api/v1/certificates/{serial}/revoke", api, methods{http.MethodPost: s.handleRevoke})
 	s.route(mux, "/api/v1/certificates/{serial}/revocation", api, methods{http.MethodGet: s.handleGetRevocation})
 	s.route(mux, "/api/v1/certificates/{serial}/release-hold", api, methods{http.MethodPost: s.handleReleaseHold})
+	if s.outbox != nil {
+		s.route(mux, "/api/v1/outbox", api, methods{http.MethodGet: s.handleListOutbox})
+	}
 	mux.HandleFunc("/api/", api(s.notFound))
 	mux.HandleFunc("/", s.notFound)
 	return mux

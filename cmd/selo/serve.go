@@ -16,6 +16,20 @@ import (
 	"github.com/selo-qtsp/selo/server"
 )
 
+// loopbackListen reports whether addr (host:port) listens on the loopback
+// interface only.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (c *cli) serveCommand() *cobra.Command {
 	var listen, roles string
 	var noInit bool
@@ -35,6 +49,8 @@ func (c *cli) serveCommand() *cobra.Command {
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
+  GET  /outbox                  the local outbox as a web page (only when listening on
+                                loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
 CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
@@ -123,6 +139,11 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					fmt.Fprintf(c.stderr, "the registration desk is off: %v\n", err)
 				} else {
 					cfg.Registration = reg
+				}
+				if n, err := c.notifiers(); err == nil && n.Outbox != nil {
+					// The page shows one-time codes: only to this machine,
+					// and only when Selo listens on loopback alone.
+					cfg.Outbox, cfg.OutboxPage = n.Outbox, loopbackListen(listen)
 				}
 			}
 			srv := server.New(cfg)
