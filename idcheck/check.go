@@ -58,7 +58,10 @@ func (c *Catalogue) Check(sub Submission, h Holder, now time.Time) (*Verdict, er
 		return nil, refuse(ErrMissing, "expiry date", "give the document's expiry date")
 	}
 	typedCountry, known := ICAOCode(sub.Country)
-	if !known && !(c.specimens && typedCountry == SpecimenState) {
+	switch {
+	case typedCountry == SpecimenState && !c.specimens:
+		return nil, refuse(ErrCountry, "country", "UTO is ICAO's specimen state (Utopia): specimen documents are not accepted")
+	case !known && typedCountry != SpecimenState:
 		return nil, refuse(ErrCountry, "country", "%q is not a country code (use the two-letter ISO code, such as PT)", strings.TrimSpace(sub.Country))
 	}
 	now = now.UTC()

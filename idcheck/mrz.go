@@ -32,8 +32,9 @@ type MRZ struct {
 	DocumentNumber string `json:"document_number"` // with a TD1/TD2 long number's overflow joined
 	Surname        string `json:"surname"`         // primary identifier
 	GivenNames     string `json:"given_names"`     // secondary identifier
-	// NameFieldFull says the name filled its field to the last character,
-	// so the issuer may have truncated it.
+	// NameFieldFull says the name filled its field (to the last character,
+	// or to the one before with no given names), so the issuer may have
+	// truncated it.
 	NameFieldFull bool   `json:"name_field_full,omitempty"`
 	Nationality   string `json:"nationality"`
 	BirthDate     Date   `json:"birth_date"` // zero when the MRZ says it is unknown
@@ -381,7 +382,9 @@ func name(f field, s string, m *MRZ) error {
 		return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '<' }), " ")
 	}
 	m.Surname, m.GivenNames = words(primary), words(secondary)
-	m.NameFieldFull = s[len(s)-1] != '<'
+	// A name that fills its field may have been cut to fit; so may one that
+	// stops one filler short with no given names, cut at a word's end.
+	m.NameFieldFull = len(trimmed) == len(s) || len(trimmed) == len(s)-1 && secondary == "" && !strings.Contains(trimmed, "<<")
 	return nil
 }
 
