@@ -78,6 +78,9 @@ func (c *Catalogue) Check(sub Submission, h Holder, now time.Time) (*Verdict, er
 	case !known && m.IssuingState != SpecimenState:
 		return nil, refuse(ErrCountry, "issuing state", "the MRZ names issuing state %s, which is not an ICAO country code", m.IssuingState)
 	}
+	if !IsState(m.Nationality) && !countries().nonStates[m.Nationality] && !(c.specimens && m.Nationality == SpecimenState) {
+		return nil, refuse(ErrMalformed, "nationality", "the MRZ names nationality %s, which is not an ICAO code: copy the MRZ exactly as printed on the document", m.Nationality)
+	}
 	if typedCountry != m.IssuingState {
 		return nil, refuse(ErrMismatch, "country", "you gave issuing country %s, but the MRZ says the document was issued by %s", strings.ToUpper(strings.TrimSpace(sub.Country)), m.IssuingState)
 	}

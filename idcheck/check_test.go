@@ -173,6 +173,8 @@ func TestCheckRefuses(t *testing.T) {
 		}, idcheck.ErrCountry, "issued by ITA are not accepted"},
 		"unknown issuing state": {func(s *idcheck.Submission, d *mrztest.Document, _ *idcheck.Holder) { d.State = "ZZZ" },
 			idcheck.ErrCountry, "ZZZ, which is not an ICAO country code"},
+		"unknown nationality": {func(_ *idcheck.Submission, d *mrztest.Document, _ *idcheck.Holder) { d.Nationality = "DT" },
+			idcheck.ErrMalformed, "nationality DT"},
 		"unknown typed country": {func(s *idcheck.Submission, _ *mrztest.Document, _ *idcheck.Holder) { s.Country = "XY" },
 			idcheck.ErrCountry, `"XY" is not a country code`},
 		"specimen state": {func(s *idcheck.Submission, d *mrztest.Document, _ *idcheck.Holder) { d.State = "UTO" },

@@ -244,8 +244,8 @@ func verify(f field, data string, cdLine, cdPos int, cd byte, fillerOK bool) err
 
 func (p *mrzParser) code(m *MRZ) error {
 	c := p.lines[0][:2]
-	if c[0] < 'A' || c[0] > 'Z' {
-		return refuse(ErrMalformed, "document code", "the document code (line 1, position 1) %q must start with a letter", c)
+	if c[0] < 'A' || c[0] > 'Z' || c[1] >= '0' && c[1] <= '9' {
+		return refuse(ErrMalformed, "document code", "the document code (line 1, position 1) %q is not a letter followed by a letter or <", c)
 	}
 	m.DocumentCode = c
 	state, err := stateCode(field{1, 3, "issuing state"}, p.lines[0][2:5])
