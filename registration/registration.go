@@ -44,7 +44,8 @@ type Config struct {
 	Authority *authority.Authority
 	Keys      selo.KeyStore // required for cloud delivery
 	Mailer    selo.Mailer
-	// Documents runs the machine checks of identity documents.
+	// Documents runs the machine checks of identity documents; nil means
+	// the catalogue shipped with Selo (NewCatalogueChecker("")).
 	Documents DocumentChecker
 	Clock     selo.Clock
 	Logger    *slog.Logger
@@ -88,6 +89,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Documents == nil {
+		docs, err := NewCatalogueChecker("")
+		if err != nil {
+			return nil, fmt.Errorf("registration: %w", err)
+		}
+		cfg.Documents = docs
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -8,7 +8,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,17 +61,6 @@ func (m *mailbox) count() int {
 	return len(m.sent)
 }
 
-// documents passes every submission whose MRZ is "valid" and refuses others
-// (a stand-in at the test's edge until idcheck lands on main).
-type documents struct{}
-
-func (documents) CheckDocument(sub registration.IdentitySubmission, _ selo.Holder, _ time.Time) (*registration.DocumentVerdict, error) {
-	if sub.MRZ != "valid" {
-		return nil, selo.Errorf(selo.EINVALID, "MRZ check digit is wrong")
-	}
-	return &registration.DocumentVerdict{MRZ: map[string]string{"number": sub.DocumentNumber}, Pending: []string{"photo"}}, nil
-}
-
 type fixture struct {
 	svc    *registration.Service
 	env    *testenv.Env
@@ -83,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
 	f := &fixture{env: env, clock: clock, mail: &mailbox{}, secret: []byte("whsec-test")}
 	svc, err := registration.New(registration.Config{Store: env.Store, Authority: env.Authority, Keys: env.Keys, Mailer: f.mail,
-		Documents: documents{}, Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret})
+		Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,16 +113,21 @@ func TestFullPath(t *testing.T) {
 	_, err = f.svc.StartLift(ctx, number, "WRONG")
 	code(t, err, selo.EUNAUTHORIZED)
 
-	// A machine refusal, then a pass, then the officer approves.
-	sub := registration.IdentitySubmission{DocumentType: "id-card", Country: "PT", DocumentNumber: "12345678", MRZ: "bad"}
+	// A machine refusal (one check digit wrong), then a pass, then the officer approves.
+	sub := idCard(created.Order.Holder, "PT", "123456789ZZ4", f.clock.Now().AddDate(4, 0, 0))
+	good := sub.MRZ
+	sub.MRZ = wrongCheckDigit(good)
 	c, err := f.svc.SubmitIdentityCheck(ctx, number, created.AccessCode, sub)
-	if err != nil || c.Status != selo.IdentityRefused || c.MachineReason == "" {
+	if err != nil || c.Status != selo.IdentityRefused || !strings.Contains(c.MachineReason, "check digit") {
 		t.Fatalf("refused check %+v, %v", c, err)
 	}
-	sub.MRZ = "valid"
+	sub.MRZ = good
 	c, err = f.svc.SubmitIdentityCheck(ctx, number, created.AccessCode, sub)
 	if err != nil || c.Status != selo.IdentityPending {
 		t.Fatalf("passed check %+v, %v", c, err)
+	}
+	if !slices.Equal(c.Pending, []string{"photo", "liveness video"}) || !strings.Contains(c.MRZResult, `"document_number":"123456789ZZ4"`) {
+		t.Fatalf("pending %v, MRZ result %s", c.Pending, c.MRZResult)
 	}
 	queue, err := f.svc.ListPendingIdentityChecks(ctx, "", 10)
 	if err != nil || len(queue) != 1 || queue[0].ID != c.ID {
@@ -249,7 +245,7 @@ func TestWrongLiftCodesKillTheCode(t *testing.T) {
 	if o.State != selo.OrderCreated || !o.Paid() {
 		t.Fatalf("payment before identity: %s paid=%v", o.State, o.Paid())
 	}
-	c, err := f.svc.SubmitIdentityCheck(ctx, number, created.AccessCode, registration.IdentitySubmission{DocumentType: "passport", Country: "PT", DocumentNumber: "P1", MRZ: "valid"})
+	c, err := f.svc.SubmitIdentityCheck(ctx, number, created.AccessCode, passport(created.Order.Holder, "PT", "CB1234567", f.clock.Now().AddDate(2, 0, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
