@@ -314,6 +314,9 @@ func decodeIdentityCheck(body io.Reader) (string, registration.IdentitySubmissio
 	}, nil
 }
 
+// NewOrderResponse describes o as the order API does; the CLI prints the same.
+func NewOrderResponse(o *selo.Order) *OrderResponse { return orderResponse(o) }
+
 func orderResponse(o *selo.Order) *OrderResponse {
 	out := &OrderResponse{
 		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery),
@@ -556,6 +559,12 @@ func (s *Server) handleIdentityQueue(w http.ResponseWriter, r *http.Request) {
 		out.Checks = append(out.Checks, officerCheckResponse(c, o))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// NewOfficerCheckResponse describes an identity check of order o as the
+// officers' queue shows it; the CLI prints the same.
+func NewOfficerCheckResponse(c *selo.IdentityCheck, o *selo.Order) *IdentityCheckResponse {
+	return officerCheckResponse(c, o)
 }
 
 func officerCheckResponse(c *selo.IdentityCheck, o *selo.Order) *IdentityCheckResponse {
