@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +26,7 @@ func (passDocuments) CheckDocument(sub registration.IdentitySubmission, _ selo.H
 
 // holderDesk opens the registration desk over data as the server would,
 // with passDocuments, to act as the holder does through the API.
-func holderDesk(t *testing.T, data string) (*registration.Service, *cli) {
+func holderDesk(t *testing.T, data string, mailer selo.Mailer) (*registration.Service, *cli) {
 	t.Helper()
 	c := newCLI(strings.NewReader(""), io.Discard, io.Discard)
 	root := c.rootCommand()
@@ -42,11 +45,14 @@ func holderDesk(t *testing.T, data string) (*registration.Service, *cli) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := c.notifiers()
-	if err != nil {
-		t.Fatal(err)
+	if mailer == nil {
+		n, err := c.notifiers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mailer = n.Mailer
 	}
-	svc, err := registration.New(registration.Config{Store: c.store, Authority: a, Mailer: n.Mailer, Documents: passDocuments{},
+	svc, err := registration.New(registration.Config{Store: c.store, Authority: a, Mailer: mailer, Documents: passDocuments{},
 		CodeKey: codeKey, WebhookSecret: secret})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +123,7 @@ func TestOrderCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "no identity checks waiting") {
 		t.Fatalf("empty queue:\n%s", r)
 	}
-	desk, _ := holderDesk(t, data)
+	desk, _ := holderDesk(t, data, nil)
 	check, err := desk.SubmitIdentityCheck(t.Context(), number, created.AccessCode, registration.IdentitySubmission{
 		DocumentType: "id-card", Country: "PT", DocumentNumber: "12345678", ExpiryDate: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), MRZ: "x"})
 	if err != nil || check.Status != selo.IdentityPending {
@@ -184,7 +190,7 @@ func TestOrderWebhookSecret(t *testing.T) {
 	data := dataDir(t)
 	r := mustRunSelo(t, "--data", data, "order", "webhook-secret")
 	text := strings.TrimSpace(r.stdout)
-	_, c := holderDesk(t, data)
+	_, c := holderDesk(t, data, nil)
 	_, secret, err := c.registrationKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +207,67 @@ func TestOrderWebhookSecret(t *testing.T) {
 		t.Fatalf("webhook-secret --json: %v", out)
 	}
 	wantExit(t, runSelo(t, "--data", t.TempDir(), "order", "webhook-secret"), 1, "not initialized")
+}
+
+// flakyMailer fails while down is set, and reports each e-mail it sends.
+type flakyMailer struct {
+	down atomic.Bool
+	sent chan selo.Email
+}
+
+func (m *flakyMailer) SendEmail(_ context.Context, e selo.Email) error {
+	if m.down.Load() {
+		return errors.New("smtp: connection refused")
+	}
+	m.sent <- e
+	return nil
+}
+
+// TestReadyNoticesResent: a "ready to lift" e-mail that could not be sent
+// leaves the order in paid; the worker's loop sends it once mail works.
+func TestReadyNoticesResent(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	mail := &flakyMailer{sent: make(chan selo.Email, 10)}
+	desk, c := holderDesk(t, data, mail)
+	ctx := t.Context()
+	created, err := desk.CreateOrder(ctx, "test", registration.OrderRequest{
+		Holder:  selo.Holder{GivenNames: "Ana", Surname: "Silva", Email: "ana@example.pt", Mobile: "+351912345678"},
+		Profile: "qualified-sign", Delivery: selo.DeliveryToken, Subject: selo.OrderSubject{Country: "PT"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-mail.sent // the access code
+	check, err := desk.SubmitIdentityCheck(ctx, created.Order.Number, created.AccessCode, registration.IdentitySubmission{
+		DocumentType: "passport", Country: "PT", DocumentNumber: "P1", ExpiryDate: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.RecordPayment(ctx, "test", created.Order.Number, registration.Payment{Reference: "R", AmountCents: 100, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	mail.down.Store(true)
+	o, err := desk.DecideIdentityCheck(ctx, "test", check.ID, true, "ok")
+	if err != nil || o.State != selo.OrderPaid {
+		t.Fatalf("with mail down the order stays paid: %+v %v", o, err)
+	}
+
+	mail.down.Store(false)
+	loopCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); c.startReadyNotices(loopCtx, desk, time.Hour) }()
+	e := <-mail.sent
+	stop()
+	<-done
+	if !strings.Contains(e.Subject, "ready: order "+created.Order.Number) || e.To != "ana@example.pt" {
+		t.Fatalf("resent e-mail %+v", e)
+	}
+	r := mustRunSelo(t, "--data", data, "order", "show", created.Order.Number)
+	if !strings.Contains(r.stdout, "ready") {
+		t.Fatalf("after the resend:\n%s", r)
+	}
+	// Sent once: the next pass finds nothing to send.
+	if n, err := desk.RetryReadyNotices(ctx); n != 0 || err != nil || len(mail.sent) != 0 {
+		t.Fatalf("second pass sent %d (%v), %d queued", n, err, len(mail.sent))
+	}
 }
