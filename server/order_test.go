@@ -502,6 +502,46 @@ func TestIdentityCheckRequests(t *testing.T) {
 
 // TestIdentityCheckRateLimited: the holder's endpoint is rate limited per
 // address, so codes cannot be guessed quickly.
+// TestIdentityQueuePages: the officers' queue comes in pages, oldest first.
+func TestIdentityQueuePages(t *testing.T) {
+	ts, _ := newOrderServer(t)
+	want := map[string]bool{}
+	for i := range 3 {
+		created := createOrder(t, ts, fmt.Sprintf("h%d@example.pt", i))
+		var check server.IdentityCheckResponse
+		resp, body := ts.sendJSON(t, "POST", "/api/v1/orders/"+created.Order.Number+"/identity-check", identityBody(created.AccessCode, "valid"), "Authorization", "")
+		wantJSON(t, resp, body, http.StatusOK, &check)
+		want[check.ID] = true
+	}
+	got := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		var page server.IdentityCheckList
+		resp, body := ts.get(t, "/api/v1/identity-checks?limit=2&after="+after)
+		wantJSON(t, resp, body, http.StatusOK, &page)
+		for _, c := range page.Checks {
+			if got[c.ID] || c.Status != "pending" {
+				t.Fatalf("check %s twice or not pending: %s", c.ID, body)
+			}
+			got[c.ID] = true
+		}
+		if page.Next == "" {
+			if pages != 1 {
+				t.Fatalf("%d pages of 2 for 3 checks", pages+1)
+			}
+			break
+		}
+		after = page.Next
+	}
+	for id := range want {
+		if !got[id] || len(got) != len(want) {
+			t.Fatalf("queue pages hold %v, want %v", got, want)
+		}
+	}
+	resp, body := ts.get(t, "/api/v1/identity-checks?limit=abc")
+	wantError(t, resp, body, http.StatusBadRequest, "invalid", "limit must be")
+}
+
 func TestIdentityCheckRateLimited(t *testing.T) {
 	ts, _ := newOrderServer(t, func(c *server.Config) { c.PublicRateLimit = server.RateLimit{PerMinute: 1, Burst: 2} })
 	for i := range 3 {

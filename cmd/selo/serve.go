@@ -34,6 +34,7 @@ func (c *cli) serveCommand() *cobra.Command {
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
+  /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
