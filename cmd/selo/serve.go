@@ -48,13 +48,15 @@ func (c *cli) serveCommand() *cobra.Command {
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
+  /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
   GET  /outbox                  the local outbox as a web page (only when listening on
                                 loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
 CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
-renews OCSP responder certificates). Run OCSP replicas with --roles ocsp over
+renews OCSP responder certificates, and resends "ready to lift" e-mails that
+could not be sent). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a PostgreSQL
 advisory lock elects it; the others stand by).
 
@@ -114,6 +116,10 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					defer wg.Done()
 					_ = a.RunStatusWorker(ctx, workerInterval, lock)
 				}()
+				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
+					wg.Add(1)
+					go func() { defer wg.Done(); c.startReadyNotices(ctx, reg, workerInterval) }()
+				}
 			}
 			defer wg.Wait()
 			if len(httpRoles) == 0 {
