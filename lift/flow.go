@@ -291,27 +291,17 @@ func (r *runner) softwareKey(ctx context.Context, status *Status) (crypto.Signer
 // newKey makes a key of a type the profile takes, saves it encrypted under
 // the .pfx password and notes its hash in the state.
 func (r *runner) newKey(status *Status) (crypto.Signer, error) {
-	var key crypto.Signer
-	var err error
-	switch {
-	case slices.Contains(status.KeyTypes, "ecdsa-p256"):
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case slices.Contains(status.KeyTypes, "ecdsa-p384"):
-		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case slices.Contains(status.KeyTypes, "rsa"):
-		key, err = rsa.GenerateKey(rand.Reader, max(3072, status.MinRSABits))
-	default:
-		return nil, selo.Errorf(selo.EINVALID, "profile %s takes no key type this client makes (%v)", status.Profile, status.KeyTypes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("make the key: %w", err)
-	}
 	password, err := r.pass(true)
 	if err != nil {
 		return nil, err
 	}
 	if len(password) < MinPasswordLength {
+		r.password = ""
 		return nil, selo.Errorf(selo.EINVALID, "the .pfx password must have at least %d characters", MinPasswordLength)
+	}
+	key, err := generateKey(status)
+	if err != nil {
+		return nil, err
 	}
 	der, err := pkcs8.MarshalPrivateKey(key, []byte(password), keyFileOpts)
 	if err != nil {
@@ -327,6 +317,28 @@ func (r *runner) newKey(status *Status) (crypto.Signer, error) {
 	r.st.PublicKeySHA256 = hash
 	if err := r.save(); err != nil {
 		return nil, err
+	}
+	return key, nil
+}
+
+// generateKey makes a key of the first type the order's profile takes in
+// the client's order of preference: P-256, P-384, then RSA of at least
+// 3072 bits.
+func generateKey(status *Status) (crypto.Signer, error) {
+	var key crypto.Signer
+	var err error
+	switch {
+	case slices.Contains(status.KeyTypes, "ecdsa-p256"):
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case slices.Contains(status.KeyTypes, "ecdsa-p384"):
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case slices.Contains(status.KeyTypes, "rsa"):
+		key, err = rsa.GenerateKey(rand.Reader, max(3072, status.MinRSABits))
+	default:
+		return nil, selo.Errorf(selo.EINVALID, "profile %s takes no key type this client makes (%v)", status.Profile, status.KeyTypes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("make the key: %w", err)
 	}
 	return key, nil
 }
