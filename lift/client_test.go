@@ -2,9 +2,9 @@ package lift
 
 import (
 	"context"
-	"fmt"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"

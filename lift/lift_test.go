@@ -343,7 +343,9 @@ func TestLiftEmailCode(t *testing.T) {
 
 	// --resend-code: a new code works.
 	opts.ResendEmailCode = true
-	opts.EmailCode = func(context.Context, bool) (string, error) { return lifttest.EmailCode(t, s.outbox, h.order.Email), nil }
+	opts.EmailCode = func(context.Context, bool) (string, error) {
+		return lifttest.EmailCode(t, s.outbox, h.order.Email), nil
+	}
 	if _, err := lift.Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
