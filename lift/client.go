@@ -256,7 +256,7 @@ func (c *Client) once(ctx context.Context, method, step string, payload []byte, 
 	req.Header.Set(LiftCodeHeader, c.liftCode)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, selo.Errorf(selo.EINTERNAL, "cannot reach the server at %s: %v", c.base, unwrapURLError(err))
+		return 0, fmt.Errorf("cannot reach the server at %s: %w", c.base, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))

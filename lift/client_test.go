@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -186,4 +187,23 @@ func FuzzParseCertificate(f *testing.F) {
 			t.Fatalf("error %v is not EINVALID", err)
 		}
 	})
+}
+
+func TestWriteFileExclusive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, keyFile)
+	if err := writeFileExclusive(path, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileExclusive(path, []byte("second")); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second write: %v, want os.ErrExist", err)
+	}
+	b, _ := os.ReadFile(path)
+	entries, _ := os.ReadDir(dir)
+	if string(b) != "first" || len(entries) != 1 {
+		t.Fatalf("content %q, %d files: the first key must stay alone", b, len(entries))
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
 }

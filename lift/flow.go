@@ -311,7 +311,10 @@ func (r *runner) newKey(status *Status) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(r.dir, keyFile), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	err = writeFileExclusive(filepath.Join(r.dir, keyFile), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der}))
+	if errors.Is(err, os.ErrExist) {
+		return nil, selo.Errorf(selo.ECONFLICT, "another selo lift for order %s made a key at the same time: let it finish, then run again", r.c.number)
+	} else if err != nil {
 		return nil, err
 	}
 	r.st.PublicKeySHA256 = hash
