@@ -72,6 +72,17 @@ func (s *Service) liftOrder(ctx context.Context, number, liftCode string) (*selo
 	return o, nil
 }
 
+// CheckLift checks the order number and lift code and returns where the
+// lift stands, sending nothing: a resuming client asks it first so that it
+// does not replace an e-mailed code the holder is about to type.
+func (s *Service) CheckLift(ctx context.Context, number, liftCode string) (*LiftStatus, error) {
+	o, err := s.liftOrder(ctx, number, liftCode)
+	if err != nil {
+		return nil, err
+	}
+	return status(o), nil
+}
+
 // StartLift checks the order number and lift code and returns where the lift
 // stands. In ready it e-mails the holder a verification code (a new one on
 // each call, replacing the last).

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/lift"
+)
+
+// Environment of `selo lift`: secrets are never flags.
+const (
+	envLiftCode   = "SELO_LIFT_CODE"       // the code from the "ready to lift" e-mail
+	envEmailCode  = "SELO_LIFT_EMAIL_CODE" // the e-mailed verification code
+	envPFXPass    = "SELO_PFX_PASSWORD"    // the .pfx password (or --password-file)
+	envCrashAfter = "SELO_LIFT_CRASH_AFTER"
+)
+
+// exitCrashHook is the exit status of a run stopped by SELO_LIFT_CRASH_AFTER.
+const exitCrashHook = 3
+
+const liftLong = `Lift a certificate that is ready: the holder's side of the issuance flow.
+
+You need the order number and the code from the "Your certificate is ready"
+e-mail. selo lift checks them (Validate), has Selo e-mail you a verification
+code and asks for it, makes your key, gets the certificate and, for software
+delivery, writes the backup Digital<ORDER>.pfx (key, certificate and chain,
+AES-256) under a password you choose, in --out (default: your Desktop if you
+have one, else your home folder). For cloud delivery the key is made in
+Selo's key store and never leaves it; the flow ends when the certificate is
+issued.
+
+Interrupted? Run the same command again: it resumes at the step where it
+stopped. Your key is made on this machine before anything is sent and waits,
+encrypted under the .pfx password, in the state directory (default
+<config dir>/selo/lift/<ORDER>) until the .pfx is written; a rerun never
+makes a second key or a second certificate.
+
+Secrets are never flags. On a terminal you are asked for them; otherwise:
+  SELO_LIFT_CODE        the code from the "ready to lift" e-mail
+  SELO_LIFT_EMAIL_CODE  the e-mailed verification code
+  SELO_PFX_PASSWORD     the .pfx password (or --password-file FILE)
+Without a terminal the first run stops once the verification code is sent;
+run it again with SELO_LIFT_EMAIL_CODE set.
+
+Examples:
+  selo lift --server https://ra.example.eu --order SO-2026-K7Q2M9XD
+  selo lift --server https://ra.example.eu --order SO-2026-K7Q2M9XD --out ~/certificates
+
+  # unattended, in two runs:
+  export SELO_LIFT_CODE=... SELO_PFX_PASSWORD=...
+  selo lift --server https://ra.example.eu --order SO-2026-K7Q2M9XD   # e-mails the code
+  SELO_LIFT_EMAIL_CODE=123456 selo lift --server https://ra.example.eu --order SO-2026-K7Q2M9XD
+
+  # check the backup
+  openssl pkcs12 -info -in ~/Desktop/DigitalSO-2026-K7Q2M9XD.pfx -nokeys`
+
+func (c *cli) liftCommand() *cobra.Command {
+	var serverURL, number, outDir, stateDir, passwordFile string
+	var resend bool
+	cmd := &cobra.Command{
+		Use:   "lift --server URL --order NUMBER [--out DIR]",
+		Short: "Lift a ready certificate: validate, verify the e-mail, make the key, write Digital<ORDER>.pfx",
+		Long:  liftLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || number == "" {
+				return usagef("--server and --order are required")
+			}
+			crashAfter := os.Getenv(envCrashAfter)
+			if crashAfter != "" && !slices.Contains(lift.Points, crashAfter) {
+				return usagef("%s must be one of %s", envCrashAfter, strings.Join(lift.Points, ", "))
+			}
+			if err := lift.CheckOrderNumber(number); err != nil {
+				return usagef("--order: %s", selo.ErrorMessage(err))
+			}
+			code, err := c.readCode(envLiftCode, `Code from the "ready to lift" e-mail`)
+			if err != nil {
+				return err
+			}
+			client, err := lift.NewClient(serverURL, number, code)
+			if err != nil {
+				return err
+			}
+			progress := c.stdout
+			if c.jsonOut {
+				progress = c.stderr
+			}
+			res, err := lift.Run(cmd.Context(), lift.Options{
+				Client: client, StateDir: stateDir, OutDir: outDir, ResendEmailCode: resend,
+				EmailCode: func(ctx context.Context, justSent bool) (string, error) {
+					if !justSent {
+						if v := os.Getenv(envEmailCode); v != "" {
+							return v, nil
+						}
+					}
+					if !c.interactive() {
+						return "", lift.ErrNoEmailCode
+					}
+					return c.readCode("", "Verification code e-mailed to you")
+				},
+				Password: func(confirm bool) (string, error) {
+					return c.readPassword(passwordFile, envPFXPass, "Password for the .pfx backup", confirm)
+				},
+				Progress: func(step, total int, msg string) { fmt.Fprintf(progress, "step %d/%d: %s\n", step, total, msg) },
+				AfterPoint: func(point string) {
+					if point == crashAfter {
+						fmt.Fprintf(c.stderr, "selo: %s: stopping after %q\n", envCrashAfter, point)
+						os.Exit(exitCrashHook)
+					}
+				},
+			})
+			if errors.Is(err, lift.ErrNoEmailCode) {
+				return selo.Errorf(selo.EINVALID, "a verification code was e-mailed to the order's address: run the same command again with it in %s (the code from an earlier e-mail no longer works)", envEmailCode)
+			}
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
+					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir})
+			}
+			if res.PFXPath != "" {
+				fmt.Fprintf(c.stdout, "Done. Your certificate is in %s; keep it and its password safe.\n", res.PFXPath)
+			} else {
+				fmt.Fprintf(c.stdout, "Done. Certificate %s is issued; its key stays in Selo's key store for remote signing.\n", res.Certificate.Serial)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&serverURL, "server", "", "Selo server base URL, e.g. https://ra.example.eu")
+	f.StringVar(&number, "order", "", "order number from the \"ready to lift\" e-mail, e.g. SO-2026-K7Q2M9XD")
+	f.StringVar(&outDir, "out", "", "folder for Digital<ORDER>.pfx (default: ~/Desktop if it exists, else your home folder)")
+	f.StringVar(&stateDir, "state-dir", "", "where the flow keeps its state and the waiting key (default <config dir>/selo/lift/<ORDER>)")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password (or set "+envPFXPass+")")
+	f.BoolVar(&resend, "resend-code", false, "have a new verification code e-mailed (the last one is lost or expired)")
+	return cmd
+}
+
+// interactive reports whether standard input is a terminal to prompt on.
+func (c *cli) interactive() bool {
+	in, ok := c.stdin.(*os.File)
+	return ok && term.IsTerminal(int(in.Fd()))
+}
+
+// readCode gets a one-time code from env, else a terminal prompt (not
+// echoed: it is a secret until used).
+func (c *cli) readCode(env, prompt string) (string, error) {
+	if env != "" {
+		if v := os.Getenv(env); v != "" {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	if !c.interactive() {
+		return "", selo.Errorf(selo.EINVALID, "no code: set %s (codes are never command-line arguments)", env)
+	}
+	in := c.stdin.(*os.File)
+	fmt.Fprintf(c.stderr, "%s: ", prompt)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(c.stderr)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
