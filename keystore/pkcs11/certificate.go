@@ -257,4 +257,3 @@ func (t *Token) DeleteCertificate(id []byte, serial *big.Int) error {
 	}
 	return nil
 }
-
