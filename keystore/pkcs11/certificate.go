@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func (t *Token) openRaw(module string) error {
 		if err != nil || strings.TrimRight(info.Label, " \x00") != t.label {
 			continue
 		}
-		session, err := raw.OpenSession(slot, p11.CKF_SERIAL_SESSION)
+		session, err := raw.OpenSession(slot, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
 		if err != nil {
 			raw.Destroy()
 			return fmt.Errorf("open PKCS#11 session on token %q: %w", t.label, err)
@@ -254,6 +255,40 @@ func (t *Token) DeleteCertificate(id []byte, serial *big.Int) error {
 	}
 	if err := t.store.p11.DeleteCertificate(id, nil, serial); err != nil {
 		return fmt.Errorf("delete certificate on PKCS#11 token %q: %w", t.label, err)
+	}
+	return nil
+}
+
+// RelabelCertificate sets the CKA_LABEL of the certificate object with
+// CKA_ID id and the serial; ENOTFOUND when there is none.
+func (t *Token) RelabelCertificate(id []byte, serial *big.Int, label string) error {
+	if len(id) == 0 || serial == nil || label == "" {
+		return selo.Errorf(selo.EINVALID, "name the certificate by CKA_ID and serial, and give a label")
+	}
+	der, err := asn1.Marshal(serial)
+	if err != nil {
+		return err
+	}
+	template := []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_CERTIFICATE),
+		p11.NewAttribute(p11.CKA_ID, id),
+		p11.NewAttribute(p11.CKA_SERIAL_NUMBER, der),
+	}
+	if err := t.raw.FindObjectsInit(t.session, template); err != nil {
+		return fmt.Errorf("find certificate on PKCS#11 token %q: %w", t.label, err)
+	}
+	handles, _, err := t.raw.FindObjects(t.session, 1)
+	if ferr := t.raw.FindObjectsFinal(t.session); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return fmt.Errorf("find certificate on PKCS#11 token %q: %w", t.label, err)
+	}
+	if len(handles) == 0 {
+		return selo.Errorf(selo.ENOTFOUND, "no certificate with serial %s beside key %s", serial.Text(16), hex.EncodeToString(id))
+	}
+	if err := t.raw.SetAttributeValue(t.session, handles[0], []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, label)}); err != nil {
+		return fmt.Errorf("relabel certificate on PKCS#11 token %q: %w", t.label, err)
 	}
 	return nil
 }

@@ -45,3 +45,6 @@ func (*Token) ImportCertificate([]byte, string, *x509.Certificate) error { retur
 
 // DeleteCertificate fails: PKCS#11 needs cgo.
 func (*Token) DeleteCertificate([]byte, *big.Int) error { return errNoCgo }
+
+// RelabelCertificate fails: PKCS#11 needs cgo.
+func (*Token) RelabelCertificate([]byte, *big.Int, string) error { return errNoCgo }

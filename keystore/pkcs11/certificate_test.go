@@ -100,6 +100,20 @@ func TestTokenKeyMadeByPeerTool(t *testing.T) {
 	if err != nil || len(certs) != 2 {
 		t.Fatalf("certificates %d, %v", len(certs), err)
 	}
+	if err := tok.RelabelCertificate(id, old.SerialNumber, label+" (superseded)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.RelabelCertificate(id, big.NewInt(5), "x"); selo.ErrorCode(err) != selo.ENOTFOUND {
+		t.Fatalf("relabel a missing certificate: %v", err)
+	}
+	certs, _ = tok.Certificates(id)
+	labels := map[int64]string{}
+	for _, c := range certs {
+		labels[c.Certificate.SerialNumber.Int64()] = c.Label
+	}
+	if labels[1001] != label+" (superseded)" || labels[1002] != label {
+		t.Fatalf("labels %v", labels)
+	}
 	if err := tok.DeleteCertificate(id, old.SerialNumber); err != nil {
 		t.Fatal(err)
 	}
