@@ -193,6 +193,7 @@ func (s *Server) routes() *http.ServeMux {
 		// provider with the webhook signature; officers use an API key.
 		s.liftRoutes(mux)                  // lift.go
 		s.orderRoutes(mux, s.authenticate) // order.go
+		s.updateRoutes(mux)                // update.go
 	}
 
 	if s.outboxPage {

@@ -122,7 +122,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
-		c.orderCommand(), c.liftCommand())
+		c.orderCommand(), c.liftCommand(), c.updateCommand())
 	strictArgs(root)
 	return root
 }
