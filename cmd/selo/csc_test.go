@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -355,4 +357,50 @@ func TestCSCUsageErrors(t *testing.T) {
 	}
 	b := writeFile(t, filepath.Join(dir, "sub", "a"), "b")
 	wantExit(t, runSelo(t, "csc", "sign-hash", "C", "--file", a, "--file", b, "--out-dir", dir, "--token-file", tf), 2, "would both be signed")
+}
+
+// TestCSCPromptsOnTerminal: on a terminal, sign-hash asks for the code; for
+// an SMS credential it has the code texted first.
+func TestCSCPromptsOnTerminal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newCSCServer(t)
+	data := filepath.Join(t.TempDir(), "data")
+	tf := filepath.Join(t.TempDir(), "token.json")
+	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
+	file := writeFile(t, filepath.Join(t.TempDir(), "invoice.xml"), "<invoice/>")
+
+	// Authenticator: the code from the app, typed at the prompt.
+	totpCred := s.credential(t, selo.ApprovalAuthenticator, selo.KeyECDSAP256)
+	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(enr.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(u.Query().Get("secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := approval.OTPParams{Algorithm: approval.Algorithm(u.Query().Get("algorithm")), Digits: 6, Period: 30 * time.Second}
+	if err := s.svc.ConfirmAuthenticator(ctx, s.acct.ID, enr.Authenticator.ID, approval.TOTP(secret, time.Now().Add(-30*time.Second), p)); err != nil {
+		t.Fatal(err)
+	}
+	code, out := onTerminal(t, approval.TOTP(secret, time.Now(), p)+"\n", "csc", "sign-hash", totpCred, "--file", file, "--token-file", tf, "--data", data)
+	if code != 0 || !strings.Contains(out, "Authenticator code: ") || !strings.Contains(out, "1 signature(s)") {
+		t.Fatalf("sign-hash with an authenticator on a terminal: exit %d\n%s", code, out)
+	}
+
+	// SMS: the command texts the code before it asks; a wrong one is refused.
+	smsCred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	before := s.smsCount(t)
+	code, out = onTerminal(t, "00000000\n", "csc", "sign-hash", smsCred, "--file", file, "--token-file", tf, "--data", data)
+	if code != 1 || !strings.Contains(out, "texted") || !strings.Contains(out, "SMS code: ") || !strings.Contains(out, "invalid_otp") {
+		t.Fatalf("sign-hash with SMS on a terminal: exit %d\n%s", code, out)
+	}
+	if s.smsCount(t) != before+1 {
+		t.Fatal("sign-hash on a terminal did not text the code")
+	}
 }
