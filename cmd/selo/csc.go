@@ -222,7 +222,11 @@ func (c *cli) cscInfoCommand(o *cscOptions) *cobra.Command {
 			if c.jsonOut {
 				return c.printJSON(info)
 			}
-			fmt.Fprintf(c.stdout, "Name:        %s\nSpecs:       CSC API %s\nRegion:      %s\nLanguage:    %s\n", info.Name, info.Specs, info.Region, info.Lang)
+			fmt.Fprintf(c.stdout, "Name:        %s\nSpecs:       CSC API %s\n", info.Name, info.Specs)
+			if info.Region != "" {
+				fmt.Fprintf(c.stdout, "Region:      %s\n", info.Region)
+			}
+			fmt.Fprintf(c.stdout, "Language:    %s\n", info.Lang)
 			if info.Description != "" {
 				fmt.Fprintf(c.stdout, "Description: %s\n", info.Description)
 			}
