@@ -122,7 +122,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
-		c.orderCommand(), c.liftCommand(), c.updateCommand())
+		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand())
 	strictArgs(root)
 	return root
 }

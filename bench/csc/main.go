@@ -1,0 +1,463 @@
+// Command csc measures remote signing through the CSC API v2 of a running
+// `selo serve` (SQLite, the soft key store, SMS codes in the local outbox),
+// started by this program over a fresh data directory:
+//
+//   - phase 1, latency: rounds of sendOTP, the code read from DATA/outbox,
+//     credentials/authorize and signatures/signHash of one hash, one after
+//     another; p50/p99 of the whole round and of authorize+signHash alone;
+//
+//   - phase 2, throughput: signatures/signHash of batches of 100 P-256 hashes
+//     from concurrent clients, as signatures per second and as a ratio of raw
+//     ecdsa.SignASN1 with the same concurrency in the same run. Every batch
+//     needs its own SAD: they are obtained before the timed window, which
+//     holds signHash calls only.
+//
+//     go run ./bench/csc                               # 10 s, 4 clients per core
+//     go run ./bench/csc -duration 5s -clients 8 -rounds 100
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/csc"
+	"github.com/selo-qtsp/selo/notify"
+)
+
+const (
+	email    = "bench@example.pt"
+	password = "correct horse battery staple"
+)
+
+func main() {
+	bin := flag.String("selo", "", "selo binary (default: go build ./cmd/selo into a temporary directory)")
+	clients := flag.Int("clients", 4*runtime.GOMAXPROCS(0), "concurrent clients in phase 2 (each with its own SMS credential)")
+	duration := flag.Duration("duration", 10*time.Second, "length of each phase 2 measurement")
+	rounds := flag.Int("rounds", 50, "phase 1 rounds (sendOTP, outbox, authorize, signHash of one hash)")
+	batch := flag.Int("batch", 100, "hashes per signHash in phase 2")
+	repeat := flag.Int("repeat", 3, "phase 2: alternate raw and API measurements this many times and report the median ratio (on a shared machine load drifts between two measurements)")
+	flag.Parse()
+	if err := run(*bin, *clients, *duration, *rounds, *batch, *repeat); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// credential is one SMS credential of the bench holder, with the mobile its
+// codes go to and its certificate's key.
+type credential struct {
+	id, mobile string
+	pub        *ecdsa.PublicKey
+	lastSMS    string // outbox ID of the last code read
+}
+
+func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) error {
+	if clients < 1 || rounds < 1 || repeat < 1 || batch < 1 || batch > csc.DefaultMaxHashes {
+		return fmt.Errorf("-clients, -rounds and -repeat must be at least 1, -batch 1 to %d", csc.DefaultMaxHashes)
+	}
+	tmp, err := os.MkdirTemp("", "selo-bench-csc-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin == "" {
+		bin = filepath.Join(tmp, "selo")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/selo").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	data := filepath.Join(tmp, "data")
+	pwFile := filepath.Join(tmp, "password")
+	if err := os.WriteFile(pwFile, []byte(password), 0o600); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "SELO_DATA="+data)
+	if _, err := output(env, bin, "init", "--json"); err != nil {
+		return err
+	}
+	if _, err := output(env, bin, "account", "create", "--email", email, "--name", "Bench Holder", "--mobile", "+351910000000", "--password-file", pwFile); err != nil {
+		return err
+	}
+	creds := make([]*credential, clients)
+	for i := range creds {
+		mobile := fmt.Sprintf("+3519100%05d", i+1)
+		out, err := output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
+			"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", fmt.Sprintf("Bench Holder %d", i), "--given-name", "Bench",
+			"--surname", fmt.Sprintf("Holder %d", i), "--serial-number", fmt.Sprintf("IDCPT-%08d", i), "--country", "PT", "--json")
+		if err != nil {
+			return err
+		}
+		var c struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(out, &c); err != nil || c.ID == "" {
+			return fmt.Errorf("credential create output %q: %v", out, err)
+		}
+		creds[i] = &credential{id: c.ID, mobile: mobile}
+	}
+	outbox, err := notify.OpenOutbox(filepath.Join(data, "outbox"), selo.SystemClock{})
+	if err != nil {
+		return err
+	}
+
+	addr, stop, err := startServer(env, bin)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ctx := context.Background()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 1}, Timeout: time.Minute}
+	cl, err := csc.NewClient("http://"+addr+"/csc/v2", csc.WithHTTPClient(hc))
+	if err != nil {
+		return err
+	}
+	if _, err := cl.Login(ctx, email, password); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	for _, c := range creds {
+		info, err := cl.CredentialInfo(ctx, c.id)
+		if err != nil {
+			return err
+		}
+		certs, err := info.Certificates()
+		if err != nil {
+			return err
+		}
+		pub, ok := certs[0].PublicKey.(*ecdsa.PublicKey)
+		if !ok || pub.Curve != elliptic.P256() {
+			return fmt.Errorf("credential %s: not a P-256 key", c.id)
+		}
+		c.pub = pub
+	}
+	fmt.Printf("CSC signHash benchmark: GOMAXPROCS %d, load average %s, SQLite, soft key store, SMS codes in the outbox\n",
+		runtime.GOMAXPROCS(0), loadAverage())
+
+	if err := phase1(ctx, cl, outbox, creds[0], rounds); err != nil {
+		return err
+	}
+	return phase2(ctx, cl, outbox, creds, batch, d, repeat)
+}
+
+// authorize gets a SAD over hashes for c the way an integrator does:
+// sendOTP, the code from the holder's phone (the outbox), authorize.
+func authorize(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, c *credential, hashes [][]byte) (string, error) {
+	if err := cl.SendOTP(ctx, c.id); err != nil {
+		return "", fmt.Errorf("sendOTP: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := outbox.Wait(wctx, notify.OutboxFilter{Channel: notify.ChannelSMS, To: c.mobile, AfterID: c.lastSMS})
+	if err != nil {
+		return "", fmt.Errorf("read the SMS from the outbox: %w", err)
+	}
+	m := msgs[len(msgs)-1]
+	c.lastSMS = m.ID
+	read(outbox, msgs)
+	res, err := cl.Authorize(ctx, c.id, csc.OIDSHA256, hashes, smsCode(m.Body), "")
+	if err != nil {
+		return "", fmt.Errorf("authorize: %w", err)
+	}
+	return res.SAD, nil
+}
+
+// read deletes messages the holder has read from the bench's own outbox:
+// every listing reads the whole directory, so without this obtaining the
+// n-th SAD would cost O(n) and later rounds would prepare ever more slowly.
+// (The outbox has no delete of its own; its files are named ID.json.)
+func read(outbox *notify.Outbox, msgs []selo.OutboxMessage) {
+	for _, m := range msgs {
+		_ = os.Remove(filepath.Join(outbox.Dir(), m.ID+".json"))
+	}
+}
+
+// smsCode finds the code in an SMS, as the holder reads it.
+func smsCode(text string) string {
+	for _, f := range strings.Fields(text) {
+		if f = strings.TrimRight(f, ".,:"); len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
+			return f
+		}
+	}
+	return ""
+}
+
+func phase1(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, c *credential, rounds int) error {
+	var whole, signing []time.Duration
+	for i := 0; i < rounds; i++ {
+		h := sha256.Sum256(fmt.Appendf(nil, "phase 1 document %d", i))
+		hashes := [][]byte{h[:]}
+		start := time.Now()
+		if err := cl.SendOTP(ctx, c.id); err != nil {
+			return fmt.Errorf("sendOTP: %w", err)
+		}
+		msgs, err := outbox.Wait(ctx, notify.OutboxFilter{Channel: notify.ChannelSMS, To: c.mobile, AfterID: c.lastSMS})
+		if err != nil {
+			return err
+		}
+		c.lastSMS = msgs[len(msgs)-1].ID
+		code := smsCode(msgs[len(msgs)-1].Body)
+		read(outbox, msgs)
+		codeRead := time.Now()
+		res, err := cl.Authorize(ctx, c.id, csc.OIDSHA256, hashes, code, "")
+		if err != nil {
+			return fmt.Errorf("authorize: %w", err)
+		}
+		sigs, err := cl.SignHash(ctx, c.id, res.SAD, csc.OIDSHA256, csc.OIDECDSAWithSHA256, nil, hashes)
+		if err != nil {
+			return fmt.Errorf("signHash: %w", err)
+		}
+		end := time.Now()
+		if !ecdsa.VerifyASN1(c.pub, hashes[0], sigs[0]) {
+			return fmt.Errorf("round %d: the signature does not verify", i)
+		}
+		whole = append(whole, end.Sub(start))
+		signing = append(signing, end.Sub(codeRead))
+	}
+	fmt.Printf("phase 1: %d rounds, one hash each, one after another\n", rounds)
+	fmt.Printf("  sendOTP + code from outbox + authorize + signHash: p50 %7.2f ms  p99 %7.2f ms\n", ms(percentile(whole, 50)), ms(percentile(whole, 99)))
+	fmt.Printf("  authorize + signHash:                             p50 %7.2f ms  p99 %7.2f ms\n", ms(percentile(signing, 50)), ms(percentile(signing, 99)))
+	return nil
+}
+
+// job is one batch with the SAD that approves it.
+type job struct {
+	sad    string
+	hashes [][]byte
+}
+
+func phase2(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, creds []*credential, batch int, d time.Duration, repeat int) error {
+	clients := len(creds)
+	fmt.Printf("phase 2: batches of %d P-256 hashes, %d concurrent clients, %s per measurement, %d alternations\n", batch, clients, d, repeat)
+	raw := measureRaw(clients, batch, d)
+	fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s (load average %s)\n", clients, raw, loadAverage())
+	var ratios []float64
+	for r := 1; r <= repeat; r++ {
+		pools, err := obtainSADs(ctx, cl, outbox, creds, batch, raw, d, r)
+		if err != nil {
+			return err
+		}
+		api, err := measureAPI(ctx, cl, creds, pools, d)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  signHash over the CSC API, %d clients:       %9.0f signatures/s (load average %s)\n", clients, api, loadAverage())
+		after := measureRaw(clients, batch, d)
+		fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s (load average %s)\n", clients, after, loadAverage())
+		ratio := 100 * api / ((raw + after) / 2)
+		fmt.Printf("  ratio %d: signHash / mean of the raw runs before and after: %6.1f%%\n", r, ratio)
+		ratios = append(ratios, ratio)
+		raw = after
+	}
+	slices.Sort(ratios)
+	median := ratios[len(ratios)/2]
+	if len(ratios)%2 == 0 {
+		median = (ratios[len(ratios)/2-1] + median) / 2
+	}
+	fmt.Printf("median ratio signHash / raw ecdsa.SignASN1 of %d: %6.1f%% (target >= 90%%)\n", len(ratios), median)
+	return nil
+}
+
+// obtainSADs gets, before a timed window, enough SADs for the server to keep
+// up with the raw rate for the whole window and a quarter more; each client
+// authorizes its own credential, one SAD after another (a new sendOTP
+// replaces the credential's previous code).
+func obtainSADs(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, creds []*credential, batch int, raw float64, d time.Duration, round int) ([][]job, error) {
+	clients := len(creds)
+	perClient := int(math.Ceil(raw*d.Seconds()/float64(batch)/float64(clients)*1.25)) + 1
+	pools := make([][]job, clients)
+	prep := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
+	for i, c := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perClient; j++ {
+				hashes := make([][]byte, batch)
+				for k := range hashes {
+					h := sha256.Sum256(fmt.Appendf(nil, "round %d client %d batch %d document %d", round, i, j, k))
+					hashes[k] = h[:]
+				}
+				sad, err := authorize(ctx, cl, outbox, c, hashes)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				pools[i] = append(pools[i], job{sad: sad, hashes: hashes})
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if time.Since(prep)+d > 5*time.Minute {
+		return nil, fmt.Errorf("obtaining the SADs took %s: the first ones would expire before the window ends; use a shorter -duration", time.Since(prep).Round(time.Second))
+	}
+	fmt.Printf("  (%d SADs obtained ahead in %s: sendOTP, code from the outbox, authorize)\n", perClient*clients, time.Since(prep).Round(time.Millisecond))
+	return pools, nil
+}
+
+// measureAPI runs signHash calls only, each client through its pool of
+// SADs, until d has passed or the pool is used up, and returns signatures
+// per second over the time spent. Each client's first batch is verified
+// after the window.
+func measureAPI(ctx context.Context, cl *csc.Client, creds []*credential, pools [][]job, d time.Duration) (float64, error) {
+	clients := len(creds)
+	var signed, failed atomic.Int64
+	var ranDry atomic.Int32
+	var lastErr atomic.Value
+	firsts := make([][][]byte, clients)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for i, c := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, jb := range pools[i] {
+				if !time.Now().Before(deadline) {
+					return
+				}
+				sigs, err := cl.SignHash(ctx, c.id, jb.sad, csc.OIDSHA256, csc.OIDECDSAWithSHA256, nil, jb.hashes)
+				if err != nil {
+					failed.Add(1)
+					lastErr.Store(err.Error())
+					continue
+				}
+				if j == 0 {
+					firsts[i] = sigs
+				}
+				signed.Add(int64(len(sigs)))
+			}
+			ranDry.Add(1)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("%d signHash calls failed; last: %v", failed.Load(), lastErr.Load())
+	}
+	for i, c := range creds {
+		for k, s := range firsts[i] {
+			if !ecdsa.VerifyASN1(c.pub, pools[i][0].hashes[k], s) {
+				return 0, fmt.Errorf("client %d: signature %d does not verify", i, k)
+			}
+		}
+	}
+	if n := ranDry.Load(); n > 0 {
+		fmt.Printf("  (%d client(s) used up their SADs after %s)\n", n, elapsed.Round(time.Millisecond))
+	}
+	return float64(signed.Load()) / elapsed.Seconds(), nil
+}
+
+// measureRaw signs batches of P-256 hashes with ecdsa.SignASN1 from workers
+// goroutines for d and returns signatures per second.
+func measureRaw(workers, batch int, d time.Duration) float64 {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	hashes := make([][]byte, batch)
+	for k := range hashes {
+		h := sha256.Sum256(fmt.Appendf(nil, "raw document %d", k))
+		hashes[k] = h[:]
+	}
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				for _, h := range hashes {
+					if _, err := ecdsa.SignASN1(rand.Reader, key, h); err != nil {
+						panic(err)
+					}
+				}
+				n.Add(int64(batch))
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
+func output(env []string, bin string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("selo %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+func startServer(env []string, bin string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--no-init", "--log-level", "error", "--roles", "api")
+	cmd.Env = env
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr, stop, nil
+			}
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("server did not start")
+}
