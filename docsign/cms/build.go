@@ -43,6 +43,9 @@ type Options struct {
 	ContentType asn1.ObjectIdentifier
 	// Detached leaves the content out of the message (a .p7s beside the file).
 	Detached bool
+	// NoCertificates leaves the certificates field out (an RFC 3161 token
+	// answering a request without certReq); the verifier must have them.
+	NoCertificates bool
 	// SigningTime adds the signing-time attribute (the signer's claimed time)
 	// when not zero. PAdES baseline forbids it inside the CMS, so it is opt-in.
 	SigningTime time.Time
@@ -356,11 +359,13 @@ func (p *Prepared) Finish(signature []byte) (*SignedData, error) {
 	if err := checkSignature(pub, p.hash, p.opts.PSS, p.Digest(), signature); err != nil {
 		return nil, selo.Errorf(selo.EINVALID, "the signature value does not verify with the signer's certificate: wrong key or wrong format")
 	}
-	certs := make([][]byte, 0, 1+len(p.opts.Chain))
-	certs = append(certs, p.opts.Certificate.Raw)
-	for _, c := range p.opts.Chain {
-		if c != nil && !bytes.Equal(c.Raw, p.opts.Certificate.Raw) {
-			certs = append(certs, c.Raw)
+	var certs [][]byte
+	if !p.opts.NoCertificates {
+		certs = append(certs, p.opts.Certificate.Raw)
+		for _, c := range p.opts.Chain {
+			if c != nil && !bytes.Equal(c.Raw, p.opts.Certificate.Raw) {
+				certs = append(certs, c.Raw)
+			}
 		}
 	}
 	si := &SignerInfo{

@@ -123,3 +123,31 @@ func QuickSigner(t testing.TB) *Signer {
 	leaf, _ := x509.ParseCertificate(leafDER)
 	return &Signer{Cert: leaf, Key: key, Root: root}
 }
+
+// NewTSACertificate issues a time-stamping unit certificate for a fresh
+// P-256 key under the pkitest issuing CA, with the timestamping profile.
+func NewTSACertificate(t testing.TB) *Signer {
+	t.Helper()
+	h := pkitest.NewHierarchy(t)
+	key := pkitest.NewKey(t, "ecdsa-p256")
+	serial, err := pki.RandomSerial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := h.Issuing.Issuer.IssueTimestamping(pki.TimestampingProfile(), &pki.Request{PublicKey: key.Public(), Subject: Subject("Selo Test TSA")}, serial, pkitest.Now, h.Linter)
+	if err != nil {
+		t.Fatalf("issue TSA certificate: %v", err)
+	}
+	for _, f := range issued.Findings {
+		if f.Status == "warn" || f.Status == "error" || f.Status == "fatal" {
+			t.Fatalf("TSA certificate lint %s: %s %s", f.Lint, f.Status, f.Details)
+		}
+	}
+	return &Signer{Cert: issued.Cert, Key: key, Chain: []*x509.Certificate{h.Issuing.Cert}, Root: h.Root.Cert}
+}
+
+// FixedClock is a selo.Clock stopped at one time.
+type FixedClock time.Time
+
+// Now returns the fixed time.
+func (c FixedClock) Now() time.Time { return time.Time(c) }
