@@ -6,9 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
+	"mime"
+	"net/http"
 	"slices"
 	"time"
 
@@ -206,4 +210,44 @@ func (r *Responder) issue(ctx context.Context, req *Request) ([]byte, *Info, err
 		return nil, nil, err
 	}
 	return token, info, nil
+}
+
+// Timestamp issues a token over digest in process (no HTTP), with the TSA's
+// certificates included: Selo signing its own documents at level B-T.
+func (r *Responder) Timestamp(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error) {
+	req := &Request{Hash: hash, HashedMessage: digest, CertReq: true}
+	if cms.HashOID(hash) == nil || len(digest) != hash.Size() {
+		return nil, selo.Errorf(selo.EINVALID, "timestamp: a %v digest of %d bytes is not accepted", hash, len(digest))
+	}
+	token, _, err := r.issue(ctx, req)
+	return token, err
+}
+
+// ServeHTTP answers RFC 3161 over HTTP (section 3.4): POST with
+// Content-Type application/timestamp-query, at most MaxRequestSize bytes.
+// The server package wraps it with its rate limit and access log.
+func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST with "+ContentTypeQuery, http.StatusMethodNotAllowed)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != ContentTypeQuery {
+		http.Error(w, "the body must be a DER TimeStampReq with Content-Type "+ContentTypeQuery, http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxRequestSize))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, fmt.Sprintf("a TimeStampReq is at most %d bytes", MaxRequestSize), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		return
+	}
+	resp, _ := r.Respond(req.Context(), body)
+	w.Header().Set("Content-Type", ContentTypeReply)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(resp)
 }
