@@ -22,6 +22,7 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
+	"github.com/selo-qtsp/selo/tsa"
 )
 
 // Defaults for the zero values of Config.
@@ -66,6 +67,8 @@ type Config struct {
 	PublicRateLimit RateLimit
 	// Now is the clock of the rate limit; nil uses time.Now.
 	Now func() time.Time
+	// TSA answers RFC 3161 requests at POST /tsa when set (tsa.go).
+	TSA *tsa.Responder
 }
 
 // The roles a replica can serve over HTTP.
@@ -87,6 +90,7 @@ type Server struct {
 	now             func() time.Time
 	registration    *registration.Service
 	signing         *signing.Service
+	tsa             *tsa.Responder
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -103,6 +107,7 @@ func New(cfg Config) *Server {
 		shutdownTimeout: cfg.ShutdownTimeout,
 		registration:    cfg.Registration,
 		signing:         cfg.Signing,
+		tsa:             cfg.TSA,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -159,6 +164,7 @@ func (s *Server) routes() *http.ServeMux {
 	// pattern: one route takes the file name and splits the extension. The
 	// CA files are served by every role: relying parties chase them.
 	s.route(mux, "/ca/{file}", public, methods{http.MethodGet: s.handleCAFile})
+	s.tsaRoutes(mux) // tsa.go: RFC 3161 timestamps, public and rate limited
 	if s.roles[RoleOCSP] {
 		s.route(mux, "/crl/{file}", public, methods{http.MethodGet: s.handleCRL})
 		s.route(mux, "/ocsp", public, methods{http.MethodPost: s.handleOCSPPost})
