@@ -121,7 +121,8 @@ func (c *cli) rootCommand() *cobra.Command {
 
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
-		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand())
+		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
+		c.signCommand(), c.verifyCommand(), c.tsaCommand())
 	strictArgs(root)
 	return root
 }

@@ -14,12 +14,14 @@ import (
 
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/tsa"
 )
 
 func (c *cli) serveCommand() *cobra.Command {
 	var listen, roles string
 	var noInit bool
 	var workerInterval time.Duration
+	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
@@ -31,6 +33,7 @@ func (c *cli) serveCommand() *cobra.Command {
   GET  /ca/{id}.p7b             the same chain as PKCS#7 (.p7b)
   GET  /crl/{id}.crl            the CA's current CRL, DER (the CRL distribution point)
   GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
+  POST /tsa                     RFC 3161 timestamps (after 'selo tsa init')
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
@@ -107,6 +110,9 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return nil
 			}
 			cfg := server.Config{Authority: a, Logger: c.log, Roles: httpRoles}
+			if cfg.TSA, err = loadTSA(ctx, a); err != nil {
+				return err
+			}
 			if roleSet[server.RoleAPI] {
 				// The holder API and wallet endpoints; without a master key
 				// (a PKCS#11 key store and no --master-key-file) there is none.
@@ -144,6 +150,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
+	loadTSA = c.tsaServeFlag(cmd)
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

@@ -103,6 +103,11 @@ func PrepareDigest(digest []byte, opts Options) (*Prepared, error) {
 	return prepare(digest, h, opts)
 }
 
+// HashFor returns the digest algorithm a signature with opts uses (opts.Hash,
+// or the default for the certificate's key), so a caller can hash a large
+// file itself before PrepareDigest.
+func HashFor(opts Options) (crypto.Hash, error) { return pickHash(opts) }
+
 // pickHash checks the certificate's key and returns the digest algorithm.
 func pickHash(opts Options) (crypto.Hash, error) {
 	if opts.Certificate == nil {

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// issuingCA returns the ID of the first non-root CA that init made.
+func issuingCA(t *testing.T) string {
+	t.Helper()
+	_, out := templateDataDir(t)
+	for _, ca := range out.CAs {
+		if ca.Parent != "" && strings.Contains(strings.ToLower(ca.ID), "qualified") {
+			return ca.ID
+		}
+	}
+	t.Fatalf("no qualified issuing CA in %+v", out.CAs)
+	return ""
+}
+
+// signerPFX issues a qualified signature certificate with a held key and
+// exports it as a .pfx; it returns the path and the password file.
+func signerPFX(t *testing.T, data string) (string, string) {
+	t.Helper()
+	q := issueNaturalPerson(t, data)
+	dir := t.TempDir()
+	pw := writeFile(t, filepath.Join(dir, "pw"), "sign-test-pass-1")
+	pfx := filepath.Join(dir, "ana.pfx")
+	mustRunSelo(t, "cert", "pfx", q.Serial, "--out", pfx, "--data", data, "--password-file", pw)
+	return pfx, pw
+}
+
+type verifyOutput struct {
+	File    string `json:"file"`
+	Content string `json:"content"`
+	Trust   string `json:"trust"`
+	Valid   bool   `json:"valid"`
+	Report  struct {
+		Format     string `json:"format"`
+		Detached   bool   `json:"detached"`
+		Signatures []struct {
+			Signer      string `json:"signer"`
+			Level       string `json:"level"`
+			Status      string `json:"status"`
+			DigestOK    bool   `json:"digest_ok"`
+			ChainOK     bool   `json:"chain_ok"`
+			TimestampOK bool   `json:"timestamp_ok"`
+			Timestamp   string `json:"timestamp"`
+		} `json:"signatures"`
+	} `json:"report"`
+}
+
+func verifyJSON(t *testing.T, args ...string) (verifyOutput, result) {
+	t.Helper()
+	r := runSelo(t, append([]string{"verify", "--json"}, args...)...)
+	var v verifyOutput
+	dec := strings.NewReader(r.stdout)
+	if err := jsonDecodeLoose(dec, &v); err != nil {
+		t.Fatalf("verify --json: %v\n%s", err, r)
+	}
+	return v, r
+}
+
+func TestSignFileAndVerify(t *testing.T) {
+	data := dataDir(t)
+	pfx, pw := signerPFX(t, data)
+	dir := t.TempDir()
+	doc := writeFile(t, filepath.Join(dir, "contract.txt"), "Contrato n.º 42\nValor: 1000 EUR\n")
+
+	// Detached, B-B: contract.txt.p7s beside the file.
+	r := mustRunSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", pw, "--data", data)
+	if !strings.Contains(r.stdout, "B-B") {
+		t.Fatalf("sign output:\n%s", r)
+	}
+	v, r := verifyJSON(t, doc+".p7s", "--data", data)
+	if r.code != 0 || !v.Valid || v.Report.Signatures[0].Level != "B-B" || !strings.Contains(v.Report.Signatures[0].Signer, "Maria Silva") {
+		t.Fatalf("verify:\n%s", r)
+	}
+	text := mustRunSelo(t, "verify", doc+".p7s", "--data", data)
+	for _, want := range []string{"VALID", "Maria Silva", "unchanged since signing", "leads to a trusted root"} {
+		if !strings.Contains(text.stdout, want) {
+			t.Errorf("verify text lacks %q:\n%s", want, text)
+		}
+	}
+
+	// One changed byte: invalid, exit 1, said plainly.
+	tampered := writeFile(t, filepath.Join(dir, "tampered.txt"), "Contrato n.º 42\nValor: 9000 EUR\n")
+	r = runSelo(t, "verify", doc+".p7s", "--content", tampered, "--data", data)
+	wantExit(t, r, 1, "not every signature is valid")
+	if !strings.Contains(r.stdout, "INVALID") || !strings.Contains(r.stdout, "CHANGED after signing") {
+		t.Fatalf("tampered:\n%s", r)
+	}
+
+	// Enveloping.
+	env := filepath.Join(dir, "contract.p7m")
+	mustRunSelo(t, "sign", "file", doc, "--enveloping", "--out", env, "--pfx", pfx, "--password-file", pw, "--data", data)
+	if v, r := verifyJSON(t, env, "--data", data); r.code != 0 || !v.Valid || v.Report.Detached {
+		t.Fatalf("verify enveloping:\n%s", r)
+	}
+
+	// Trusting only another root: intact but indeterminate.
+	other := writeFile(t, filepath.Join(dir, "other-root.pem"), otherRootPEM(t))
+	if v, r := verifyJSON(t, doc+".p7s", "--trust", other, "--data", data); r.code != 1 || v.Report.Signatures[0].Status != "indeterminate" || !v.Report.Signatures[0].DigestOK {
+		t.Fatalf("other root:\n%s", r)
+	}
+
+	// openssl, the peer, agrees with the data directory's chain.
+	caID := issuingCA(t)
+	chain := filepath.Join(dir, "chain.pem")
+	mustRunSelo(t, "ca", "chain", caID, "--out", chain, "--data", data)
+	mustOpenSSL(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", doc+".p7s", "-content", doc, "-CAfile", chain, "-purpose", "any", "-out", filepath.Join(dir, "out"))
+}
+
+func TestSignFileErrors(t *testing.T) {
+	data := dataDir(t)
+	pfx, pw := signerPFX(t, data)
+	dir := t.TempDir()
+	doc := writeFile(t, filepath.Join(dir, "a.txt"), "a")
+	wantExit(t, runSelo(t, "sign", "file", doc, "--data", data), 2, "exactly one of --pfx and --pkcs11-key")
+	wantExit(t, runSelo(t, "sign", "file", doc, "--pfx", pfx, "--pkcs11-key", "x", "--data", data), 2)
+	wantExit(t, runSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", pw, "--hash", "md5", "--data", data), 2, "--hash")
+	bad := writeFile(t, filepath.Join(dir, "bad"), "wrong-password")
+	wantExit(t, runSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", bad, "--data", data), 1, "wrong password")
+	wantExit(t, runSelo(t, "sign", "file", filepath.Join(dir, "missing.txt"), "--pfx", pfx, "--password-file", pw, "--data", data), 1, "cannot open")
+	// An unreachable TSA fails the signature and leaves no output behind.
+	r := runSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", pw, "--tsa", "http://127.0.0.1:1/tsa", "--data", data)
+	wantExit(t, r, 1, "TSA")
+	if _, err := os.Stat(doc + ".p7s"); !os.IsNotExist(err) {
+		t.Fatalf("a failed signature left %s.p7s behind", doc)
+	}
+	// verify: not a signature; a detached signature without its content.
+	wantExit(t, runSelo(t, "verify", doc, "--data", data), 1, "not a valid CMS signature")
+	mustRunSelo(t, "sign", "file", doc, "--out", filepath.Join(dir, "sig.bin"), "--pfx", pfx, "--password-file", pw, "--data", data)
+	wantExit(t, runSelo(t, "verify", filepath.Join(dir, "sig.bin"), "--data", data), 2, "--content")
+}
+
+// TestTSAInitServeAndSignBT: tsa init makes the TSA certificate, serve
+// answers /tsa with it, and sign file --tsa makes B-T signatures that
+// verify with the timestamp.
+func TestTSAInitServeAndSignBT(t *testing.T) {
+	data := dataDir(t)
+	r := mustRunSelo(t, "tsa", "init", "--ca", issuingCA(t), "--data", data)
+	if !strings.Contains(r.stdout, "TSA certificate") {
+		t.Fatalf("tsa init:\n%s", r)
+	}
+	if !strings.Contains(mustRunSelo(t, "audit", "list", "--json", "--limit", "0", "--data", data).stdout, "tsa-certificate.issue") {
+		t.Fatal("no audit entry for the TSA certificate")
+	}
+	cfg, _ := os.ReadFile(filepath.Join(data, "selo.yaml"))
+	if !strings.Contains(string(cfg), "tsa-certificate:") {
+		t.Fatalf("config not updated:\n%s", cfg)
+	}
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var serveOut, serveErr strings.Builder
+	go func() {
+		done <- Run(ctx, []string{"serve", "--data", data, "--listen", addr, "--roles", "api,ocsp"}, strings.NewReader(""), &serveOut, &serveErr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("selo serve did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	pfx, pw := signerPFX(t, data)
+	doc := writeFile(t, filepath.Join(t.TempDir(), "invoice.xml"), "<Invoice><ID>FT 1</ID></Invoice>")
+	r = mustRunSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", pw, "--tsa", base+"/tsa", "--data", data)
+	if !strings.Contains(r.stdout, "B-T") {
+		t.Fatalf("sign --tsa:\n%s", r)
+	}
+	v, r := verifyJSON(t, doc+".p7s", "--data", data)
+	s := v.Report.Signatures[0]
+	if r.code != 0 || s.Level != "B-T" || !s.TimestampOK || s.Timestamp == "" {
+		t.Fatalf("verify B-T:\n%s", r)
+	}
+}
+
+func jsonDecodeLoose(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// otherRootPEM is a self-signed root that signed nothing here.
+func otherRootPEM(t *testing.T) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Other Root"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
