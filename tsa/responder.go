@@ -56,7 +56,7 @@ type Responder struct {
 	log *slog.Logger
 }
 
-// oidTimeStamping is id-kp-timeStamping.
+// oidExtKeyUsage is id-ce-extKeyUsage.
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 
 // NewResponder checks the TSA certificate and key and returns a Responder.
@@ -155,10 +155,10 @@ func (r *Responder) reject(re *RequestError) ([]byte, Status) {
 	return resp, StatusRejection
 }
 
-// serialBits is the size of token serial numbers: 127 random bits (the top
-// bit of 128 cleared so the DER integer stays 16 bytes). With n tokens the
-// chance that any two share a serial is below n²/2^128: for a trillion
-// tokens, about 3·10⁻¹⁵.
+// serialBits is the size of token serial numbers: 128 bits of which 126
+// are random (the top bit cleared to keep the INTEGER positive, the next set
+// so every serial is 16 bytes). With n tokens the chance that any two share
+// a serial is below n²/2^127: for a trillion tokens, about 6·10⁻¹⁵.
 const serialBits = 128
 
 func randomSerial() (*big.Int, error) {
