@@ -13,10 +13,14 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/keystore/pkcs11"
 )
 
 // issuingCA returns the ID of the first non-root CA that init made.
@@ -215,4 +219,64 @@ func otherRootPEM(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestSignFilePKCS11 signs with a key on a SoftHSM2 token: the key never
+// leaves the token, the signature verifies against the chain given.
+func TestSignFilePKCS11(t *testing.T) {
+	const module = "/usr/lib/softhsm/libsofthsm2.so"
+	util, err := exec.LookPath("softhsm2-util")
+	if _, serr := os.Stat(module); err != nil || serr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but SoftHSM2 is missing")
+		}
+		t.Skip("SKIPPING PKCS#11 SIGNING TEST: SoftHSM2 is not installed (apt-get install softhsm2)")
+	}
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	os.Mkdir(tokens, 0o700)
+	conf := writeFile(t, filepath.Join(dir, "softhsm2.conf"), "directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n")
+	t.Setenv("SOFTHSM2_CONF", conf)
+	if out, err := exec.Command(util, "--init-token", "--free", "--label", "signtest", "--pin", "1234", "--so-pin", "5678").CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util: %v\n%s", err, out)
+	}
+	ks, err := pkcs11.Open(pkcs11.Config{Module: module, TokenLabel: "signtest", PIN: "1234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ks.GenerateKey(context.Background(), "doc-signer", selo.KeyECDSAP256, selo.KeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "HSM Test CA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "HSM Seal"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks.Close()
+	pemOf := func(der ...[]byte) string {
+		var b strings.Builder
+		for _, d := range der {
+			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d}))
+		}
+		return b.String()
+	}
+	certFile := writeFile(t, filepath.Join(dir, "seal-chain.pem"), pemOf(leafDER, caDER))
+	root := writeFile(t, filepath.Join(dir, "root.pem"), pemOf(caDER))
+	doc := writeFile(t, filepath.Join(dir, "doc.txt"), "signed in a token")
+	data := dataDir(t)
+
+	t.Setenv("SELO_PKCS11_PIN", "1234")
+	mustRunSelo(t, "sign", "file", doc, "--pkcs11-key", "doc-signer", "--cert", certFile,
+		"--pkcs11-module", module, "--pkcs11-token", "signtest", "--data", data)
+	v, r := verifyJSON(t, doc+".p7s", "--trust", root, "--data", data)
+	if r.code != 0 || !v.Valid || !strings.Contains(v.Report.Signatures[0].Signer, "HSM Seal") {
+		t.Fatalf("verify:\n%s", r)
+	}
+	mustOpenSSL(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", doc+".p7s", "-content", doc, "-CAfile", root, "-purpose", "any", "-out", filepath.Join(dir, "out"))
 }
