@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -75,7 +79,13 @@ func (c *cli) verify(ctx context.Context, file, contentPath, trust string) error
 			}
 			contentPath = guess
 		}
-		if opts.Content, err = readLimitedFile(contentPath, 1<<30); err != nil {
+		// Stream the file through every hash the signers use: a detached
+		// signature may be over a file of any size.
+		hashes, err := cades.Hashes(der)
+		if err != nil {
+			return err
+		}
+		if opts.ContentDigests, err = hashFileAll(contentPath, hashes); err != nil {
 			return err
 		}
 	} else if contentPath != "" {
@@ -206,4 +216,27 @@ func (c *cli) trustedRoots(ctx context.Context, trust string) (*x509.CertPool, s
 		n++
 	}
 	return pool, fmt.Sprintf("%d root CA(s) of %s", n, c.dataDir), nil
+}
+
+// hashFileAll reads a file once and returns its digest under each hash.
+func hashFileAll(path string, hashes []crypto.Hash) (map[crypto.Hash][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "cannot open %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	writers := make([]io.Writer, len(hashes))
+	states := make([]hash.Hash, len(hashes))
+	for i, h := range hashes {
+		states[i] = h.New()
+		writers[i] = states[i]
+	}
+	if _, err := io.Copy(io.MultiWriter(writers...), f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	out := make(map[crypto.Hash][]byte, len(hashes))
+	for i, h := range hashes {
+		out[h] = states[i].Sum(nil)
+	}
+	return out, nil
 }

@@ -180,3 +180,35 @@ func TestOpenSSLAcceptsBT(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyWithStreamedDigests: a large detached file is hashed by the
+// caller once per hash the signers use.
+func TestVerifyWithStreamedDigests(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p384")
+	der, err := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain, Detached: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes, err := cades.Hashes(der)
+	if err != nil || len(hashes) != 1 || hashes[0] != crypto.SHA384 {
+		t.Fatalf("hashes %v, %v", hashes, err)
+	}
+	digest := func(b []byte) map[crypto.Hash][]byte {
+		h := crypto.SHA384.New()
+		h.Write(b)
+		return map[crypto.Hash][]byte{crypto.SHA384: h.Sum(nil)}
+	}
+	rep, err := cades.Verify(der, cades.VerifyOptions{ContentDigests: digest(content), Roots: s.Roots(), Now: at})
+	if err != nil || !rep.Valid() {
+		t.Fatalf("err %v report %+v", err, rep.Signatures[0])
+	}
+	rep, _ = cades.Verify(der, cades.VerifyOptions{ContentDigests: digest([]byte("other")), Roots: s.Roots(), Now: at})
+	if rep.Valid() || rep.Signatures[0].Status != cades.StatusInvalid {
+		t.Fatalf("other content: %+v", rep.Signatures[0])
+	}
+	// A digest under another hash than the signer's is no proof.
+	rep, _ = cades.Verify(der, cades.VerifyOptions{ContentDigests: map[crypto.Hash][]byte{crypto.SHA256: make([]byte, 32)}, Roots: s.Roots(), Now: at})
+	if rep.Valid() {
+		t.Fatal("verified without a digest under the signer's hash")
+	}
+}

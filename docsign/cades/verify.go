@@ -1,8 +1,10 @@
 package cades
 
 import (
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -27,6 +29,10 @@ const (
 type VerifyOptions struct {
 	// Content of a detached signature; nil for an enveloping one.
 	Content []byte
+	// ContentDigests replaces Content for a large detached file the caller
+	// hashed while streaming it: its digest under each hash the signers use
+	// (see Hashes).
+	ContentDigests map[crypto.Hash][]byte
 	// Roots are the trusted roots; nil leaves every signature indeterminate.
 	Roots *x509.CertPool
 	// Intermediates adds CA certificates to those the signature carries.
@@ -86,7 +92,7 @@ func Verify(der []byte, opts VerifyOptions) (*Report, error) {
 	if !sd.ContentType.Equal(cms.OIDData) {
 		return nil, selo.Errorf(selo.EINVALID, "the signature's content type %s is not data: not a CAdES document signature", sd.ContentType)
 	}
-	if sd.Detached && opts.Content == nil {
+	if sd.Detached && opts.Content == nil && opts.ContentDigests == nil {
 		return nil, selo.Errorf(selo.EINVALID, "the signature is detached: give the signed file (--content)")
 	}
 	rep := &Report{Format: "CAdES", Detached: sd.Detached}
@@ -106,12 +112,20 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 		t = t.UTC()
 		r.ClaimedTime = &t
 	}
-	var content []byte
+	coreOpts := cms.VerifyOptions{Intermediates: opts.Intermediates}
 	if sd.Detached {
-		content = opts.Content
+		if opts.Content != nil {
+			coreOpts.Content = opts.Content
+		} else if d, ok := opts.ContentDigests[si.Hash]; ok {
+			coreOpts.ContentDigest = d
+		} else {
+			// No digest under this signer's hash: an empty content fails the
+			// digest check instead of being taken for an enveloping one.
+			coreOpts.Content = []byte{}
+		}
 	}
 	// First the signature itself, without trust: does it hold together?
-	core, err := sd.VerifySigner(si, cms.VerifyOptions{Content: content, Intermediates: opts.Intermediates})
+	core, err := sd.VerifySigner(si, coreOpts)
 	if core != nil && core.Certificate != nil {
 		r.Signer = core.Certificate.Subject.String()
 		r.SignerSerial = hex.EncodeToString(core.Certificate.SerialNumber.Bytes())
@@ -174,4 +188,20 @@ func checkTimestamp(vals [][]byte, si *cms.SignerInfo, opts VerifyOptions) (time
 		return time.Time{}, "", selo.Errorf(selo.EINVALID, "no trusted roots given: the TSA was not checked")
 	}
 	return tok.Time(), rep.Certificate.Subject.String(), nil
+}
+
+// Hashes returns the digest algorithms the signers of a CMS file use, so a
+// caller can hash a large detached file once for ContentDigests.
+func Hashes(der []byte) ([]crypto.Hash, error) {
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return nil, err
+	}
+	var out []crypto.Hash
+	for _, si := range sd.Signers {
+		if si.Hash != 0 && !slices.Contains(out, si.Hash) {
+			out = append(out, si.Hash)
+		}
+	}
+	return out, nil
 }
