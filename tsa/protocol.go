@@ -86,6 +86,9 @@ var failureNames = map[FailureInfo]string{
 }
 
 func (f FailureInfo) String() string {
+	if f < 0 {
+		return "no reason given"
+	}
 	if n, ok := failureNames[f]; ok {
 		return n
 	}

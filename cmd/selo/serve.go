@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
@@ -88,6 +89,16 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					httpRoles = append(httpRoles, r)
 				}
 			}
+			// Before the worker starts: an early return must not wait for it.
+			timestamps, err := loadTSA(ctx, a)
+			if err != nil {
+				var usage *usageError
+				if errors.As(err, &usage) {
+					return err
+				}
+				c.log.Warn("the timestamp authority is off", "err", err)
+				fmt.Fprintf(c.stderr, "the timestamp authority is off: %s\n", selo.ErrorMessage(err))
+			}
 			ctx, stop := context.WithCancel(ctx)
 			defer stop()
 			var wg sync.WaitGroup
@@ -110,9 +121,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return nil
 			}
 			cfg := server.Config{Authority: a, Logger: c.log, Roles: httpRoles}
-			if cfg.TSA, err = loadTSA(ctx, a); err != nil {
-				return err
-			}
+			cfg.TSA = timestamps
 			if roleSet[server.RoleAPI] {
 				// The holder API and wallet endpoints; without a master key
 				// (a PKCS#11 key store and no --master-key-file) there is none.

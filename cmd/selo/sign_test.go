@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,30 +169,7 @@ func TestTSAInitServeAndSignBT(t *testing.T) {
 	if !strings.Contains(string(cfg), "tsa-certificate:") {
 		t.Fatalf("config not updated:\n%s", cfg)
 	}
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var serveOut, serveErr strings.Builder
-	go func() {
-		done <- Run(ctx, []string{"serve", "--data", data, "--listen", addr, "--roles", "api,ocsp"}, strings.NewReader(""), &serveOut, &serveErr)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("selo serve did not come up: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base, _ := serveInProcess(t, data)
 
 	pfx, pw := signerPFX(t, data)
 	doc := writeFile(t, filepath.Join(t.TempDir(), "invoice.xml"), "<Invoice><ID>FT 1</ID></Invoice>")
@@ -279,4 +257,71 @@ func TestSignFilePKCS11(t *testing.T) {
 		t.Fatalf("verify:\n%s", r)
 	}
 	mustOpenSSL(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", doc+".p7s", "-content", doc, "-CAfile", root, "-purpose", "any", "-out", filepath.Join(dir, "out"))
+}
+
+// serveInProcess runs 'selo serve' in this process until the test ends and
+// returns its base URL once /healthz answers, and its standard error.
+func serveInProcess(t *testing.T, data string, extra ...string) (string, *syncBuilder) {
+	t.Helper()
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var serveOut strings.Builder
+	serveErr := &syncBuilder{}
+	args := append([]string{"serve", "--data", data, "--listen", addr, "--roles", "api,ocsp"}, extra...)
+	go func() { done <- Run(ctx, args, strings.NewReader(""), &serveOut, serveErr) }()
+	t.Cleanup(func() { cancel(); <-done })
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, serveErr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("selo serve did not come up: %v\n%s", err, serveErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuilder is a strings.Builder safe for a writer and a reader at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeWithBrokenTSACertificate: a TSA certificate that cannot be loaded
+// turns /tsa off with a warning; the rest of the server runs.
+func TestServeWithBrokenTSACertificate(t *testing.T) {
+	data := dataDir(t)
+	base, stderr := serveInProcess(t, data, "--tsa-certificate", "1234abcd")
+	if !strings.Contains(stderr.String(), "the timestamp authority is off") {
+		t.Fatalf("no warning:\n%s", stderr.String())
+	}
+	resp, err := http.Post(base+"/tsa", "application/timestamp-query", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("POST /tsa: %d, want 404", resp.StatusCode)
+	}
+	wantExit(t, runSelo(t, "serve", "--data", data, "--tsa-certificate", "1", "--tsa-policy", "nonsense", "--listen", "127.0.0.1:0"), 2, "--tsa-policy")
 }

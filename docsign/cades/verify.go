@@ -140,6 +140,10 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 		return r
 	}
 
+	// A certificate whose key usage rules out signatures cannot vouch for one.
+	if ku := core.Certificate.KeyUsage; ku != 0 && ku&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		r.Problems = append(r.Problems, "the signer's certificate does not allow signatures (key usage)")
+	}
 	// B-T: a timestamp over the signature value proves it existed then.
 	at := now
 	if vals, ok := si.Unsigned(cms.OIDAttributeTimeStampToken); ok {
@@ -161,7 +165,7 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 		r.ChainOK = true
 	}
 	r.Status = StatusValid
-	if !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) {
+	if !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0 {
 		r.Status = StatusIndeterminate
 	}
 	return r
