@@ -83,7 +83,7 @@ func newUpdateFixture(t *testing.T, keyKind string) *updateFixture {
 	}
 	t.Cleanup(func() { _ = auth.Close() })
 	svc, err := registration.New(registration.Config{Store: f.env.Store, Authority: auth, Keys: f.env.Keys, Mailer: f.mail,
-		Documents: documents{}, Clock: f.clock, CodeKey: make([]byte, 32)})
+		Clock: f.clock, CodeKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

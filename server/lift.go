@@ -25,10 +25,8 @@ const LiftCodeHeader = "X-Selo-Lift-Code"
 // Bounds of what a lift request may carry: real order numbers are
 // "SO-2026-K7Q2M9XD", codes 12 characters (6 digits for the e-mail code);
 // the bounds keep guesses and log lines short.
-const (
-	maxOrderNumberLength = 64
-	maxLiftCodeLength    = 64
-)
+// (maxOrderNumberLength is in order.go.)
+const maxLiftCodeLength = 64
 
 // LiftStatus is where an order's lift stands: the answer of status, start,
 // verify-email, key and delivered. Step says what the client does next

@@ -23,6 +23,7 @@ import (
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
+	"github.com/selo-qtsp/selo/tsa"
 )
 
 // Defaults for the zero values of Config.
@@ -75,6 +76,8 @@ type Config struct {
 	PublicRateLimit RateLimit
 	// Now is the clock of the rate limit; nil uses time.Now.
 	Now func() time.Time
+	// TSA answers RFC 3161 requests at POST /tsa when set (tsa.go).
+	TSA *tsa.Responder
 }
 
 // The roles a replica can serve over HTTP.
@@ -98,6 +101,7 @@ type Server struct {
 	signing         *signing.Service
 	outbox          *notify.Outbox
 	outboxPage      bool
+	tsa             *tsa.Responder
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -116,6 +120,7 @@ func New(cfg Config) *Server {
 		signing:         cfg.Signing,
 		outbox:          cfg.Outbox,
 		outboxPage:      cfg.OutboxPage && cfg.Outbox != nil,
+		tsa:             cfg.TSA,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -172,6 +177,7 @@ func (s *Server) routes() *http.ServeMux {
 	// pattern: one route takes the file name and splits the extension. The
 	// CA files are served by every role: relying parties chase them.
 	s.route(mux, "/ca/{file}", public, methods{http.MethodGet: s.handleCAFile})
+	s.tsaRoutes(mux) // tsa.go: RFC 3161 timestamps, public and rate limited
 	if s.roles[RoleOCSP] {
 		s.route(mux, "/crl/{file}", public, methods{http.MethodGet: s.handleCRL})
 		s.route(mux, "/ocsp", public, methods{http.MethodPost: s.handleOCSPPost})

@@ -122,7 +122,8 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.AddCommand(c.initCommand(), c.serveCommand(), c.caCommand(), c.profileCommand(), c.csrCommand(),
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
-		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand())
+		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
+		c.signCommand(), c.verifyCommand(), c.tsaCommand())
 	strictArgs(root)
 	return root
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/tsa"
 )
 
 // loopbackListen reports whether addr (host:port) listens on the loopback
@@ -34,6 +36,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	var listen, roles string
 	var noInit bool
 	var workerInterval time.Duration
+	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
@@ -45,6 +48,7 @@ func (c *cli) serveCommand() *cobra.Command {
   GET  /ca/{id}.p7b             the same chain as PKCS#7 (.p7b)
   GET  /crl/{id}.crl            the CA's current CRL, DER (the CRL distribution point)
   GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
+  POST /tsa                     RFC 3161 timestamps (after 'selo tsa init')
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
@@ -103,6 +107,16 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					httpRoles = append(httpRoles, r)
 				}
 			}
+			// Before the worker starts: an early return must not wait for it.
+			timestamps, err := loadTSA(ctx, a)
+			if err != nil {
+				var usage *usageError
+				if errors.As(err, &usage) {
+					return err
+				}
+				c.log.Warn("the timestamp authority is off", "err", err)
+				fmt.Fprintf(c.stderr, "the timestamp authority is off: %s\n", selo.ErrorMessage(err))
+			}
 			ctx, stop := context.WithCancel(ctx)
 			defer stop()
 			var wg sync.WaitGroup
@@ -129,6 +143,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return nil
 			}
 			cfg := server.Config{Authority: a, Logger: c.log, Roles: httpRoles}
+			cfg.TSA = timestamps
 			if roleSet[server.RoleAPI] {
 				// The holder API and wallet endpoints; without a master key
 				// (a PKCS#11 key store and no --master-key-file) there is none.
@@ -171,6 +186,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
+	loadTSA = c.tsaServeFlag(cmd)
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

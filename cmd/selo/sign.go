@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/docsign/cades"
+	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/tsa"
+)
+
+// maxPFXSize bounds a .pfx file; real ones are a few KiB.
+const maxPFXSize = 1 << 20
+
+// maxEnvelopedSize bounds a file signed enveloping: it is held in memory and
+// lands inside the signature. Detached signatures stream files of any size.
+const maxEnvelopedSize = cms.MaxMessageSize - 1<<20
+
+type signFileOptions struct {
+	out, pfx, passwordFile, pkcs11Key, certFile, tsaURL, hash string
+	enveloping, noSigningTime                                 bool
+}
+
+func (c *cli) signCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sign",
+		Short: "Sign documents (CAdES today; PAdES and XAdES are coming)",
+	}
+	cmd.AddCommand(c.signFileCommand())
+	return cmd
+}
+
+func (c *cli) signFileCommand() *cobra.Command {
+	var o signFileOptions
+	cmd := &cobra.Command{
+		Use:   "file IN [--out OUT.p7s] [--enveloping] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Short: "Sign any file with a CAdES baseline signature (.p7s detached, or enveloping)",
+		Long: `Sign file makes a CAdES baseline signature (ETSI EN 319 122-1) of any file:
+detached by default (OUT.p7s beside the file, the file unchanged), or
+enveloping with --enveloping (the file inside the signature, OUT.p7m).
+
+The signature is level B-B: the signed attributes carry the content type,
+the message digest, the signing-certificate-v2 reference and the signing
+time (leave it out with --no-signing-time). With --tsa it is level B-T: an
+RFC 3161 timestamp over the signature value from that authority (Selo's own
+is at BASE-URL/tsa once 'selo tsa init' has run).
+
+The key is either in a PKCS#12 file (--pfx, password from --password-file,
+SELO_PFX_PASSWORD or a prompt) or in a PKCS#11 token (--pkcs11-key, with the
+global --pkcs11-module/--pkcs11-token flags, the PIN from SELO_PKCS11_PIN or
+--pkcs11-pin-file, and the certificate and its chain in --cert). The output
+is written only once the signature is complete.`,
+		Example: `  SELO_PFX_PASSWORD=... selo sign file invoice.xml --pfx seal.pfx
+  selo sign file contract.pdf --pfx ana.pfx --password-file pw.txt --tsa https://pki.example.pt/tsa
+  selo sign file report.docx --enveloping --out report.p7m --pfx ana.pfx
+  selo sign file data.csv --pkcs11-key holder/3f2a --cert seal-chain.pem`,
+		Args: exactArgs(1, "sign file needs the file to sign"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.signFile(cmd.Context(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "signature file (default IN.p7s, or IN.p7m with --enveloping)")
+	f.BoolVar(&o.enveloping, "enveloping", false, "put the file inside the signature instead of beside it")
+	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
+	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt)")
+	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
+	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
+	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
+	f.BoolVar(&o.noSigningTime, "no-signing-time", false, "leave out the signing-time attribute")
+	return cmd
+}
+
+func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error {
+	if (o.pfx == "") == (o.pkcs11Key == "") {
+		return usagef("give exactly one of --pfx and --pkcs11-key")
+	}
+	if o.pkcs11Key != "" && o.certFile == "" {
+		return usagef("--pkcs11-key needs --cert with the key's certificate")
+	}
+	var hash crypto.Hash
+	switch strings.ToLower(o.hash) {
+	case "":
+	case "sha256", "sha-256":
+		hash = crypto.SHA256
+	case "sha384", "sha-384":
+		hash = crypto.SHA384
+	case "sha512", "sha-512":
+		hash = crypto.SHA512
+	default:
+		return usagef("--hash must be sha256, sha384 or sha512")
+	}
+	out := o.out
+	if out == "" {
+		out = in + ".p7s"
+		if o.enveloping {
+			out = in + ".p7m"
+		}
+	}
+	signer, cert, chain, err := c.signingKey(ctx, o)
+	if err != nil {
+		return err
+	}
+	opts := cms.Options{Certificate: cert, Chain: chain, Hash: hash, Detached: !o.enveloping}
+	if !o.noSigningTime {
+		opts.SigningTime = time.Now()
+	}
+	var p *cms.Prepared
+	if o.enveloping {
+		content, err := readLimitedFile(in, maxEnvelopedSize)
+		if err != nil {
+			return err
+		}
+		p, err = cades.Prepare(content, opts)
+		if err != nil {
+			return err
+		}
+	} else {
+		// Detached: stream the file through the hash, whatever its size.
+		h, err := cms.HashFor(opts)
+		if err != nil {
+			return err
+		}
+		digest, err := hashFile(in, h)
+		if err != nil {
+			return err
+		}
+		if p, err = cms.PrepareDigest(digest, opts); err != nil {
+			return err
+		}
+	}
+	sd, err := p.SignWith(signer)
+	if err != nil {
+		return err
+	}
+	level := cades.LevelBB
+	if o.tsaURL != "" {
+		if err := cades.AddTimestamp(ctx, sd, p.Hash(), &tsa.Client{URL: o.tsaURL}); err != nil {
+			return err
+		}
+		level = cades.LevelBT
+	}
+	der, err := sd.Bytes()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(out, der, 0o644); err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.printJSON(map[string]any{"file": in, "signature": out, "level": level, "detached": !o.enveloping, "signer": cert.Subject.String(), "hash": p.Hash().String()})
+	}
+	fmt.Fprintf(c.stdout, "Signed %s\n  signature  %s (CAdES %s, %s)\n  signer     %s\n", in, out, level, map[bool]string{true: "detached", false: "enveloping"}[!o.enveloping], cert.Subject.String())
+	return nil
+}
+
+// signingKey opens the key and certificate named by the options.
+func (c *cli) signingKey(ctx context.Context, o signFileOptions) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+	if o.pfx != "" {
+		data, err := readLimitedFile(o.pfx, maxPFXSize)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		password, err := c.readPassword(o.passwordFile, "SELO_PFX_PASSWORD", "Password of "+filepath.Base(o.pfx), false)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		key, cert, chain, err := pkcs12.DecodeChain(data, password)
+		if err != nil {
+			return nil, nil, nil, selo.Errorf(selo.EINVALID, "cannot open %s: wrong password or not a PKCS#12 file", o.pfx)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, nil, nil, selo.Errorf(selo.EINVALID, "the key in %s cannot sign", o.pfx)
+		}
+		return signer, cert, chain, nil
+	}
+	pemData, err := readLimitedFile(o.certFile, maxPFXSize)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var certs []*x509.Certificate
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, nil, selo.Errorf(selo.EINVALID, "%s: %v", o.certFile, err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, nil, nil, selo.Errorf(selo.EINVALID, "%s holds no PEM certificate", o.certFile)
+	}
+	c.keystore = "pkcs11"
+	ks, err := c.openKeyStore(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c.keys = ks // closed with the CLI
+	signer, err := ks.Signer(ctx, o.pkcs11Key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return signer, certs[0], certs[1:], nil
+}
+
+// readLimitedFile reads a file, refusing one larger than limit.
+func readLimitedFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "cannot open %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, selo.Errorf(selo.ETOOLARGE, "%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func hashFile(path string, h crypto.Hash) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "cannot open %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	d := h.New()
+	if _, err := io.Copy(d, f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return d.Sum(nil), nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// into place, so a failure never leaves a half-written signature.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// tsaCommand manages Selo's own RFC 3161 timestamp authority.
+func (c *cli) tsaCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tsa",
+		Short: "Manage Selo's RFC 3161 timestamp authority (POST /tsa)",
+	}
+	var o tsa.IssueOptions
+	var alg string
+	initCmd := &cobra.Command{
+		Use:   "init --ca ID [--cn NAME] [--key-algorithm ALG]",
+		Short: "Create the TSA key and certificate and enable POST /tsa",
+		Long: `Tsa init creates the time-stamping unit: a key in the key store (never
+exportable) and a certificate for it from the issuing CA --ca, with the
+timestamping profile (extended key usage timeStamping, critical; key usage
+digitalSignature and nonRepudiation). The certificate is stored with the CA,
+so its CRL and OCSP cover it, and the issuance is in the audit log.
+
+It then records the certificate's serial as tsa-certificate in the config
+file: 'selo serve' answers RFC 3161 requests at POST /tsa with it. Run it
+again to roll over to a new key; revoke the old certificate with 'selo revoke'.`,
+		Example: `  selo tsa init --ca qualified-ecc-v1
+  selo tsa init --ca qualified-ecc-v1 --cn "Example Trust TSA 2" --key-algorithm ecdsa-p384`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if o.CAID == "" {
+				return usagef("--ca is required: the issuing CA of the TSA certificate")
+			}
+			o.KeyAlgorithm = selo.KeyAlgorithm(alg)
+			a, err := c.authority(ctx)
+			if err != nil {
+				return err
+			}
+			o.URLs, o.Actor = a.URLs(o.CAID), actor()
+			p := &tsa.Provisioner{Store: c.store, Keys: c.keys, Logger: c.log}
+			rec, err := p.Issue(ctx, o)
+			if err != nil {
+				return err
+			}
+			if err := c.setConfigValue("tsa-certificate", rec.Serial); err != nil {
+				return fmt.Errorf("the TSA certificate %s was made but the config file was not updated: %w", rec.Serial, err)
+			}
+			if c.jsonOut {
+				return c.printJSON(certToOutput(rec, true))
+			}
+			fmt.Fprintf(c.stdout, "TSA certificate %s\n  subject   %s\n  valid to  %s\n  key       %s\n\n'selo serve' now answers RFC 3161 requests at %s/tsa (tsa-certificate in %s).\n",
+				rec.Serial, rec.Subject, rec.NotAfter.Format(time.DateOnly), rec.KeyID, c.baseURL, c.configPath)
+			return nil
+		},
+	}
+	initCmd.Flags().StringVar(&o.CAID, "ca", "", "issuing CA of the TSA certificate")
+	initCmd.Flags().StringVar(&o.CommonName, "cn", "", "common name of the TSA (default: the CA's organization + \" TSA\")")
+	initCmd.Flags().StringVar(&alg, "key-algorithm", "", "ecdsa-p256, ecdsa-p384, rsa-3072, rsa-4096 (default: fits the CA)")
+	cmd.AddCommand(initCmd)
+	return cmd
+}
+
+// setConfigValue sets one key of the config file, keeping the others.
+func (c *cli) setConfigValue(key, value string) error {
+	cfg := map[string]any{}
+	b, err := os.ReadFile(c.configPath)
+	if err != nil {
+		return err
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return err
+	}
+	cfg[key] = value
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(c.configPath, out, 0o600)
+}
+
+// tsaServeFlag adds --tsa-certificate to serve and returns the loader of the
+// responder it names (nil, nil when the TSA is off).
+func (c *cli) tsaServeFlag(cmd *cobra.Command) func(context.Context, *authority.Authority) (*tsa.Responder, error) {
+	var serial, policy string
+	var accuracy time.Duration
+	cmd.Flags().StringVar(&serial, "tsa-certificate", "", "serial of the TSA certificate that answers POST /tsa (set by 'selo tsa init'; empty: no TSA)")
+	cmd.Flags().StringVar(&policy, "tsa-policy", "", "TSA policy OID in every timestamp (default 0.4.0.2023.1.1, ETSI best practices)")
+	cmd.Flags().DurationVar(&accuracy, "tsa-accuracy", tsa.DefaultAccuracy, "accuracy every timestamp states (the server clock must be NTP-synchronized within it)")
+	return func(ctx context.Context, a *authority.Authority) (*tsa.Responder, error) {
+		if serial == "" {
+			return nil, nil
+		}
+		cfg := tsa.Config{Accuracy: accuracy, Logger: c.log}
+		if policy != "" {
+			oid, err := parseOID(policy)
+			if err != nil {
+				return nil, usagef("--tsa-policy: %v", err)
+			}
+			cfg.Policy = oid
+		}
+		rec, err := a.FindCertificate(ctx, serial)
+		if err != nil {
+			return nil, fmt.Errorf("TSA certificate %s: %w", serial, err)
+		}
+		chain, err := a.Chain(ctx, rec.CAID)
+		if err != nil {
+			return nil, err
+		}
+		if len(chain) > 1 {
+			chain = chain[:len(chain)-1] // the root is the relying party's own
+		}
+		return tsa.Load(ctx, c.store, c.keys, rec.Serial, chain, cfg)
+	}
+}
+
+// parseOID parses a dotted object identifier such as 0.4.0.2023.1.1.
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("%q is not a dotted oid", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || (i == 0 && n > 2) {
+			return nil, fmt.Errorf("%q is not a dotted oid", s)
+		}
+		oid[i] = n
+	}
+	return oid, nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/cades"
+	"github.com/selo-qtsp/selo/docsign/cms"
+)
+
+// maxTrustFileSize bounds a --trust PEM file.
+const maxTrustFileSize = 4 << 20
+
+func (c *cli) verifyCommand() *cobra.Command {
+	var content, trust string
+	cmd := &cobra.Command{
+		Use:   "verify FILE.p7s [--content FILE] [--trust ROOTS.pem] [--json]",
+		Short: "Check a CAdES signature: who signed, when, level, integrity and trust",
+		Long: `Verify checks every signature in a CAdES (CMS) file, detached (.p7s) or
+enveloping (.p7m), and reports for each: who signed, when (the claimed
+signing time and the timestamp, if any), the level (B-B or B-T), whether the
+file was changed after signing, and whether the signer's certificate chains
+to a trusted root (at the timestamp's time for B-T, else now).
+
+Trusted roots come from --trust (a PEM file), else from the data
+directory's root CAs. A detached signature needs the signed file: --content,
+or FILE without its .p7s extension when that exists.
+
+The status of each signature is valid, invalid (the file or the signature
+was changed) or indeterminate (intact, but trust could not be established).
+The exit status is 0 only when every signature is valid. Revocation status
+(OCSP/CRL) is not checked yet.`,
+		Example: `  selo verify contract.pdf.p7s
+  selo verify invoice.xml.p7s --content invoice.xml --trust eu-roots.pem
+  selo verify report.p7m --json`,
+		Args: exactArgs(1, "verify needs the signature file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.verify(cmd.Context(), args[0], content, trust)
+		},
+	}
+	cmd.Flags().StringVar(&content, "content", "", "the signed file, for a detached signature (default FILE without .p7s)")
+	cmd.Flags().StringVar(&trust, "trust", "", "PEM file of trusted root certificates (default: the data directory's root CAs)")
+	return cmd
+}
+
+// errNotValid makes the exit status 1 after the report is printed.
+var errNotValid = errors.New("not every signature is valid")
+
+func (c *cli) verify(ctx context.Context, file, contentPath, trust string) error {
+	der, err := readLimitedFile(file, cms.MaxMessageSize)
+	if err != nil {
+		return err
+	}
+	if block, _ := pem.Decode(der); block != nil && (block.Type == "PKCS7" || block.Type == "CMS") {
+		der = block.Bytes
+	}
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return err
+	}
+	opts := cades.VerifyOptions{}
+	if sd.Detached {
+		if contentPath == "" {
+			guess := strings.TrimSuffix(file, ".p7s")
+			if guess == file {
+				return usagef("%s is a detached signature: give the signed file with --content", file)
+			}
+			contentPath = guess
+		}
+		// Stream the file through every hash the signers use: a detached
+		// signature may be over a file of any size.
+		hashes, err := cades.Hashes(der)
+		if err != nil {
+			return err
+		}
+		if opts.ContentDigests, err = hashFileAll(contentPath, hashes); err != nil {
+			return err
+		}
+	} else if contentPath != "" {
+		return usagef("%s carries its content: --content is not used", file)
+	}
+	roots, source, err := c.trustedRoots(ctx, trust)
+	if err != nil {
+		return err
+	}
+	opts.Roots = roots
+	rep, err := cades.Verify(der, opts)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut {
+		if err := c.printJSON(map[string]any{"file": file, "content": contentPath, "trust": source, "valid": rep.Valid(), "report": rep}); err != nil {
+			return err
+		}
+	} else {
+		c.printReport(file, contentPath, source, rep)
+	}
+	if !rep.Valid() {
+		return errNotValid
+	}
+	return nil
+}
+
+func (c *cli) printReport(file, content, source string, rep *cades.Report) {
+	w := c.stdout
+	form := "enveloping"
+	if rep.Detached {
+		form = "detached, over " + content
+	}
+	fmt.Fprintf(w, "%s: %s signature (%s), %d signer(s); trust: %s\n", file, rep.Format, form, len(rep.Signatures), source)
+	for i, s := range rep.Signatures {
+		fmt.Fprintf(w, "\nSignature %d: %s\n", i+1, strings.ToUpper(s.Status))
+		fmt.Fprintf(w, "  signer        %s\n", orDash(s.Signer))
+		if s.Issuer != "" {
+			fmt.Fprintf(w, "  issued by     %s (serial %s)\n", s.Issuer, s.SignerSerial)
+		}
+		fmt.Fprintf(w, "  level         CAdES %s, %s\n", s.Level, s.Hash)
+		fmt.Fprintf(w, "  claimed time  %s\n", timeOrDash(s.ClaimedTime))
+		if s.Level == cades.LevelBT {
+			fmt.Fprintf(w, "  timestamp     %s %s\n", timeOrDash(s.Timestamp), s.TSA)
+		}
+		fmt.Fprintf(w, "  content       %s\n", okText(s.DigestOK, "unchanged since signing", "CHANGED after signing, or not the signed file"))
+		fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
+		fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "  problem       %s\n", p)
+		}
+	}
+}
+
+func okText(ok bool, yes, no string) string {
+	if ok {
+		return yes
+	}
+	return no
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// trustedRoots reads --trust, or the root CAs of the data directory when it
+// is initialized. Neither is not an error: every signature is then
+// indeterminate, and the report says why.
+func (c *cli) trustedRoots(ctx context.Context, trust string) (*x509.CertPool, string, error) {
+	pool := x509.NewCertPool()
+	if trust != "" {
+		data, err := readLimitedFile(trust, maxTrustFileSize)
+		if err != nil {
+			return nil, "", err
+		}
+		n := 0
+		for rest := data; ; {
+			var block *pem.Block
+			block, rest = pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, "", selo.Errorf(selo.EINVALID, "%s: %v", trust, err)
+			}
+			pool.AddCert(cert)
+			n++
+		}
+		if n == 0 {
+			return nil, "", selo.Errorf(selo.EINVALID, "%s holds no PEM certificate", trust)
+		}
+		return pool, fmt.Sprintf("%d root(s) from %s", n, trust), nil
+	}
+	if !c.initialized() {
+		return nil, "none (no --trust and no data directory)", nil
+	}
+	if err := c.open(ctx); err != nil {
+		return nil, "", err
+	}
+	cas, err := c.store.ListCAs(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	n := 0
+	for _, ca := range cas {
+		if !ca.IsRoot() {
+			continue
+		}
+		cert, err := x509.ParseCertificate(ca.CertDER)
+		if err != nil {
+			return nil, "", fmt.Errorf("parse root %s: %w", ca.ID, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	return pool, fmt.Sprintf("%d root CA(s) of %s", n, c.dataDir), nil
+}
+
+// hashFileAll reads a file once and returns its digest under each hash.
+func hashFileAll(path string, hashes []crypto.Hash) (map[crypto.Hash][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "cannot open %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	writers := make([]io.Writer, len(hashes))
+	states := make([]hash.Hash, len(hashes))
+	for i, h := range hashes {
+		states[i] = h.New()
+		writers[i] = states[i]
+	}
+	if _, err := io.Copy(io.MultiWriter(writers...), f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	out := make(map[crypto.Hash][]byte, len(hashes))
+	for i, h := range hashes {
+		out[h] = states[i].Sum(nil)
+	}
+	return out, nil
+}

@@ -1,0 +1,89 @@
+// Package cades makes and checks CAdES baseline signatures (ETSI EN 319
+// 122-1) for any file: B-B (signed attributes with signing-certificate-v2)
+// and B-T (plus an RFC 3161 timestamp over the signature value), detached
+// (.p7s) or enveloping. Signing works in two steps through docsign/cms so
+// that a remote key that only signs digests fits.
+package cades
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/cms"
+)
+
+// Levels of a CAdES baseline signature this package makes and reports.
+const (
+	LevelBB = "B-B"
+	LevelBT = "B-T"
+)
+
+// Timestamper gets an RFC 3161 timestamp token over a digest: tsa.Client
+// over HTTP, or Selo's own TSA in process.
+type Timestamper interface {
+	Timestamp(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error)
+}
+
+// Prepare starts a CAdES signature over content (see cms.Prepare): the
+// caller signs Digest() with any key and passes the result to Finish.
+func Prepare(content []byte, opts cms.Options) (*cms.Prepared, error) {
+	return cms.Prepare(content, opts)
+}
+
+// Finish injects the signature value and, with ts, adds the signature
+// timestamp (B-T). It returns the DER of the signature (.p7s).
+func Finish(ctx context.Context, p *cms.Prepared, signature []byte, ts Timestamper) ([]byte, error) {
+	sd, err := p.Finish(signature)
+	if err != nil {
+		return nil, err
+	}
+	if ts != nil {
+		if err := AddTimestamp(ctx, sd, p.Hash(), ts); err != nil {
+			return nil, err
+		}
+	}
+	return sd.Bytes()
+}
+
+// Sign makes a CAdES signature with a local or remote crypto.Signer in one
+// call: B-B, or B-T when ts is not nil.
+func Sign(ctx context.Context, signer crypto.Signer, content []byte, opts cms.Options, ts Timestamper) ([]byte, error) {
+	p, err := Prepare(content, opts)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := p.SignWith(signer)
+	if err != nil {
+		return nil, err
+	}
+	if ts != nil {
+		if err := AddTimestamp(ctx, sd, p.Hash(), ts); err != nil {
+			return nil, err
+		}
+	}
+	return sd.Bytes()
+}
+
+// AddTimestamp adds a signature-time-stamp (id-aa-signatureTimeStampToken)
+// over each signer's signature value, hashed with hash, taking a signature
+// from B-B to B-T.
+func AddTimestamp(ctx context.Context, sd *cms.SignedData, hash crypto.Hash, ts Timestamper) error {
+	if cms.HashOID(hash) == nil {
+		return selo.Errorf(selo.EINVALID, "timestamp hash %v is not supported", hash)
+	}
+	for _, si := range sd.Signers {
+		if _, ok := si.Unsigned(cms.OIDAttributeTimeStampToken); ok {
+			continue
+		}
+		h := hash.New()
+		h.Write(si.Signature)
+		token, err := ts.Timestamp(ctx, hash, h.Sum(nil))
+		if err != nil {
+			return fmt.Errorf("signature timestamp: %w", err)
+		}
+		si.AddUnsignedAttribute(cms.Attribute{Type: cms.OIDAttributeTimeStampToken, Values: [][]byte{token}})
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+package cades
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/tsa"
+)
+
+// Validation statuses, after ETSI EN 319 102-1's TOTAL-PASSED, TOTAL-FAILED
+// and INDETERMINATE.
+const (
+	// StatusValid: the content is what was signed, the signature is the
+	// certificate's, and the certificate chains to a trusted root.
+	StatusValid = "valid"
+	// StatusInvalid: the content was changed or the signature is not valid.
+	StatusInvalid = "invalid"
+	// StatusIndeterminate: the signature is intact but trust could not be
+	// established (no trusted root, an expired chain, a bad timestamp).
+	StatusIndeterminate = "indeterminate"
+)
+
+// VerifyOptions says what to check a CAdES signature against.
+type VerifyOptions struct {
+	// Content of a detached signature; nil for an enveloping one.
+	Content []byte
+	// ContentDigests replaces Content for a large detached file the caller
+	// hashed while streaming it: its digest under each hash the signers use
+	// (see Hashes).
+	ContentDigests map[crypto.Hash][]byte
+	// Roots are the trusted roots; nil leaves every signature indeterminate.
+	Roots *x509.CertPool
+	// Intermediates adds CA certificates to those the signature carries.
+	Intermediates []*x509.Certificate
+	// Now is the validation time when there is no valid timestamp; zero is now.
+	Now time.Time
+}
+
+// Report is what Verify found, one entry per signer.
+type Report struct {
+	Format     string             `json:"format"` // "CAdES"
+	Detached   bool               `json:"detached"`
+	Signatures []*SignatureReport `json:"signatures"`
+}
+
+// Valid reports whether every signature is valid.
+func (r *Report) Valid() bool {
+	for _, s := range r.Signatures {
+		if s.Status != StatusValid {
+			return false
+		}
+	}
+	return len(r.Signatures) > 0
+}
+
+// SignatureReport describes one signature.
+type SignatureReport struct {
+	Signer       string     `json:"signer"` // the certificate's subject, RFC 4514
+	SignerSerial string     `json:"signer_serial,omitempty"`
+	Issuer       string     `json:"issuer,omitempty"`
+	Level        string     `json:"level"`                  // B-B or B-T
+	ClaimedTime  *time.Time `json:"claimed_time,omitempty"` // signing-time attribute
+	Timestamp    *time.Time `json:"timestamp,omitempty"`    // the TSA's time, when valid
+	TSA          string     `json:"tsa,omitempty"`
+	Hash         string     `json:"hash"`
+	// The checks, each true when it passed.
+	DigestOK         bool `json:"digest_ok"`
+	SignatureOK      bool `json:"signature_ok"`
+	CertificateBound bool `json:"signing_certificate_ok"`
+	ChainOK          bool `json:"chain_ok"`
+	TimestampOK      bool `json:"timestamp_ok"`
+	// ValidatedAt is the time the chain was checked at: the timestamp's
+	// when there is a valid one, else now.
+	ValidatedAt time.Time `json:"validated_at"`
+	Status      string    `json:"status"`
+	Problems    []string  `json:"problems,omitempty"`
+}
+
+// Verify checks every signature of a CAdES (CMS) file. The error is only for
+// a file that is not a signature at all; a signature that fails its checks
+// is reported with status invalid or indeterminate and the reasons.
+func Verify(der []byte, opts VerifyOptions) (*Report, error) {
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return nil, err
+	}
+	if !sd.ContentType.Equal(cms.OIDData) {
+		return nil, selo.Errorf(selo.EINVALID, "the signature's content type %s is not data: not a CAdES document signature", sd.ContentType)
+	}
+	if sd.Detached && opts.Content == nil && opts.ContentDigests == nil {
+		return nil, selo.Errorf(selo.EINVALID, "the signature is detached: give the signed file (--content)")
+	}
+	rep := &Report{Format: "CAdES", Detached: sd.Detached}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, si := range sd.Signers {
+		rep.Signatures = append(rep.Signatures, verifySigner(sd, si, opts, now))
+	}
+	return rep, nil
+}
+
+func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, now time.Time) *SignatureReport {
+	r := &SignatureReport{Level: LevelBB, Hash: si.Hash.String(), ValidatedAt: now.UTC()}
+	if t := si.SigningTime(); !t.IsZero() {
+		t = t.UTC()
+		r.ClaimedTime = &t
+	}
+	coreOpts := cms.VerifyOptions{Intermediates: opts.Intermediates}
+	if sd.Detached {
+		if opts.Content != nil {
+			coreOpts.Content = opts.Content
+		} else if d, ok := opts.ContentDigests[si.Hash]; ok {
+			coreOpts.ContentDigest = d
+		} else {
+			// No digest under this signer's hash: an empty content fails the
+			// digest check instead of being taken for an enveloping one.
+			coreOpts.Content = []byte{}
+		}
+	}
+	// First the signature itself, without trust: does it hold together?
+	core, err := sd.VerifySigner(si, coreOpts)
+	if core != nil && core.Certificate != nil {
+		r.Signer = core.Certificate.Subject.String()
+		r.SignerSerial = hex.EncodeToString(core.Certificate.SerialNumber.Bytes())
+		r.Issuer = core.Certificate.Issuer.String()
+	}
+	if core != nil {
+		r.DigestOK, r.SignatureOK, r.CertificateBound = core.DigestOK, core.SignatureOK, core.CertificateBound
+	}
+	if err != nil {
+		r.Status = StatusInvalid
+		r.Problems = append(r.Problems, selo.ErrorMessage(err))
+		return r
+	}
+
+	// A certificate whose key usage rules out signatures cannot vouch for one.
+	if ku := core.Certificate.KeyUsage; ku != 0 && ku&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		r.Problems = append(r.Problems, "the signer's certificate does not allow signatures (key usage)")
+	}
+	// B-T: a timestamp over the signature value proves it existed then.
+	at := now
+	if vals, ok := si.Unsigned(cms.OIDAttributeTimeStampToken); ok {
+		r.Level = LevelBT
+		if t, tsaName, err := checkTimestamp(vals, si, opts); err != nil {
+			r.Problems = append(r.Problems, "timestamp: "+selo.ErrorMessage(err))
+		} else {
+			r.TimestampOK = true
+			r.Timestamp, r.TSA = &t, tsaName
+			at = t
+		}
+	}
+	r.ValidatedAt = at.UTC()
+	if opts.Roots == nil {
+		r.Problems = append(r.Problems, "no trusted roots given: the chain was not checked")
+	} else if _, err := cms.VerifyChain(core.Certificate, append(sd.Certificates, opts.Intermediates...), opts.Roots, at, nil); err != nil {
+		r.Problems = append(r.Problems, selo.ErrorMessage(err))
+	} else {
+		r.ChainOK = true
+	}
+	r.Status = StatusValid
+	if !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0 {
+		r.Status = StatusIndeterminate
+	}
+	return r
+}
+
+// checkTimestamp verifies the signature timestamp token: over this
+// signature value, signed by a timestamping certificate that chains to the
+// roots at the token's time.
+func checkTimestamp(vals [][]byte, si *cms.SignerInfo, opts VerifyOptions) (time.Time, string, error) {
+	if len(vals) != 1 {
+		return time.Time{}, "", selo.Errorf(selo.EINVALID, "the timestamp attribute must hold one token")
+	}
+	tok, err := tsa.ParseToken(vals[0])
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	h := tok.Info.Hash.New()
+	h.Write(si.Signature)
+	rep, err := tok.Verify(tok.Info.Hash, h.Sum(nil), tsa.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if opts.Roots == nil {
+		return time.Time{}, "", selo.Errorf(selo.EINVALID, "no trusted roots given: the TSA was not checked")
+	}
+	return tok.Time(), rep.Certificate.Subject.String(), nil
+}
+
+// Hashes returns the digest algorithms the signers of a CMS file use, so a
+// caller can hash a large detached file once for ContentDigests.
+func Hashes(der []byte) ([]crypto.Hash, error) {
+	sd, err := cms.Parse(der)
+	if err != nil {
+		return nil, err
+	}
+	var out []crypto.Hash
+	for _, si := range sd.Signers {
+		if si.Hash != 0 && !slices.Contains(out, si.Hash) {
+			out = append(out, si.Hash)
+		}
+	}
+	return out, nil
+}
