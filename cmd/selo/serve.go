@@ -135,7 +135,10 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					go func() { defer wg.Done(); c.startReadyNotices(ctx, reg, workerInterval) }()
 				}
 			}
-			defer wg.Wait()
+			// Stop the workers before waiting for them, on every return: a
+			// plain deferred Wait would run before the deferred stop and hang
+			// an early error return (a listen address in use) for ever.
+			defer func() { stop(); wg.Wait() }()
 			if len(httpRoles) == 0 {
 				c.log.Info("selo worker running", "data", c.dataDir)
 				fmt.Fprintln(c.stderr, "Selo worker is running (no HTTP roles)")

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,5 +219,25 @@ func TestServeSignals(t *testing.T) {
 				t.Errorf("selo serve on %v: %v, exit %d:\n%s", sig, waitErr, cmd.ProcessState.ExitCode(), watch)
 			}
 		})
+	}
+}
+
+// TestServeListenInUse: a listen address already taken is an error that
+// ends serve at once, background workers included, rather than a hang.
+func TestServeListenInUse(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan result, 1)
+	go func() { done <- runSelo(t, "serve", "--no-init", "--listen", ln.Addr().String(), "--data", data) }()
+	select {
+	case r := <-done:
+		wantExit(t, r, 1, "listen on "+ln.Addr().String())
+	case <-time.After(time.Minute):
+		t.Fatal("serve hung on a listen address in use")
 	}
 }
