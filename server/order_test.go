@@ -20,22 +20,17 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/lift/lifttest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
 
 var webhookSecret = []byte("whsec-test-secret-0123456789abcdef")
 
-// orderDocuments passes a submission whose MRZ is "valid" and refuses any
-// other: a stand-in at the test's edge for the idcheck catalogue.
-type orderDocuments struct{}
-
-func (orderDocuments) CheckDocument(sub registration.IdentitySubmission, _ selo.Holder, _ time.Time) (*registration.DocumentVerdict, error) {
-	if sub.MRZ != "valid" {
-		return nil, selo.Errorf(selo.EINVALID, "the MRZ check digit is wrong")
-	}
-	return &registration.DocumentVerdict{MRZ: map[string]string{"document_number": sub.DocumentNumber}, Pending: []string{"photo"}}, nil
-}
+// anaCard is the Portuguese ID card of orderBody's holder, valid for five
+// more years: a real MRZ that the production checker accepts.
+var anaCard = lifttest.IDCard(selo.Holder{GivenNames: "Ana Maria", Surname: "Silva",
+	BirthDate: time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC)}, lifttest.CardNumber, lifttest.Expiry())
 
 // sentMail records the e-mails the registration desk sends.
 type sentMail struct {
@@ -64,7 +59,7 @@ func (m *sentMail) subjects() string {
 func withRegistration(tb testing.TB, mail selo.Mailer, secret []byte) func(*server.Config) {
 	return func(c *server.Config) {
 		reg, err := registration.New(registration.Config{Store: c.Authority.Store(), Authority: c.Authority, Mailer: mail,
-			Documents: orderDocuments{}, CodeKey: bytes.Repeat([]byte{7}, 32), WebhookSecret: secret,
+			CodeKey: bytes.Repeat([]byte{7}, 32), WebhookSecret: secret,
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			tb.Fatal(err)
@@ -127,9 +122,10 @@ func createOrder(t *testing.T, ts *testServer, email string) server.CreateOrderR
 	return out
 }
 
+// identityBody is the holder's submission of anaCard with the MRZ mrz.
 func identityBody(code, mrz string) map[string]any {
-	return map[string]any{"access_code": code, "document_type": "id-card", "country": "PT", "document_number": "12345678",
-		"expiry_date": "2031-01-01", "mrz": mrz}
+	return map[string]any{"access_code": code, "document_type": "id-card", "country": "PT", "document_number": anaCard.DocumentNumber,
+		"expiry_date": anaCard.ExpiryDate.Format(time.DateOnly), "mrz": mrz}
 }
 
 // signWebhook returns the signature header of body at time ts.
@@ -173,23 +169,23 @@ func TestOrderLifecycle(t *testing.T) {
 
 	// The holder: a wrong code, a machine refusal, then a pass.
 	path := "/api/v1/orders/" + number + "/identity-check"
-	resp, body = ts.sendJSON(t, "POST", path, identityBody("WRONGCODE", "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody("WRONGCODE", anaCard.MRZ), "Authorization", "")
 	wantError(t, resp, body, http.StatusUnauthorized, "unauthorized", "wrong")
 	var check server.IdentityCheckResponse
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "bad"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, lifttest.WrongCheckDigit(anaCard.MRZ)), "Authorization", "")
 	wantJSON(t, resp, body, http.StatusOK, &check)
-	if check.Status != "refused" || !strings.Contains(check.MachineReason, "check digit") || check.Holder != nil {
+	if check.Status != "refused" || !strings.Contains(check.MachineReason, "check digit of the birth date") || check.Holder != nil {
 		t.Fatalf("refused check %s", body)
 	}
 	// Codes are case- and dash-insensitive, as people type them.
 	lower := strings.ToLower(created.AccessCode[:4]) + "-" + created.AccessCode[4:]
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(lower, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(lower, anaCard.MRZ), "Authorization", "")
 	wantJSON(t, resp, body, http.StatusOK, &check)
-	if check.Status != "pending" || check.OrderNumber != number || len(check.Pending) != 1 || check.MRZ != "" {
+	if check.Status != "pending" || check.OrderNumber != number || strings.Join(check.Pending, ",") != "photo,liveness video" || check.MRZ != "" {
 		t.Fatalf("pending check %s", body)
 	}
 	// A second submission while one waits is refused.
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantError(t, resp, body, http.StatusConflict, "conflict", "already waits")
 
 	// The officers' queue shows it with the holder to compare.
@@ -197,8 +193,8 @@ func TestOrderLifecycle(t *testing.T) {
 	resp, body = ts.get(t, "/api/v1/identity-checks")
 	wantJSON(t, resp, body, http.StatusOK, &queue)
 	if len(queue.Checks) != 1 || queue.Checks[0].ID != check.ID || queue.Checks[0].Holder == nil ||
-		queue.Checks[0].Holder.Surname != "Silva" || queue.Checks[0].DocumentNumber != "12345678" ||
-		queue.Checks[0].ExpiryDate != "2031-01-01" || !strings.Contains(string(queue.Checks[0].MRZResult), "12345678") {
+		queue.Checks[0].Holder.Surname != "Silva" || queue.Checks[0].DocumentNumber != lifttest.CardNumber ||
+		queue.Checks[0].ExpiryDate != anaCard.ExpiryDate.Format(time.DateOnly) || !strings.Contains(string(queue.Checks[0].MRZResult), `"`+lifttest.CardNumber+`"`) {
 		t.Fatalf("queue %s", body)
 	}
 	var decided server.OrderResponse
@@ -260,7 +256,7 @@ func TestOrderLifecycle(t *testing.T) {
 	wantJSON(t, resp, body, http.StatusOK, &cancelled) // repeating is a no-op
 	resp, body = ts.sendJSON(t, "POST", "/api/v1/orders/"+number+"/cancel", map[string]any{"reason": "fraud", "reject": true})
 	wantError(t, resp, body, http.StatusConflict, "conflict", "can no longer be rejected")
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantError(t, resp, body, http.StatusConflict, "conflict", "is cancelled")
 
 	for _, l := range []string{ts.logs.String()} {
@@ -408,7 +404,7 @@ func TestOfficerPaymentBeforeIdentity(t *testing.T) {
 	wantError(t, resp, body, http.StatusNotFound, "not_found", "")
 
 	var check server.IdentityCheckResponse
-	resp, body = ts.sendJSON(t, "POST", "/api/v1/orders/"+number+"/identity-check", identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", "/api/v1/orders/"+number+"/identity-check", identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantJSON(t, resp, body, http.StatusOK, &check)
 
 	decide := "/api/v1/identity-checks/" + check.ID + "/decision"
@@ -434,7 +430,7 @@ func TestOfficerRejectsIdentity(t *testing.T) {
 	created := createOrder(t, ts, "ana@example.pt")
 	path := "/api/v1/orders/" + created.Order.Number + "/identity-check"
 	var check server.IdentityCheckResponse
-	resp, body := ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body := ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantJSON(t, resp, body, http.StatusOK, &check)
 	var o server.OrderResponse
 	resp, body = ts.sendJSON(t, "POST", "/api/v1/identity-checks/"+check.ID+"/decision", map[string]any{"decision": "reject", "reasons": "photo is blurred"})
@@ -442,7 +438,7 @@ func TestOfficerRejectsIdentity(t *testing.T) {
 	if o.State != "created" || o.IdentityStatus != "rejected" {
 		t.Fatalf("rejected: %s", body)
 	}
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantJSON(t, resp, body, http.StatusOK, &check)
 	if check.Status != "pending" {
 		t.Fatalf("second submission: %s", body)
@@ -454,7 +450,7 @@ func TestIdentityCheckRequests(t *testing.T) {
 	created := createOrder(t, ts, "ana@example.pt")
 	path := "/api/v1/orders/" + created.Order.Number + "/identity-check"
 	with := func(k string, v any) map[string]any {
-		b := identityBody(created.AccessCode, "valid")
+		b := identityBody(created.AccessCode, anaCard.MRZ)
 		b[k] = v
 		return b
 	}
@@ -466,7 +462,7 @@ func TestIdentityCheckRequests(t *testing.T) {
 		code, message string
 	}{
 		{"no access code", path, with("access_code", ""), 401, "unauthorized", `"access_code" is required`},
-		{"unknown order", "/api/v1/orders/SO-2026-NOPE/identity-check", identityBody(created.AccessCode, "valid"), 401, "unauthorized", "wrong"},
+		{"unknown order", "/api/v1/orders/SO-2026-NOPE/identity-check", identityBody(created.AccessCode, anaCard.MRZ), 401, "unauthorized", "wrong"},
 		{"bad expiry", path, with("expiry_date", "2031-13-01"), 400, "invalid", "YYYY-MM-DD"},
 		{"no expiry", path, with("expiry_date", ""), 400, "invalid", `"expiry_date" is required`},
 		{"no document number", path, with("document_number", ""), 400, "invalid", `"document_number" is required`},
@@ -491,12 +487,12 @@ func TestIdentityCheckRequests(t *testing.T) {
 	}
 	// Five wrong codes kill the access code, the right one included.
 	for range 4 {
-		resp, body := ts.sendJSON(t, "POST", path, identityBody("WRONGWRONG", "valid"), "Authorization", "")
+		resp, body := ts.sendJSON(t, "POST", path, identityBody("WRONGWRONG", anaCard.MRZ), "Authorization", "")
 		wantError(t, resp, body, http.StatusUnauthorized, "unauthorized", "wrong")
 	}
-	resp, body = ts.sendJSON(t, "POST", path, identityBody("WRONGWRONG", "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody("WRONGWRONG", anaCard.MRZ), "Authorization", "")
 	wantError(t, resp, body, http.StatusForbidden, "forbidden", "no longer works")
-	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, "valid"), "Authorization", "")
+	resp, body = ts.sendJSON(t, "POST", path, identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 	wantError(t, resp, body, http.StatusForbidden, "forbidden", "no longer works")
 }
 
@@ -509,7 +505,7 @@ func TestIdentityQueuePages(t *testing.T) {
 	for i := range 3 {
 		created := createOrder(t, ts, fmt.Sprintf("h%d@example.pt", i))
 		var check server.IdentityCheckResponse
-		resp, body := ts.sendJSON(t, "POST", "/api/v1/orders/"+created.Order.Number+"/identity-check", identityBody(created.AccessCode, "valid"), "Authorization", "")
+		resp, body := ts.sendJSON(t, "POST", "/api/v1/orders/"+created.Order.Number+"/identity-check", identityBody(created.AccessCode, anaCard.MRZ), "Authorization", "")
 		wantJSON(t, resp, body, http.StatusOK, &check)
 		want[check.ID] = true
 	}
@@ -545,7 +541,7 @@ func TestIdentityQueuePages(t *testing.T) {
 func TestIdentityCheckRateLimited(t *testing.T) {
 	ts, _ := newOrderServer(t, func(c *server.Config) { c.PublicRateLimit = server.RateLimit{PerMinute: 1, Burst: 2} })
 	for i := range 3 {
-		resp, body := ts.sendJSON(t, "POST", "/api/v1/orders/SO-2026-NOPE/identity-check", identityBody("X", "valid"), "Authorization", "")
+		resp, body := ts.sendJSON(t, "POST", "/api/v1/orders/SO-2026-NOPE/identity-check", identityBody("X", anaCard.MRZ), "Authorization", "")
 		if i < 2 {
 			wantError(t, resp, body, http.StatusUnauthorized, "unauthorized", "")
 			continue
@@ -699,7 +695,7 @@ func FuzzPaymentWebhook(f *testing.F) {
 // identity-check decoders through the server: never a panic, never a 500.
 func FuzzOrderRequests(f *testing.F) {
 	create, _ := json.Marshal(orderBody("ana@example.pt"))
-	identity, _ := json.Marshal(identityBody("ABCDEFGHJKMN", "valid"))
+	identity, _ := json.Marshal(identityBody("ABCDEFGHJKMN", anaCard.MRZ))
 	for _, seed := range []string{string(create), string(identity), `{"holder":{"birth_date":"0000-00-00"}}`,
 		`{"expiry_date":"9999-12-31","access_code":"x","document_type":"p","country":"P","document_number":"1"}`,
 		`{"subject":{"dns_names":[1]}}`, `null`, `{"a`, "\xff"} {

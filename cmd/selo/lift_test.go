@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
@@ -201,19 +203,20 @@ func liftToEnd(t *testing.T, d *liftDesk, o lifttest.Order, stateDir, outDir, cr
 	return nil
 }
 
-// checkLifted checks that the order ended delivered with exactly one key
-// and one certificate, and that the .pfx holds that key and certificate.
-func checkLifted(t *testing.T, d *liftDesk, o lifttest.Order, stateDir, pfxPath string) *x509.Certificate {
+// checkLifted checks, over the registration desk svc and its store, that
+// the order ended delivered with exactly one key and one certificate, and
+// that the .pfx holds that key and certificate.
+func checkLifted(t *testing.T, svc *registration.Service, store selo.Store, o lifttest.Order, stateDir, pfxPath string) *x509.Certificate {
 	t.Helper()
 	ctx := context.Background()
-	order, err := d.svc.FindOrder(ctx, o.Number)
+	order, err := svc.FindOrder(ctx, o.Number)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if order.State != selo.OrderDelivered {
 		t.Fatalf("order %s is %s, want delivered", o.Number, order.State)
 	}
-	hist, err := d.svc.OrderHistory(ctx, o.Number)
+	hist, err := svc.OrderHistory(ctx, o.Number)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func checkLifted(t *testing.T, d *liftDesk, o lifttest.Order, stateDir, pfxPath 
 	if keys != 1 {
 		t.Fatalf("the order recorded a key %d times", keys)
 	}
-	certs, err := d.store.ListCertificates(ctx, selo.CertificateFilter{Limit: 1000})
+	certs, err := store.ListCertificates(ctx, selo.CertificateFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,35 +289,106 @@ func TestLiftCrash(t *testing.T) {
 			if !strings.Contains(last.stdout, "step 5/5") || !strings.Contains(last.stdout, lift.PFXName(o.Number)) {
 				t.Fatalf("last run:\n%s", last)
 			}
-			checkLifted(t, d, o, stateDir, filepath.Join(outDir, lift.PFXName(o.Number)))
+			checkLifted(t, d.svc, d.store, o, stateDir, filepath.Join(outDir, lift.PFXName(o.Number)))
 			// One more run changes nothing.
 			r := liftChild(t, map[string]string{envLiftCode: o.LiftCode, envPFXPass: liftPassword},
 				"lift", "--server", d.url(), "--order", o.Number, "--out", outDir, "--state-dir", stateDir)
 			if r.code != 0 || !strings.Contains(r.stdout, "lifted already") {
 				t.Fatalf("rerun after the end:\n%s", r)
 			}
-			checkLifted(t, d, o, stateDir, filepath.Join(outDir, lift.PFXName(o.Number)))
+			checkLifted(t, d.svc, d.store, o, stateDir, filepath.Join(outDir, lift.PFXName(o.Number)))
 		})
 	}
 }
 
+// outboxMail returns the body of the newest e-mail to address whose subject
+// holds subject, read from DATA's outbox with 'selo outbox' as a holder
+// reads it on a server with no SMTP configured.
+func outboxMail(t *testing.T, data, address, subject string) string {
+	t.Helper()
+	r := mustRunSelo(t, "--data", data, "--json", "outbox", "--channel", "email", "--to", address)
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	body := ""
+	for {
+		var m selo.OutboxMessage
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("selo outbox --json: %v\n%s", err, r)
+		}
+		if strings.Contains(m.Subject, subject) {
+			body = m.Body
+		}
+	}
+	if body == "" {
+		t.Fatalf("no e-mail %q to %s in the outbox:\n%s", subject, address, r)
+	}
+	return body
+}
+
 // TestLiftEndToEnd walks an order from creation to a .pfx that the real
-// openssl opens and whose chain it verifies, the e-mails read from the
-// outbox as the holder reads them.
+// openssl opens and whose chain it verifies, through 'selo serve' wired as
+// in production (the catalogue's document checker, the local outbox): the
+// officer works with 'selo order', the holder submits a real ID card MRZ to
+// the API, reads every code from the e-mails in the outbox, and runs
+// 'selo lift'.
 func TestLiftEndToEnd(t *testing.T) {
-	d := newLiftDesk(t)
-	o := lifttest.ReadyOrder(t, d.svc, d.outbox, "qualified-sign", selo.DeliverySoftware)
+	data := dataDir(t)
+	base, serveErr := serveInProcess(t, data)
+	d := []string{"--data", data}
+	const email = "ana.silva@example.pt"
+
+	// The officer creates the order; the access code reaches the holder by e-mail.
+	var created server.CreateOrderResponse
+	decodeJSON(t, mustRunSelo(t, append(d, "--json", "order", "create", "--given-names", "Ana Maria", "--surname", "Silva",
+		"--birth-date", "1990-05-17", "--email", email, "--mobile", "+351912345678",
+		"--profile", "qualified-sign", "--delivery", "software", "--country", "PT")...), &created)
+	number := created.Order.Number
+	accessCode := lifttest.Find(t, outboxMail(t, data, email, "Your certificate order "+number), `access code ([^\s.]+)`)
+	if accessCode != created.AccessCode {
+		t.Fatalf("the e-mail gives access code %q, order create printed another", accessCode)
+	}
+
+	// The holder submits the ID card to the API: the machine checks pass it
+	// on to the officers' queue.
+	card := lifttest.IDCard(selo.Holder{GivenNames: "Ana Maria", Surname: "Silva", BirthDate: time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC)},
+		lifttest.CardNumber, lifttest.Expiry())
+	req, _ := json.Marshal(server.IdentityCheckRequest{AccessCode: accessCode, DocumentType: card.DocumentType, Country: card.Country,
+		DocumentNumber: card.DocumentNumber, ExpiryDate: card.ExpiryDate.Format(time.DateOnly), MRZ: card.MRZ})
+	resp, err := http.Post(base+"/api/v1/orders/"+number+"/identity-check", "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check server.IdentityCheckResponse
+	err = json.NewDecoder(resp.Body).Decode(&check)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || check.Status != string(selo.IdentityPending) {
+		t.Fatalf("identity check: %d %+v %v\n%s", resp.StatusCode, check, err, serveErr)
+	}
+
+	// The officer approves it and records the payment: the order is ready.
+	mustRunSelo(t, append(d, "order", "decide", check.ID, "--approve", "--reason", "photo and liveness video match the card")...)
+	r := mustRunSelo(t, append(d, "order", "pay", number, "--reference", "TPA-1", "--amount", "49.90")...)
+	if !strings.Contains(r.stdout, "order "+number+" is ready") {
+		t.Fatalf("order pay:\n%s", r)
+	}
+	ready := outboxMail(t, data, email, "Your certificate is ready: order "+number)
+	o := lifttest.Order{Number: lifttest.Find(t, ready, `Order number: (\S+)`), LiftCode: lifttest.Find(t, ready, `Code: ([A-Z0-9]+)`), Email: email}
+	if o.Number != number {
+		t.Fatalf("the ready e-mail names order %s, want %s", o.Number, number)
+	}
+
 	stateDir, outDir := filepath.Join(t.TempDir(), "state"), t.TempDir()
-	args := []string{"lift", "--server", d.url(), "--order", o.Number, "--out", outDir, "--state-dir", stateDir}
+	args := []string{"lift", "--server", base, "--order", o.Number, "--out", outDir, "--state-dir", stateDir}
 	t.Setenv(envLiftCode, o.LiftCode)
 	pwFile := writeFile(t, filepath.Join(t.TempDir(), "pw"), liftPassword+"\n")
 
-	r := runSelo(t, args...)
+	r = runSelo(t, args...)
 	wantExit(t, r, 1, "e-mailed", envEmailCode)
 	if !strings.Contains(r.stdout, "step 1/5") {
 		t.Fatalf("first run:\n%s", r)
 	}
-	t.Setenv(envEmailCode, lifttest.EmailCode(t, d.outbox, o.Email))
+	t.Setenv(envEmailCode, lifttest.Find(t, outboxMail(t, data, email, "Verification code for order "+number), `is ([0-9]{6})`))
 	r = mustRunSelo(t, append(args, "--password-file", pwFile)...)
 	for _, want := range []string{"step 2/5: e-mail address verified", "step 3/5", "step 4/5", "step 5/5", "Done."} {
 		if !strings.Contains(r.stdout, want) {
@@ -327,7 +401,8 @@ func TestLiftEndToEnd(t *testing.T) {
 		}
 	}
 	pfx := filepath.Join(outDir, lift.PFXName(o.Number))
-	leaf := checkLifted(t, d, o, stateDir, pfx)
+	desk, c := holderDesk(t, data, nil)
+	leaf := checkLifted(t, desk, c.store, o, stateDir, pfx)
 
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {

@@ -12,20 +12,14 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/lift/lifttest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
 
-// passDocuments passes every identity document: a stand-in at the test's
-// edge for the idcheck catalogue, so that a check reaches the officers' queue.
-type passDocuments struct{}
-
-func (passDocuments) CheckDocument(sub registration.IdentitySubmission, _ selo.Holder, _ time.Time) (*registration.DocumentVerdict, error) {
-	return &registration.DocumentVerdict{Pending: []string{"photo"}}, nil
-}
-
-// holderDesk opens the registration desk over data as the server would,
-// with passDocuments, to act as the holder does through the API.
+// holderDesk opens the registration desk over data as the server does
+// (c.registration: the production document checker), to act as the holder
+// does through the API; a mailer, when given, replaces the configured one.
 func holderDesk(t *testing.T, data string, mailer selo.Mailer) (*registration.Service, *cli) {
 	t.Helper()
 	c := newCLI(strings.NewReader(""), io.Discard, io.Discard)
@@ -46,13 +40,13 @@ func holderDesk(t *testing.T, data string, mailer selo.Mailer) (*registration.Se
 		t.Fatal(err)
 	}
 	if mailer == nil {
-		n, err := c.notifiers()
+		svc, err := c.registration(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		mailer = n.Mailer
+		return svc, c
 	}
-	svc, err := registration.New(registration.Config{Store: c.store, Authority: a, Mailer: mailer, Documents: passDocuments{},
+	svc, err := registration.New(registration.Config{Store: c.store, Authority: a, Keys: c.keys, Mailer: mailer,
 		CodeKey: codeKey, WebhookSecret: secret})
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +118,25 @@ func TestOrderCommands(t *testing.T) {
 		t.Fatalf("empty queue:\n%s", r)
 	}
 	desk, _ := holderDesk(t, data, nil)
-	check, err := desk.SubmitIdentityCheck(t.Context(), number, created.AccessCode, registration.IdentitySubmission{
-		DocumentType: "id-card", Country: "PT", DocumentNumber: "12345678", ExpiryDate: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), MRZ: "x"})
+	card := lifttest.IDCard(selo.Holder{GivenNames: "Ana Maria", Surname: "Silva", BirthDate: time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC)},
+		lifttest.CardNumber, lifttest.Expiry())
+	bad := card
+	bad.MRZ = lifttest.WrongCheckDigit(card.MRZ)
+	check, err := desk.SubmitIdentityCheck(t.Context(), number, created.AccessCode, bad)
+	if err != nil || check.Status != selo.IdentityRefused || !strings.Contains(check.MachineReason, "check digit of the birth date") {
+		t.Fatalf("a wrong check digit: %+v %v", check, err)
+	}
+	r = mustRunSelo(t, append(d, "order", "checks")...)
+	if !strings.Contains(r.stdout, "no identity checks waiting") {
+		t.Fatalf("a refused check reached the queue:\n%s", r)
+	}
+	check, err = desk.SubmitIdentityCheck(t.Context(), number, created.AccessCode, card)
 	if err != nil || check.Status != selo.IdentityPending {
 		t.Fatalf("submit: %+v %v", check, err)
 	}
 	r = mustRunSelo(t, append(d, "order", "checks")...)
 	if !strings.Contains(r.stdout, check.ID) || !strings.Contains(r.stdout, number) || !strings.Contains(r.stdout, "Ana Maria Silva") ||
-		!strings.Contains(r.stdout, "12345678") || !strings.Contains(r.stdout, "2031-01-01") {
+		!strings.Contains(r.stdout, lifttest.CardNumber) || !strings.Contains(r.stdout, card.ExpiryDate.Format(time.DateOnly)) {
 		t.Fatalf("order checks:\n%s", r)
 	}
 	var queue []*server.IdentityCheckResponse
@@ -238,10 +243,10 @@ func TestReadyNoticesResent(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-mail.sent // the access code
-	check, err := desk.SubmitIdentityCheck(ctx, created.Order.Number, created.AccessCode, registration.IdentitySubmission{
-		DocumentType: "passport", Country: "PT", DocumentNumber: "P1", ExpiryDate: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
+	check, err := desk.SubmitIdentityCheck(ctx, created.Order.Number, created.AccessCode,
+		lifttest.IDCard(created.Order.Holder, lifttest.CardNumber, lifttest.Expiry()))
+	if err != nil || check.Status != selo.IdentityPending {
+		t.Fatalf("submit: %+v %v", check, err)
 	}
 	if _, err := desk.RecordPayment(ctx, "test", created.Order.Number, registration.Payment{Reference: "R", AmountCents: 100, Currency: "EUR"}); err != nil {
 		t.Fatal(err)

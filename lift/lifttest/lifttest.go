@@ -1,8 +1,8 @@
 // Package lifttest makes orders that are ready to lift, over a real
 // registration service, for tests of the lift flow (server, lift, cmd/selo).
-// Only the identity document check is a stand-in: it passes every
-// submission, and an officer's approval then validates the identity as in
-// production.
+// Identity documents go through the production checker (the idcheck
+// catalogue shipped with Selo) with real MRZs built by idcheck/mrztest; an
+// officer's approval then validates the identity as in production.
 package lifttest
 
 import (
@@ -16,25 +16,56 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/idcheck/mrztest"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 )
 
-// Documents passes every identity document: the stand-in at the tests' edge
-// for the idcheck catalogue.
-type Documents struct{}
+// CardNumber is the document number of the Cartão de Cidadão that IDCard
+// writes: the civil identification number, its check digit, the version
+// letters and the card's own check digit, as printed.
+const CardNumber = "123456789ZZ4"
 
-// CheckDocument implements registration.DocumentChecker.
-func (Documents) CheckDocument(sub registration.IdentitySubmission, _ selo.Holder, _ time.Time) (*registration.DocumentVerdict, error) {
-	return &registration.DocumentVerdict{MRZ: map[string]string{"number": sub.DocumentNumber}, Pending: []string{"photo"}}, nil
+// Expiry is a document expiry date five years after now (the system clock,
+// which the registration services of these tests use), at midnight UTC as
+// an MRZ and a typed date give it.
+func Expiry() time.Time {
+	y, m, d := time.Now().UTC().AddDate(5, 0, 0).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// IDCard returns the submission of a valid Portuguese ID card (TD1,
+// document code "I<") of holder h: the MRZ carries the holder's name and
+// birth date (ICAO's specimen date when h has none), number and expiry, with
+// correct check digits, and the typed fields agree with it. Names must be
+// written without diacritics, as an issuer transliterates them.
+func IDCard(h selo.Holder, number string, expiry time.Time) registration.IdentitySubmission {
+	mrz := mrztest.TD1(mrztest.Document{Code: "I<", State: "PRT", Number: number, Surname: h.Surname, GivenNames: h.GivenNames,
+		Birth: h.BirthDate, Expiry: expiry})
+	return registration.IdentitySubmission{DocumentType: "id-card", Country: "PT", DocumentNumber: number, ExpiryDate: expiry, MRZ: mrz}
+}
+
+// WrongCheckDigit returns mrz (TD1 or TD3) with the check digit of the
+// birth date changed: the production checker refuses it with "check digit
+// of the birth date".
+func WrongCheckDigit(mrz string) string {
+	lines := strings.Split(mrz, "\n")
+	pos := 19 // TD3, line 2, position 20
+	if len(lines) == 3 {
+		pos = 6 // TD1, line 2, position 7
+	}
+	b := []byte(lines[1])
+	b[pos] = '0' + (b[pos]-'0'+1)%10
+	lines[1] = string(b)
+	return strings.Join(lines, "\n")
 }
 
 // NewService returns a registration service over store and auth whose
-// e-mails go to outbox.
+// e-mails go to outbox, with the production document checker.
 func NewService(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, outbox *notify.Outbox, codeKey []byte) *registration.Service {
 	t.Helper()
 	svc, err := registration.New(registration.Config{Store: store, Authority: auth, Keys: keys, Mailer: outbox,
-		Documents: Documents{}, CodeKey: codeKey})
+		CodeKey: codeKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +99,9 @@ func ReadyOrder(t testing.TB, svc *registration.Service, outbox *notify.Outbox, 
 		t.Fatalf("create order: %v", err)
 	}
 	number := created.Order.Number
-	c, err := svc.SubmitIdentityCheck(ctx, number, created.AccessCode, registration.IdentitySubmission{
-		DocumentType: "id-card", Country: "PT", DocumentNumber: "12345678", MRZ: "valid"})
-	if err != nil {
-		t.Fatalf("identity check: %v", err)
+	c, err := svc.SubmitIdentityCheck(ctx, number, created.AccessCode, IDCard(created.Order.Holder, CardNumber, Expiry()))
+	if err != nil || c.Status != selo.IdentityPending {
+		t.Fatalf("identity check: %+v %v", c, err)
 	}
 	if _, err := svc.DecideIdentityCheck(ctx, "officer:test", c.ID, true, "photo matches the document"); err != nil {
 		t.Fatalf("approve identity: %v", err)
