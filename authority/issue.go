@@ -221,7 +221,7 @@ func (a *Authority) signAndStore(ctx context.Context, sign func(*big.Int) (*pki.
 func (a *Authority) record(caID, profile, keyID string, issued *pki.Issued) *selo.Certificate {
 	c := issued.Cert
 	return &selo.Certificate{
-		Serial: pki.SerialHex(c.SerialNumber), CAID: caID, Profile: profile, Subject: c.Subject.String(),
+		Serial: pki.SerialHex(c.SerialNumber), CAID: caID, Profile: profile, Subject: pki.NameString(c.Subject),
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, DER: issued.DER, Status: selo.CertValid,
 		KeyID: keyID, LintResults: lintJSON(issued.Findings), CreatedAt: a.clock.Now(),
 	}

@@ -118,7 +118,7 @@ func checkIssued(t *testing.T, s *stack, cert *selo.Certificate, leaf *x509.Cert
 	if cert.CAID != caID || cert.Profile != profileName || cert.Status != selo.CertValid || cert.ReissuedFrom != "" || cert.SupersededBy != "" {
 		t.Fatalf("record = ca %s profile %s status %s reissued from %q superseded by %q", cert.CAID, cert.Profile, cert.Status, cert.ReissuedFrom, cert.SupersededBy)
 	}
-	if cert.Subject != leaf.Subject.String() || !cert.NotBefore.Equal(leaf.NotBefore) || !cert.NotAfter.Equal(leaf.NotAfter) {
+	if cert.Subject != pki.NameString(leaf.Subject) || !cert.NotBefore.Equal(leaf.NotBefore) || !cert.NotAfter.Equal(leaf.NotAfter) {
 		t.Fatalf("record subject/validity %q %v..%v differ from the certificate's %q %v..%v",
 			cert.Subject, cert.NotBefore, cert.NotAfter, leaf.Subject, leaf.NotBefore, leaf.NotAfter)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/pki"
 )
 
 // generalizedTime is how CSC formats validFrom and validTo.
@@ -148,7 +149,7 @@ func (h *handler) detail(ci *CredentialInfo, now time.Time, certificates string,
 		}
 		if certInfo {
 			d.Cert.IssuerDN = cert.Issuer.String()
-			d.Cert.SubjectDN = cert.Subject.String()
+			d.Cert.SubjectDN = pki.NameString(cert.Subject)
 			d.Cert.SerialNumber = cert.SerialNumber.Text(16)
 			d.Cert.ValidFrom = cert.NotBefore.UTC().Format(generalizedTime)
 			d.Cert.ValidTo = cert.NotAfter.UTC().Format(generalizedTime)

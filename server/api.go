@@ -127,7 +127,7 @@ func caResponse(ca *selo.CA, withPEM bool) (*CAResponse, error) {
 		return nil, err
 	}
 	out := &CAResponse{
-		ID: ca.ID, Name: ca.Name, Subject: cert.Subject.String(), Parent: ca.ParentID,
+		ID: ca.ID, Name: ca.Name, Subject: pki.NameString(cert.Subject), Parent: ca.ParentID,
 		KeyAlgorithm: string(ca.KeyAlgorithm), Status: string(ca.Status), Serial: pki.SerialHex(cert.SerialNumber),
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, CreatedAt: ca.CreatedAt,
 		CertificateURL: "/ca/" + ca.ID + ".crt", ChainURL: "/ca/" + ca.ID + ".pem",

@@ -72,7 +72,7 @@ func TestIssueCertificate(t *testing.T) {
 		{"tls-server", "rsa-2048", testenv.TLSID, ""},
 		{"tls-server", "ecdsa-p384", testenv.TLSID, ""},
 		{"qualified-sign", "ecdsa-p256", testenv.QualifiedID, "CN=Ana Maria Silva"},
-		{"qualified-sign", "rsa-3072", testenv.QualifiedID, "SERIALNUMBER=IDCPT-12345678"},
+		{"qualified-sign", "rsa-3072", testenv.QualifiedID, "serialNumber=IDCPT-12345678"},
 		{"qualified-seal", "ecdsa-p256", testenv.QualifiedID, "Exemplo Faturas"},
 		{"advanced-email", "ecdsa-p256", testenv.QualifiedID, "ana.silva@example.pt"},
 	}

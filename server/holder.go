@@ -9,6 +9,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/pki"
 )
 
 // The holder REST API: the holder's own account (login with e-mail and
@@ -161,7 +162,7 @@ func (s *Server) handleHolderCredentials(w http.ResponseWriter, r *http.Request)
 			ID: c.Credential.ID, Description: c.Credential.Description, Profile: c.Credential.Profile,
 			Approval: string(c.Credential.ApprovalType), Status: string(c.Credential.Status),
 			KeyAlgorithm: string(c.Credential.KeyAlgorithm), KeyBits: c.KeyBits,
-			Subject: c.Certificate.Subject.String(), Serial: c.Credential.CertificateSerial,
+			Subject: pki.NameString(c.Certificate.Subject), Serial: c.Credential.CertificateSerial,
 			NotBefore: c.Certificate.NotBefore.UTC().Format(time.RFC3339), NotAfter: c.Certificate.NotAfter.UTC().Format(time.RFC3339),
 			CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate.Raw})),
 			SignAlgorithms: c.SignAlgorithms,

@@ -145,7 +145,7 @@ func (p *Provisioner) issue(ctx context.Context, opts IssueOptions) (*selo.Certi
 		}
 		findings, _ := json.Marshal(issued.Findings)
 		rec = &selo.Certificate{
-			Serial: pki.SerialHex(issued.Cert.SerialNumber), CAID: ca.ID, Profile: ProfileName, Subject: issued.Cert.Subject.String(),
+			Serial: pki.SerialHex(issued.Cert.SerialNumber), CAID: ca.ID, Profile: ProfileName, Subject: pki.NameString(issued.Cert.Subject),
 			NotBefore: issued.Cert.NotBefore, NotAfter: issued.Cert.NotAfter, DER: issued.DER, Status: selo.CertValid,
 			KeyID: keyID, LintResults: findings, CreatedAt: now,
 		}

@@ -29,7 +29,7 @@ type caOutput struct {
 func caToOutput(ca *selo.CA) *caOutput {
 	out := &caOutput{ID: ca.ID, Subject: ca.Name, Parent: ca.ParentID, KeyAlgorithm: string(ca.KeyAlgorithm), Status: string(ca.Status)}
 	if cert, err := x509.ParseCertificate(ca.CertDER); err == nil {
-		out.Subject, out.Serial = cert.Subject.String(), pki.SerialHex(cert.SerialNumber)
+		out.Subject, out.Serial = pki.NameString(cert.Subject), pki.SerialHex(cert.SerialNumber)
 		out.NotBefore, out.NotAfter = cert.NotBefore, cert.NotAfter
 	}
 	return out

@@ -158,10 +158,10 @@ func TestCertIssueQualified(t *testing.T) {
 		subject []string
 	}{
 		{"qualified-sign from a CSR", []string{"--profile", "qualified-sign", "--csr", csr}, oidQCPnQSCD, false,
-			[]string{"CN=Maria Silva", "SERIALNUMBER=IDCPT-12345678", "C=PT"}},
+			[]string{"CN=Maria Silva", "serialNumber=IDCPT-12345678", "C=PT"}},
 		{"qualified-sign with a key Selo makes", []string{"--profile", "qualified-sign", "--generate-key", "ecdsa-p384",
 			"--cn", "Joao Sousa", "--given-name", "Joao", "--surname", "Sousa", "--serial-number", "IDCPT-87654321", "--country", "PT",
-			"--email", "joao@example.pt"}, oidQCPnQSCD, true, []string{"CN=Joao Sousa", "SERIALNUMBER=IDCPT-87654321"}},
+			"--email", "joao@example.pt"}, oidQCPnQSCD, true, []string{"CN=Joao Sousa", "serialNumber=IDCPT-87654321"}},
 		{"qualified-seal with a key Selo makes", []string{"--profile", "qualified-seal", "--generate-key", "ecdsa-p256",
 			"--cn", "Example Lda", "--org", "Example Lda", "--org-id", "VATPT-500000000", "--country", "PT", "--locality", "Braga"},
 			oidQCPlQSCD, true, []string{"CN=Example Lda", "O=Example Lda", "L=Braga"}},

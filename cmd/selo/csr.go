@@ -201,7 +201,7 @@ func (c *cli) csrShowCommand() *cobra.Command {
 			if err != nil {
 				return selo.Errorf(selo.EINVALID, "%s is not a valid CSR: %v", args[0], err)
 			}
-			out := csrOutput{Subject: csr.Subject.String(), Key: pki.KeyDescription(csr.PublicKey),
+			out := csrOutput{Subject: pki.NameString(csr.Subject), Key: pki.KeyDescription(csr.PublicKey),
 				DNSNames: csr.DNSNames, EmailAddresses: csr.EmailAddresses, SignatureValid: csr.CheckSignature() == nil}
 			for _, ip := range csr.IPAddresses {
 				out.IPAddresses = append(out.IPAddresses, ip.String())

@@ -22,6 +22,7 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
 
@@ -165,9 +166,9 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"file": in, "signature": out, "level": level, "detached": !o.enveloping, "signer": cert.Subject.String(), "hash": p.Hash().String()})
+		return c.printJSON(map[string]any{"file": in, "signature": out, "level": level, "detached": !o.enveloping, "signer": pki.NameString(cert.Subject), "hash": p.Hash().String()})
 	}
-	fmt.Fprintf(c.stdout, "Signed %s\n  signature  %s (CAdES %s, %s)\n  signer     %s\n", in, out, level, map[bool]string{true: "detached", false: "enveloping"}[!o.enveloping], cert.Subject.String())
+	fmt.Fprintf(c.stdout, "Signed %s\n  signature  %s (CAdES %s, %s)\n  signer     %s\n", in, out, level, map[bool]string{true: "detached", false: "enveloping"}[!o.enveloping], pki.NameString(cert.Subject))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -195,6 +196,6 @@ func credentialOutput(ci *signing.CredentialInfo) map[string]any {
 	return map[string]any{
 		"id": ci.Credential.ID, "profile": ci.Credential.Profile, "approval": ci.Credential.ApprovalType,
 		"key": ci.Credential.KeyAlgorithm, "key_bits": ci.KeyBits, "status": ci.Credential.Status,
-		"serial": ci.Credential.CertificateSerial, "subject": ci.Certificate.Subject.String(), "not_after": ci.Certificate.NotAfter,
+		"serial": ci.Credential.CertificateSerial, "subject": pki.NameString(ci.Certificate.Subject), "not_after": ci.Certificate.NotAfter,
 	}
 }

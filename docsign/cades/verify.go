@@ -9,6 +9,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
 
@@ -127,7 +128,7 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 	// First the signature itself, without trust: does it hold together?
 	core, err := sd.VerifySigner(si, coreOpts)
 	if core != nil && core.Certificate != nil {
-		r.Signer = core.Certificate.Subject.String()
+		r.Signer = pki.NameString(core.Certificate.Subject)
 		r.SignerSerial = hex.EncodeToString(core.Certificate.SerialNumber.Bytes())
 		r.Issuer = core.Certificate.Issuer.String()
 	}
@@ -191,7 +192,7 @@ func checkTimestamp(vals [][]byte, si *cms.SignerInfo, opts VerifyOptions) (time
 	if opts.Roots == nil {
 		return time.Time{}, "", selo.Errorf(selo.EINVALID, "no trusted roots given: the TSA was not checked")
 	}
-	return tok.Time(), rep.Certificate.Subject.String(), nil
+	return tok.Time(), pki.NameString(rep.Certificate.Subject), nil
 }
 
 // Hashes returns the digest algorithms the signers of a CMS file use, so a
