@@ -100,7 +100,7 @@ func Prepare(in []byte, opts Options) (*Prepared, error) {
 	}
 	d := h.New()
 	contentsEnd := contentsStart + 2*size + 1 // past the closing '>'
-	d.Write(out[:contentsStart-1])           // up to the opening '<'
+	d.Write(out[:contentsStart-1])            // up to the opening '<'
 	d.Write(out[contentsEnd:])
 	digest := d.Sum(nil)
 	p, err := cms.PrepareDigest(digest, co)
