@@ -257,9 +257,9 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 		return err
 	}
 	if c.jsonOut {
-		return c.printJSON(map[string]any{"file": in, "signed": out, "level": level, "signer": cert.Subject.String(), "hash": p.Hash().String()})
+		return c.printJSON(map[string]any{"file": in, "signed": out, "level": level, "signer": pki.NameString(cert.Subject), "hash": p.Hash().String()})
 	}
-	fmt.Fprintf(c.stdout, "Signed %s\n  output  %s (PAdES %s)\n  signer  %s\n", in, out, level, cert.Subject.String())
+	fmt.Fprintf(c.stdout, "Signed %s\n  output  %s (PAdES %s)\n  signer  %s\n", in, out, level, pki.NameString(cert.Subject))
 	return nil
 }
 
