@@ -181,7 +181,9 @@ type ApprovalStore interface {
 	// decide with the three. The audit entry decide returns (required) is
 	// appended before the transaction commits; decide's error is returned
 	// after it, and the SAD stays used either way. ENOTFOUND, without calling
-	// decide or writing anything, as for ConsumeSignatureActivation.
+	// decide or writing anything, as for ConsumeSignatureActivation. decide
+	// runs inside the transaction: it must be quick and must not call the
+	// store (SQLite's one writer connection is held).
 	UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide SignatureDecision) error
 }
 
