@@ -175,4 +175,18 @@ type ApprovalStore interface {
 	// ENOTFOUND when it does not exist, has expired or was already used (one
 	// answer for all three, so a caller learns nothing).
 	ConsumeSignatureActivation(ctx context.Context, sadHash string, now time.Time) (*SignatureActivation, error)
+	// UseSignatureActivation consumes the SAD as ConsumeSignatureActivation
+	// does and, in the same transaction, reads the SAD's credential and that
+	// credential's certificate as stored now (nil when absent) and calls
+	// decide with the three. The audit entry decide returns (required) is
+	// appended before the transaction commits; decide's error is returned
+	// after it, and the SAD stays used either way. ENOTFOUND, without calling
+	// decide or writing anything, as for ConsumeSignatureActivation. decide
+	// runs inside the transaction: it must be quick and must not call the
+	// store (SQLite's one writer connection is held).
+	UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide SignatureDecision) error
 }
+
+// SignatureDecision judges a consumed SAD against its credential and
+// certificate as read in the consuming transaction; see UseSignatureActivation.
+type SignatureDecision func(act *SignatureActivation, cred *Credential, cert *Certificate) (*AuditEntry, error)

@@ -219,14 +219,19 @@ func (s *Service) entry(actor, action, object, outcome string, details map[strin
 // auditFailure records a refused action on its own. A failure to write it is
 // logged, not returned: the caller's answer is already the refusal.
 func (s *Service) auditFailure(ctx context.Context, actor, action, object string, cause error, details map[string]any) {
+	if err := s.store.AppendAudit(ctx, s.failureEntry(actor, action, object, cause, details)); err != nil {
+		s.log.Error("append audit", "action", action, "object", object, "err", err)
+	}
+}
+
+// failureEntry is the audit entry of a refused action.
+func (s *Service) failureEntry(actor, action, object string, cause error, details map[string]any) *selo.AuditEntry {
 	if details == nil {
 		details = map[string]any{}
 	}
 	details["code"] = selo.ErrorCode(cause)
 	details["reason"] = selo.ErrorMessage(cause)
-	if err := s.store.AppendAudit(ctx, s.entry(actor, action, object, selo.OutcomeFailure, details)); err != nil {
-		s.log.Error("append audit", "action", action, "object", object, "err", err)
-	}
+	return s.entry(actor, action, object, selo.OutcomeFailure, details)
 }
 
 // appendAudit records a successful action that changes nothing else.

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/selo-qtsp/selo"
@@ -30,76 +31,103 @@ const parallelFrom = 16
 // the check fails, so a SAD tried with other hashes is of no further use.
 // ECDSA signatures are ASN.1 DER; RSA signatures PKCS#1 v1.5 or PSS.
 // EUNAUTHORIZED: the SAD is unknown, used, expired or bound to something
-// else; EINVALID: bad input.
+// else; EFORBIDDEN: the credential is disabled or its certificate no longer
+// valid; EINVALID: bad input.
+//
+// One store transaction consumes the SAD, reads the credential and its
+// certificate as they are now (so disabling a credential or revoking its
+// certificate stops signing at once, even under a SAD issued before) and
+// appends the batch's audit entry, success or refusal: no signature is made
+// that the log does not hold. Should the key then fail to sign, a second
+// entry records the failure.
 func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, error) {
-	sigs, err := s.signHash(ctx, req)
 	object := "credential/" + req.CredentialID
-	if err != nil {
+	refuse := func(err error) ([][]byte, error) {
 		s.auditFailure(ctx, holder(req.AccountID), "signature.sign", object, err, map[string]any{"hashes": len(req.Hashes)})
 		return nil, err
 	}
-	s.appendAudit(ctx, s.entry(holder(req.AccountID), "signature.sign", object, selo.OutcomeSuccess,
-		map[string]any{"hashes": len(sigs), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo}))
+	if req.SAD == "" || len(req.SAD) > 256 {
+		return refuse(selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD"))
+	}
+	if err := s.checkHashes(req.HashAlgorithmOID, req.Hashes); err != nil {
+		return refuse(err)
+	}
+	hash, _ := hashByOID(req.HashAlgorithmOID)
+	var (
+		cred    *selo.Credential
+		opts    crypto.SignerOpts
+		kind    keyKind
+		verdict error
+	)
+	err := s.store.UseSignatureActivation(ctx, tokenHash(req.SAD), s.clock.Now(),
+		func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (*selo.AuditEntry, error) {
+			kind, opts, verdict = s.judge(req, hash, act, c, cert)
+			if verdict != nil {
+				return s.failureEntry(holder(req.AccountID), "signature.sign", object, verdict, map[string]any{"hashes": len(req.Hashes)}), verdict
+			}
+			cred = c
+			return s.entry(holder(req.AccountID), "signature.sign", object, selo.OutcomeSuccess,
+				map[string]any{"hashes": len(req.Hashes), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo}), nil
+		})
+	switch {
+	case err != nil && verdict != nil && err == verdict:
+		return nil, err // refused and audited with the SAD's consumption
+	case selo.ErrorCode(err) == selo.ENOTFOUND:
+		return refuse(selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD"))
+	case err != nil:
+		return refuse(err)
+	}
+	sigs, err := s.sign(ctx, cred, kind, req.Hashes, opts)
+	if err != nil {
+		return refuse(err)
+	}
 	return sigs, nil
 }
 
-func (s *Service) signHash(ctx context.Context, req SignHashRequest) ([][]byte, error) {
-	if req.SAD == "" || len(req.SAD) > 256 {
-		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
-	}
-	if err := s.checkHashes(req.HashAlgorithmOID, req.Hashes); err != nil {
-		return nil, err
-	}
-	hash, _ := hashByOID(req.HashAlgorithmOID)
-	act, err := s.store.ConsumeSignatureActivation(ctx, tokenHash(req.SAD), s.clock.Now())
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
-	} else if err != nil {
-		return nil, err
-	}
+// judge decides a consumed SAD: bound to this account, credential, hash
+// algorithm and exactly these hashes; the credential active and its
+// certificate valid now; the signature algorithm fit for the key. It reads
+// nothing: the store hands it the rows of the consuming transaction.
+func (s *Service) judge(req SignHashRequest, hash crypto.Hash, act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (keyKind, crypto.SignerOpts, error) {
 	if act.AccountID != req.AccountID || act.CredentialID != req.CredentialID ||
-		act.HashAlgorithmOID != req.HashAlgorithmOID || !sameHashes(act.Hashes, req.Hashes) {
-		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
+		act.HashAlgorithmOID != req.HashAlgorithmOID || !sameHashes(act.Hashes, req.Hashes) ||
+		c == nil || c.AccountID != req.AccountID {
+		return 0, nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
 	}
-	e, err := s.signable(ctx, req.AccountID, req.CredentialID)
-	if err != nil {
-		return nil, err
+	if c.Status != selo.CredentialActive {
+		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "credential %s is disabled", c.ID)
+	}
+	if cert == nil {
+		return 0, nil, fmt.Errorf("credential %s: its certificate %s is missing from the store", c.ID, c.CertificateSerial)
+	}
+	if cert.Status != selo.CertValid {
+		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is %s", c.ID, cert.Status)
+	}
+	if now := s.clock.Now(); now.Before(cert.NotBefore) || !now.Before(cert.NotAfter) {
+		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is not valid now", c.ID)
 	}
 	kind := keyECDSA
-	if _, ok := e.signer.Public().(*rsa.PublicKey); ok {
+	if strings.HasPrefix(string(c.KeyAlgorithm), "rsa-") {
 		kind = keyRSA
 	}
 	opts, err := signerOpts(kind, req.SignAlgo, req.SignAlgoParams, hash)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return signAll(e.signer, req.Hashes, opts)
+	return kind, opts, nil
 }
 
-// signable reads the credential row and its certificate's status afresh
-// (two indexed lookups) so that disabling a credential or revoking its
-// certificate stops signing at once, even under a SAD issued before; only
-// the key handle, parsed certificate and chain come from the cache.
-// EFORBIDDEN for a disabled credential or a certificate no longer valid.
-func (s *Service) signable(ctx context.Context, accountID, credentialID string) (*credentialEntry, error) {
-	c, err := s.credential(ctx, accountID, credentialID)
+// sign signs the digests with the credential's key (its handle from the
+// cache while fresh), after checking the key is of the kind judged.
+func (s *Service) sign(ctx context.Context, c *selo.Credential, kind keyKind, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
+	e, err := s.load(ctx, c)
 	if err != nil {
-		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
+		return nil, err
 	}
-	if c.Status != selo.CredentialActive {
-		return nil, selo.Errorf(selo.EFORBIDDEN, "credential %s is disabled", c.ID)
+	if _, isRSA := e.signer.Public().(*rsa.PublicKey); isRSA != (kind == keyRSA) {
+		return nil, fmt.Errorf("credential %s: key algorithm %s does not match its key", c.ID, c.KeyAlgorithm)
 	}
-	rec, err := s.store.FindCertificate(ctx, c.CertificateSerial)
-	if err != nil {
-		return nil, fmt.Errorf("credential %s certificate: %w", c.ID, err)
-	}
-	if rec.Status != selo.CertValid {
-		return nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is %s", c.ID, rec.Status)
-	}
-	if now := s.clock.Now(); now.Before(rec.NotBefore) || !now.Before(rec.NotAfter) {
-		return nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is not valid now", c.ID)
-	}
-	return s.load(ctx, c)
+	return signAll(e.signer, digests, opts)
 }
 
 // signAll signs every digest, spread over the CPUs for large batches.

@@ -373,6 +373,15 @@ func disabledStopsSigning(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	wantCode(t, sign(s), selo.EFORBIDDEN)
+	// The refusal is audited with the SAD's consumption, and the SAD is burnt.
+	if !f.audited(t, "signature.sign", "credential/"+c.Credential.ID, selo.OutcomeFailure) {
+		t.Fatal("the refused signature of a disabled credential is not audited")
+	}
+	if err := f.env.Store.SetCredentialStatus(ctx, c.Credential.ID, selo.CredentialActive,
+		&selo.AuditEntry{Time: f.clock.Now(), Actor: "operator", Action: "credential.enable", Object: "credential/" + c.Credential.ID, Outcome: selo.OutcomeSuccess, Details: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, sign(s), selo.EUNAUTHORIZED)
 
 	// Revoking the certificate stops signing too.
 	c2 := f.credential(t, a, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)

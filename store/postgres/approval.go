@@ -431,6 +431,51 @@ func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, no
 	return s, notFound(err, "signature activation", "")
 }
 
+// UseSignatureActivation consumes the SAD, reads its credential and the
+// credential's certificate, lets decide judge them and appends decide's
+// audit entry, all in one transaction: one commit per signature batch.
+// The UPDATE takes the SAD's row lock, so of two callers racing for a SAD
+// exactly one gets it; pgx caches the prepared statements.
+func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide selo.SignatureDecision) error {
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	act, err := scanSignatureActivation(tx.QueryRow(ctx, `UPDATE signature_activations SET used_at = $1
+		WHERE sad_hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING `+signatureActivationColumns,
+		now, sadHash, now))
+	if err != nil {
+		return notFound(err, "signature activation", "")
+	}
+	cred, err := scanCredential(tx.QueryRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1`, act.CredentialID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		cred = nil
+	} else if err != nil {
+		return fmt.Errorf("use signature activation: %w", err)
+	}
+	var cert *selo.Certificate
+	if cred != nil && cred.CertificateSerial != "" {
+		cert, err = findCertificateBySerial(ctx, tx, cred.CertificateSerial)
+		if selo.ErrorCode(err) == selo.ENOTFOUND {
+			cert = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	audit, verdict := decide(act, cred, cert)
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	if err := tx.commit(ctx, "use signature activation"); err != nil {
+		return err
+	}
+	return verdict
+}
+
 // create runs insert and appends audit in one write transaction. what and id
 // name the row in errors.
 func (db *DB) create(ctx context.Context, what, id string, audit *selo.AuditEntry, insert func(tx *Tx) error) error {

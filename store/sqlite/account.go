@@ -145,7 +145,7 @@ func (db *DB) CreateSession(ctx context.Context, s *selo.Session, audit *selo.Au
 func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) (*selo.Session, error) {
 	s := selo.Session{TokenHash: tokenHash}
 	var created, expires int64
-	err := db.read.QueryRowContext(ctx, `SELECT account_id, created_at, expires_at FROM sessions
+	err := db.readRow(ctx, `SELECT account_id, created_at, expires_at FROM sessions
 		WHERE token_hash = ? AND expires_at > ?`, tokenHash, toMicros(now)).Scan(&s.AccountID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "session not found")

@@ -423,10 +423,58 @@ func (db *DB) CreateSignatureActivation(ctx context.Context, s *selo.SignatureAc
 // one statement, so of two callers racing for it exactly one gets it;
 // ENOTFOUND when it does not exist, has expired or was already used.
 func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, now time.Time) (*selo.SignatureActivation, error) {
-	s, err := scanSignatureActivation(db.write.QueryRowContext(ctx, `UPDATE signature_activations SET used_at = ?
-		WHERE sad_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING `+signatureActivationColumns,
+	s, err := scanSignatureActivation(db.write.QueryRowContext(ctx, consumeSignatureActivationSQL,
 		toMicros(now), sadHash, toMicros(now)))
 	return s, notFound(err, "signature activation", "")
+}
+
+// consumeSignatureActivationSQL marks a live SAD used and returns it.
+// Arguments: now, SAD hash, now.
+const consumeSignatureActivationSQL = `UPDATE signature_activations SET used_at = ?
+	WHERE sad_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING ` + signatureActivationColumns
+
+// UseSignatureActivation consumes the SAD, reads its credential and the
+// credential's certificate, lets decide judge them and appends decide's
+// audit entry, all in one write transaction on statements prepared once:
+// one commit per signature batch. The UPDATE runs under the writer's
+// immediate transaction, so of two callers racing for a SAD exactly one
+// gets it.
+func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide selo.SignatureDecision) error {
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	act, err := scanSignatureActivation(tx.queryRow(ctx, consumeSignatureActivationSQL, toMicros(now), sadHash, toMicros(now)))
+	if err != nil {
+		return notFound(err, "signature activation", "")
+	}
+	cred, err := scanCredential(tx.queryRow(ctx, findCredentialSQL, act.CredentialID))
+	if errors.Is(err, sql.ErrNoRows) {
+		cred = nil
+	} else if err != nil {
+		return fmt.Errorf("use signature activation: %w", err)
+	}
+	var cert *selo.Certificate
+	if cred != nil && cred.CertificateSerial != "" {
+		cert, err = certificateBySerial(tx.queryRow(ctx, findCertificateSQL, cred.CertificateSerial), cred.CertificateSerial)
+		if selo.ErrorCode(err) == selo.ENOTFOUND {
+			cert = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	audit, verdict := decide(act, cred, cert)
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	if err := tx.commit("use signature activation"); err != nil {
+		return err
+	}
+	return verdict
 }
 
 // create runs insert and appends audit in one write transaction. what and id

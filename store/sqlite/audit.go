@@ -69,6 +69,14 @@ func (db *DB) AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	return seq, hash, nil
 }
 
+// The statements of appendAudit, prepared once by Open.
+const (
+	auditHeadSQL   = `SELECT seq, hash FROM audit_head WHERE id = 1`
+	appendAuditSQL = `INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	advanceAuditHeadSQL = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+)
+
 // appendAudit seals e after the head of the log and inserts it inside tx. The
 // writer connection's immediate transaction already serializes appends, so
 // two entries can never claim the same predecessor.
@@ -77,7 +85,7 @@ func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 		return err
 	}
 	var head selo.AuditEntry
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+	if err := tx.queryRow(ctx, auditHeadSQL).Scan(&head.Seq, &head.Hash); err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
 	prev := &head
@@ -88,13 +96,11 @@ func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 		e.Time = tx.now
 	}
 	e.Seal(prev)
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.exec(ctx, appendAuditSQL,
 		e.Seq, toMicros(e.Time), e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash); err != nil {
+	if _, err := tx.exec(ctx, advanceAuditHeadSQL, e.Seq, e.Hash); err != nil {
 		return fmt.Errorf("advance audit head to %d: %w", e.Seq, err)
 	}
 	return nil

@@ -56,7 +56,7 @@ func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, aud
 
 // FindCertificate returns the certificate with this serial, or ENOTFOUND.
 func (db *DB) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
-	return findCertificateBySerial(ctx, db.read, serial)
+	return certificateBySerial(db.readRow(ctx, findCertificateSQL, serial), serial)
 }
 
 // ListCertificates returns the certificates that match filter, ordered by
@@ -165,7 +165,16 @@ func createCertificate(ctx context.Context, tx *Tx, cert *selo.Certificate) erro
 
 // findCertificateBySerial returns the certificate with this serial, or ENOTFOUND.
 func findCertificateBySerial(ctx context.Context, q querier, serial string) (*selo.Certificate, error) {
-	c, err := scanCertificate(q.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE serial = ?`, serial))
+	return certificateBySerial(q.QueryRowContext(ctx, findCertificateSQL, serial), serial)
+}
+
+// findCertificateSQL reads one certificate by serial.
+const findCertificateSQL = `SELECT ` + certificateColumns + ` FROM certificates WHERE serial = ?`
+
+// certificateBySerial reads row, the answer to a query for the certificate
+// with this serial: ENOTFOUND when there is none.
+func certificateBySerial(row *sql.Row, serial string) (*selo.Certificate, error) {
+	c, err := scanCertificate(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
 	} else if err != nil {

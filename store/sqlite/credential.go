@@ -16,6 +16,9 @@ import (
 const credentialColumns = `id, account_id, key_id, key_algorithm, certificate_serial, profile, approval_type,
 	mobile, description, status, failed_approvals, locked_until, lockouts, created_at`
 
+// findCredentialSQL reads one credential by ID.
+const findCredentialSQL = `SELECT ` + credentialColumns + ` FROM credentials WHERE id = ?`
+
 // CreateCredential inserts c and appends audit in one transaction; ECONFLICT
 // when the ID exists, ENOTFOUND when its account (or its certificate, when
 // given) does not. An empty Mobile is set to the account's, an empty Status
@@ -65,7 +68,7 @@ func (db *DB) CreateCredential(ctx context.Context, c *selo.Credential, audit *s
 
 // FindCredential returns the credential with this ID, or ENOTFOUND.
 func (db *DB) FindCredential(ctx context.Context, id string) (*selo.Credential, error) {
-	c, err := scanCredential(db.read.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = ?`, id))
+	c, err := scanCredential(db.readRow(ctx, findCredentialSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "credential %s not found", id)
 	}

@@ -44,6 +44,10 @@ type DB struct {
 	clock selo.Clock
 	path  string
 
+	// Statements of the hot paths, prepared once per pool: modernc SQLite
+	// parses and plans every statement handed to QueryContext afresh.
+	writeStmts, readStmts stmtCache
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -79,9 +83,15 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	db := &DB{write: write, clock: clock, path: path}
+	db.writeStmts.db = write
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+
+	if err := db.prepareWrites(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 
 	read, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
@@ -99,13 +109,14 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	db.read = read
+	db.readStmts.db = read
 	return db, nil
 }
 
 // Close closes the database. It is safe to call more than once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		var errs []error
+		errs := []error{db.readStmts.close(), db.writeStmts.close()}
 		if db.read != nil {
 			errs = append(errs, db.read.Close())
 		}
@@ -141,6 +152,105 @@ func (tx *Tx) commit(what string) error {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
+}
+
+// stmtCache holds statements prepared once on one pool. database/sql
+// prepares a *sql.Stmt lazily on each connection that runs it and keeps it
+// there, and Tx.StmtContext reuses the one already prepared on the
+// transaction's connection.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+
+	closed bool
+}
+
+// lookup returns the statement prepared for query, or nil.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// get returns the statement for query, preparing it on first use. Never on
+// the writer's pool once it is in use: its one connection may be held by
+// the transaction asking, and preparing would wait for it forever. Those
+// statements are prepared by Open and found with lookup.
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	if c.m == nil && c.closed {
+		return nil, errors.New("statement cache closed")
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = make(map[string]*sql.Stmt)
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+// close closes every statement; the cache must not be used after.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m, c.closed = nil, true
+	return errors.Join(errs...)
+}
+
+// readRow runs query on the read pool as a prepared statement.
+func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := db.readStmts.get(ctx, query)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// writeQueries are the writer's statements prepared by Open: the audit
+// append and the use of a SAD, which every signature batch runs.
+var writeQueries = []string{
+	auditHeadSQL, appendAuditSQL, advanceAuditHeadSQL,
+	consumeSignatureActivationSQL, findCredentialSQL, findCertificateSQL,
+}
+
+// prepareWrites prepares writeQueries on the writer, before any transaction
+// can hold its connection.
+func (db *DB) prepareWrites(ctx context.Context) error {
+	for _, q := range writeQueries {
+		if _, err := db.writeStmts.get(ctx, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// queryRow runs query inside tx, as the statement Open prepared when there
+// is one.
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.db.writeStmts.lookup(query); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// exec runs query inside tx, as the statement Open prepared when there is one.
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.db.writeStmts.lookup(query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
 }
 
 // querier is what the find and list helpers need: a write transaction or the

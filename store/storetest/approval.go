@@ -498,6 +498,82 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	if wins != 1 || !allCode(errs, selo.ENOTFOUND) {
 		t.Fatalf("%d callers consumed one SAD (want 1); errors %v", wins, errs)
 	}
+
+	// UseSignatureActivation: consumption, the credential as stored and the
+	// audit entry of the decision in one transaction.
+	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad4"), entry("sad.create", "credential/sign1")))
+	audited++
+	calls := 0
+	var seen *selo.SignatureActivation
+	err = st.UseSignatureActivation(ctx, "5ad4", now, func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (*selo.AuditEntry, error) {
+		calls++
+		seen = act
+		if c == nil || c.ID != "sign1" || c.AccountID != "a1" || c.Status != selo.CredentialActive {
+			t.Errorf("decide got credential %+v, want sign1 of a1, active", c)
+		}
+		if cert != nil {
+			t.Errorf("decide got certificate %+v for a credential without one", cert)
+		}
+		return entry("signature.sign", "credential/sign1"), nil
+	})
+	must(t, err)
+	audited++
+	want = *newSAD("5ad4")
+	want.CreatedAt, want.ExpiresAt, want.UsedAt = micro(start), micro(want.ExpiresAt), micro(now)
+	if calls != 1 || !reflect.DeepEqual(seen, &want) {
+		t.Fatalf("decide called %d times with %+v, want once with %+v", calls, seen, &want)
+	}
+	noDecide := func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+		t.Fatal("decide called for a SAD that is not live")
+		return nil, nil
+	}
+	wantCode(t, st.UseSignatureActivation(ctx, "5ad4", now, noDecide), selo.ENOTFOUND)
+	wantCode(t, st.UseSignatureActivation(ctx, "0000", now, noDecide), selo.ENOTFOUND)
+	_, err = st.ConsumeSignatureActivation(ctx, "5ad4", now)
+	wantCode(t, err, selo.ENOTFOUND)
+	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad5"), entry("sad.create", "credential/sign1")))
+	audited++
+	wantCode(t, st.UseSignatureActivation(ctx, "5ad5", start.Add(5*time.Minute), noDecide), selo.ENOTFOUND)
+
+	// A refusal is returned after its audit entry is committed; the SAD stays used.
+	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad6"), entry("sad.create", "credential/sign1")))
+	audited++
+	refused := selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
+	err = st.UseSignatureActivation(ctx, "5ad6", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+		return entry("signature.sign.refused", "credential/sign1"), refused
+	})
+	if err != refused {
+		t.Fatalf("UseSignatureActivation returned %v, want decide's error", err)
+	}
+	audited++
+	if all := wantIntactAudit(t, st, audited); all[len(all)-1].Action != "signature.sign.refused" {
+		t.Fatalf("last audit entry is %s, want the refusal", all[len(all)-1].Action)
+	}
+	_, err = st.ConsumeSignatureActivation(ctx, "5ad6", now)
+	wantCode(t, err, selo.ENOTFOUND)
+
+	// No audit entry, no consumption.
+	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad7"), entry("sad.create", "credential/sign1")))
+	audited++
+	err = st.UseSignatureActivation(ctx, "5ad7", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+		return nil, nil
+	})
+	wantCode(t, err, selo.EINVALID)
+	_, err = st.ConsumeSignatureActivation(ctx, "5ad7", now)
+	must(t, err)
+
+	// Racing for one SAD: exactly one caller decides.
+	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad8"), entry("sad.create", "credential/sign1")))
+	audited++
+	wins, errs = exactlyOne(writers, func(int) error {
+		return st.UseSignatureActivation(ctx, "5ad8", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+			return entry("signature.sign", "credential/sign1"), nil
+		})
+	})
+	if wins != 1 || !allCode(errs, selo.ENOTFOUND) {
+		t.Fatalf("%d callers used one SAD (want 1); errors %v", wins, errs)
+	}
+	audited++
 	wantIntactAudit(t, st, audited)
 }
 
