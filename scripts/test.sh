@@ -35,19 +35,20 @@ if [ "$fuzztime" != "0" ]; then
 			echo "-- $dir $target"
 			# Go's fuzzer sometimes ends a clean run with "context deadline
 			# exceeded" as the time is up while a worker is busy: no input
-			# failed and none is written. Run such a target once more; a real
-			# failure (an input written to testdata/fuzz) fails at once.
-			if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" 2>&1); then
+			# failed and none is written. Such a run is tried again, up to
+			# three times in all; a real failure (an input written to
+			# testdata/fuzz, or any other error) fails at once.
+			for attempt in 1 2 3; do
+				if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" 2>&1); then
+					echo "$out" | tail -n 3
+					break
+				fi
 				echo "$out"
-				if grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
-					echo "-- $dir $target: the fuzzer timed out at its deadline without a failing input; running it once more"
-					go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir"
-				else
+				if [ "$attempt" = 3 ] || ! grep -q 'context deadline exceeded' <<<"$out" || grep -q 'Failing input written' <<<"$out"; then
 					exit 1
 				fi
-			else
-				echo "$out" | tail -n 3
-			fi
+				echo "-- $dir $target: the fuzzer stopped at its deadline without a failing input; running it again"
+			done
 		done
 	done
 fi
