@@ -37,8 +37,12 @@ func buildMessage(from, fromDomain string, m selo.Email, date time.Time) ([]byte
 	header("Content-Transfer-Encoding", "quoted-printable")
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
-	// Text mode: "\n" and "\r\n" both become CRLF line breaks.
-	if _, err := qp.Write([]byte(m.Body)); err != nil {
+	// Text mode: "\n" becomes a CRLF line break. Line ends are made "\n"
+	// first (a lone CR is a line break too): the writer pairs a CR with the
+	// next LF even when other bytes stand between them, which moved a line
+	// break ("\r\a\n0" came out as "\n\a0\n"; found by FuzzBuildMessage).
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\r", "\n")
+	if _, err := qp.Write([]byte(body)); err != nil {
 		return nil, fmt.Errorf("encode body: %w", err)
 	}
 	if err := qp.Close(); err != nil {
