@@ -133,7 +133,7 @@ type Issued struct {
 // (the caller retries with a new one on a uniqueness conflict). A lint failure
 // is selo EINVALID listing the failing lints.
 func (iss *Issuer) Issue(p *Profile, req *Request, serial *big.Int, now time.Time, l *Linter) (*Issued, error) {
-	return iss.issue(p, req, nil, serial, now, l)
+	return iss.issue(p, req, nil, serial, now, l, "certificate", nil)
 }
 
 // Reissue makes the certificate old (from another CA) anew under iss with the
@@ -160,10 +160,14 @@ func (iss *Issuer) Reissue(p *Profile, old *x509.Certificate, serial *big.Int, n
 		req.unsupportedSANs = append(req.unsupportedSANs, "uri "+truncate(u.String(), 100))
 	}
 	// The old subject is kept byte for byte: relying parties match on it.
-	return iss.issue(p, req, old.RawSubject, serial, now, l)
+	return iss.issue(p, req, old.RawSubject, serial, now, l, "certificate", nil)
 }
 
-func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *big.Int, now time.Time, l *Linter) (*Issued, error) {
+// issue checks req against a validated copy of p, builds the certificate,
+// lets adjust (when not nil) check the profile and change the template,
+// then lints and signs it; what names the certificate in errors.
+func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *big.Int, now time.Time, l *Linter,
+	what string, adjust func(*Profile, *x509.Certificate) error) (*Issued, error) {
 	if iss == nil || iss.lintSigner == nil {
 		return nil, errors.New("pki: issuer not prepared with NewIssuer")
 	}
@@ -190,7 +194,12 @@ func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *bi
 	if err != nil {
 		return nil, err
 	}
-	der, findings, err := signLinted(tmpl, req.PublicKey, iss.Cert, iss.Signer, iss.lintCert, iss.lintSigner, l, prof.Kind, "certificate")
+	if adjust != nil {
+		if err := adjust(&prof, tmpl); err != nil {
+			return nil, err
+		}
+	}
+	der, findings, err := signLinted(tmpl, req.PublicKey, iss.Cert, iss.Signer, iss.lintCert, iss.lintSigner, l, prof.Kind, what)
 	if err != nil {
 		return nil, err
 	}
