@@ -46,6 +46,13 @@ const cscMobile = "+351912000099"
 
 func newCSCServer(t *testing.T) *cscServer {
 	t.Helper()
+	return newCSCServerConfig(t, nil)
+}
+
+// newCSCServerConfig is newCSCServer with the signing service's config
+// changed by tune first (nil: as is).
+func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
+	t.Helper()
 	env := testenv.New(t)
 	master := make([]byte, soft.MasterKeySize)
 	_, _ = rand.Read(master)
@@ -57,10 +64,14 @@ func newCSCServer(t *testing.T) *cscServer {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	svc, err := signing.New(signing.Config{
+	cfg := signing.Config{
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: outbox,
 		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	svc, err := signing.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

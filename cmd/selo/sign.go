@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -38,6 +37,7 @@ const maxEnvelopedSize = cms.MaxMessageSize - 1<<20
 type signFileOptions struct {
 	out, pfx, passwordFile, pkcs11Key, certFile, tsaURL, hash string
 	enveloping, noSigningTime                                 bool
+	remote                                                    remoteOptions
 }
 
 func (c *cli) signCommand() *cobra.Command {
@@ -45,14 +45,14 @@ func (c *cli) signCommand() *cobra.Command {
 		Use:   "sign",
 		Short: "Sign documents (CAdES for any file, PAdES for PDF; XAdES is coming)",
 	}
-	cmd.AddCommand(c.signFileCommand(), c.signPDFCommand())
+	cmd.AddCommand(c.signFileCommand(), c.signPDFCommand(), c.signBatchCommand())
 	return cmd
 }
 
 func (c *cli) signFileCommand() *cobra.Command {
 	var o signFileOptions
 	cmd := &cobra.Command{
-		Use:   "file IN [--out OUT.p7s] [--enveloping] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Use:   "file IN [--out OUT.p7s] [--enveloping] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE | --credential ID)",
 		Short: "Sign any file with a CAdES baseline signature (.p7s detached, or enveloping)",
 		Long: `Sign file makes a CAdES baseline signature (ETSI EN 319 122-1) of any file:
 detached by default (OUT.p7s beside the file, the file unchanged), or
@@ -68,11 +68,14 @@ The key is either in a PKCS#12 file (--pfx, password from --password-file,
 SELO_PFX_PASSWORD or a prompt) or in a PKCS#11 token (--pkcs11-key, with the
 global --pkcs11-module/--pkcs11-token flags, the PIN from SELO_PKCS11_PIN or
 --pkcs11-pin-file, and the certificate and its chain in --cert). The output
-is written only once the signature is complete.`,
+is written only once the signature is complete.
+
+` + remoteKeyHelp,
 		Example: `  SELO_PFX_PASSWORD=... selo sign file invoice.xml --pfx seal.pfx
   selo sign file contract.pdf --pfx ana.pfx --password-file pw.txt --tsa https://pki.example.pt/tsa
   selo sign file report.docx --enveloping --out report.p7m --pfx ana.pfx
-  selo sign file data.csv --pkcs11-key holder/3f2a --cert seal-chain.pem`,
+  selo sign file data.csv --pkcs11-key holder/3f2a --cert seal-chain.pem
+  selo sign file invoice.xml --credential 3f2a9c1e... --csc https://sign.example.eu --user maria@example.pt`,
 		Args: exactArgs(1, "sign file needs the file to sign"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.signFile(cmd.Context(), args[0], o)
@@ -88,15 +91,13 @@ is written only once the signature is complete.`,
 	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
 	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
 	f.BoolVar(&o.noSigningTime, "no-signing-time", false, "leave out the signing-time attribute")
+	addRemoteFlags(cmd, &o.remote)
 	return cmd
 }
 
 func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error {
-	if (o.pfx == "") == (o.pkcs11Key == "") {
-		return usagef("give exactly one of --pfx and --pkcs11-key")
-	}
-	if o.pkcs11Key != "" && o.certFile == "" {
-		return usagef("--pkcs11-key needs --cert with the key's certificate")
+	if err := checkKeyOptions(o); err != nil {
+		return err
 	}
 	var hash crypto.Hash
 	switch strings.ToLower(o.hash) {
@@ -117,11 +118,16 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 			out = in + ".p7m"
 		}
 	}
-	signer, cert, chain, err := c.signingKey(ctx, o)
+	if o.remote.description == "" {
+		o.remote.description = filepath.Base(in)
+	}
+	key, err := c.openDocumentKey(ctx, o)
 	if err != nil {
 		return err
 	}
-	opts := cms.Options{Certificate: cert, Chain: chain, Hash: hash, Detached: !o.enveloping}
+	defer key.close(ctx)
+	cert := key.cert
+	opts := cms.Options{Certificate: cert, Chain: key.chain, Hash: hash, Detached: !o.enveloping}
 	if !o.noSigningTime {
 		opts.SigningTime = time.Now()
 	}
@@ -149,7 +155,11 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 			return err
 		}
 	}
-	sd, err := p.SignWith(signer)
+	sigs, err := key.signDigests(ctx, p.Hash(), p.SignerOpts(), [][]byte{p.Digest()})
+	if err != nil {
+		return err
+	}
+	sd, err := p.Finish(sigs[0])
 	if err != nil {
 		return err
 	}
@@ -183,7 +193,7 @@ type signPDFOptions struct {
 func (c *cli) signPDFCommand() *cobra.Command {
 	var o signPDFOptions
 	cmd := &cobra.Command{
-		Use:   "pdf IN.pdf OUT.pdf [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Use:   "pdf IN.pdf OUT.pdf [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE | --credential ID)",
 		Short: "Sign a PDF with a PAdES baseline signature (B-B, or B-T with --tsa)",
 		Long: `Sign pdf adds a PAdES baseline signature (ETSI EN 319 142-1, SubFilter
 ETSI.CAdES.detached) to a PDF as an incremental update: the original bytes
@@ -195,10 +205,13 @@ signature is level B-T: an RFC 3161 timestamp over the signature value.
 Encrypted PDFs and PDFs that use cross-reference streams are refused. The
 input is limited to 100 MiB. OUT.pdf is written only once the signature is
 complete (a temporary file renamed into place); on any error nothing is
-written. The key options are those of 'selo sign file'.`,
+written. The key options are those of 'selo sign file'; with --credential
+the PDF is prepared here, only the hash of its signed attributes goes to the
+CSC service, and OUT.pdf is written once the approved signature is back.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign pdf contract.pdf contract-signed.pdf --pfx ana.pfx
   selo sign pdf invoice.pdf invoice-signed.pdf --pfx seal.pfx --tsa https://pki.example.pt/tsa --reason "Invoice approval"
-  selo sign pdf report.pdf report-signed.pdf --pkcs11-key holder/3f2a --cert seal-chain.pem`,
+  selo sign pdf report.pdf report-signed.pdf --pkcs11-key holder/3f2a --cert seal-chain.pem
+  selo sign pdf lease.pdf lease-signed.pdf --credential 3f2a9c1e... --otp-file code.txt`,
 		Args: exactArgs(2, "sign pdf needs the PDF to sign and the file to write"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.signPDF(cmd.Context(), args[0], args[1], o)
@@ -213,15 +226,13 @@ written. The key options are those of 'selo sign file'.`,
 	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason)")
 	f.StringVar(&o.location, "location", "", "where the document was signed (/Location)")
 	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for the signature (raise it for long chains)")
+	addRemoteFlags(cmd, &o.remote)
 	return cmd
 }
 
 func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) error {
-	if (o.pfx == "") == (o.pkcs11Key == "") {
-		return usagef("give exactly one of --pfx and --pkcs11-key")
-	}
-	if o.pkcs11Key != "" && o.certFile == "" {
-		return usagef("--pkcs11-key needs --cert with the key's certificate")
+	if err := checkKeyOptions(o.signFileOptions); err != nil {
+		return err
 	}
 	if filepath.Clean(in) == filepath.Clean(out) {
 		return usagef("OUT.pdf must differ from IN.pdf: the original is kept")
@@ -230,20 +241,26 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	if err != nil {
 		return err
 	}
-	signer, cert, chain, err := c.signingKey(ctx, o.signFileOptions)
+	if o.remote.description == "" {
+		o.remote.description = filepath.Base(in)
+	}
+	key, err := c.openDocumentKey(ctx, o.signFileOptions)
 	if err != nil {
 		return err
 	}
+	defer key.close(ctx)
+	cert := key.cert
 	p, err := pades.Prepare(data, pades.Options{
-		CMS: cms.Options{Certificate: cert, Chain: chain}, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize,
+		CMS: cms.Options{Certificate: cert, Chain: key.chain}, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
+	sigs, err := key.signDigests(ctx, p.Hash(), p.SignerOpts(), [][]byte{p.Digest()})
 	if err != nil {
-		return fmt.Errorf("sign: %w", err)
+		return err
 	}
+	sig := sigs[0]
 	var ts cades.Timestamper
 	level := "B-B"
 	if o.tsaURL != "" {

@@ -71,7 +71,7 @@ func TestSignPDFCommandErrors(t *testing.T) {
 	truncated := filepath.Join(dir, "truncated.pdf")
 	os.WriteFile(truncated, onePagePDF()[:100], 0o600)
 	out := filepath.Join(dir, "out.pdf")
-	wantExit(t, runSelo(t, "sign", "pdf", good, out, "--data", data), 2, "exactly one of --pfx and --pkcs11-key")
+	wantExit(t, runSelo(t, "sign", "pdf", good, out, "--data", data), 2, "exactly one of --pfx, --pkcs11-key and --credential")
 	wantExit(t, runSelo(t, "sign", "pdf", good, good, "--pfx", pfx, "--password-file", pw, "--data", data), 2, "must differ")
 	wantExit(t, runSelo(t, "sign", "pdf", garbage, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "not a PDF")
 	wantExit(t, runSelo(t, "sign", "pdf", truncated, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "truncated")

@@ -135,7 +135,7 @@ func TestSignFileErrors(t *testing.T) {
 	pfx, pw := signerPFX(t, data)
 	dir := t.TempDir()
 	doc := writeFile(t, filepath.Join(dir, "a.txt"), "a")
-	wantExit(t, runSelo(t, "sign", "file", doc, "--data", data), 2, "exactly one of --pfx and --pkcs11-key")
+	wantExit(t, runSelo(t, "sign", "file", doc, "--data", data), 2, "exactly one of --pfx, --pkcs11-key and --credential")
 	wantExit(t, runSelo(t, "sign", "file", doc, "--pfx", pfx, "--pkcs11-key", "x", "--data", data), 2)
 	wantExit(t, runSelo(t, "sign", "file", doc, "--pfx", pfx, "--password-file", pw, "--hash", "md5", "--data", data), 2, "--hash")
 	bad := writeFile(t, filepath.Join(dir, "bad"), "wrong-password")

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/cades"
+	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/docsign/pades"
+	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/tsa"
+)
+
+// maxBatchBytes bounds the PDFs one batch holds in memory between
+// preparation and the approval; files past it are reported, not signed.
+const maxBatchBytes = 1 << 30
+
+type signBatchOptions struct {
+	signFileOptions
+	outDir, format, glob string
+	reason, location     string
+	signatureSize        int
+}
+
+func (c *cli) signBatchCommand() *cobra.Command {
+	var o signBatchOptions
+	cmd := &cobra.Command{
+		Use:   "batch DIR --out OUTDIR --format pades|cades [--glob PATTERN] (--credential ID | --pfx FILE | --pkcs11-key ID --cert FILE)",
+		Short: "Sign every file of a folder with one approval (PAdES for PDFs, CAdES .p7s for any file)",
+		Long: `Sign batch signs every matching file directly in DIR (not its subfolders;
+names starting with a dot are left out) the way an e-billing platform does:
+all documents are prepared first, their hashes collected, and a remote
+credential signs them all with ONE approval (one code, or one tap in the
+wallet) for up to the credential's "multisign" hashes; a bigger batch asks
+for one approval per that many. Then each signature is finished and its
+output written atomically.
+
+  --format pades   PDFs (default --glob '*.pdf', case-insensitive), signed
+                   into OUTDIR under the same name, as by 'selo sign pdf'
+  --format cades   any file (default --glob '*'), a detached CAdES signature
+                   OUTDIR/NAME.p7s, as by 'selo sign file'
+
+A file that cannot be signed (not a PDF, encrypted, unreadable) is reported
+with its reason and does not stop the others; nothing is written for it.
+A file whose output already exists is skipped, so running the command again
+after a failure signs only what is missing. The exit status is 1 when any
+file failed. A progress bar goes to stderr, the summary to stdout (--json
+for scripts).
+
+The key options are those of 'selo sign file'.
+
+` + remoteKeyHelp,
+		Example: `  selo sign batch invoices/ --out signed/ --format pades --credential 3f2a9c1e... --csc https://sign.example.eu --user billing@example.pt
+  selo csc send-otp 3f2a9c1e... && SELO_CSC_OTP=123456 selo sign batch invoices/ --out signed/ --format pades --credential 3f2a9c1e...
+  selo sign batch exports/ --out sigs/ --format cades --glob '*.xml' --pfx seal.pfx --tsa https://pki.example.pt/tsa`,
+		Args: exactArgs(1, "sign batch needs the folder to sign"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.signBatch(cmd.Context(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.outDir, "out", "", "folder for the signed files (made if missing)")
+	f.StringVar(&o.format, "format", "", "pades (PDFs) or cades (detached .p7s of any file)")
+	f.StringVar(&o.glob, "glob", "", "which file names to sign, e.g. 'INV-*.pdf' (default '*.pdf' for pades, '*' for cades)")
+	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signatures B-T (one timestamp per file)")
+	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password, or the CSC password with --user")
+	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
+	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
+	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason, pades)")
+	f.StringVar(&o.location, "location", "", "where the documents were signed (/Location, pades)")
+	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for each signature (pades)")
+	addRemoteFlags(cmd, &o.remote)
+	return cmd
+}
+
+// batchItem is one file of a batch and what became of it.
+type batchItem struct {
+	File   string `json:"file"`
+	Output string `json:"output,omitempty"`
+	Status string `json:"status"` // signed, failed, skipped
+	Error  string `json:"error,omitempty"`
+
+	pdf    *pades.Prepared
+	cms    *cms.Prepared
+	digest []byte
+}
+
+func (it *batchItem) fail(err error) {
+	it.Status, it.Error = "failed", errorText(err)
+	it.pdf, it.cms = nil, nil
+}
+
+// errorText is what the user is told about err: the message of an
+// application error, the whole chain of any other.
+func errorText(err error) string {
+	if selo.ErrorCode(err) == selo.EINTERNAL {
+		return err.Error()
+	}
+	return selo.ErrorMessage(err)
+}
+
+// batchFiles lists the files of dir whose names match pattern.
+func batchFiles(dir, pattern string, foldCase bool) ([]string, error) {
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, usagef("--glob %q: %v", pattern, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "cannot read folder %s: %v", dir, unwrapPathError(err))
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		match := name
+		if foldCase {
+			match = strings.ToLower(name)
+		}
+		if ok, _ := filepath.Match(pattern, match); ok {
+			files = append(files, name)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) error {
+	if err := checkKeyOptions(o.signFileOptions); err != nil {
+		return err
+	}
+	if o.outDir == "" {
+		return usagef("sign batch needs --out with the folder for the signed files")
+	}
+	pattern, fold := o.glob, false
+	switch o.format {
+	case "pades":
+		if pattern == "" {
+			pattern, fold = "*.pdf", true
+		}
+		if sameDir(dir, o.outDir) {
+			return usagef("--out must differ from %s: signed PDFs keep their names and the originals are kept", dir)
+		}
+	case "cades":
+		if pattern == "" {
+			pattern = "*"
+		}
+	default:
+		return usagef("--format must be pades or cades")
+	}
+	names, err := batchFiles(dir, pattern, fold)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return selo.Errorf(selo.EINVALID, "no file in %s matches %q", dir, pattern)
+	}
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", o.outDir, err)
+	}
+	items := make([]*batchItem, len(names))
+	todo := 0
+	for i, name := range names {
+		out := filepath.Join(o.outDir, name)
+		if o.format == "cades" {
+			out += ".p7s"
+		}
+		items[i] = &batchItem{File: filepath.Join(dir, name), Output: out}
+		if _, err := os.Lstat(out); err == nil {
+			items[i].Status, items[i].Error = "skipped", "output exists"
+		} else {
+			todo++
+		}
+	}
+	if o.remote.description == "" {
+		o.remote.description = fmt.Sprintf("%d documents from %s", todo, filepath.Base(filepath.Clean(dir)))
+	}
+	var key *documentKey
+	if todo > 0 {
+		if key, err = c.openDocumentKey(ctx, o.signFileOptions); err != nil {
+			return err
+		}
+		defer key.close(ctx)
+	}
+
+	// 1. Prepare every document; nothing is written yet.
+	bar := newProgressBar(c.stderr)
+	now := time.Now()
+	var held int64
+	var hash crypto.Hash
+	var signerOpts crypto.SignerOpts
+	done := 0
+	for _, it := range items {
+		if it.Status != "" {
+			continue
+		}
+		if err := c.prepareBatchItem(it, key, o, now, &held); err != nil {
+			it.fail(err)
+			bar.note(fmt.Sprintf("%s: %s", it.File, it.Error))
+		} else if hash == 0 {
+			if it.pdf != nil {
+				hash, signerOpts = it.pdf.Hash(), it.pdf.SignerOpts()
+			} else {
+				hash, signerOpts = it.cms.Hash(), it.cms.SignerOpts()
+			}
+		}
+		done++
+		bar.update(done, todo)
+	}
+	bar.finish()
+
+	// 2. One approval (or one per multisign hashes) for all digests.
+	var ready []*batchItem
+	var digests [][]byte
+	for _, it := range items {
+		if it.Status == "" {
+			ready = append(ready, it)
+			digests = append(digests, it.digest)
+		}
+	}
+	approvals := 0
+	if len(ready) > 0 {
+		if key.remote != nil {
+			approvals = key.approvals(len(ready))
+			fmt.Fprintf(c.stderr, "%d document(s) prepared; asking credential %s to sign %d hash(es) with %d approval(s)\n",
+				len(ready), key.remote.detail.CredentialID, len(ready), approvals)
+		}
+		sigs, err := key.signDigests(ctx, hash, signerOpts, digests)
+		if err != nil {
+			if selo.ErrorCode(err) == selo.EINTERNAL {
+				return fmt.Errorf("%w; no file was written", err)
+			}
+			return selo.Errorf(selo.ErrorCode(err), "%s; no file was written", selo.ErrorMessage(err))
+		}
+
+		// 3. Finish and write each signature.
+		var ts cades.Timestamper
+		if o.tsaURL != "" {
+			ts = &tsa.Client{URL: o.tsaURL}
+		}
+		bar = newProgressBar(c.stderr)
+		for i, it := range ready {
+			if err := finishBatchItem(ctx, it, sigs[i], ts); err != nil {
+				it.fail(err)
+				bar.note(fmt.Sprintf("%s: %s", it.File, it.Error))
+			} else {
+				it.Status = "signed"
+			}
+			it.pdf, it.cms = nil, nil // let the memory go as we write
+			bar.update(i+1, len(ready))
+		}
+		bar.finish()
+	}
+	return c.batchSummary(items, key, o, approvals)
+}
+
+// sameDir says whether two paths name the same folder.
+func sameDir(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// prepareBatchItem prepares one document's signature and its digest.
+func (c *cli) prepareBatchItem(it *batchItem, key *documentKey, o signBatchOptions, now time.Time, held *int64) error {
+	co := cms.Options{Certificate: key.cert, Chain: key.chain}
+	if o.format == "cades" {
+		co.Detached, co.SigningTime = true, now
+		h, err := cms.HashFor(co)
+		if err != nil {
+			return err
+		}
+		digest, err := hashFile(it.File, h)
+		if err != nil {
+			return err
+		}
+		if it.cms, err = cms.PrepareDigest(digest, co); err != nil {
+			return err
+		}
+		it.digest = it.cms.Digest()
+		return nil
+	}
+	data, err := readLimitedFile(it.File, pades.DefaultMaxInputSize)
+	if err != nil {
+		return err
+	}
+	if *held+int64(len(data)) > maxBatchBytes {
+		return selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of PDFs: sign this one in another run", *held>>20)
+	}
+	p, err := pades.Prepare(data, pades.Options{CMS: co, SigningTime: now, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize})
+	if err != nil {
+		return err
+	}
+	*held += int64(len(data))
+	it.pdf, it.digest = p, p.Digest()
+	return nil
+}
+
+// finishBatchItem completes one signature and writes its output atomically.
+func finishBatchItem(ctx context.Context, it *batchItem, sig []byte, ts cades.Timestamper) error {
+	var out []byte
+	if it.pdf != nil {
+		var err error
+		if out, err = it.pdf.Finish(ctx, sig, ts); err != nil {
+			return err
+		}
+	} else {
+		sd, err := it.cms.Finish(sig)
+		if err != nil {
+			return err
+		}
+		if ts != nil {
+			if err := cades.AddTimestamp(ctx, sd, it.cms.Hash(), ts); err != nil {
+				return err
+			}
+		}
+		if out, err = sd.Bytes(); err != nil {
+			return err
+		}
+	}
+	// O_EXCL-like: another run may have written it meanwhile; keep theirs.
+	if _, err := os.Lstat(it.Output); err == nil {
+		return errors.New("the output appeared while signing; left as it is")
+	}
+	return writeFileAtomic(it.Output, out, 0o644)
+}
+
+// batchOutput is the summary of a batch as --json prints it.
+type batchOutput struct {
+	Format    string       `json:"format"`
+	Level     string       `json:"level"`
+	Signer    string       `json:"signer"`
+	Approvals int          `json:"approvals"`
+	Signed    int          `json:"signed"`
+	Skipped   int          `json:"skipped"`
+	Failed    int          `json:"failed"`
+	Files     []*batchItem `json:"files"`
+}
+
+// batchSummary prints what became of every file and fails when any did.
+func (c *cli) batchSummary(items []*batchItem, key *documentKey, o signBatchOptions, approvals int) error {
+	var signed, skipped, failed int
+	for _, it := range items {
+		switch it.Status {
+		case "signed":
+			signed++
+		case "skipped":
+			skipped++
+		default:
+			it.Status = "failed"
+			failed++
+		}
+	}
+	level := "B-B"
+	if o.tsaURL != "" {
+		level = "B-T"
+	}
+	format := map[string]string{"pades": "PAdES", "cades": "CAdES"}[o.format]
+	by := ""
+	signer := ""
+	if key != nil {
+		signer = pki.NameString(key.cert.Subject)
+		if key.remote != nil {
+			by = fmt.Sprintf(" with %d approval(s) of credential %s", approvals, key.remote.detail.CredentialID)
+		}
+	}
+	if c.jsonOut {
+		if err := c.printJSON(batchOutput{Format: o.format, Level: level, Signer: signer, Approvals: approvals,
+			Signed: signed, Skipped: skipped, Failed: failed, Files: items}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(c.stdout, "Signed %d of %d file(s) into %s (%s %s)%s\n", signed, len(items), o.outDir, format, level, by)
+		if signer != "" {
+			fmt.Fprintf(c.stdout, "  signer   %s\n", signer)
+		}
+		if skipped > 0 {
+			fmt.Fprintf(c.stdout, "  skipped  %d (output exists)\n", skipped)
+		}
+		if failed > 0 {
+			fmt.Fprintf(c.stdout, "  failed   %d:\n", failed)
+			for _, it := range items {
+				if it.Status == "failed" {
+					fmt.Fprintf(c.stdout, "    %s: %s\n", it.File, it.Error)
+				}
+			}
+		}
+	}
+	if failed > 0 {
+		return selo.Errorf(selo.EINVALID, "%d of %d file(s) were not signed (listed above); the others were", failed, len(items))
+	}
+	return nil
+}

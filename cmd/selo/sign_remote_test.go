@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/csc"
+	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/signing"
+)
+
+// credentialRoot writes the root certificate of a credential's chain as PEM,
+// for openssl's -CAfile; it also returns the signer's common name.
+func (s *cscServer) credentialRoot(t *testing.T, cred string) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := csc.NewClient(s.url + server.CSCPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(readFile(t, s.pwFile)))
+	if _, err := cl.Login(ctx, "maria@example.pt", pw); err != nil {
+		t.Fatal(err)
+	}
+	d, err := cl.CredentialInfo(ctx, cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := d.Certificates()
+	if err != nil || len(certs) < 2 {
+		t.Fatalf("credential chain: %d certificates, %v", len(certs), err)
+	}
+	root := certs[len(certs)-1]
+	path := filepath.Join(t.TempDir(), "root.pem")
+	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})))
+	return path, certs[0].Subject.CommonName
+}
+
+// sendOTP has the service text a code and returns it in a file, as the
+// holder would copy it from the phone.
+func (s *cscServer) sendOTP(t *testing.T, tokenFile, cred string) string {
+	t.Helper()
+	mustRunSelo(t, "csc", "send-otp", cred, "--token-file", tokenFile)
+	return writeFile(t, filepath.Join(t.TempDir(), "otp"), s.smsCode(t)+"\n")
+}
+
+// pdfsigValid runs pdfsig on a PDF and fails unless every signature is valid
+// and made by signer; it skips (fails in CI) without pdfsig.
+func pdfsigValid(t *testing.T, path, signer string) {
+	t.Helper()
+	if _, err := exec.LookPath("pdfsig"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pdfsig is required in CI")
+		}
+		t.Skip("pdfsig (poppler-utils) not installed: the signed PDFs are not checked by a peer")
+	}
+	out, _ := exec.Command("pdfsig", "-no-ocsp", path).CombinedOutput()
+	if !strings.Contains(string(out), "Signature is Valid") || !strings.Contains(string(out), signer) || strings.Contains(string(out), "Invalid") {
+		t.Fatalf("pdfsig %s:\n%s", path, out)
+	}
+}
+
+// listDir returns the names in dir, sorted.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestSignRemoteFileAndPDF signs a file (CAdES) and a PDF (PAdES) with a
+// remote SMS credential through Selo's CSC API; openssl and pdfsig accept
+// them. A wrong code writes nothing.
+func TestSignRemoteFileAndPDF(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	root, cn := s.credentialRoot(t, cred)
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "token.json")
+	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
+
+	// CAdES, logged in beforehand with 'selo csc login'.
+	doc := writeFile(t, filepath.Join(dir, "contract.txt"), "Contrato n.º 7\n")
+	r := mustRunSelo(t, "sign", "file", doc, "--credential", cred, "--token-file", tf, "--otp-file", s.sendOTP(t, tf, cred))
+	if !strings.Contains(r.stdout, "B-B") || !strings.Contains(r.stdout, cn) {
+		t.Fatalf("sign file --credential:\n%s", r)
+	}
+	mustOpenSSL(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", doc+".p7s", "-content", doc, "-CAfile", root, "-purpose", "any", "-out", filepath.Join(dir, "out"))
+
+	// PAdES, logging in with --csc and --user.
+	in := filepath.Join(dir, "lease.pdf")
+	if err := os.WriteFile(in, onePagePDF(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "lease-signed.pdf")
+	r = mustRunSelo(t, "sign", "pdf", in, out, "--credential", cred, "--csc", s.url, "--user", "maria@example.pt",
+		"--password-file", s.pwFile, "--otp-file", s.sendOTP(t, tf, cred))
+	if !strings.Contains(r.stdout, "PAdES B-B") {
+		t.Fatalf("sign pdf --credential:\n%s", r)
+	}
+	pdfsigValid(t, out, cn)
+
+	// A wrong code: refused, no output, no temporary file left.
+	before := listDir(t, dir)
+	s.sendOTP(t, tf, cred)
+	wrong := "000000"
+	if s.smsCode(t) == wrong {
+		wrong = "111111"
+	}
+	bad := writeFile(t, filepath.Join(t.TempDir(), "wrong"), wrong)
+	wantExit(t, runSelo(t, "sign", "pdf", in, filepath.Join(dir, "never.pdf"), "--credential", cred, "--token-file", tf, "--otp-file", bad), 1, "invalid_otp")
+	wantExit(t, runSelo(t, "sign", "file", in, "--credential", cred, "--token-file", tf, "--otp-file", bad), 1, "invalid_otp")
+	if after := listDir(t, dir); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("a refused signature changed %s: %v -> %v", dir, before, after)
+	}
+}
+
+// TestSignRemoteUsageErrors: key options that do not fit exit 2.
+func TestSignRemoteUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := writeFile(t, filepath.Join(dir, "a.txt"), "a")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"sign", "file", f, "--credential", "C", "--pfx", "x.pfx"}, "exactly one of --pfx, --pkcs11-key and --credential"},
+		{[]string{"sign", "pdf", f, f + ".pdf"}, "exactly one of --pfx, --pkcs11-key and --credential"},
+		{[]string{"sign", "file", f, "--credential", "C", "--user", "maria@example.pt"}, "--user needs --csc"},
+		{[]string{"sign", "file", f, "--pfx", "x.pfx", "--otp-file", "otp"}, "go with --credential"},
+		{[]string{"sign", "batch", dir, "--credential", "C"}, "needs --out"},
+		{[]string{"sign", "batch", dir, "--out", dir, "--format", "pades", "--credential", "C"}, "--out must differ"},
+		{[]string{"sign", "batch", dir, "--out", dir + "/o", "--format", "xades", "--credential", "C"}, "--format must be pades or cades"},
+		{[]string{"sign", "batch", dir, "--out", dir + "/o", "--format", "cades", "--glob", "[", "--credential", "C"}, "--glob"},
+		{[]string{"sign", "batch", "--out", dir}, "sign batch needs the folder"},
+	} {
+		wantExit(t, runSelo(t, tc.args...), 2, tc.msg)
+	}
+	wantExit(t, runSelo(t, "sign", "batch", dir, "--out", filepath.Join(dir, "o"), "--format", "pades", "--credential", "C"), 1, `no file in`)
+}
+
+// invoicePDF is a one-page PDF that differs by its number.
+func invoicePDF(n int) []byte {
+	return append(onePagePDF(), []byte(fmt.Sprintf("%% invoice %d\n", n))...)
+}
+
+// TestSignBatchRemoteOneSMS signs a folder of invoices with one SMS code:
+// every output verifies with pdfsig; a broken file is reported and the
+// others are signed; a rerun skips what was signed.
+func TestSignBatchRemoteOneSMS(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	_, cn := s.credentialRoot(t, cred)
+	dir := t.TempDir()
+	tf := filepath.Join(t.TempDir(), "token.json")
+	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
+	const n = 12
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("INV-%03d.pdf", i)), invoicePDF(i), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "broken.pdf"), "not a pdf at all")
+	writeFile(t, filepath.Join(dir, "notes.txt"), "not matched by the glob")
+	out := filepath.Join(t.TempDir(), "signed")
+
+	otp := s.sendOTP(t, tf, cred)
+	before := s.smsCount(t)
+	r := runSelo(t, "sign", "batch", dir, "--out", out, "--format", "pades", "--credential", cred, "--token-file", tf, "--otp-file", otp, "--json")
+	wantExit(t, r, 1, "1 of 13 file(s) were not signed")
+	var sum batchOutput
+	decodeJSON(t, r, &sum)
+	if sum.Approvals != 1 || sum.Signed != n || sum.Failed != 1 || len(sum.Files) != n+1 || sum.Files[n].Status != "failed" || !strings.Contains(sum.Files[n].Error, "not a PDF") {
+		t.Fatalf("summary: %+v\n%s", sum, r)
+	}
+	if s.smsCount(t) != before {
+		t.Fatal("the batch asked for another SMS")
+	}
+	if !strings.Contains(r.stderr, "broken.pdf") || !strings.Contains(r.stderr, "with 1 approval(s)\n") {
+		t.Fatalf("stderr:\n%s", r.stderr)
+	}
+	names := listDir(t, out)
+	if len(names) != n {
+		t.Fatalf("outputs: %v", names)
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, "INV-") {
+			t.Fatalf("unexpected output %s", name)
+		}
+		pdfsigValid(t, filepath.Join(out, name), cn)
+	}
+
+	// A rerun signs only what is missing: here nothing but the broken file,
+	// which fails again before any approval is asked for.
+	r = runSelo(t, "sign", "batch", dir, "--out", out, "--format", "pades", "--credential", cred, "--token-file", tf, "--otp-file", otp)
+	wantExit(t, r, 1, "1 of 13")
+	if !strings.Contains(r.stdout, "skipped  12 (output exists)") || !strings.Contains(r.stdout, "broken.pdf: ") {
+		t.Fatalf("rerun:\n%s", r)
+	}
+}
+
+// TestSignBatchCAdESAuthenticator signs a folder of XML invoices, CAdES
+// detached, with one authenticator code; openssl verifies every .p7s.
+func TestSignBatchCAdESAuthenticator(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalAuthenticator, selo.KeyECDSAP384)
+	code := s.authenticatorCode(t)
+	root, _ := s.credentialRoot(t, cred)
+	dir := t.TempDir()
+	for i := range 5 {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("inv-%d.xml", i)), fmt.Sprintf("<Invoice><ID>%d</ID></Invoice>", i))
+	}
+	writeFile(t, filepath.Join(dir, "readme.md"), "left out by --glob")
+	out := filepath.Join(t.TempDir(), "sigs")
+	otp := writeFile(t, filepath.Join(t.TempDir(), "otp"), code)
+	r := mustRunSelo(t, "sign", "batch", dir, "--out", out, "--format", "cades", "--glob", "*.xml", "--credential", cred,
+		"--csc", s.url, "--user", "maria@example.pt", "--password-file", s.pwFile, "--otp-file", otp)
+	if !strings.Contains(r.stdout, "Signed 5 of 5 file(s)") || !strings.Contains(r.stdout, "CAdES B-B") || !strings.Contains(r.stdout, "1 approval(s)") {
+		t.Fatalf("sign batch cades:\n%s", r)
+	}
+	for i := range 5 {
+		name := fmt.Sprintf("inv-%d.xml", i)
+		mustOpenSSL(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", filepath.Join(out, name+".p7s"), "-content", filepath.Join(dir, name),
+			"-CAfile", root, "-purpose", "any", "-out", filepath.Join(t.TempDir(), "out"))
+	}
+}
+
+// TestSignBatchLargerThanMultisign: more documents than one approval covers
+// need several codes; one code from a file is refused before anything is
+// signed or written.
+func TestSignBatchLargerThanMultisign(t *testing.T) {
+	t.Parallel()
+	s := newCSCServerConfig(t, func(c *signing.Config) { c.MaxHashes = 2 })
+	cred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	tf := filepath.Join(t.TempDir(), "token.json")
+	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
+	dir := t.TempDir()
+	for i := range 3 {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("%d.txt", i)), "x")
+	}
+	out := filepath.Join(t.TempDir(), "sigs")
+	r := runSelo(t, "sign", "batch", dir, "--out", out, "--format", "cades", "--credential", cred, "--token-file", tf, "--otp-file", s.sendOTP(t, tf, cred))
+	wantExit(t, r, 1, "3 documents need 2 approvals", "at most 2", "no file was written")
+	if names := listDir(t, out); len(names) != 0 {
+		t.Fatalf("a refused batch wrote %v", names)
+	}
+}
+
+// authenticatorCode enrolls an authenticator app for the holder and returns
+// the code it shows now.
+func (s *cscServer) authenticatorCode(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(enr.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(u.Query().Get("secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := approval.OTPParams{Algorithm: approval.Algorithm(u.Query().Get("algorithm")), Digits: 6, Period: 30 * time.Second}
+	if err := s.svc.ConfirmAuthenticator(ctx, s.acct.ID, enr.Authenticator.ID, approval.TOTP(secret, time.Now().Add(-30*time.Second), p)); err != nil {
+		t.Fatal(err)
+	}
+	return approval.TOTP(secret, time.Now(), p)
+}
