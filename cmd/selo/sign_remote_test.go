@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base32"
 	"encoding/pem"
 	"fmt"
@@ -290,4 +293,69 @@ func (s *cscServer) authenticatorCode(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return approval.TOTP(secret, time.Now(), p)
+}
+
+// TestSignBatchWalletOneTap: a wallet credential signs a folder with one
+// approval in the wallet, which shows every hash of the batch.
+func TestSignBatchWalletOneTap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
+	_, cn := s.credentialRoot(t, cred)
+	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := approval.ParseWalletEnrollmentURI(offer.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	reg, err := approval.NewWalletRegistration(enr, "phone", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wallet, err := s.svc.RegisterWallet(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := range 4 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("inv-%d.PDF", i)), invoicePDF(i), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "signed")
+	done := make(chan result, 1)
+	go func() {
+		done <- runSelo(t, "sign", "batch", dir, "--out", out, "--format", "pades", "--credential", cred, "--csc", s.url,
+			"--user", "maria@example.pt", "--password-file", s.pwFile, "--wait", "1m")
+	}()
+	var pending []*approval.WalletChallenge
+	for deadline := time.Now().Add(30 * time.Second); len(pending) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no request reached the wallet")
+		}
+		if pending, err = s.svc.PendingApprovals(ctx, wallet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pending) != 1 || len(pending[0].Hashes) != 4 || !strings.Contains(pending[0].Description, "4 documents") {
+		t.Fatalf("the wallet shows %d request(s), the first %+v", len(pending), pending[0])
+	}
+	sig, err := approval.SignWalletDecision(pending[0], true, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.DecideWalletApproval(ctx, pending[0].ApprovalID, wallet.ID, true, sig); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.stdout, "Signed 4 of 4") || !strings.Contains(r.stderr, "waiting for the holder") {
+		t.Fatalf("sign batch with a wallet approval:\n%s", r)
+	}
+	for i := range 4 {
+		pdfsigValid(t, filepath.Join(out, fmt.Sprintf("inv-%d.PDF", i)), cn)
+	}
 }
