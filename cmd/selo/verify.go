@@ -18,47 +18,74 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/docsign/revocation"
 )
 
 // maxTrustFileSize bounds a --trust PEM file.
 const maxTrustFileSize = 4 << 20
 
 func (c *cli) verifyCommand() *cobra.Command {
-	var content, trust string
+	var content string
+	var trust []string
+	var offline bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE.p7s [--content FILE] [--trust ROOTS.pem] [--json]",
-		Short: "Check a CAdES signature: who signed, when, level, integrity and trust",
-		Long: `Verify checks every signature in a CAdES (CMS) file, detached (.p7s) or
-enveloping (.p7m), and reports for each: who signed, when (the claimed
-signing time and the timestamp, if any), the level (B-B or B-T), whether the
-file was changed after signing, and whether the signer's certificate chains
-to a trusted root (at the timestamp's time for B-T, else now).
+		Use:   "verify FILE.pdf|FILE.p7s|FILE.p7m [--content FILE] [--trust ROOTS.pem]... [--offline] [--json]",
+		Short: "Check PAdES and CAdES signatures: who signed, when, level, integrity, trust and revocation",
+		Long: `Verify checks every signature in a signed PDF (PAdES) or a CAdES (CMS)
+file, detached (.p7s) or enveloping (.p7m), and reports for each: who
+signed, when (the claimed signing time and the timestamp, if any), the
+level (B-B, B-T, and for PDFs B-LT when the document's DSS holds the
+revocation data, B-LTA when a document timestamp follows), whether the
+file was changed after signing, whether the signer's certificate chains to
+a trusted root (at the timestamp's time for B-T, else now), and the
+certificate's revocation status.
 
-Trusted roots come from --trust (a PEM file), else from the data
+For a PDF it also says which revision each signature covers ("signed
+revision 2 of 3") and what later incremental updates did: only add
+signatures, validation data and document timestamps, or change the
+document (which makes the signature indeterminate).
+
+Revocation: OCSP first (a response in the PDF's DSS, else the responder in
+the certificate), CRL second (the distribution point). --offline makes no
+network request; only revocation data inside the PDF counts. A certificate
+revoked before the signature's time makes the signature fail; one revoked
+after a timestamp proves the signature was made does not.
+
+Trusted roots come from --trust (a PEM file, repeatable), else from the data
 directory's root CAs. A detached signature needs the signed file: --content,
 or FILE without its .p7s extension when that exists.
 
 The status of each signature is valid, invalid (the file or the signature
 was changed) or indeterminate (intact, but trust could not be established).
-The exit status is 0 only when every signature is valid. Revocation status
-(OCSP/CRL) is not checked yet.`,
-		Example: `  selo verify contract.pdf.p7s
-  selo verify invoice.xml.p7s --content invoice.xml --trust eu-roots.pem
+The exit status is 0 only when every signature is valid.`,
+		Example: `  selo verify contract-signed.pdf --trust root.pem
+  selo verify contract-signed.pdf --offline --json
+  selo verify contract.pdf.p7s
+  selo verify invoice.xml.p7s --content invoice.xml --trust eu-roots.pem --trust other.pem
   selo verify report.p7m --json`,
-		Args: exactArgs(1, "verify needs the signature file"),
+		Args: exactArgs(1, "verify needs the signed file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.verify(cmd.Context(), args[0], content, trust)
+			return c.verify(cmd.Context(), args[0], content, trust, offline)
 		},
 	}
 	cmd.Flags().StringVar(&content, "content", "", "the signed file, for a detached signature (default FILE without .p7s)")
-	cmd.Flags().StringVar(&trust, "trust", "", "PEM file of trusted root certificates (default: the data directory's root CAs)")
+	cmd.Flags().StringArrayVar(&trust, "trust", nil, "PEM file of trusted root certificates, repeatable (default: the data directory's root CAs)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "make no OCSP or CRL request (revocation data inside a PDF still counts)")
 	return cmd
 }
 
 // errNotValid makes the exit status 1 after the report is printed.
 var errNotValid = errors.New("not every signature is valid")
 
-func (c *cli) verify(ctx context.Context, file, contentPath, trust string) error {
+func (c *cli) verify(ctx context.Context, file, contentPath string, trust []string, offline bool) error {
+	if isPDF, err := startsWithPDF(file); err != nil {
+		return err
+	} else if isPDF {
+		if contentPath != "" {
+			return usagef("%s is a PDF: it carries what it signs, --content is not used", file)
+		}
+		return c.verifyPDF(ctx, file, trust, offline)
+	}
 	der, err := readLimitedFile(file, cms.MaxMessageSize)
 	if err != nil {
 		return err
@@ -96,6 +123,8 @@ func (c *cli) verify(ctx context.Context, file, contentPath, trust string) error
 		return err
 	}
 	opts.Roots = roots
+	opts.Revocation = &revocation.Checker{Offline: offline}
+	opts.Context = ctx
 	rep, err := cades.Verify(der, opts)
 	if err != nil {
 		return err
@@ -134,8 +163,29 @@ func (c *cli) printReport(file, content, source string, rep *cades.Report) {
 		fmt.Fprintf(w, "  content       %s\n", okText(s.DigestOK, "unchanged since signing", "CHANGED after signing, or not the signed file"))
 		fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
 		fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
+		printRevocation(w, s)
 		for _, p := range s.Problems {
 			fmt.Fprintf(w, "  problem       %s\n", p)
+		}
+	}
+}
+
+// printRevocation prints the revocation line of a signature report.
+func printRevocation(w io.Writer, s *cades.SignatureReport) {
+	st := s.Revocation
+	switch {
+	case st == nil:
+		fmt.Fprintf(w, "  revocation    not checked (no trusted chain)\n")
+	case st.Status == revocation.Revoked:
+		fmt.Fprintf(w, "  revocation    REVOKED at %s (%s), from %s\n", st.RevokedAt.Format(time.RFC3339), st.Reason, st.Source)
+	case st.Status == revocation.Good:
+		fmt.Fprintf(w, "  revocation    good, from %s\n", st.Source)
+	default:
+		fmt.Fprintf(w, "  revocation    %s\n", st.Status)
+	}
+	if st != nil {
+		for _, p := range st.Problems {
+			fmt.Fprintf(w, "                (%s)\n", p)
 		}
 	}
 }
@@ -164,9 +214,10 @@ func timeOrDash(t *time.Time) string {
 // trustedRoots reads --trust, or the root CAs of the data directory when it
 // is initialized. Neither is not an error: every signature is then
 // indeterminate, and the report says why.
-func (c *cli) trustedRoots(ctx context.Context, trust string) (*x509.CertPool, string, error) {
+func (c *cli) trustedRoots(ctx context.Context, trustFiles []string) (*x509.CertPool, string, error) {
 	pool := x509.NewCertPool()
-	if trust != "" {
+	var sources []string
+	for _, trust := range trustFiles {
 		data, err := readLimitedFile(trust, maxTrustFileSize)
 		if err != nil {
 			return nil, "", err
@@ -191,7 +242,10 @@ func (c *cli) trustedRoots(ctx context.Context, trust string) (*x509.CertPool, s
 		if n == 0 {
 			return nil, "", selo.Errorf(selo.EINVALID, "%s holds no PEM certificate", trust)
 		}
-		return pool, fmt.Sprintf("%d root(s) from %s", n, trust), nil
+		sources = append(sources, fmt.Sprintf("%d root(s) from %s", n, trust))
+	}
+	if len(sources) > 0 {
+		return pool, strings.Join(sources, ", "), nil
 	}
 	if !c.initialized() {
 		return nil, "none (no --trust and no data directory)", nil

@@ -1,14 +1,17 @@
 package cades
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -40,6 +43,11 @@ type VerifyOptions struct {
 	Intermediates []*x509.Certificate
 	// Now is the validation time when there is no valid timestamp; zero is now.
 	Now time.Time
+	// Revocation checks the signer's certificate status (OCSP, then CRL)
+	// once its chain is known; nil leaves it unchecked.
+	Revocation *revocation.Checker
+	// Context bounds the revocation look-ups; nil is context.Background.
+	Context context.Context
 }
 
 // Report is what Verify found, one entry per signer.
@@ -78,8 +86,11 @@ type SignatureReport struct {
 	// ValidatedAt is the time the chain was checked at: the timestamp's
 	// when there is a valid one, else now.
 	ValidatedAt time.Time `json:"validated_at"`
-	Status      string    `json:"status"`
-	Problems    []string  `json:"problems,omitempty"`
+	// Revocation is the signer's certificate status at ValidatedAt, when
+	// it was checked.
+	Revocation *revocation.Status `json:"revocation,omitempty"`
+	Status     string             `json:"status"`
+	Problems   []string           `json:"problems,omitempty"`
 }
 
 // Verify checks every signature of a CAdES (CMS) file. The error is only for
@@ -158,15 +169,33 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 		}
 	}
 	r.ValidatedAt = at.UTC()
+	var chain []*x509.Certificate
 	if opts.Roots == nil {
 		r.Problems = append(r.Problems, "no trusted roots given: the chain was not checked")
-	} else if _, err := cms.VerifyChain(core.Certificate, append(sd.Certificates, opts.Intermediates...), opts.Roots, at, nil); err != nil {
+	} else if chain, err = cms.VerifyChain(core.Certificate, append(sd.Certificates, opts.Intermediates...), opts.Roots, at, nil); err != nil {
 		r.Problems = append(r.Problems, selo.ErrorMessage(err))
 	} else {
 		r.ChainOK = true
 	}
+	revokedEarlier := false
+	if opts.Revocation != nil && len(chain) >= 2 {
+		ctx := opts.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		r.Revocation = opts.Revocation.Check(ctx, chain[0], chain[1])
+		if r.Revocation.RevokedBefore(at) {
+			revokedEarlier = true
+			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
+				r.Revocation.RevokedAt.Format(time.RFC3339), r.Revocation.Reason, at.UTC().Format(time.RFC3339)))
+		}
+	}
 	r.Status = StatusValid
-	if !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0 {
+	switch {
+	case revokedEarlier && r.TimestampOK:
+		// The timestamp proves the signature was made after the revocation.
+		r.Status = StatusInvalid
+	case !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0:
 		r.Status = StatusIndeterminate
 	}
 	return r

@@ -25,3 +25,33 @@ func FuzzPreparePDF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyPDF feeds arbitrary bytes to the signature reader behind
+// Verify: it must return an error or a report, never panic or hang, and a
+// report of garbage is never valid.
+func FuzzVerifyPDF(f *testing.F) {
+	s := signtest.QuickSigner(f)
+	p, err := pades.Prepare(minimalPDF(), pades.Options{CMS: cms.Options{Certificate: s.Cert}, SignatureSize: 2048})
+	if err != nil {
+		f.Fatal(err)
+	}
+	sig, _ := s.Key.Sign(nil, p.Digest(), p.SignerOpts())
+	signed, err := p.Finish(f.Context(), sig, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(signed)
+	f.Add(signed[:len(signed)-100])
+	f.Add(minimalPDF())
+	f.Add([]byte("%PDF-1.7\n%%EOF\n"))
+	roots := s.Roots()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 64<<10 {
+			return
+		}
+		rep, err := pades.Verify(in, pades.VerifyOptions{Roots: roots})
+		if err == nil && rep == nil {
+			t.Fatal("no report and no error")
+		}
+	})
+}

@@ -1,0 +1,248 @@
+// Package revocation finds out whether a signer's certificate was revoked at
+// the time a signature was made: OCSP first (responses embedded in the
+// document, then the certificate's AIA responder), CRL second (the CRL
+// distribution point). A verifier uses it for CAdES and PAdES alike.
+package revocation
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/selo-qtsp/selo"
+)
+
+// Statuses a Check reports.
+const (
+	Good    = "good"
+	Revoked = "revoked"
+	Unknown = "unknown"
+	// NotChecked: --offline and no embedded revocation data.
+	NotChecked = "not checked"
+)
+
+// Limits on what is fetched.
+const (
+	maxOCSPResponseSize = 64 << 10
+	maxCRLSize          = 32 << 20
+	defaultTimeout      = 10 * time.Second
+)
+
+// Status is the answer for one certificate.
+type Status struct {
+	Status    string     `json:"status"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	// Source says where the answer came from: "OCSP <url>", "OCSP (embedded
+	// in the document)", "CRL <url>", "CRL (embedded in the document)".
+	Source string `json:"source,omitempty"`
+	// ProducedAt is the OCSP response's producedAt or the CRL's thisUpdate.
+	ProducedAt *time.Time `json:"produced_at,omitempty"`
+	// Problems lists sources that were tried and failed, in order.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// RevokedBefore reports whether the certificate was revoked at or before t:
+// a certificate revoked after a signature was provably made does not taint it.
+func (s *Status) RevokedBefore(t time.Time) bool {
+	return s != nil && s.Status == Revoked && s.RevokedAt != nil && !s.RevokedAt.After(t)
+}
+
+// Checker looks up revocation status. The zero value goes online with a
+// default HTTP client.
+type Checker struct {
+	// Offline skips the network: only the embedded responses and CRLs count.
+	Offline bool
+	// Client fetches OCSP responses and CRLs; nil is a client with a 10 s timeout.
+	Client *http.Client
+	// OCSPResponses and CRLs are DER revocation data found in the document
+	// (a PDF's DSS), tried before the network.
+	OCSPResponses [][]byte
+	CRLs          [][]byte
+}
+
+// WithEmbedded returns a copy of c that also knows the given embedded data.
+func (c *Checker) WithEmbedded(ocspResponses, crls [][]byte) *Checker {
+	if c == nil {
+		return nil
+	}
+	n := *c
+	n.OCSPResponses = append(append([][]byte(nil), c.OCSPResponses...), ocspResponses...)
+	n.CRLs = append(append([][]byte(nil), c.CRLs...), crls...)
+	return &n
+}
+
+// Check returns the status of cert, issued by issuer, as it stood at t.
+// It never fails: what could not be established is status unknown (or not
+// checked) with the reasons in Problems.
+func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) *Status {
+	st := &Status{Status: Unknown}
+	// Embedded OCSP responses first: they were fetched at signing time.
+	for _, der := range c.OCSPResponses {
+		resp, err := parseOCSP(der, cert, issuer)
+		if err != nil {
+			continue // a response for another certificate of the chain
+		}
+		return fromOCSP(resp, "OCSP (embedded in the document)")
+	}
+	for _, der := range c.CRLs {
+		crl, err := parseCRL(der, issuer)
+		if err != nil {
+			continue
+		}
+		return fromCRL(crl, cert, "CRL (embedded in the document)")
+	}
+	if c.Offline {
+		st.Status = NotChecked
+		st.Problems = append(st.Problems, "offline: no OCSP or CRL request was made and the document embeds no revocation data for this certificate")
+		return st
+	}
+	client := c.Client
+	if client == nil {
+		client = &http.Client{Timeout: defaultTimeout}
+	}
+	for _, url := range cert.OCSPServer {
+		resp, err := fetchOCSP(ctx, client, url, cert, issuer)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("OCSP %s: %v", url, err))
+			continue
+		}
+		s := fromOCSP(resp, "OCSP "+url)
+		if s.Status != Unknown {
+			s.Problems = st.Problems
+			return s
+		}
+		st.Problems = append(st.Problems, fmt.Sprintf("OCSP %s: the responder does not know the certificate", url))
+	}
+	for _, url := range cert.CRLDistributionPoints {
+		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+			continue
+		}
+		der, err := fetch(ctx, client, http.MethodGet, url, nil, "", maxCRLSize)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
+			continue
+		}
+		crl, err := parseCRL(der, issuer)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
+			continue
+		}
+		s := fromCRL(crl, cert, "CRL "+url)
+		s.Problems = st.Problems
+		return s
+	}
+	if len(cert.OCSPServer) == 0 && len(cert.CRLDistributionPoints) == 0 {
+		st.Problems = append(st.Problems, "the certificate names no OCSP responder and no CRL distribution point")
+	}
+	return st
+}
+
+// parseOCSP parses a response about cert and checks it is signed by issuer
+// or by a responder certificate issuer delegated OCSP signing to.
+func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Certificate != nil && !resp.Certificate.Equal(issuer) {
+		delegated := false
+		for _, u := range resp.Certificate.ExtKeyUsage {
+			delegated = delegated || u == x509.ExtKeyUsageOCSPSigning
+		}
+		if !delegated {
+			return nil, errors.New("the response is signed by a certificate without the OCSP signing usage")
+		}
+	}
+	return resp, nil
+}
+
+func fromOCSP(resp *ocsp.Response, source string) *Status {
+	produced := resp.ProducedAt.UTC()
+	st := &Status{Status: Unknown, Source: source, ProducedAt: &produced}
+	switch resp.Status {
+	case ocsp.Good:
+		st.Status = Good
+	case ocsp.Revoked:
+		st.Status = Revoked
+		at := resp.RevokedAt.UTC()
+		st.RevokedAt = &at
+		st.Reason = selo.RevocationReason(resp.RevocationReason).String()
+	}
+	return st
+}
+
+func fetchOCSP(ctx context.Context, client *http.Client, url string, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+	req, err := ocsp.CreateRequest(cert, issuer, nil)
+	if err != nil {
+		return nil, err
+	}
+	der, err := fetch(ctx, client, http.MethodPost, url, req, "application/ocsp-request", maxOCSPResponseSize)
+	if err != nil {
+		return nil, err
+	}
+	return parseOCSP(der, cert, issuer)
+}
+
+// parseCRL parses a CRL and checks issuer signed it.
+func parseCRL(der []byte, issuer *x509.Certificate) (*x509.RevocationList, error) {
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
+		return nil, errors.New("the CRL is from another issuer")
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		return nil, fmt.Errorf("the CRL's signature is not the issuer's: %w", err)
+	}
+	return crl, nil
+}
+
+func fromCRL(crl *x509.RevocationList, cert *x509.Certificate, source string) *Status {
+	produced := crl.ThisUpdate.UTC()
+	st := &Status{Status: Good, Source: source, ProducedAt: &produced}
+	for _, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+			at := e.RevocationTime.UTC()
+			st.Status, st.RevokedAt = Revoked, &at
+			st.Reason = selo.RevocationReason(e.ReasonCode).String()
+			break
+		}
+	}
+	return st
+}
+
+func fetch(ctx context.Context, client *http.Client, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("the answer is larger than %d bytes", limit)
+	}
+	return data, nil
+}

@@ -1,0 +1,177 @@
+package revocation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/revocation"
+	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/pki/pkitest"
+)
+
+var revokedAt = pkitest.Now.Add(time.Hour)
+
+// responder answers OCSP and CRL requests for the pkitest issuing CA with
+// Selo's own encoders, the way selo serve does, revoking one serial.
+type responder struct {
+	srv          *httptest.Server
+	ocspDisabled atomic.Bool
+	ocspCalls    atomic.Int32
+	crlCalls     atomic.Int32
+}
+
+func newResponder(t *testing.T, revoked *x509.Certificate) *responder {
+	h := pkitest.NewHierarchy(t)
+	// A delegated responder certificate, as selo serve uses.
+	key := pkitest.NewKey(t, "ecdsa-p256")
+	serial, _ := pki.RandomSerial()
+	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{}, serial, pkitest.Now, h.Linter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	responderCert, _ := x509.ParseCertificate(der)
+	answeredAt := revokedAt.Add(time.Hour)
+	r := &responder{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch {
+		case req.URL.Path == "/ocsp":
+			r.ocspCalls.Add(1)
+			if r.ocspDisabled.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			body, _ := io.ReadAll(req.Body)
+			q, err := pki.ParseOCSPRequest(body)
+			if err != nil {
+				w.Write(pki.OCSPErrorResponse(pki.OCSPMalformedRequest))
+				return
+			}
+			one := pki.OCSPSingleResponse{CertID: q.CertIDs[0], Status: pki.OCSPGood, ThisUpdate: answeredAt}
+			if q.CertIDs[0].Serial.Cmp(revoked.SerialNumber) == 0 {
+				one.Status, one.RevokedAt, one.Reason = pki.OCSPRevoked, revokedAt, selo.ReasonKeyCompromise
+			}
+			der, err := pki.CreateOCSPResponse(responderCert, key, pki.OCSPResponseTemplate{ProducedAt: answeredAt, Responses: []pki.OCSPSingleResponse{one}})
+			if err != nil {
+				t.Error(err)
+			}
+			w.Write(der)
+		case strings.HasPrefix(req.URL.Path, "/crl/"):
+			r.crlCalls.Add(1)
+			var b bytes.Buffer
+			_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: answeredAt, NextUpdate: answeredAt.Add(24 * time.Hour)},
+				func(yield func(pki.CRLEntry) error) error {
+					return yield(pki.CRLEntry{Serial: hex.EncodeToString(revoked.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise})
+				})
+			if err != nil {
+				t.Error(err)
+			}
+			w.Write(b.Bytes())
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// client sends every request to the test responder, whatever host the
+// certificate's URL names.
+func (r *responder) client() *http.Client {
+	target, _ := url.Parse(r.srv.URL)
+	return &http.Client{Transport: roundTripper(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.URL.Scheme, req.URL.Host = target.Scheme, target.Host
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestOCSPThenCRL(t *testing.T) {
+	good := signtest.NewSigner(t, "ecdsa-p256")
+	bad := signtest.NewSigner(t, "ecdsa-p256")
+	r := newResponder(t, bad.Cert)
+	c := &revocation.Checker{Client: r.client()}
+	issuer := good.Chain[0]
+	ctx := context.Background()
+
+	st := c.Check(ctx, good.Cert, issuer)
+	if st.Status != revocation.Good || !strings.HasPrefix(st.Source, "OCSP http") {
+		t.Fatalf("good by OCSP: %+v", st)
+	}
+	st = c.Check(ctx, bad.Cert, issuer)
+	if st.Status != revocation.Revoked || !st.RevokedAt.Equal(revokedAt) || st.Reason != "keyCompromise" || !strings.HasPrefix(st.Source, "OCSP") {
+		t.Fatalf("revoked by OCSP: %+v", st)
+	}
+	if !st.RevokedBefore(revokedAt.Add(time.Minute)) || st.RevokedBefore(revokedAt.Add(-time.Minute)) {
+		t.Fatal("RevokedBefore")
+	}
+
+	// OCSP down: the CRL answers, and the report says OCSP failed.
+	r.ocspDisabled.Store(true)
+	st = c.Check(ctx, bad.Cert, issuer)
+	if st.Status != revocation.Revoked || !strings.HasPrefix(st.Source, "CRL http") || len(st.Problems) != 1 || !st.RevokedAt.Equal(revokedAt) {
+		t.Fatalf("revoked by CRL: %+v", st)
+	}
+	st = c.Check(ctx, good.Cert, issuer)
+	if st.Status != revocation.Good || !strings.HasPrefix(st.Source, "CRL") {
+		t.Fatalf("good by CRL: %+v", st)
+	}
+	if r.crlCalls.Load() != 2 {
+		t.Fatalf("CRL fetched %d times", r.crlCalls.Load())
+	}
+
+	// Offline: nothing is fetched.
+	calls := r.ocspCalls.Load() + r.crlCalls.Load()
+	st = (&revocation.Checker{Offline: true, Client: r.client()}).Check(ctx, bad.Cert, issuer)
+	if st.Status != revocation.NotChecked || r.ocspCalls.Load()+r.crlCalls.Load() != calls {
+		t.Fatalf("offline: %+v", st)
+	}
+}
+
+func TestEmbeddedDataComesFirst(t *testing.T) {
+	good := signtest.NewSigner(t, "ecdsa-p256")
+	bad := signtest.NewSigner(t, "ecdsa-p256")
+	r := newResponder(t, bad.Cert)
+	issuer := good.Chain[0]
+	// Fetch an OCSP response and a CRL as a signer would embed them.
+	req, _ := http.NewRequest(http.MethodGet, "http://pki.selo-test.eu/crl/x.crl", nil)
+	resp, err := r.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	c := (&revocation.Checker{Offline: true}).WithEmbedded(nil, [][]byte{crl})
+	st := c.Check(context.Background(), bad.Cert, issuer)
+	if st.Status != revocation.Revoked || st.Source != "CRL (embedded in the document)" {
+		t.Fatalf("embedded CRL: %+v", st)
+	}
+	// A CRL from another issuer is not taken as an answer.
+	other := signtest.QuickSigner(t)
+	st = c.Check(context.Background(), other.Cert, other.Root)
+	if st.Status != revocation.NotChecked {
+		t.Fatalf("foreign CRL: %+v", st)
+	}
+	// Unreachable responder, no CRL: unknown, with the reasons.
+	st = (&revocation.Checker{Client: &http.Client{Transport: roundTripper(func(*http.Request) (*http.Response, error) {
+		return nil, io.ErrUnexpectedEOF
+	})}}).Check(context.Background(), good.Cert, issuer)
+	if st.Status != revocation.Unknown || len(st.Problems) != 2 {
+		t.Fatalf("unreachable: %+v", st)
+	}
+}
