@@ -18,6 +18,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/docsign/xades"
 )
 
 // maxTrustFileSize bounds a --trust PEM file.
@@ -33,6 +34,9 @@ enveloping (.p7m), and reports for each: who signed, when (the claimed
 signing time and the timestamp, if any), the level (B-B or B-T), whether the
 file was changed after signing, and whether the signer's certificate chains
 to a trusted root (at the timestamp's time for B-T, else now).
+
+An XML document is checked for its XAdES enveloped signatures (see 'selo
+sign xml') the same way; it carries what it signed, so --content is not used.
 
 Trusted roots come from --trust (a PEM file), else from the data
 directory's root CAs. A detached signature needs the signed file: --content,
@@ -62,6 +66,9 @@ func (c *cli) verify(ctx context.Context, file, contentPath, trust string) error
 	der, err := readLimitedFile(file, cms.MaxMessageSize)
 	if err != nil {
 		return err
+	}
+	if xades.IsXML(der) {
+		return c.verifyXML(ctx, file, der, contentPath, trust)
 	}
 	if block, _ := pem.Decode(der); block != nil && (block.Type == "PKCS7" || block.Type == "CMS") {
 		der = block.Bytes
