@@ -290,3 +290,29 @@ func TestXmlsec1Accepts(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSign signs a small e-invoice and a 4 MiB XML document with a
+// P-256 key (B-B): canonicalization, digests, the signature and the
+// read-back check.
+func BenchmarkSign(b *testing.B) {
+	s := signtest.QuickSigner(b)
+	var big bytes.Buffer
+	big.WriteString("<Invoices>")
+	for big.Len() < 4<<20 {
+		big.WriteString(`<Line n="1"><Item>Parafuso M8 &amp; porca</Item><Amount currencyID="EUR">12.30</Amount></Line>`)
+	}
+	big.WriteString("</Invoices>")
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+	}{{"invoice", invoice(b)}, {"4MiB", big.Bytes()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.doc)))
+			for b.Loop() {
+				if _, err := xades.Sign(context.Background(), s.Key, tc.doc, xades.Options{Certificate: s.Cert, SigningTime: at}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
