@@ -37,8 +37,9 @@ only once the signature is complete (a temporary file renamed into place);
 on any error nothing is written. The input must be UTF-8, without a DTD
 (DOCTYPE and entity declarations are refused), and at most 64 MiB.
 
-An enveloped signature covers the document as it was: signing a document a
-second time makes the first signature report it as changed. The key options
+An enveloped signature covers the document as it was, so a document that
+already holds a signature is refused (a second one would break the first);
+co-sign with 'selo sign file' (detached CAdES) instead. The key options
 are those of 'selo sign file'. Check the result with 'selo verify OUT.xml'
 or with 'xmlsec1 --verify' (see docs/document-signing.md).`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign xml invoice.xml --pfx seal.pfx

@@ -44,6 +44,9 @@ func TestSignXMLAndVerify(t *testing.T) {
 		}
 	}
 
+	// Signing it again would break the first signature: refused.
+	wantExit(t, runSelo(t, "sign", "xml", out, filepath.Join(dir, "twice.xml"), "--pfx", pfx, "--password-file", pw, "--data", data), 1, "already signed")
+
 	// One changed byte: invalid, exit 1, said plainly.
 	tampered := filepath.Join(dir, "tampered.xml")
 	os.WriteFile(tampered, bytes.Replace(signed, []byte("1230.00"), []byte("1230.01"), 1), 0o600)

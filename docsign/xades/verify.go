@@ -80,18 +80,7 @@ func Verify(data []byte, opts VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sigs []*etree.Element
-	var walk func(el *etree.Element)
-	walk = func(el *etree.Element) {
-		for _, c := range el.ChildElements() {
-			if c.Tag == "Signature" && c.NamespaceURI() == nsDS {
-				sigs = append(sigs, c)
-				continue // a signature inside a signature is not ours to check
-			}
-			walk(c)
-		}
-	}
-	walk(&doc.tree.Element)
+	sigs := findSignatures(doc.tree)
 	if len(sigs) == 0 {
 		return nil, selo.Errorf(selo.EINVALID, "the XML document holds no XML signature (ds:Signature)")
 	}
@@ -107,6 +96,24 @@ func Verify(data []byte, opts VerifyOptions) (*Report, error) {
 		rep.Signatures = append(rep.Signatures, verifySignature(doc, s, opts, now))
 	}
 	return rep, nil
+}
+
+// findSignatures returns the ds:Signature elements of a document, outermost
+// only: a signature inside a signature is not one to check on its own.
+func findSignatures(tree *etree.Document) []*etree.Element {
+	var sigs []*etree.Element
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) {
+		for _, c := range el.ChildElements() {
+			if c.Tag == "Signature" && c.NamespaceURI() == nsDS {
+				sigs = append(sigs, c)
+				continue
+			}
+			walk(c)
+		}
+	}
+	walk(&tree.Element)
+	return sigs
 }
 
 // child returns the only child element of el named local in namespace ns,

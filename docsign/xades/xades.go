@@ -88,8 +88,8 @@ var signatureMethods = map[x509.PublicKeyAlgorithm]map[crypto.Hash]string{
 
 // Prepare starts an enveloped XAdES signature of the XML document data. The
 // caller signs Digest with SignerOpts, by any key, and passes the result to
-// Finish. Documents with a DTD, in an encoding other than UTF-8, or larger
-// than MaxInputSize are refused.
+// Finish. Documents with a DTD, in an encoding other than UTF-8, larger than
+// MaxInputSize, or already signed are refused.
 func Prepare(data []byte, opts Options) (*Prepared, error) {
 	// cms checks the key (type, curve, RSA size) and picks the hash as the
 	// CAdES signatures do, so both formats accept the same certificates.
@@ -100,6 +100,11 @@ func Prepare(data []byte, opts Options) (*Prepared, error) {
 	doc, err := parse(data)
 	if err != nil {
 		return nil, err
+	}
+	// An enveloped signature covers the whole document: a new one would
+	// change what an existing one signed and make it invalid.
+	if len(findSignatures(doc.tree)) > 0 {
+		return nil, selo.Errorf(selo.ECONFLICT, "the XML document is already signed (it holds a ds:Signature): another enveloped signature would invalidate it; sign the original document, or use a detached CAdES signature (selo sign file)")
 	}
 	docC14N, err := canonicalizeDocument(doc.tree, nil, algExcC14N)
 	if err != nil {

@@ -242,6 +242,13 @@ func TestRefusedInputs(t *testing.T) {
 			}
 		})
 	}
+	signed, err := xades.Sign(context.Background(), s.Key, invoice(t), xades.Options{Certificate: s.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xades.Prepare(signed, xades.Options{Certificate: s.Cert}); err == nil || selo.ErrorCode(err) != selo.ECONFLICT || !strings.Contains(err.Error(), "already signed") {
+		t.Fatalf("signing a signed document: %v", err)
+	}
 	if _, err := xades.Verify(invoice(t), xades.VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "no XML signature") {
 		t.Fatalf("unsigned document: %v", err)
 	}
