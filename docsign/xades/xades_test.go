@@ -6,11 +6,14 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -321,5 +324,49 @@ func BenchmarkSign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifiesXmlsec1Signature: xmlsec1 computes the digests and the
+// signature value of a Selo signature template over the test invoice
+// (namespaces, processing instructions, comments, CDATA, attribute
+// normalization), and Verify agrees with every byte of it.
+func TestVerifiesXmlsec1Signature(t *testing.T) {
+	bin, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("xmlsec1 is required in CI: %v", err)
+		}
+		t.Skip("SKIPPING INTEROP TEST: xmlsec1 is not installed")
+	}
+	for _, kind := range []string{"ecdsa-p256", "rsa-2048"} {
+		s := signtest.NewSigner(t, kind)
+		signed := sign(t, s, invoice(t), 0, nil)
+		// Blank what xmlsec1 must fill in.
+		blank := regexp.MustCompile(`(<ds:(DigestValue|SignatureValue)[^>]*>)[^<]*(</ds:)`)
+		template := blank.ReplaceAll(signed, []byte("$1$3"))
+		// Keep the certificate digest: it is a signed property, not a reference.
+		certDigest := regexp.MustCompile(`<xades:CertDigest>.*?</xades:CertDigest>`)
+		template = certDigest.ReplaceAll(template, certDigest.Find(signed))
+		dir := t.TempDir()
+		keyDER, err := x509.MarshalPKCS8PrivateKey(s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := filepath.Join(dir, "key.pem")
+		os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+		in, out := filepath.Join(dir, "template.xml"), filepath.Join(dir, "out.xml")
+		os.WriteFile(in, template, 0o600)
+		if res, err := signtest.Run(bin, "--sign", "--privkey-pem", key, "--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", "--output", out, in); err != nil {
+			t.Fatalf("xmlsec1 --sign: %v\n%s", err, res)
+		}
+		theirs, _ := os.ReadFile(out)
+		rep, err := xades.Verify(theirs, xades.VerifyOptions{Roots: s.Roots(), Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig := rep.Signatures[0]; !rep.Valid() {
+			t.Fatalf("%s: Selo does not accept what xmlsec1 signed: %+v\n%s", kind, sig, theirs)
+		}
 	}
 }
