@@ -43,9 +43,9 @@ type signFileOptions struct {
 func (c *cli) signCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign",
-		Short: "Sign documents (CAdES for any file, PAdES for PDF; XAdES is coming)",
+		Short: "Sign documents (CAdES for any file, PAdES for PDF, XAdES for XML)",
 	}
-	cmd.AddCommand(c.signFileCommand(), c.signPDFCommand(), c.signBatchCommand())
+	cmd.AddCommand(c.signFileCommand(), c.signPDFCommand(), c.signXMLCommand(), c.signBatchCommand())
 	return cmd
 }
 
@@ -99,17 +99,9 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 	if err := checkKeyOptions(o); err != nil {
 		return err
 	}
-	var hash crypto.Hash
-	switch strings.ToLower(o.hash) {
-	case "":
-	case "sha256", "sha-256":
-		hash = crypto.SHA256
-	case "sha384", "sha-384":
-		hash = crypto.SHA384
-	case "sha512", "sha-512":
-		hash = crypto.SHA512
-	default:
-		return usagef("--hash must be sha256, sha384 or sha512")
+	hash, err := parseHashFlag(o.hash)
+	if err != nil {
+		return err
 	}
 	out := o.out
 	if out == "" {
@@ -335,6 +327,22 @@ func (c *cli) signingKey(ctx context.Context, o signFileOptions) (crypto.Signer,
 		return nil, nil, nil, err
 	}
 	return signer, certs[0], certs[1:], nil
+}
+
+// parseHashFlag reads --hash: sha256, sha384, sha512, or empty for the
+// key's default (zero).
+func parseHashFlag(s string) (crypto.Hash, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return 0, nil
+	case "sha256", "sha-256":
+		return crypto.SHA256, nil
+	case "sha384", "sha-384":
+		return crypto.SHA384, nil
+	case "sha512", "sha-512":
+		return crypto.SHA512, nil
+	}
+	return 0, usagef("--hash must be sha256, sha384 or sha512")
 }
 
 // readLimitedFile reads a file, refusing one larger than limit.

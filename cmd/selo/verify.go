@@ -19,6 +19,7 @@ import (
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/revocation"
+	"github.com/selo-qtsp/selo/docsign/xades"
 )
 
 // maxTrustFileSize bounds a --trust PEM file.
@@ -29,8 +30,8 @@ func (c *cli) verifyCommand() *cobra.Command {
 	var trust []string
 	var offline bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE.pdf|FILE.p7s|FILE.p7m [--content FILE] [--trust ROOTS.pem]... [--offline] [--json]",
-		Short: "Check PAdES and CAdES signatures: who signed, when, level, integrity, trust and revocation",
+		Use:   "verify FILE.pdf|FILE.xml|FILE.p7s|FILE.p7m [--content FILE] [--trust ROOTS.pem]... [--offline] [--json]",
+		Short: "Check PAdES, XAdES and CAdES signatures: who signed, when, level, integrity, trust and revocation",
 		Long: `Verify checks every signature in a signed PDF (PAdES) or a CAdES (CMS)
 file, detached (.p7s) or enveloping (.p7m), and reports for each: who
 signed, when (the claimed signing time and the timestamp, if any), the
@@ -51,6 +52,9 @@ network request; only revocation data inside the PDF counts. A certificate
 revoked before the signature's time makes the signature fail; one revoked
 after a timestamp proves the signature was made does not.
 
+An XML document is checked for its XAdES enveloped signatures (see 'selo
+sign xml') the same way; it carries what it signed, so --content is not used.
+
 Trusted roots come from --trust (a PEM file, repeatable), else from the data
 directory's root CAs. A detached signature needs the signed file: --content,
 or FILE without its .p7s extension when that exists.
@@ -62,7 +66,8 @@ The exit status is 0 only when every signature is valid.`,
   selo verify contract-signed.pdf --offline --json
   selo verify contract.pdf.p7s
   selo verify invoice.xml.p7s --content invoice.xml --trust eu-roots.pem --trust other.pem
-  selo verify report.p7m --json`,
+  selo verify report.p7m --json
+  selo verify invoice-signed.xml --trust root.pem`,
 		Args: exactArgs(1, "verify needs the signed file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.verify(cmd.Context(), args[0], content, trust, offline)
@@ -89,6 +94,9 @@ func (c *cli) verify(ctx context.Context, file, contentPath string, trust []stri
 	der, err := readLimitedFile(file, cms.MaxMessageSize)
 	if err != nil {
 		return err
+	}
+	if xades.IsXML(der) {
+		return c.verifyXML(ctx, file, der, contentPath, trust)
 	}
 	if block, _ := pem.Decode(der); block != nil && (block.Type == "PKCS7" || block.Type == "CMS") {
 		der = block.Bytes

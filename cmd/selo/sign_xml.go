@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/selo-qtsp/selo/docsign/cades"
+	"github.com/selo-qtsp/selo/docsign/xades"
+	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/tsa"
+)
+
+func (c *cli) signXMLCommand() *cobra.Command {
+	var o signFileOptions
+	cmd := &cobra.Command{
+		Use:   "xml IN.xml [OUT.xml] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Short: "Sign an XML document (an e-invoice) with a XAdES baseline enveloped signature",
+		Long: `Sign xml adds a XAdES baseline signature (ETSI EN 319 132-1) inside an XML
+document: an enveloped ds:Signature, placed as the last child of the root
+element, that covers the whole document (enveloped-signature transform,
+exclusive canonicalization) and its own signed properties: the signing
+time and signing-certificate-v2 (the digest, issuer and serial of the
+signer's certificate). KeyInfo carries the certificate and its chain. The
+rest of the document is kept byte for byte.
+
+The signature is level B-B; with --tsa it is level B-T: an RFC 3161
+timestamp over the signature value from that authority (Selo's own is at
+BASE-URL/tsa once 'selo tsa init' has run).
+
+OUT.xml defaults to IN-signed.xml and must differ from IN.xml. It is written
+only once the signature is complete (a temporary file renamed into place);
+on any error nothing is written. The input must be UTF-8, without a DTD
+(DOCTYPE and entity declarations are refused), and at most 64 MiB.
+
+An enveloped signature covers the document as it was, so a document that
+already holds a signature is refused (a second one would break the first);
+co-sign with 'selo sign file' (detached CAdES) instead. The key options
+are those of 'selo sign file'. Check the result with 'selo verify OUT.xml'
+or with 'xmlsec1 --verify' (see docs/document-signing.md).`,
+		Example: `  SELO_PFX_PASSWORD=... selo sign xml invoice.xml --pfx seal.pfx
+  selo sign xml invoice.xml invoice-signed.xml --pfx seal.pfx --password-file pw.txt --tsa https://pki.example.pt/tsa
+  selo sign xml invoice.xml --pkcs11-key holder/3f2a --cert seal-chain.pem --hash sha384`,
+		Args: rangeArgs(1, 2, "sign xml needs the XML document to sign, and optionally the file to write"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := ""
+			if len(args) == 2 {
+				out = args[1]
+			}
+			return c.signXML(cmd.Context(), args[0], out, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
+	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt)")
+	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
+	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
+	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
+	return cmd
+}
+
+func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) error {
+	if (o.pfx == "") == (o.pkcs11Key == "") {
+		return usagef("give exactly one of --pfx and --pkcs11-key")
+	}
+	if o.pkcs11Key != "" && o.certFile == "" {
+		return usagef("--pkcs11-key needs --cert with the key's certificate")
+	}
+	hash, err := parseHashFlag(o.hash)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = strings.TrimSuffix(in, filepath.Ext(in)) + "-signed.xml"
+	}
+	if filepath.Clean(in) == filepath.Clean(out) {
+		return usagef("OUT.xml must differ from IN.xml: the original is kept")
+	}
+	data, err := readLimitedFile(in, xades.MaxInputSize)
+	if err != nil {
+		return err
+	}
+	signer, cert, chain, err := c.signingKey(ctx, o)
+	if err != nil {
+		return err
+	}
+	// Prepare before the key signs anything: a document we cannot sign
+	// must not cost an approval.
+	p, err := xades.Prepare(data, xades.Options{Certificate: cert, Chain: chain, Hash: hash})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	var ts cades.Timestamper
+	level := xades.LevelBB
+	if o.tsaURL != "" {
+		ts, level = &tsa.Client{URL: o.tsaURL}, xades.LevelBT
+	}
+	signed, err := p.Finish(ctx, sig, ts)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(out, signed, 0o644); err != nil {
+		return err
+	}
+	if c.jsonOut {
+		return c.printJSON(map[string]any{"file": in, "signed": out, "level": level, "signer": pki.NameString(cert.Subject), "hash": p.Hash().String()})
+	}
+	fmt.Fprintf(c.stdout, "Signed %s\n  output  %s (XAdES %s, enveloped)\n  signer  %s\n", in, out, level, pki.NameString(cert.Subject))
+	return nil
+}
+
+// rangeArgs accepts between min and max positional arguments.
+func rangeArgs(min, max int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || len(args) > max {
+			return usagef("%s", msg)
+		}
+		return nil
+	}
+}
