@@ -192,8 +192,10 @@ signature field is added on the first page. The signing time is the
 signature dictionary's /M (PAdES keeps it out of the CMS). With --tsa the
 signature is level B-T: an RFC 3161 timestamp over the signature value.
 
-Encrypted PDFs and PDFs that use cross-reference streams are refused. The
-input is limited to 100 MiB. OUT.pdf is written only once the signature is
+PDFs with a classic cross-reference table and PDF 1.5+ files with
+cross-reference streams and object streams (what LibreOffice, Word and
+qpdf write) are both signed; encrypted PDFs are refused. The input is
+limited to 100 MiB. OUT.pdf is written only once the signature is
 complete (a temporary file renamed into place); on any error nothing is
 written. The key options are those of 'selo sign file'.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign pdf contract.pdf contract-signed.pdf --pfx ana.pfx

@@ -1,6 +1,7 @@
 package pades_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/selo-qtsp/selo/docsign/cms"
@@ -14,6 +15,9 @@ func FuzzPreparePDF(f *testing.F) {
 	good := minimalPDF()
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	xs := xrefStreamPDF()
+	f.Add(xs)
+	f.Add(bytes.Replace(xs, []byte("/W[1 3 2]"), []byte("/W[1 9 9]"), 1))
 	f.Add([]byte("%PDF-1.7\n%%EOF\n"))
 	f.Add([]byte("%PDF-1.4\nxref\n0 1\n0000000000 65535 f\r\ntrailer\n<</Size 1/Root 1 0 R>>\nstartxref\n9\n%%EOF\n"))
 	s := signtest.QuickSigner(f)
