@@ -178,6 +178,7 @@ type signPDFOptions struct {
 	signFileOptions
 	reason, location string
 	signatureSize    int
+	visible          string
 }
 
 func (c *cli) signPDFCommand() *cobra.Command {
@@ -188,7 +189,12 @@ func (c *cli) signPDFCommand() *cobra.Command {
 		Long: `Sign pdf adds a PAdES baseline signature (ETSI EN 319 142-1, SubFilter
 ETSI.CAdES.detached) to a PDF as an incremental update: the original bytes
 are kept as they are, so earlier signatures stay valid, and an invisible
-signature field is added on the first page. The signing time is the
+signature field is added on the first page, or, with --visible, a box on
+the page given that shows the signer's name (the certificate's common
+name) and the signing time. The box is in points (1/72 inch) from the
+bottom-left corner of the page as stored; on a page with /Rotate the
+coordinates are still those of the unrotated page, and the text is turned
+with the page so it reads upright. The signing time is the
 signature dictionary's /M (PAdES keeps it out of the CMS). With --tsa the
 signature is level B-T: an RFC 3161 timestamp over the signature value.
 
@@ -200,7 +206,8 @@ complete (a temporary file renamed into place); on any error nothing is
 written. The key options are those of 'selo sign file'.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign pdf contract.pdf contract-signed.pdf --pfx ana.pfx
   selo sign pdf invoice.pdf invoice-signed.pdf --pfx seal.pfx --tsa https://pki.example.pt/tsa --reason "Invoice approval"
-  selo sign pdf report.pdf report-signed.pdf --pkcs11-key holder/3f2a --cert seal-chain.pem`,
+  selo sign pdf report.pdf report-signed.pdf --pkcs11-key holder/3f2a --cert seal-chain.pem
+  selo sign pdf form.pdf form-signed.pdf --pfx ana.pfx --visible 1:360,60,200,60`,
 		Args: exactArgs(2, "sign pdf needs the PDF to sign and the file to write"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.signPDF(cmd.Context(), args[0], args[1], o)
@@ -215,6 +222,7 @@ written. The key options are those of 'selo sign file'.`,
 	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason)")
 	f.StringVar(&o.location, "location", "", "where the document was signed (/Location)")
 	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for the signature (raise it for long chains)")
+	f.StringVar(&o.visible, "visible", "", "show the signature as a box PAGE:x,y,width,height in points from the page's bottom-left corner (e.g. 1:360,60,200,60)")
 	return cmd
 }
 
@@ -228,6 +236,14 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	if filepath.Clean(in) == filepath.Clean(out) {
 		return usagef("OUT.pdf must differ from IN.pdf: the original is kept")
 	}
+	var visible *pades.Visible
+	if o.visible != "" {
+		v, err := pades.ParseVisible(o.visible)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		visible = v
+	}
 	data, err := readLimitedFile(in, pades.DefaultMaxInputSize)
 	if err != nil {
 		return err
@@ -238,6 +254,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	p, err := pades.Prepare(data, pades.Options{
 		CMS: cms.Options{Certificate: cert, Chain: chain}, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize,
+		Visible: visible,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)

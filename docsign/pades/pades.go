@@ -47,6 +47,9 @@ type Options struct {
 	SignatureSize int
 	// MaxInputSize bounds the input PDF; zero means DefaultMaxInputSize.
 	MaxInputSize int64
+	// Visible, when not nil, shows the signature as a box on a page;
+	// otherwise the signature field is invisible, on the first page.
+	Visible *Visible
 }
 
 // Prepared is a PDF with its signature dictionary in place and the space
@@ -92,9 +95,20 @@ func Prepare(in []byte, opts Options) (*Prepared, error) {
 	if when.IsZero() {
 		when = time.Now()
 	}
-	out, contentsStart, err := appendSignature(in, doc, sigDict{
-		when: when, reason: opts.Reason, location: opts.Location, contact: opts.ContactInfo, size: size,
-	})
+	sd := sigDict{when: when, reason: opts.Reason, location: opts.Location, contact: opts.ContactInfo, size: size}
+	if opts.Visible != nil {
+		if sd.visible, err = doc.selectPage(opts.Visible); err != nil {
+			return nil, err
+		}
+		sd.name = opts.Visible.Name
+		if sd.name == "" && co.Certificate != nil {
+			sd.name = co.Certificate.Subject.CommonName
+			if sd.name == "" {
+				sd.name = co.Certificate.Subject.String()
+			}
+		}
+	}
+	out, contentsStart, err := appendSignature(in, doc, sd)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ type sigDict struct {
 	when                      time.Time
 	reason, location, contact string
 	size                      int // bytes reserved for the CMS
+	visible                   *visibleBox
+	name                      string // the signer's name, for the visible box
 }
 
 // object is one indirect object of the incremental update.
@@ -30,26 +32,29 @@ type object struct {
 // once every offset is known: "0 a b c" with three numbers of up to 10 digits.
 const byteRangeSlot = 36
 
-// appendSignature returns in followed by an incremental update that adds an
-// invisible signature field on the first page and its signature dictionary
+// appendSignature returns in followed by an incremental update that adds a
+// signature field (invisible on the first page, or sd.visible) and its signature dictionary
 // with /Contents zeroed, the ByteRange already filled in, and the offset of
 // the first hex digit of /Contents.
 func appendSignature(in []byte, doc *document, sd sigDict) ([]byte, int, error) {
 	ctx := doc.ctx
 	next := doc.size
-	widgetNum, sigNum := next, next+1
+	widgetNum, sigNum, appearanceNum := next, next+1, next+2
 	next += 2
+	if sd.visible != nil {
+		next++
+	}
 	widgetRef := *types.NewIndirectRef(widgetNum, 0)
 	var objs []object
 
-	// The widget goes into the first page's /Annots: rewrite the array where
+	// The widget goes into the page's /Annots: rewrite the array where
 	// it is its own object, the page otherwise.
 	page := doc.pageDict.Clone().(types.Dict)
 	switch a := page["Annots"].(type) {
 	case types.IndirectRef:
 		arr, err := ctx.DereferenceArray(a)
 		if err != nil {
-			return nil, 0, selo.Errorf(selo.EINVALID, "the first page's /Annots is broken: %v", err)
+			return nil, 0, selo.Errorf(selo.EINVALID, "the page's /Annots is broken: %v", err)
 		}
 		objs = append(objs, object{a.ObjectNumber.Value(), a.GenerationNumber.Value(), append(slices.Clone(arr), widgetRef).PDFString()})
 	case types.Array:
@@ -59,7 +64,7 @@ func appendSignature(in []byte, doc *document, sd sigDict) ([]byte, int, error) 
 		page["Annots"] = types.Array{widgetRef}
 		objs = append(objs, refObject(doc.page, page.PDFString()))
 	default:
-		return nil, 0, selo.Errorf(selo.EINVALID, "the first page's /Annots is not an array")
+		return nil, 0, selo.Errorf(selo.EINVALID, "the page's /Annots is not an array")
 	}
 
 	// The field goes into the AcroForm, which says the document is signed.
@@ -101,9 +106,15 @@ func appendSignature(in []byte, doc *document, sd sigDict) ([]byte, int, error) 
 		objs = append(objs, refObject(doc.root, cat.PDFString()))
 	}
 
-	// An invisible widget merged with its signature field (Print | Locked).
-	objs = append(objs, object{num: widgetNum, body: fmt.Sprintf("<</Type/Annot/Subtype/Widget/FT/Sig/T%s/V %d 0 R/P %s/Rect[0 0 0 0]/F 132>>",
-		pdfText(name), sigNum, doc.page.PDFString())})
+	// The widget merged with its signature field (Print | Locked): invisible
+	// (an empty /Rect), or a box with its normal appearance.
+	rect, ap := "[0 0 0 0]", ""
+	if v := sd.visible; v != nil {
+		rect, ap = v.rect(), fmt.Sprintf("/AP<</N %d 0 R>>", appearanceNum)
+		objs = append(objs, object{num: appearanceNum, body: v.appearance(sd.name, sd.when)})
+	}
+	objs = append(objs, object{num: widgetNum, body: fmt.Sprintf("<</Type/Annot/Subtype/Widget/FT/Sig/T%s/V %d 0 R/P %s/Rect%s%s/F 132>>",
+		pdfText(name), sigNum, doc.page.PDFString(), rect, ap)})
 
 	var sig strings.Builder
 	sig.WriteString("<</Type/Sig/Filter/Adobe.PPKLite/SubFilter/ETSI.CAdES.detached/M")
