@@ -179,6 +179,7 @@ type signPDFOptions struct {
 	reason, location string
 	signatureSize    int
 	visible          string
+	level            string
 }
 
 func (c *cli) signPDFCommand() *cobra.Command {
@@ -197,6 +198,16 @@ coordinates are still those of the unrotated page, and the text is turned
 with the page so it reads upright. The signing time is the
 signature dictionary's /M (PAdES keeps it out of the CMS). With --tsa the
 signature is level B-T: an RFC 3161 timestamp over the signature value.
+
+--level lt (B-LT, with --tsa) then fetches, for each certificate of the
+chain in the .pfx or --cert file, an OCSP answer from the responder named
+in the certificate (or, when that fails, its CRL) and appends a second
+incremental update with a document security store (/DSS) holding the
+certificates and those answers, so the signature can be validated after
+the certificates expire. The default --signature-size (16 KiB) holds a
+chain of three or four certificates with a timestamp; raise it (for
+example to 32768) for RSA-4096 keys, long chains or a TSA that includes
+its own chain.
 
 PDFs with a classic cross-reference table and PDF 1.5+ files with
 cross-reference streams and object streams (what LibreOffice, Word and
@@ -222,6 +233,7 @@ written. The key options are those of 'selo sign file'.`,
 	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason)")
 	f.StringVar(&o.location, "location", "", "where the document was signed (/Location)")
 	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for the signature (raise it for long chains)")
+	f.StringVar(&o.level, "level", "", "PAdES level: b, t (needs --tsa) or lt (needs --tsa; adds the chain and its OCSP answers or CRLs); default: b, or t with --tsa")
 	f.StringVar(&o.visible, "visible", "", "show the signature as a box PAGE:x,y,width,height in points from the page's bottom-left corner (e.g. 1:360,60,200,60)")
 	return cmd
 }
@@ -235,6 +247,27 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	if filepath.Clean(in) == filepath.Clean(out) {
 		return usagef("OUT.pdf must differ from IN.pdf: the original is kept")
+	}
+	level := "B-B"
+	switch strings.ToLower(o.level) {
+	case "":
+		if o.tsaURL != "" {
+			level = "B-T"
+		}
+	case "b", "b-b":
+		if o.tsaURL != "" {
+			return usagef("--level b and --tsa contradict each other: --tsa makes the signature B-T")
+		}
+	case "t", "b-t", "lt", "b-lt":
+		if o.tsaURL == "" {
+			return usagef("--level %s needs --tsa: B-T and B-LT carry a signature timestamp", o.level)
+		}
+		level = "B-T"
+		if strings.HasSuffix(strings.ToLower(o.level), "lt") {
+			level = "B-LT"
+		}
+	default:
+		return usagef("--level must be b, t or lt, not %q", o.level)
 	}
 	var visible *pades.Visible
 	if o.visible != "" {
@@ -264,13 +297,21 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 		return fmt.Errorf("sign: %w", err)
 	}
 	var ts cades.Timestamper
-	level := "B-B"
 	if o.tsaURL != "" {
-		ts, level = &tsa.Client{URL: o.tsaURL}, "B-T"
+		ts = &tsa.Client{URL: o.tsaURL}
 	}
 	signed, err := p.Finish(ctx, sig, ts)
 	if err != nil {
 		return err
+	}
+	if level == "B-LT" {
+		vd, err := (&pades.RevocationFetcher{}).Fetch(ctx, append([]*x509.Certificate{cert}, chain...))
+		if err != nil {
+			return fmt.Errorf("B-LT: %w", err)
+		}
+		if signed, err = pades.AddValidationData(signed, vd); err != nil {
+			return fmt.Errorf("B-LT: %w", err)
+		}
 	}
 	if err := writeFileAtomic(out, signed, 0o644); err != nil {
 		return err
