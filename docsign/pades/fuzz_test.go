@@ -32,6 +32,11 @@ func FuzzPreparePDF(f *testing.F) {
 		if err == nil && len(p.Digest()) != 32 {
 			t.Fatal("prepared without a digest")
 		}
+		// The visible path walks the page tree itself, to a later page.
+		v := &pades.Visible{Page: 2, X: 10, Y: 10, Width: 100, Height: 40}
+		if p, err := pades.Prepare(in, pades.Options{CMS: cms.Options{Certificate: s.Cert}, MaxInputSize: limit, SignatureSize: 2048, Visible: v}); err == nil && len(p.Digest()) != 32 {
+			t.Fatal("prepared without a digest")
+		}
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/selo-qtsp/selo"
@@ -89,27 +91,18 @@ func (doc *document) selectPage(v *Visible) (*visibleBox, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	if err := doc.ctx.EnsurePageCount(); err != nil {
-		return nil, selo.Errorf(selo.EINVALID, "the PDF's page tree is broken: %v", err)
-	}
-	if v.Page > doc.ctx.PageCount {
-		return nil, selo.Errorf(selo.EINVALID, "visible signature on page %d, but the PDF has %d page(s)", v.Page, doc.ctx.PageCount)
-	}
-	d, ref, inherited, err := doc.ctx.PageDict(v.Page, false)
+	page, err := nthPage(doc.ctx, v.Page)
 	if err != nil {
-		return nil, selo.Errorf(selo.EINVALID, "the PDF's page %d is unreadable: %v", v.Page, err)
+		return nil, err
 	}
-	if ref == nil || inherited == nil {
-		return nil, selo.Errorf(selo.EINVALID, "the PDF's page %d is unreadable", v.Page)
-	}
-	doc.page, doc.pageDict = *ref, d
-	if mb := inherited.MediaBox; mb != nil {
+	doc.page, doc.pageDict = page.ref, page.dict
+	if mb := page.mediaBox; mb != nil {
 		if v.X < mb.LL.X || v.Y < mb.LL.Y || v.X+v.Width > mb.UR.X || v.Y+v.Height > mb.UR.Y {
 			return nil, selo.Errorf(selo.EINVALID, "visible signature: the box %g,%g,%g,%g is not inside page %d (%g,%g to %g,%g)",
 				v.X, v.Y, v.Width, v.Height, v.Page, mb.LL.X, mb.LL.Y, mb.UR.X, mb.UR.Y)
 		}
 	}
-	r := inherited.Rotate % 360
+	r := page.rotate % 360
 	if r < 0 {
 		r += 360
 	}
@@ -117,6 +110,91 @@ func (doc *document) selectPage(v *Visible) (*visibleBox, error) {
 		r = 0 // not allowed by ISO 32000; readers ignore it
 	}
 	return &visibleBox{Visible: *v, rotate: r}, nil
+}
+
+// pageInfo is a page found in the page tree, with what it inherits.
+type pageInfo struct {
+	ref      types.IndirectRef
+	dict     types.Dict
+	mediaBox *types.Rectangle
+	rotate   int
+}
+
+// nthPage walks the page tree down to page n (from 1), skipping subtrees
+// by their /Count, with the depth bounded (a loop in a hostile file must
+// neither hang nor overflow the stack), and collects the inheritable
+// /MediaBox and /Rotate on the way.
+func nthPage(ctx *model.Context, n int) (*pageInfo, error) {
+	broken := func() error { return selo.Errorf(selo.EINVALID, "the PDF's page tree is broken") }
+	catalog, err := ctx.Catalog()
+	if err != nil {
+		return nil, selo.Errorf(selo.EINVALID, "the PDF's catalog is unreadable: %v", err)
+	}
+	node, ok := catalog["Pages"].(types.IndirectRef)
+	if !ok {
+		return nil, selo.Errorf(selo.EINVALID, "the PDF's catalog has no page tree")
+	}
+	root, err := ctx.DereferenceDict(node)
+	if err != nil || root == nil {
+		return nil, broken()
+	}
+	if total := root.IntEntry("Count"); total != nil && n > *total {
+		return nil, selo.Errorf(selo.EINVALID, "visible signature on page %d, but the PDF has %d page(s)", n, *total)
+	}
+	info := &pageInfo{}
+	inherit := func(d types.Dict) {
+		if a, err := ctx.DereferenceArray(d["MediaBox"]); err == nil && len(a) == 4 {
+			if r, err := ctx.RectForArray(a); err == nil {
+				info.mediaBox = r
+			}
+		}
+		if o, err := ctx.DereferenceNumber(d["Rotate"]); err == nil && d["Rotate"] != nil {
+			info.rotate = int(o)
+		}
+	}
+	d := root
+	for range maxPageTreeDepth {
+		inherit(d)
+		if t := d.Type(); t != nil && *t == "Page" {
+			if n != 1 {
+				return nil, broken()
+			}
+			info.ref, info.dict = node, d
+			return info, nil
+		}
+		kids, err := ctx.DereferenceArray(d["Kids"])
+		if err != nil {
+			return nil, broken()
+		}
+		found := false
+		for _, k := range kids {
+			ref, ok := k.(types.IndirectRef)
+			if !ok {
+				return nil, broken()
+			}
+			kd, err := ctx.DereferenceDict(ref)
+			if err != nil || kd == nil {
+				return nil, broken()
+			}
+			count := 1
+			if t := kd.Type(); t == nil || *t != "Page" {
+				c := kd.IntEntry("Count")
+				if c == nil || *c < 0 {
+					return nil, broken()
+				}
+				count = *c
+			}
+			if n <= count {
+				node, d, found = ref, kd, true
+				break
+			}
+			n -= count
+		}
+		if !found {
+			return nil, selo.Errorf(selo.EINVALID, "the PDF's page tree has fewer pages than its /Count says")
+		}
+	}
+	return nil, selo.Errorf(selo.EINVALID, "the PDF's page tree is deeper than %d levels", maxPageTreeDepth)
 }
 
 // appearance returns the normal appearance of the box (a form XObject

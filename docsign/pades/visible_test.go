@@ -3,6 +3,7 @@ package pades_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -180,4 +181,64 @@ func FuzzParseVisible(f *testing.F) {
 			t.Fatalf("ParseVisible(%q) accepted %+v", s, v)
 		}
 	})
+}
+
+// pdfFromObjects writes objs as objects 1, 2, … of a PDF 1.4 with a
+// classic xref table; object 1 is the catalog.
+func pdfFromObjects(objs ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+func TestVisibleSignatureInPageTree(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p256")
+	root := signtest.WritePEM(t, t.TempDir(), "root.pem", s.Root)
+	// Three pages in two levels; the root node gives /MediaBox and /Rotate
+	// to the pages that do not override them.
+	in := pdfFromObjects(
+		"<</Type/Catalog/Pages 2 0 R>>",
+		"<</Type/Pages/Kids[3 0 R 4 0 R]/Count 3/MediaBox[0 0 595 842]/Rotate 90>>",
+		"<</Type/Page/Parent 2 0 R>>",
+		"<</Type/Pages/Parent 2 0 R/Kids[5 0 R 6 0 R]/Count 2>>",
+		"<</Type/Page/Parent 4 0 R>>",
+		"<</Type/Page/Parent 4 0 R/MediaBox[0 0 300 300]/Rotate 0>>",
+	)
+	opts := func(v pades.Visible) pades.Options {
+		return pades.Options{CMS: cms.Options{Certificate: s.Cert, Chain: s.Chain}, SigningTime: at, Visible: &v}
+	}
+	signed, err := pades.Sign(context.Background(), s.Key, in, opts(pades.Visible{Page: 2, X: 100, Y: 100, Width: 60, Height: 200}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := signed[len(in):]
+	if !bytes.Contains(update, []byte("5 0 obj\n<</Annots[")) || !bytes.Contains(update, []byte("/Matrix[0 1 -1 0 0 0]")) {
+		t.Fatalf("the widget is not on page 2 (object 5) with the inherited rotation:\n%s", update[:min(len(update), 600)])
+	}
+	if out := pdfsig(t, signed, root); !strings.Contains(out, "Signature is Valid") {
+		t.Fatalf("pdfsig:\n%s", out)
+	}
+	// Page 3 has its own, smaller media box.
+	if _, err := pades.Prepare(in, opts(pades.Visible{Page: 3, X: 250, Y: 250, Width: 100, Height: 40})); err == nil || !strings.Contains(err.Error(), "not inside page 3") {
+		t.Fatalf("box off page 3: %v", err)
+	}
+	if _, err := pades.Prepare(in, opts(pades.Visible{Page: 4, X: 10, Y: 10, Width: 100, Height: 40})); err == nil || !strings.Contains(err.Error(), "has 3 page") {
+		t.Fatalf("page 4 of 3: %v", err)
+	}
+	// A page tree that contains itself is refused, not walked forever.
+	loop := pdfFromObjects("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[2 0 R]/Count 5>>")
+	if _, err := pades.Prepare(loop, opts(pades.Visible{Page: 2, X: 10, Y: 10, Width: 100, Height: 40})); selo.ErrorCode(err) != selo.EINVALID {
+		t.Fatalf("a looping page tree: %v", err)
+	}
 }
