@@ -185,8 +185,8 @@ type signPDFOptions struct {
 func (c *cli) signPDFCommand() *cobra.Command {
 	var o signPDFOptions
 	cmd := &cobra.Command{
-		Use:   "pdf IN.pdf OUT.pdf [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
-		Short: "Sign a PDF with a PAdES baseline signature (B-B, or B-T with --tsa)",
+		Use:   "pdf IN.pdf OUT.pdf [--tsa URL [--level lt]] [--visible PAGE:x,y,w,h] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Short: "Sign a PDF with a PAdES baseline signature (B-B, B-T with --tsa, B-LT with --level lt)",
 		Long: `Sign pdf adds a PAdES baseline signature (ETSI EN 319 142-1, SubFilter
 ETSI.CAdES.detached) to a PDF as an incremental update: the original bytes
 are kept as they are, so earlier signatures stay valid, and an invisible

@@ -1,7 +1,10 @@
 // Package pades signs PDF documents with PAdES baseline signatures (ETSI EN
-// 319 142-1): B-B, and B-T with an RFC 3161 timestamp over the signature
-// value. The signature is an incremental update appended to the original
-// bytes, which stay untouched, so earlier signatures remain valid. Signing
+// 319 142-1): B-B, B-T with an RFC 3161 timestamp over the signature value,
+// and B-LT with the chain and its revocation data in a document security
+// store (AddValidationData). The signature, invisible or a visible box, is
+// an incremental update appended to the original bytes, which stay
+// untouched, so earlier signatures remain valid; its cross-reference
+// section is a classic table or a stream, like the file's last one. Signing
 // works in two steps (Prepare, then Finish with the signature value) so a
 // remote key that only signs digests, after a slow approval, fits.
 package pades
