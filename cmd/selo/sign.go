@@ -180,22 +180,41 @@ type signPDFOptions struct {
 	signFileOptions
 	reason, location string
 	signatureSize    int
+	visible          string
+	level            string
 }
 
 func (c *cli) signPDFCommand() *cobra.Command {
 	var o signPDFOptions
 	cmd := &cobra.Command{
-		Use:   "pdf IN.pdf OUT.pdf [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE | --credential ID)",
-		Short: "Sign a PDF with a PAdES baseline signature (B-B, or B-T with --tsa)",
+		Use:   "pdf IN.pdf OUT.pdf [--tsa URL [--level lt]] [--visible PAGE:x,y,w,h] (--pfx FILE | --pkcs11-key ID --cert FILE | --credential ID)",
+		Short: "Sign a PDF with a PAdES baseline signature (B-B, B-T with --tsa, B-LT with --level lt)",
 		Long: `Sign pdf adds a PAdES baseline signature (ETSI EN 319 142-1, SubFilter
 ETSI.CAdES.detached) to a PDF as an incremental update: the original bytes
 are kept as they are, so earlier signatures stay valid, and an invisible
-signature field is added on the first page. The signing time is the
+signature field is added on the first page, or, with --visible, a box on
+the page given that shows the signer's name (the certificate's common
+name) and the signing time. The box is in points (1/72 inch) from the
+bottom-left corner of the page as stored; on a page with /Rotate the
+coordinates are still those of the unrotated page, and the text is turned
+with the page so it reads upright. The signing time is the
 signature dictionary's /M (PAdES keeps it out of the CMS). With --tsa the
 signature is level B-T: an RFC 3161 timestamp over the signature value.
 
-Encrypted PDFs and PDFs that use cross-reference streams are refused. The
-input is limited to 100 MiB. OUT.pdf is written only once the signature is
+--level lt (B-LT, with --tsa) then fetches, for each certificate of the
+chain in the .pfx or --cert file, an OCSP answer from the responder named
+in the certificate (or, when that fails, its CRL) and appends a second
+incremental update with a document security store (/DSS) holding the
+certificates and those answers, so the signature can be validated after
+the certificates expire. The default --signature-size (16 KiB) holds a
+chain of three or four certificates with a timestamp; raise it (for
+example to 32768) for RSA-4096 keys, long chains or a TSA that includes
+its own chain.
+
+PDFs with a classic cross-reference table and PDF 1.5+ files with
+cross-reference streams and object streams (what LibreOffice, Word and
+qpdf write) are both signed; encrypted PDFs are refused. The input is
+limited to 100 MiB. OUT.pdf is written only once the signature is
 complete (a temporary file renamed into place); on any error nothing is
 written. The key options are those of 'selo sign file'; with --credential
 the PDF is prepared here, only the hash of its signed attributes goes to the
@@ -203,7 +222,8 @@ CSC service, and OUT.pdf is written once the approved signature is back.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign pdf contract.pdf contract-signed.pdf --pfx ana.pfx
   selo sign pdf invoice.pdf invoice-signed.pdf --pfx seal.pfx --tsa https://pki.example.pt/tsa --reason "Invoice approval"
   selo sign pdf report.pdf report-signed.pdf --pkcs11-key holder/3f2a --cert seal-chain.pem
-  selo sign pdf lease.pdf lease-signed.pdf --credential 3f2a9c1e... --otp-file code.txt`,
+  selo sign pdf lease.pdf lease-signed.pdf --credential 3f2a9c1e... --otp-file code.txt
+  selo sign pdf form.pdf form-signed.pdf --pfx ana.pfx --visible 1:360,60,200,60`,
 		Args: exactArgs(2, "sign pdf needs the PDF to sign and the file to write"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.signPDF(cmd.Context(), args[0], args[1], o)
@@ -219,6 +239,8 @@ CSC service, and OUT.pdf is written once the approved signature is back.`,
 	f.StringVar(&o.location, "location", "", "where the document was signed (/Location)")
 	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for the signature (raise it for long chains)")
 	addRemoteFlags(cmd, &o.remote)
+	f.StringVar(&o.level, "level", "", "PAdES level: b, t (needs --tsa) or lt (needs --tsa; adds the chain and its OCSP answers or CRLs); default: b, or t with --tsa")
+	f.StringVar(&o.visible, "visible", "", "show the signature as a box PAGE:x,y,width,height in points from the page's bottom-left corner (e.g. 1:360,60,200,60)")
 	return cmd
 }
 
@@ -228,6 +250,35 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	if filepath.Clean(in) == filepath.Clean(out) {
 		return usagef("OUT.pdf must differ from IN.pdf: the original is kept")
+	}
+	level := "B-B"
+	switch strings.ToLower(o.level) {
+	case "":
+		if o.tsaURL != "" {
+			level = "B-T"
+		}
+	case "b", "b-b":
+		if o.tsaURL != "" {
+			return usagef("--level b and --tsa contradict each other: --tsa makes the signature B-T")
+		}
+	case "t", "b-t", "lt", "b-lt":
+		if o.tsaURL == "" {
+			return usagef("--level %s needs --tsa: B-T and B-LT carry a signature timestamp", o.level)
+		}
+		level = "B-T"
+		if strings.HasSuffix(strings.ToLower(o.level), "lt") {
+			level = "B-LT"
+		}
+	default:
+		return usagef("--level must be b, t or lt, not %q", o.level)
+	}
+	var visible *pades.Visible
+	if o.visible != "" {
+		v, err := pades.ParseVisible(o.visible)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		visible = v
 	}
 	data, err := readLimitedFile(in, pades.DefaultMaxInputSize)
 	if err != nil {
@@ -244,6 +295,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	cert := key.cert
 	p, err := pades.Prepare(data, pades.Options{
 		CMS: cms.Options{Certificate: cert, Chain: key.chain}, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize,
+		Visible: visible,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
@@ -254,13 +306,21 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	sig := sigs[0]
 	var ts cades.Timestamper
-	level := "B-B"
 	if o.tsaURL != "" {
-		ts, level = &tsa.Client{URL: o.tsaURL}, "B-T"
+		ts = &tsa.Client{URL: o.tsaURL}
 	}
 	signed, err := p.Finish(ctx, sig, ts)
 	if err != nil {
 		return err
+	}
+	if level == "B-LT" {
+		vd, err := (&pades.RevocationFetcher{}).Fetch(ctx, append([]*x509.Certificate{cert}, key.chain...))
+		if err != nil {
+			return fmt.Errorf("B-LT: %w", err)
+		}
+		if signed, err = pades.AddValidationData(signed, vd); err != nil {
+			return fmt.Errorf("B-LT: %w", err)
+		}
 	}
 	if err := writeFileAtomic(out, signed, 0o644); err != nil {
 		return err

@@ -1,7 +1,10 @@
 // Package pades signs PDF documents with PAdES baseline signatures (ETSI EN
-// 319 142-1): B-B, and B-T with an RFC 3161 timestamp over the signature
-// value. The signature is an incremental update appended to the original
-// bytes, which stay untouched, so earlier signatures remain valid. Signing
+// 319 142-1): B-B, B-T with an RFC 3161 timestamp over the signature value,
+// and B-LT with the chain and its revocation data in a document security
+// store (AddValidationData). The signature, invisible or a visible box, is
+// an incremental update appended to the original bytes, which stay
+// untouched, so earlier signatures remain valid; its cross-reference
+// section is a classic table or a stream, like the file's last one. Signing
 // works in two steps (Prepare, then Finish with the signature value) so a
 // remote key that only signs digests, after a slow approval, fits.
 package pades
@@ -47,6 +50,9 @@ type Options struct {
 	SignatureSize int
 	// MaxInputSize bounds the input PDF; zero means DefaultMaxInputSize.
 	MaxInputSize int64
+	// Visible, when not nil, shows the signature as a box on a page;
+	// otherwise the signature field is invisible, on the first page.
+	Visible *Visible
 }
 
 // Prepared is a PDF with its signature dictionary in place and the space
@@ -92,9 +98,20 @@ func Prepare(in []byte, opts Options) (*Prepared, error) {
 	if when.IsZero() {
 		when = time.Now()
 	}
-	out, contentsStart, err := appendSignature(in, doc, sigDict{
-		when: when, reason: opts.Reason, location: opts.Location, contact: opts.ContactInfo, size: size,
-	})
+	sd := sigDict{when: when, reason: opts.Reason, location: opts.Location, contact: opts.ContactInfo, size: size}
+	if opts.Visible != nil {
+		if sd.visible, err = doc.selectPage(opts.Visible); err != nil {
+			return nil, err
+		}
+		sd.name = opts.Visible.Name
+		if sd.name == "" && co.Certificate != nil {
+			sd.name = co.Certificate.Subject.CommonName
+			if sd.name == "" {
+				sd.name = co.Certificate.Subject.String()
+			}
+		}
+	}
+	out, contentsStart, err := appendSignature(in, doc, sd)
 	if err != nil {
 		return nil, err
 	}

@@ -29,12 +29,16 @@ var at = pkitest.Now.Add(2 * time.Hour)
 
 // MinimalPDF returns a one-page PDF 1.4 with a classic xref table, written
 // by hand so the offsets are the test's own.
-func minimalPDF() []byte {
+func minimalPDF() []byte { return pdfWithPageEntries("") }
+
+// pdfWithPageEntries is minimalPDF with extra entries (such as "/Rotate 90")
+// in its page dictionary.
+func pdfWithPageEntries(extra string) []byte {
 	content := "BT /F1 24 Tf 72 720 Td (Selo) Tj ET"
 	objs := []string{
 		"<</Type/Catalog/Pages 2 0 R>>",
 		"<</Type/Pages/Kids[3 0 R]/Count 1>>",
-		"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>",
+		"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>" + extra + ">>",
 		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(content), content),
 		"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
 	}

@@ -19,8 +19,11 @@ type document struct {
 	root      types.IndirectRef
 	size      int   // the first free object number
 	startxref int64 // offset of the last cross-reference section
-	page      types.IndirectRef
-	pageDict  types.Dict
+	// xrefStream says the last cross-reference section is a stream (PDF
+	// 1.5+), so the update must end with one too.
+	xrefStream bool
+	page       types.IndirectRef
+	pageDict   types.Dict
 }
 
 // disableConfigOnce keeps pdfcpu from creating a configuration directory in
@@ -54,9 +57,6 @@ func readPDF(in []byte) (doc *document, err error) {
 	if ctx.Encrypt != nil || ctx.E != nil {
 		return nil, selo.Errorf(selo.EINVALID, "the PDF is encrypted: remove the password protection before signing")
 	}
-	if ctx.Read.UsingXRefStreams {
-		return nil, selo.Errorf(selo.EINVALID, "the PDF uses cross-reference streams, which this signer does not update yet: save it as PDF 1.4 (classic xref table) first")
-	}
 	if ctx.Root == nil {
 		return nil, selo.Errorf(selo.EINVALID, "the PDF has no document catalog (/Root)")
 	}
@@ -64,7 +64,11 @@ func readPDF(in []byte) (doc *document, err error) {
 	if ctx.Size != nil && *ctx.Size > size {
 		size = *ctx.Size
 	}
-	doc = &document{ctx: ctx, root: *ctx.Root, size: size, startxref: startxref}
+	classic := bytes.HasPrefix(bytes.TrimLeft(in[startxref:], " \t\r\n\f\x00"), []byte("xref"))
+	if !classic && !ctx.Read.UsingXRefStreams {
+		return nil, selo.Errorf(selo.EINVALID, "the PDF's startxref offset %d does not point to a cross-reference section: repair the file (for example: qpdf in.pdf out.pdf) first", startxref)
+	}
+	doc = &document{ctx: ctx, root: *ctx.Root, size: size, startxref: startxref, xrefStream: !classic}
 	if doc.page, doc.pageDict, err = firstPage(ctx); err != nil {
 		return nil, err
 	}
