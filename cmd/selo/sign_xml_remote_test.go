@@ -238,4 +238,3 @@ func xmlsecVerifierOrNil(t *testing.T, chain []*x509.Certificate) func(string) (
 	}
 	return xmlsecVerifier(t, chain)
 }
-
