@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/pki"
@@ -100,7 +101,7 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	// must not cost an approval.
 	p, err := xades.Prepare(data, xades.Options{Certificate: cert, Chain: key.chain, Hash: hash})
 	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
+		return inFile(in, err)
 	}
 	sigs, err := key.signDigests(ctx, p.Hash(), p.SignerOpts(), [][]byte{p.Digest()})
 	if err != nil {
@@ -123,6 +124,15 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	}
 	fmt.Fprintf(c.stdout, "Signed %s\n  output  %s (XAdES %s, enveloped)\n  signer  %s\n", in, out, level, pki.NameString(cert.Subject))
 	return nil
+}
+
+// inFile puts the file's name in front of err, keeping its error code, so
+// the message the user sees says which document was refused.
+func inFile(path string, err error) error {
+	if selo.ErrorCode(err) == selo.EINTERNAL {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return selo.Errorf(selo.ErrorCode(err), "%s: %s", path, selo.ErrorMessage(err))
 }
 
 // rangeArgs accepts between min and max positional arguments.
