@@ -43,9 +43,11 @@ co-sign with 'selo sign file' (detached CAdES) instead. The key options
 are those of 'selo sign file'. Check the result with 'selo verify OUT.xml'
 or with 'xmlsec1 --verify' (see docs/document-signing.md).
 
-` + remoteKeyHelp + ` With --credential the document is parsed and prepared
-here first, so a document that cannot be signed never costs an approval;
-only the digest of the signature's SignedInfo goes to the service.`,
+` + remoteKeyHelp + `
+
+For XML the document is parsed and prepared here first, so a document that
+cannot be signed never costs an approval; only the digest of the
+signature's SignedInfo goes to the service.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign xml invoice.xml --pfx seal.pfx
   selo sign xml invoice.xml invoice-signed.xml --pfx seal.pfx --password-file pw.txt --tsa https://pki.example.pt/tsa
   selo sign xml invoice.xml --pkcs11-key holder/3f2a --cert seal-chain.pem --hash sha384
