@@ -17,6 +17,7 @@ import (
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
+	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -24,6 +25,10 @@ import (
 // maxBatchBytes bounds the PDFs one batch holds in memory between
 // preparation and the approval; files past it are reported, not signed.
 const maxBatchBytes = 1 << 30
+
+// maxBatchXMLBytes is maxBatchBytes for XML documents, smaller because a
+// prepared XML document is held parsed (a tree costs several times its text).
+const maxBatchXMLBytes = 256 << 20
 
 type signBatchOptions struct {
 	signFileOptions
@@ -35,8 +40,8 @@ type signBatchOptions struct {
 func (c *cli) signBatchCommand() *cobra.Command {
 	var o signBatchOptions
 	cmd := &cobra.Command{
-		Use:   "batch DIR --out OUTDIR --format pades|cades [--glob PATTERN] (--credential ID | --pfx FILE | --pkcs11-key ID --cert FILE)",
-		Short: "Sign every file of a folder with one approval (PAdES for PDFs, CAdES .p7s for any file)",
+		Use:   "batch DIR --out OUTDIR --format pades|cades|xades [--glob PATTERN] (--credential ID | --pfx FILE | --pkcs11-key ID --cert FILE)",
+		Short: "Sign every file of a folder with one approval (PAdES for PDFs, XAdES for XML, CAdES .p7s for any file)",
 		Long: `Sign batch signs every matching file directly in DIR (not its subfolders;
 names starting with a dot are left out) the way an e-billing platform does:
 all documents are prepared first, their hashes collected, and a remote
@@ -47,10 +52,14 @@ output written atomically.
 
   --format pades   PDFs (default --glob '*.pdf', case-insensitive), signed
                    into OUTDIR under the same name, as by 'selo sign pdf'
+  --format xades   XML documents such as e-invoices (default --glob '*.xml',
+                   case-insensitive), signed enveloped into OUTDIR under
+                   the same name, as by 'selo sign xml'
   --format cades   any file (default --glob '*'), a detached CAdES signature
                    OUTDIR/NAME.p7s, as by 'selo sign file'
 
-A file that cannot be signed (not a PDF, encrypted, unreadable) is reported
+A file that cannot be signed (not a PDF, encrypted, not well-formed XML,
+an XML document with a DTD or already signed, unreadable) is reported
 with its reason and does not stop the others; nothing is written for it.
 A file whose output already exists is skipped, so running the command again
 after a failure signs only what is missing. The exit status is 1 when any
@@ -62,6 +71,7 @@ The key options are those of 'selo sign file'.
 ` + remoteKeyHelp,
 		Example: `  selo sign batch invoices/ --out signed/ --format pades --credential 3f2a9c1e... --csc https://sign.example.eu --user billing@example.pt
   selo csc send-otp 3f2a9c1e... && SELO_CSC_OTP=123456 selo sign batch invoices/ --out signed/ --format pades --credential 3f2a9c1e...
+  selo sign batch einvoices/ --out signed/ --format xades --credential 3f2a9c1e... --otp-file code.txt --tsa https://pki.example.pt/tsa
   selo sign batch exports/ --out sigs/ --format cades --glob '*.xml' --pfx seal.pfx --tsa https://pki.example.pt/tsa`,
 		Args: exactArgs(1, "sign batch needs the folder to sign"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,8 +80,8 @@ The key options are those of 'selo sign file'.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.outDir, "out", "", "folder for the signed files (made if missing)")
-	f.StringVar(&o.format, "format", "", "pades (PDFs) or cades (detached .p7s of any file)")
-	f.StringVar(&o.glob, "glob", "", "which file names to sign, e.g. 'INV-*.pdf' (default '*.pdf' for pades, '*' for cades)")
+	f.StringVar(&o.format, "format", "", "pades (PDFs), xades (XML, enveloped) or cades (detached .p7s of any file)")
+	f.StringVar(&o.glob, "glob", "", "which file names to sign, e.g. 'INV-*.pdf' (default '*.pdf' for pades, '*.xml' for xades, '*' for cades)")
 	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signatures B-T (one timestamp per file)")
 	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
 	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password, or the CSC password with --user")
@@ -92,13 +102,14 @@ type batchItem struct {
 	Error  string `json:"error,omitempty"`
 
 	pdf    *pades.Prepared
+	xml    *xades.Prepared
 	cms    *cms.Prepared
 	digest []byte
 }
 
 func (it *batchItem) fail(err error) {
 	it.Status, it.Error = "failed", errorText(err)
-	it.pdf, it.cms = nil, nil
+	it.pdf, it.xml, it.cms = nil, nil, nil
 }
 
 // errorText is what the user is told about err: the message of an
@@ -153,12 +164,19 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 		if sameDir(dir, o.outDir) {
 			return usagef("--out must differ from %s: signed PDFs keep their names and the originals are kept", dir)
 		}
+	case "xades":
+		if pattern == "" {
+			pattern, fold = "*.xml", true
+		}
+		if sameDir(dir, o.outDir) {
+			return usagef("--out must differ from %s: signed XML documents keep their names and the originals are kept", dir)
+		}
 	case "cades":
 		if pattern == "" {
 			pattern = "*"
 		}
 	default:
-		return usagef("--format must be pades or cades")
+		return usagef("--format must be pades, xades or cades")
 	}
 	names, err := batchFiles(dir, pattern, fold)
 	if err != nil {
@@ -210,9 +228,12 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 			it.fail(err)
 			bar.note(fmt.Sprintf("%s: %s", it.File, it.Error))
 		} else if hash == 0 {
-			if it.pdf != nil {
+			switch {
+			case it.pdf != nil:
 				hash, signerOpts = it.pdf.Hash(), it.pdf.SignerOpts()
-			} else {
+			case it.xml != nil:
+				hash, signerOpts = it.xml.Hash(), it.xml.SignerOpts()
+			default:
 				hash, signerOpts = it.cms.Hash(), it.cms.SignerOpts()
 			}
 		}
@@ -258,7 +279,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 			} else {
 				it.Status = "signed"
 			}
-			it.pdf, it.cms = nil, nil // let the memory go as we write
+			it.pdf, it.xml, it.cms = nil, nil, nil // let the memory go as we write
 			bar.update(i+1, len(ready))
 		}
 		bar.finish()
@@ -295,6 +316,22 @@ func (c *cli) prepareBatchItem(it *batchItem, key *documentKey, o signBatchOptio
 		it.digest = it.cms.Digest()
 		return nil
 	}
+	if o.format == "xades" {
+		data, err := readLimitedFile(it.File, xades.MaxInputSize)
+		if err != nil {
+			return err
+		}
+		if *held+int64(len(data)) > maxBatchXMLBytes {
+			return selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of XML: sign this one in another run", *held>>20)
+		}
+		p, err := xades.Prepare(data, xades.Options{Certificate: key.cert, Chain: key.chain, SigningTime: now})
+		if err != nil {
+			return err
+		}
+		*held += int64(len(data))
+		it.xml, it.digest = p, p.Digest()
+		return nil
+	}
 	data, err := readLimitedFile(it.File, pades.DefaultMaxInputSize)
 	if err != nil {
 		return err
@@ -314,12 +351,18 @@ func (c *cli) prepareBatchItem(it *batchItem, key *documentKey, o signBatchOptio
 // finishBatchItem completes one signature and writes its output atomically.
 func finishBatchItem(ctx context.Context, it *batchItem, sig []byte, ts cades.Timestamper) error {
 	var out []byte
-	if it.pdf != nil {
+	switch {
+	case it.pdf != nil:
 		var err error
 		if out, err = it.pdf.Finish(ctx, sig, ts); err != nil {
 			return err
 		}
-	} else {
+	case it.xml != nil:
+		var err error
+		if out, err = it.xml.Finish(ctx, sig, ts); err != nil {
+			return err
+		}
+	default:
 		sd, err := it.cms.Finish(sig)
 		if err != nil {
 			return err
@@ -370,7 +413,7 @@ func (c *cli) batchSummary(items []*batchItem, key *documentKey, o signBatchOpti
 	if o.tsaURL != "" {
 		level = "B-T"
 	}
-	format := map[string]string{"pades": "PAdES", "cades": "CAdES"}[o.format]
+	format := map[string]string{"pades": "PAdES", "xades": "XAdES", "cades": "CAdES"}[o.format]
 	by := ""
 	signer := ""
 	if key != nil {

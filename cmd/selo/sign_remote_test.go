@@ -153,7 +153,7 @@ func TestSignRemoteUsageErrors(t *testing.T) {
 		{[]string{"sign", "file", f, "--pfx", "x.pfx", "--otp-file", "otp"}, "go with --credential"},
 		{[]string{"sign", "batch", dir, "--credential", "C"}, "needs --out"},
 		{[]string{"sign", "batch", dir, "--out", dir, "--format", "pades", "--credential", "C"}, "--out must differ"},
-		{[]string{"sign", "batch", dir, "--out", dir + "/o", "--format", "xades", "--credential", "C"}, "--format must be pades or cades"},
+		{[]string{"sign", "batch", dir, "--out", dir + "/o", "--format", "xml", "--credential", "C"}, "--format must be pades, xades or cades"},
 		{[]string{"sign", "batch", dir, "--out", dir + "/o", "--format", "cades", "--glob", "[", "--credential", "C"}, "--glob"},
 		{[]string{"sign", "batch", "--out", dir}, "sign batch needs the folder"},
 	} {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/pki"
@@ -18,7 +18,7 @@ import (
 func (c *cli) signXMLCommand() *cobra.Command {
 	var o signFileOptions
 	cmd := &cobra.Command{
-		Use:   "xml IN.xml [OUT.xml] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE)",
+		Use:   "xml IN.xml [OUT.xml] [--tsa URL] (--pfx FILE | --pkcs11-key ID --cert FILE | --credential ID)",
 		Short: "Sign an XML document (an e-invoice) with a XAdES baseline enveloped signature",
 		Long: `Sign xml adds a XAdES baseline signature (ETSI EN 319 132-1) inside an XML
 document: an enveloped ds:Signature, placed as the last child of the root
@@ -41,10 +41,17 @@ An enveloped signature covers the document as it was, so a document that
 already holds a signature is refused (a second one would break the first);
 co-sign with 'selo sign file' (detached CAdES) instead. The key options
 are those of 'selo sign file'. Check the result with 'selo verify OUT.xml'
-or with 'xmlsec1 --verify' (see docs/document-signing.md).`,
+or with 'xmlsec1 --verify' (see docs/document-signing.md).
+
+` + remoteKeyHelp + `
+
+For XML the document is parsed and prepared here first, so a document that
+cannot be signed never costs an approval; only the digest of the
+signature's SignedInfo goes to the service.`,
 		Example: `  SELO_PFX_PASSWORD=... selo sign xml invoice.xml --pfx seal.pfx
   selo sign xml invoice.xml invoice-signed.xml --pfx seal.pfx --password-file pw.txt --tsa https://pki.example.pt/tsa
-  selo sign xml invoice.xml --pkcs11-key holder/3f2a --cert seal-chain.pem --hash sha384`,
+  selo sign xml invoice.xml --pkcs11-key holder/3f2a --cert seal-chain.pem --hash sha384
+  selo sign xml invoice.xml --credential 3f2a9c1e... --csc https://sign.example.eu --user billing@example.pt --otp-file code.txt`,
 		Args: rangeArgs(1, 2, "sign xml needs the XML document to sign, and optionally the file to write"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := ""
@@ -57,19 +64,17 @@ or with 'xmlsec1 --verify' (see docs/document-signing.md).`,
 	f := cmd.Flags()
 	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
 	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
-	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt)")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt), or the CSC password with --user")
 	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
 	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
 	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
+	addRemoteFlags(cmd, &o.remote)
 	return cmd
 }
 
 func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) error {
-	if (o.pfx == "") == (o.pkcs11Key == "") {
-		return usagef("give exactly one of --pfx and --pkcs11-key")
-	}
-	if o.pkcs11Key != "" && o.certFile == "" {
-		return usagef("--pkcs11-key needs --cert with the key's certificate")
+	if err := checkKeyOptions(o); err != nil {
+		return err
 	}
 	hash, err := parseHashFlag(o.hash)
 	if err != nil {
@@ -85,26 +90,31 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	if err != nil {
 		return err
 	}
-	signer, cert, chain, err := c.signingKey(ctx, o)
+	if o.remote.description == "" {
+		o.remote.description = filepath.Base(in)
+	}
+	key, err := c.openDocumentKey(ctx, o)
 	if err != nil {
 		return err
 	}
+	defer key.close(ctx)
+	cert := key.cert
 	// Prepare before the key signs anything: a document we cannot sign
 	// must not cost an approval.
-	p, err := xades.Prepare(data, xades.Options{Certificate: cert, Chain: chain, Hash: hash})
+	p, err := xades.Prepare(data, xades.Options{Certificate: cert, Chain: key.chain, Hash: hash})
 	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
+		return inFile(in, err)
 	}
-	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
+	sigs, err := key.signDigests(ctx, p.Hash(), p.SignerOpts(), [][]byte{p.Digest()})
 	if err != nil {
-		return fmt.Errorf("sign: %w", err)
+		return err
 	}
 	var ts cades.Timestamper
 	level := xades.LevelBB
 	if o.tsaURL != "" {
 		ts, level = &tsa.Client{URL: o.tsaURL}, xades.LevelBT
 	}
-	signed, err := p.Finish(ctx, sig, ts)
+	signed, err := p.Finish(ctx, sigs[0], ts)
 	if err != nil {
 		return err
 	}
@@ -116,6 +126,15 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	}
 	fmt.Fprintf(c.stdout, "Signed %s\n  output  %s (XAdES %s, enveloped)\n  signer  %s\n", in, out, level, pki.NameString(cert.Subject))
 	return nil
+}
+
+// inFile puts the file's name in front of err, keeping its error code, so
+// the message the user sees says which document was refused.
+func inFile(path string, err error) error {
+	if selo.ErrorCode(err) == selo.EINTERNAL {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return selo.Errorf(selo.ErrorCode(err), "%s: %s", path, selo.ErrorMessage(err))
 }
 
 // rangeArgs accepts between min and max positional arguments.

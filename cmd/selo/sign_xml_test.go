@@ -102,7 +102,7 @@ func TestSignXMLCommandErrors(t *testing.T) {
 	garbage := writeFile(t, filepath.Join(dir, "garbage.xml"), "<a><b></a>")
 	out := filepath.Join(dir, "out.xml")
 	key := []string{"--pfx", pfx, "--password-file", pw, "--data", data}
-	wantExit(t, runSelo(t, "sign", "xml", good, out, "--data", data), 2, "exactly one of --pfx and --pkcs11-key")
+	wantExit(t, runSelo(t, "sign", "xml", good, out, "--data", data), 2, "exactly one of --pfx, --pkcs11-key and --credential")
 	wantExit(t, runSelo(t, "sign", "xml", good, out, "extra", "--data", data), 2, "sign xml needs")
 	wantExit(t, runSelo(t, append([]string{"sign", "xml", good, good}, key...)...), 2, "must differ")
 	wantExit(t, runSelo(t, append([]string{"sign", "xml", good, out, "--hash", "md5"}, key...)...), 2, "--hash must be")

@@ -46,11 +46,13 @@ revision 2 of 3") and what later incremental updates did: only add
 signatures, validation data and document timestamps, or change the
 document (which makes the signature indeterminate).
 
-Revocation: OCSP first (a response in the PDF's DSS, else the responder in
-the certificate), CRL second (the distribution point). --offline makes no
-network request; only revocation data inside the PDF counts. A certificate
-revoked before the signature's time makes the signature fail; one revoked
-after a timestamp proves the signature was made does not.
+Revocation: OCSP first (a response in the PDF's DSS or the XML signature's
+xades:RevocationValues, else the responder in the certificate), CRL second
+(embedded, else the distribution point). --offline makes no network
+request; only revocation data inside the document counts. A certificate
+revoked before a timestamp proves the signature was made makes the
+signature invalid; one revoked after it does not. Without a timestamp, a
+revocation before now leaves the signature indeterminate.
 
 An XML document is checked for its XAdES enveloped signatures (see 'selo
 sign xml') the same way; it carries what it signed, so --content is not used.
@@ -75,7 +77,7 @@ The exit status is 0 only when every signature is valid.`,
 	}
 	cmd.Flags().StringVar(&content, "content", "", "the signed file, for a detached signature (default FILE without .p7s)")
 	cmd.Flags().StringArrayVar(&trust, "trust", nil, "PEM file of trusted root certificates, repeatable (default: the data directory's root CAs)")
-	cmd.Flags().BoolVar(&offline, "offline", false, "make no OCSP or CRL request (revocation data inside a PDF still counts)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "make no OCSP or CRL request (revocation data inside a PDF or XML signature still counts)")
 	return cmd
 }
 
@@ -96,7 +98,7 @@ func (c *cli) verify(ctx context.Context, file, contentPath string, trust []stri
 		return err
 	}
 	if xades.IsXML(der) {
-		return c.verifyXML(ctx, file, der, contentPath, trust)
+		return c.verifyXML(ctx, file, der, contentPath, trust, offline)
 	}
 	if block, _ := pem.Decode(der); block != nil && (block.Type == "PKCS7" || block.Type == "CMS") {
 		der = block.Bytes

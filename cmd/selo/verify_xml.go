@@ -6,12 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/docsign/xades"
 )
 
 // verifyXML checks the XAdES signatures of an XML document for 'selo
 // verify' and prints the report like the CAdES one.
-func (c *cli) verifyXML(ctx context.Context, file string, data []byte, contentPath string, trust []string) error {
+func (c *cli) verifyXML(ctx context.Context, file string, data []byte, contentPath string, trust []string, offline bool) error {
 	if contentPath != "" {
 		return usagef("%s is an XML document with enveloped signatures: --content is not used", file)
 	}
@@ -19,7 +20,7 @@ func (c *cli) verifyXML(ctx context.Context, file string, data []byte, contentPa
 	if err != nil {
 		return err
 	}
-	rep, err := xades.Verify(data, xades.VerifyOptions{Roots: roots})
+	rep, err := xades.Verify(data, xades.VerifyOptions{Roots: roots, Revocation: &revocation.Checker{Offline: offline}, Context: ctx})
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
@@ -53,6 +54,7 @@ func (c *cli) printXMLReport(file, source string, rep *xades.Report) {
 		fmt.Fprintf(w, "  document      %s\n", okText(s.DigestOK, "unchanged since signing", "CHANGED after signing"))
 		fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
 		fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
+		printRevocation(w, s)
 		for _, p := range s.Problems {
 			fmt.Fprintf(w, "  problem       %s\n", p)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/internal/signtest"
 )
@@ -21,13 +22,19 @@ func FuzzXML(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(signed)
+	// Revocation values (unsigned, B-LT style) with one bad OCSP response
+	// and one bad CRL: the revocation checker reads them offline.
+	f.Add([]byte(strings.Replace(string(signed), "</xades:QualifyingProperties>", "<xades:UnsignedProperties><xades:UnsignedSignatureProperties>"+
+		"<xades:RevocationValues><xades:OCSPValues><xades:EncapsulatedOCSPValue>MAMKAQE=</xades:EncapsulatedOCSPValue></xades:OCSPValues>"+
+		"<xades:CRLValues><xades:EncapsulatedCRLValue>MAA=</xades:EncapsulatedCRLValue></xades:CRLValues></xades:RevocationValues>"+
+		"</xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties>", 1)))
 	f.Add(invoice(f))
 	f.Add([]byte(`<a xmlns:p="urn:p"><p:b p:c="1">x</p:b><?pi data?><!-- c --></a>`))
 	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>`))
 	f.Add([]byte(`<a><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/></ds:Signature></a>`))
 	roots := s.Roots()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := xades.Verify(data, xades.VerifyOptions{Roots: roots}); err != nil && selo.ErrorCode(err) == selo.EINTERNAL {
+		if _, err := xades.Verify(data, xades.VerifyOptions{Roots: roots, Revocation: &revocation.Checker{Offline: true}}); err != nil && selo.ErrorCode(err) == selo.EINTERNAL {
 			t.Fatalf("Verify: internal error for bad input: %v", err)
 		}
 		p, err := xades.Prepare(data, xades.Options{Certificate: s.Cert})

@@ -2,6 +2,7 @@ package xades
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -18,6 +19,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -27,6 +29,9 @@ const (
 	maxSignatures   = 64
 	maxCertificates = 16
 	maxReferences   = 16
+	// maxRevocationValues bounds the OCSP responses and CRLs one signature
+	// embeds (xades:RevocationValues), each kind counted on its own.
+	maxRevocationValues = 16
 )
 
 // VerifyOptions says what to check XAdES signatures against.
@@ -37,6 +42,13 @@ type VerifyOptions struct {
 	Intermediates []*x509.Certificate
 	// Now is the validation time when there is no valid timestamp; zero is now.
 	Now time.Time
+	// Revocation checks the signer's certificate status (OCSP, then CRL)
+	// once its chain is known, as for CAdES and PAdES; the OCSP responses
+	// and CRLs a signature embeds (xades:RevocationValues) come first. Nil
+	// leaves it unchecked.
+	Revocation *revocation.Checker
+	// Context bounds the revocation look-ups; nil is context.Background.
+	Context context.Context
 }
 
 // Report is what Verify found, one entry per ds:Signature, in the shape of
@@ -417,18 +429,80 @@ func verifySignature(doc *document, sig *etree.Element, opts VerifyOptions, now 
 		}
 	}
 	r.ValidatedAt = at.UTC()
+	var chain []*x509.Certificate
 	if opts.Roots == nil {
 		r.Problems = append(r.Problems, "no trusted roots given: the chain was not checked")
-	} else if _, err := cms.VerifyChain(cert, append(certs, opts.Intermediates...), opts.Roots, at, nil); err != nil {
+	} else if chain, err = cms.VerifyChain(cert, append(certs, opts.Intermediates...), opts.Roots, at, nil); err != nil {
 		r.Problems = append(r.Problems, selo.ErrorMessage(err))
 	} else {
 		r.ChainOK = true
 	}
+	// Revocation, as cades.Verify does it: OCSP then CRL, embedded data
+	// first; a revocation at or before the validation time taints the
+	// signature, one after a timestamp does not.
+	revokedEarlier := false
+	if opts.Revocation != nil && len(chain) >= 2 {
+		ctx := opts.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ocsps, crls, err := revocationValues(usp)
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
+		r.Revocation = opts.Revocation.WithEmbedded(ocsps, crls).Check(ctx, chain[0], chain[1])
+		if r.Revocation.RevokedBefore(at) {
+			revokedEarlier = true
+			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
+				r.Revocation.RevokedAt.Format(time.RFC3339), r.Revocation.Reason, at.UTC().Format(time.RFC3339)))
+		}
+	}
 	r.Status = cades.StatusValid
-	if !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0 {
+	switch {
+	case revokedEarlier && r.TimestampOK:
+		// The timestamp proves the signature was made after the revocation.
+		r.Status = cades.StatusInvalid
+	case !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0:
 		r.Status = cades.StatusIndeterminate
 	}
 	return r
+}
+
+// revocationValues returns the DER OCSP responses and CRLs of a
+// signature's xades:RevocationValues (the B-LT validation data), if any.
+// Entries that are not base64 are reported; what they hold is checked by
+// the revocation checker, which ignores data about other certificates.
+func revocationValues(usp *etree.Element) (ocsps, crls [][]byte, err error) {
+	rv := children(usp, nsXAdES, "RevocationValues")
+	if len(rv) == 0 {
+		return nil, nil, nil
+	}
+	if len(rv) > 1 {
+		return nil, nil, selo.Errorf(selo.EINVALID, "the signature holds more than one xades:RevocationValues: its revocation data is ignored")
+	}
+	read := func(list, value string) ([][]byte, error) {
+		var out [][]byte
+		for _, l := range children(rv[0], nsXAdES, list) {
+			for _, v := range children(l, nsXAdES, value) {
+				if len(out) == maxRevocationValues {
+					return nil, selo.Errorf(selo.EINVALID, "xades:RevocationValues holds more than %d %s: its revocation data is ignored", maxRevocationValues, value)
+				}
+				der, err := decodeBase64(v.Text())
+				if err != nil {
+					return nil, selo.Errorf(selo.EINVALID, "a %s in xades:RevocationValues is not base64: its revocation data is ignored", value)
+				}
+				out = append(out, der)
+			}
+		}
+		return out, nil
+	}
+	if ocsps, err = read("OCSPValues", "EncapsulatedOCSPValue"); err != nil {
+		return nil, nil, err
+	}
+	if crls, err = read("CRLValues", "EncapsulatedCRLValue"); err != nil {
+		return nil, nil, err
+	}
+	return ocsps, crls, nil
 }
 
 // checkValue verifies an XML-DSig signature value: PKCS#1 v1.5 for RSA,

@@ -1,0 +1,229 @@
+package xades_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/docsign/cades"
+	"github.com/selo-qtsp/selo/docsign/revocation"
+	"github.com/selo-qtsp/selo/docsign/xades"
+	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/pki/pkitest"
+)
+
+// ocspResponse returns an OCSP response about cert from a delegated
+// responder of the pkitest issuing CA, made with Selo's own encoder: good
+// when revokedAt is zero, else revoked then for key compromise.
+func ocspResponse(t *testing.T, cert *x509.Certificate, revokedAt time.Time) []byte {
+	t.Helper()
+	h := pkitest.NewHierarchy(t)
+	key := pkitest.NewKey(t, "ecdsa-p256")
+	serial, _ := pki.RandomSerial()
+	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{}, serial, pkitest.Now, h.Linter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	responder, _ := x509.ParseCertificate(der)
+	id, err := pki.NewOCSPCertID(h.Issuing.Cert, cert.SerialNumber, crypto.SHA1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := pki.OCSPSingleResponse{CertID: id, Status: pki.OCSPGood, ThisUpdate: at}
+	if !revokedAt.IsZero() {
+		one.Status, one.RevokedAt, one.Reason = pki.OCSPRevoked, revokedAt, selo.ReasonKeyCompromise
+	}
+	resp, err := pki.CreateOCSPResponse(responder, key, pki.OCSPResponseTemplate{ProducedAt: at, Responses: []pki.OCSPSingleResponse{one}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// crlRevoking returns a CRL of the pkitest issuing CA that lists cert as
+// revoked at revokedAt.
+func crlRevoking(t *testing.T, cert *x509.Certificate, revokedAt time.Time) []byte {
+	t.Helper()
+	h := pkitest.NewHierarchy(t)
+	var b bytes.Buffer
+	_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: at, NextUpdate: at.Add(24 * time.Hour)},
+		func(yield func(pki.CRLEntry) error) error {
+			return yield(pki.CRLEntry{Serial: hex.EncodeToString(cert.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// withRevocationValues adds a xades:RevocationValues unsigned property
+// holding the given OCSP responses and CRLs, the way a B-LT signer does;
+// the signature itself is unchanged.
+func withRevocationValues(t *testing.T, signed []byte, ocsps, crls [][]byte) []byte {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<xades:RevocationValues>")
+	if len(ocsps) > 0 {
+		b.WriteString("<xades:OCSPValues>")
+		for _, o := range ocsps {
+			b.WriteString("<xades:EncapsulatedOCSPValue>" + base64.StdEncoding.EncodeToString(o) + "</xades:EncapsulatedOCSPValue>")
+		}
+		b.WriteString("</xades:OCSPValues>")
+	}
+	if len(crls) > 0 {
+		b.WriteString("<xades:CRLValues>")
+		for _, c := range crls {
+			b.WriteString("<xades:EncapsulatedCRLValue>" + base64.StdEncoding.EncodeToString(c) + "</xades:EncapsulatedCRLValue>")
+		}
+		b.WriteString("</xades:CRLValues>")
+	}
+	b.WriteString("</xades:RevocationValues>")
+	s := string(signed)
+	if strings.Contains(s, "</xades:UnsignedSignatureProperties>") {
+		return []byte(strings.Replace(s, "</xades:UnsignedSignatureProperties>", b.String()+"</xades:UnsignedSignatureProperties>", 1))
+	}
+	return []byte(strings.Replace(s, "</xades:QualifyingProperties>",
+		"<xades:UnsignedProperties><xades:UnsignedSignatureProperties>"+b.String()+"</xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties>", 1))
+}
+
+func verifyWith(t *testing.T, doc []byte, s *signtest.Signer, c *revocation.Checker) *cades.SignatureReport {
+	t.Helper()
+	rep, err := xades.Verify(doc, xades.VerifyOptions{Roots: s.Roots(), Now: at, Revocation: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Signatures[0]
+}
+
+// TestRevocationEmbedded: the OCSP responses and CRLs a signature embeds
+// answer offline; a revocation before the timestamp makes the signature
+// invalid, one after leaves it valid; without a timestamp a revocation
+// before now leaves it indeterminate (when it was made is not proven).
+func TestRevocationEmbedded(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p256")
+	bt := sign(t, s, invoice(t), 0, responder(t))
+	offline := &revocation.Checker{Offline: true}
+	const embedded = "OCSP (embedded in the document)"
+
+	sig := verifyWith(t, bt, s, offline)
+	if sig.Status != cades.StatusValid || sig.Revocation == nil || sig.Revocation.Status != revocation.NotChecked {
+		t.Fatalf("offline, nothing embedded: %+v %+v", sig, sig.Revocation)
+	}
+	sig = verifyWith(t, bt, s, nil)
+	if sig.Status != cades.StatusValid || sig.Revocation != nil {
+		t.Fatalf("no checker: %+v", sig)
+	}
+
+	good := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, time.Time{})}, nil)
+	sig = verifyWith(t, good, s, offline)
+	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Good || sig.Revocation.Source != embedded || sig.Level != xades.LevelBT {
+		t.Fatalf("embedded good OCSP: %+v %+v", sig, sig.Revocation)
+	}
+
+	before := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, at.Add(-time.Hour))}, nil)
+	sig = verifyWith(t, before, s, offline)
+	if sig.Status != cades.StatusInvalid || sig.Revocation.Status != revocation.Revoked || sig.Revocation.Reason != "keyCompromise" ||
+		!strings.Contains(strings.Join(sig.Problems, ";"), "revoked at") {
+		t.Fatalf("revoked before the timestamp: %+v %+v", sig, sig.Revocation)
+	}
+
+	after := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, at.Add(time.Hour))}, nil)
+	sig = verifyWith(t, after, s, offline)
+	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Revoked {
+		t.Fatalf("revoked after the timestamp: %+v %+v", sig, sig.Revocation)
+	}
+
+	// A CRL, alone: the second source.
+	crl := withRevocationValues(t, bt, nil, [][]byte{crlRevoking(t, s.Cert, at.Add(-time.Hour))})
+	sig = verifyWith(t, crl, s, offline)
+	if sig.Status != cades.StatusInvalid || sig.Revocation.Source != "CRL (embedded in the document)" {
+		t.Fatalf("embedded CRL: %+v %+v", sig, sig.Revocation)
+	}
+
+	// B-B: nothing proves the signature came before the revocation.
+	bb := sign(t, s, invoice(t), 0, nil)
+	sig = verifyWith(t, withRevocationValues(t, bb, [][]byte{ocspResponse(t, s.Cert, at.Add(-time.Hour))}, nil), s, offline)
+	if sig.Status != cades.StatusIndeterminate || sig.Revocation.Status != revocation.Revoked {
+		t.Fatalf("B-B revoked: %+v %+v", sig, sig.Revocation)
+	}
+
+	// Revocation data that is not base64 is reported, not trusted.
+	broken := []byte(strings.Replace(string(good), "<xades:EncapsulatedOCSPValue>", "<xades:EncapsulatedOCSPValue>!!", 1))
+	sig = verifyWith(t, broken, s, offline)
+	if sig.Status != cades.StatusIndeterminate || sig.Revocation.Status != revocation.NotChecked || !strings.Contains(strings.Join(sig.Problems, ";"), "not base64") {
+		t.Fatalf("broken revocation values: %+v %+v", sig, sig.Revocation)
+	}
+	// An OCSP response about another certificate does not answer for this one.
+	other := signtest.NewSigner(t, "ecdsa-p256")
+	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{ocspResponse(t, other.Cert, at.Add(-time.Hour))}, nil), s, offline)
+	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.NotChecked {
+		t.Fatalf("foreign OCSP response: %+v %+v", sig, sig.Revocation)
+	}
+}
+
+// TestRevocationOnline asks the certificate's OCSP responder, then its CRL
+// distribution point when OCSP is down, and reports which answered.
+func TestRevocationOnline(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p256")
+	revokedAt := at.Add(-time.Hour)
+	var ocspDown atomic.Bool
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		switch {
+		case r.URL.Path == "/ocsp" && !ocspDown.Load():
+			io.Copy(io.Discard, r.Body)
+			w.Write(ocspResponse(t, s.Cert, revokedAt))
+		case strings.HasPrefix(r.URL.Path, "/crl/"):
+			w.Write(crlRevoking(t, s.Cert, revokedAt))
+		default:
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	target, _ := url.Parse(srv.URL)
+	// The certificate names pki.selo-test.eu: send its requests here.
+	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	bt := sign(t, s, invoice(t), 0, responder(t))
+	checker := &revocation.Checker{Client: client}
+	rep, err := xades.Verify(bt, xades.VerifyOptions{Roots: s.Roots(), Now: at, Revocation: checker, Context: context.Background()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := rep.Signatures[0]
+	if sig.Status != cades.StatusInvalid || sig.Revocation.Status != revocation.Revoked || sig.Revocation.Source != "OCSP http://pki.selo-test.eu/ocsp" {
+		t.Fatalf("OCSP: %+v %+v", sig, sig.Revocation)
+	}
+	ocspDown.Store(true)
+	sig = verifyWith(t, bt, s, checker)
+	if sig.Status != cades.StatusInvalid || !strings.HasPrefix(sig.Revocation.Source, "CRL http://pki.selo-test.eu/crl/") || len(sig.Revocation.Problems) != 1 {
+		t.Fatalf("CRL after OCSP failed: %+v %+v", sig, sig.Revocation)
+	}
+	// Embedded data answers first: no request is made.
+	n := calls.Load()
+	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, time.Time{})}, nil), s, checker)
+	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Good || calls.Load() != n {
+		t.Fatalf("embedded before online: %+v %+v (%d requests)", sig, sig.Revocation, calls.Load()-n)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
