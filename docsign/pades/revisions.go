@@ -82,6 +82,14 @@ func laterChanges(in []byte, final *model.Context, ends []int64, rev int, cache 
 	if cat, err := final.Catalog(); err == nil {
 		collect(final, cat["DSS"], allowed)
 	}
+	// An object of the signed revision may change as validation data only
+	// if it already was validation data then (an earlier DSS extended):
+	// otherwise a new DSS or appearance pointing at the page's content
+	// would let any content change pass.
+	wasValidationData := map[int]bool{}
+	if cat, err := old.Catalog(); err == nil {
+		collect(old, cat["DSS"], wasValidationData)
+	}
 	var counts = map[string]int{}
 	var other []string
 	nums := make([]int, 0, len(final.Table))
@@ -111,30 +119,50 @@ func laterChanges(in []byte, final *model.Context, ends []int64, rev int, cache 
 		if existed && oe != nil && !oe.Free && oe.Object != nil && sameObject(oe.Object, e.Object) {
 			continue
 		}
+		kind := kindOf(e.Object)
 		d := dictOf(e.Object)
-		kind := ""
-		if d != nil {
-			if t := d.Type(); t != nil {
-				kind = *t
-			}
-		}
+		existed = existed && oe != nil && !oe.Free && oe.Object != nil
+		// A type that marks signature data counts only for a new object or
+		// one that already had that type: a page's content stream given a
+		// /Type /XRef or /Sig is still the page's content.
+		structural := !existed || kindOf(oe.Object) == kind
 		switch {
-		case kind == "XRef" || kind == "ObjStm":
+		case (kind == "XRef" || kind == "ObjStm") && structural:
 			// Structure of the update itself.
-		case kind == "Sig":
+		case kind == "Sig" && structural:
 			counts["signature"]++
-		case kind == "DocTimeStamp":
+		case kind == "DocTimeStamp" && structural:
 			counts["document timestamp"]++
-		case d != nil && isSignatureField(d) && (!existed || oe.Object == nil || sigFieldOnlyFilled(dictOf(oe.Object), d)):
+		case d != nil && isSignatureField(d) && (!existed || sigFieldOnlyFilled(dictOf(oe.Object), d)):
 			counts["signature field"]++
-		case kind == "DSS" || kind == "VRI" || allowed[n]:
+		case (kind == "DSS" || kind == "VRI") && structural,
+			allowed[n] && (!existed || wasValidationData[n]):
 			counts["validation data or signature appearance"]++
-		case existed && oe.Object != nil && allowedChange(final, old, oe.Object, e.Object, kind):
+		case existed && allowedChange(final, old, oe.Object, e.Object, kind):
 			counts["form and page entries pointing to new signatures"]++
 		case !existed:
 			other = append(other, fmt.Sprintf("new object %d%s", n, typeSuffix(kind)))
 		default:
 			other = append(other, fmt.Sprintf("object %d%s changed", n, typeSuffix(kind)))
+		}
+	}
+	// An object the signed revision used and a later update freed is a
+	// change too: a freed content stream blanks its page.
+	oldNums := make([]int, 0, len(old.Table))
+	for n := range old.Table {
+		oldNums = append(oldNums, n)
+	}
+	sort.Ints(oldNums)
+	for _, n := range oldNums {
+		oe := old.Table[n]
+		if n == 0 || oe == nil || oe.Free || oe.Object == nil {
+			continue
+		}
+		if kind := kindOf(oe.Object); kind == "XRef" || kind == "ObjStm" {
+			continue
+		}
+		if e, ok := final.Table[n]; !ok || e == nil || e.Free || e.Object == nil {
+			other = append(other, fmt.Sprintf("object %d%s deleted", n, typeSuffix(kindOf(oe.Object))))
 		}
 	}
 	var out []string
@@ -152,6 +180,16 @@ func laterChanges(in []byte, final *model.Context, ends []int64, rev int, cache 
 		out = []string{fmt.Sprintf("%d later update(s) with no change to any object", later)}
 	}
 	return out, len(other) == 0
+}
+
+// kindOf returns the /Type of a dictionary or stream, "" for anything else.
+func kindOf(o types.Object) string {
+	if d := dictOf(o); d != nil {
+		if t := d.Type(); t != nil {
+			return *t
+		}
+	}
+	return ""
 }
 
 func typeSuffix(kind string) string {
