@@ -183,7 +183,7 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		r.Revocation = opts.Revocation.Check(ctx, chain[0], chain[1])
+		r.Revocation = opts.Revocation.CheckAt(ctx, chain[0], chain[1], at)
 		if r.Revocation.RevokedBefore(at) {
 			revokedEarlier = true
 			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",

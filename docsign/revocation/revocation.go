@@ -80,10 +80,22 @@ func (c *Checker) WithEmbedded(ocspResponses, crls [][]byte) *Checker {
 	return &n
 }
 
-// Check returns the status of cert, issued by issuer, as it stood at t.
-// It never fails: what could not be established is status unknown (or not
-// checked) with the reasons in Problems.
+// Check returns the status of cert, issued by issuer, as the answers found
+// give it, however old they are. Verifiers use CheckAt.
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) *Status {
+	return c.CheckAt(ctx, cert, issuer, time.Time{})
+}
+
+// CheckAt returns the status of cert, issued by issuer, as it stood at t
+// (the signature's timestamp, or now). An answer that says "good" counts
+// only if it still spoke for t: t before its nextUpdate, or, without a
+// nextUpdate, issued at or after t. Otherwise an outdated "good" (an
+// embedded response from before a revocation) would vouch for a revoked
+// certificate. A "revoked" answer always counts: RevokedBefore compares its
+// date. A zero t skips the window. CheckAt never fails: what could not be
+// established is status unknown (or not checked) with the reasons in
+// Problems.
+func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t time.Time) *Status {
 	st := &Status{Status: Unknown}
 	// Embedded OCSP responses first: they were fetched at signing time.
 	for _, der := range c.OCSPResponses {
@@ -91,14 +103,26 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) *St
 		if err != nil {
 			continue // a response for another certificate of the chain
 		}
-		return fromOCSP(resp, "OCSP (embedded in the document)")
+		s := fromOCSP(resp, "OCSP (embedded in the document)")
+		if err := staleGood(s, resp.ThisUpdate, resp.NextUpdate, t, true); err != nil {
+			st.Problems = append(st.Problems, "embedded OCSP response: "+err.Error())
+			continue
+		}
+		s.Problems = st.Problems
+		return s
 	}
 	for _, der := range c.CRLs {
 		crl, err := parseCRL(der, issuer)
 		if err != nil {
 			continue
 		}
-		return fromCRL(crl, cert, "CRL (embedded in the document)")
+		s := fromCRL(crl, cert, "CRL (embedded in the document)")
+		if err := staleGood(s, crl.ThisUpdate, crl.NextUpdate, t, true); err != nil {
+			st.Problems = append(st.Problems, "embedded CRL: "+err.Error())
+			continue
+		}
+		s.Problems = st.Problems
+		return s
 	}
 	if c.Offline {
 		st.Status = NotChecked
@@ -116,6 +140,10 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) *St
 			continue
 		}
 		s := fromOCSP(resp, "OCSP "+url)
+		if err := staleGood(s, resp.ThisUpdate, resp.NextUpdate, t, false); err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("OCSP %s: %v", url, err))
+			continue
+		}
 		if s.Status != Unknown {
 			s.Problems = st.Problems
 			return s
@@ -137,6 +165,10 @@ func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) *St
 			continue
 		}
 		s := fromCRL(crl, cert, "CRL "+url)
+		if err := staleGood(s, crl.ThisUpdate, crl.NextUpdate, t, false); err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
+			continue
+		}
 		s.Problems = st.Problems
 		return s
 	}
@@ -178,6 +210,27 @@ func fromOCSP(resp *ocsp.Response, source string) *Status {
 		st.Reason = selo.RevocationReason(resp.RevocationReason).String()
 	}
 	return st
+}
+
+// staleGood returns an error when s is a "good" answer that no longer spoke
+// for t: issued before t and already past its nextUpdate, or, for data
+// embedded in the document (anyone may add it later), with no nextUpdate.
+// An answer fetched now without a nextUpdate is current by definition
+// (RFC 6960 4.2.2.1).
+func staleGood(s *Status, thisUpdate, nextUpdate, t time.Time, embedded bool) error {
+	if s.Status != Good || t.IsZero() || !thisUpdate.Before(t) {
+		return nil
+	}
+	if nextUpdate.IsZero() {
+		if !embedded {
+			return nil
+		}
+		return fmt.Errorf("says good as of %s, before %s, and names no next update", thisUpdate.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	if !t.Before(nextUpdate) {
+		return fmt.Errorf("says good but expired at %s, before %s", nextUpdate.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func fetchOCSP(ctx context.Context, client *http.Client, url string, cert, issuer *x509.Certificate) (*ocsp.Response, error) {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/internal/signtest"
@@ -173,5 +175,63 @@ func TestEmbeddedDataComesFirst(t *testing.T) {
 	})}}).Check(context.Background(), good.Cert, issuer)
 	if st.Status != revocation.Unknown || len(st.Problems) != 2 {
 		t.Fatalf("unreachable: %+v", st)
+	}
+}
+
+// TestEmbeddedGoodAnswerMustCoverTheTime: an embedded "good" that had
+// expired by the time in question (say, fetched before the certificate was
+// revoked, and added to the document later) does not vouch for it; a
+// "revoked" answer counts whenever it was issued.
+func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
+	good := signtest.NewSigner(t, "ecdsa-p256")
+	bad := signtest.NewSigner(t, "ecdsa-p256")
+	r := newResponder(t, bad.Cert)
+	issuer := good.Chain[0]
+	ctx := context.Background()
+	post := func(cert *x509.Certificate) []byte {
+		q, err := ocsp.CreateRequest(cert, issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := r.client().Post("http://pki.selo-test.eu/ocsp", "application/ocsp-request", bytes.NewReader(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		der, _ := io.ReadAll(resp.Body)
+		return der
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://pki.selo-test.eu/crl/x.crl", nil)
+	resp, err := r.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	answeredAt := revokedAt.Add(time.Hour) // as newResponder answers
+
+	// The CRL (next update a day later) speaks for a time within its window.
+	c := (&revocation.Checker{Offline: true}).WithEmbedded(nil, [][]byte{crl})
+	if st := c.CheckAt(ctx, good.Cert, issuer, answeredAt.Add(time.Hour)); st.Status != revocation.Good {
+		t.Fatalf("CRL within its window: %+v", st)
+	}
+	// Not for a time after its next update.
+	st := c.CheckAt(ctx, good.Cert, issuer, answeredAt.Add(48*time.Hour))
+	if st.Status != revocation.NotChecked || !strings.Contains(strings.Join(st.Problems, ";"), "expired") {
+		t.Fatalf("expired CRL taken as good: %+v", st)
+	}
+	// An OCSP "good" without a next update speaks only for times up to its
+	// own: embedded, it cannot vouch for a later signature.
+	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{post(good.Cert)}, nil)
+	if st := c.CheckAt(ctx, good.Cert, issuer, answeredAt.Add(-time.Minute)); st.Status != revocation.Good {
+		t.Fatalf("OCSP issued after the time: %+v", st)
+	}
+	if st := c.CheckAt(ctx, good.Cert, issuer, answeredAt.Add(time.Hour)); st.Status != revocation.NotChecked {
+		t.Fatalf("older OCSP good taken for a later time: %+v", st)
+	}
+	// Revoked answers count at any time.
+	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{post(bad.Cert)}, [][]byte{crl})
+	if st := c.CheckAt(ctx, bad.Cert, issuer, answeredAt.Add(72*time.Hour)); st.Status != revocation.Revoked {
+		t.Fatalf("revoked: %+v", st)
 	}
 }

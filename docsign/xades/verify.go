@@ -450,7 +450,7 @@ func verifySignature(doc *document, sig *etree.Element, opts VerifyOptions, now 
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
-		r.Revocation = opts.Revocation.WithEmbedded(ocsps, crls).Check(ctx, chain[0], chain[1])
+		r.Revocation = opts.Revocation.WithEmbedded(ocsps, crls).CheckAt(ctx, chain[0], chain[1], at)
 		if r.Revocation.RevokedBefore(at) {
 			revokedEarlier = true
 			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
