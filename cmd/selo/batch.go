@@ -161,14 +161,14 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 		if pattern == "" {
 			pattern, fold = "*.pdf", true
 		}
-		if sameDir(dir, o.outDir) {
+		if samePath(dir, o.outDir) {
 			return usagef("--out must differ from %s: signed PDFs keep their names and the originals are kept", dir)
 		}
 	case "xades":
 		if pattern == "" {
 			pattern, fold = "*.xml", true
 		}
-		if sameDir(dir, o.outDir) {
+		if samePath(dir, o.outDir) {
 			return usagef("--out must differ from %s: signed XML documents keep their names and the originals are kept", dir)
 		}
 	case "cades":
@@ -287,8 +287,9 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	return c.batchSummary(items, key, o, approvals)
 }
 
-// sameDir says whether two paths name the same folder.
-func sameDir(a, b string) bool {
+// samePath says whether two paths name the same file or folder, however
+// they are spelt (relative or absolute, through a link).
+func samePath(a, b string) bool {
 	if filepath.Clean(a) == filepath.Clean(b) {
 		return true
 	}

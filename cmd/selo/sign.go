@@ -248,7 +248,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	if err := checkKeyOptions(o.signFileOptions); err != nil {
 		return err
 	}
-	if filepath.Clean(in) == filepath.Clean(out) {
+	if samePath(in, out) {
 		return usagef("OUT.pdf must differ from IN.pdf: the original is kept")
 	}
 	level := "B-B"
@@ -298,7 +298,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 		Visible: visible,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
+		return inFile(in, err)
 	}
 	sigs, err := key.signDigests(ctx, p.Hash(), p.SignerOpts(), [][]byte{p.Digest()})
 	if err != nil {

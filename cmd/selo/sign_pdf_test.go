@@ -73,8 +73,22 @@ func TestSignPDFCommandErrors(t *testing.T) {
 	out := filepath.Join(dir, "out.pdf")
 	wantExit(t, runSelo(t, "sign", "pdf", good, out, "--data", data), 2, "exactly one of --pfx, --pkcs11-key and --credential")
 	wantExit(t, runSelo(t, "sign", "pdf", good, good, "--pfx", pfx, "--password-file", pw, "--data", data), 2, "must differ")
-	wantExit(t, runSelo(t, "sign", "pdf", garbage, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "not a PDF")
-	wantExit(t, runSelo(t, "sign", "pdf", truncated, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "truncated")
+	// Refused documents are named in the error.
+	wantExit(t, runSelo(t, "sign", "pdf", garbage, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "garbage.pdf: not a PDF")
+	wantExit(t, runSelo(t, "sign", "pdf", truncated, out, "--pfx", pfx, "--password-file", pw, "--data", data), 1, "truncated.pdf: ")
+	// OUT.pdf spelt differently from IN.pdf, or a link to it, is still IN.pdf.
+	abs, _ := filepath.Abs(good)
+	link := filepath.Join(dir, "link.pdf")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, same := range []string{abs, link, filepath.Join(dir, ".", "..", filepath.Base(dir), "good.pdf")} {
+		wantExit(t, runSelo(t, "sign", "pdf", good, same, "--pfx", pfx, "--password-file", pw, "--data", data), 2, "must differ")
+	}
+	os.Remove(link)
+	if b, _ := os.ReadFile(good); !bytes.Equal(b, onePagePDF()) {
+		t.Fatal("the original was overwritten")
+	}
 	// An unreachable TSA fails the signature and leaves no output behind.
 	wantExit(t, runSelo(t, "sign", "pdf", good, out, "--pfx", pfx, "--password-file", pw, "--tsa", "http://127.0.0.1:1/tsa", "--data", data), 1, "TSA")
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

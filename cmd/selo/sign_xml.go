@@ -83,7 +83,7 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	if out == "" {
 		out = strings.TrimSuffix(in, filepath.Ext(in)) + "-signed.xml"
 	}
-	if filepath.Clean(in) == filepath.Clean(out) {
+	if samePath(in, out) {
 		return usagef("OUT.xml must differ from IN.xml: the original is kept")
 	}
 	data, err := readLimitedFile(in, xades.MaxInputSize)
