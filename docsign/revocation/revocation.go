@@ -116,6 +116,10 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 		if err != nil {
 			continue
 		}
+		if err := checkCRLScope(crl, cert); err != nil {
+			st.Problems = append(st.Problems, "embedded CRL: "+err.Error())
+			continue
+		}
 		s := fromCRL(crl, cert, "CRL (embedded in the document)")
 		if err := staleGood(s, crl.ThisUpdate, crl.NextUpdate, t, true); err != nil {
 			st.Problems = append(st.Problems, "embedded CRL: "+err.Error())
@@ -160,6 +164,9 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 			continue
 		}
 		crl, err := parseCRL(der, issuer)
+		if err == nil {
+			err = checkCRLScope(crl, cert)
+		}
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
 			continue

@@ -235,3 +235,39 @@ func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
 		t.Fatalf("revoked: %+v", st)
 	}
 }
+
+// TestPartialCRLIsNoAnswer: a CRL that does not list the certificate says
+// it is good only if its scope includes it: not a CRL for another
+// distribution point or for CA certificates only.
+func TestPartialCRLIsNoAnswer(t *testing.T) {
+	good := signtest.NewSigner(t, "ecdsa-p256")
+	issuer := good.Chain[0]
+	h := pkitest.NewHierarchy(t)
+	crl := func(tpl pki.CRLTemplate) []byte {
+		tpl.Number, tpl.ThisUpdate, tpl.NextUpdate = 1, pkitest.Now, pkitest.Now.Add(24*time.Hour)
+		var b bytes.Buffer
+		if _, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, tpl, func(func(pki.CRLEntry) error) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	if len(good.Cert.CRLDistributionPoints) == 0 {
+		t.Fatal("the test certificate names no CRL distribution point")
+	}
+	cases := []struct {
+		name string
+		tpl  pki.CRLTemplate
+		want string
+	}{
+		{"complete", pki.CRLTemplate{}, revocation.Good},
+		{"its distribution point", pki.CRLTemplate{IssuingDistributionPoint: good.Cert.CRLDistributionPoints[0], OnlyContainsUserCerts: true}, revocation.Good},
+		{"another distribution point", pki.CRLTemplate{IssuingDistributionPoint: "http://pki.selo-test.eu/crl/other.crl"}, revocation.NotChecked},
+		{"CA certificates only", pki.CRLTemplate{OnlyContainsCACerts: true}, revocation.NotChecked},
+	}
+	for _, c := range cases {
+		st := (&revocation.Checker{Offline: true}).WithEmbedded(nil, [][]byte{crl(c.tpl)}).CheckAt(context.Background(), good.Cert, issuer, pkitest.Now.Add(time.Hour))
+		if st.Status != c.want {
+			t.Errorf("%s: %+v", c.name, st)
+		}
+	}
+}
