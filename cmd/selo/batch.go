@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +57,8 @@ output written atomically.
                    case-insensitive), signed enveloped into OUTDIR under
                    the same name, as by 'selo sign xml'
   --format cades   any file (default --glob '*'), a detached CAdES signature
-                   OUTDIR/NAME.p7s, as by 'selo sign file'
+                   OUTDIR/NAME.p7s, as by 'selo sign file'; OUTDIR may be
+                   DIR, and then its .p7s files are never signed
 
 A file that cannot be signed (not a PDF, encrypted, not well-formed XML,
 an XML document with a DTD or already signed, unreadable) is reported
@@ -181,6 +183,11 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	names, err := batchFiles(dir, pattern, fold)
 	if err != nil {
 		return err
+	}
+	if o.format == "cades" && samePath(dir, o.outDir) {
+		// The signatures land beside the files: a second run must not
+		// take the .p7s files of the first for documents to sign.
+		names = slices.DeleteFunc(names, func(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".p7s") })
 	}
 	if len(names) == 0 {
 		return selo.Errorf(selo.EINVALID, "no file in %s matches %q", dir, pattern)

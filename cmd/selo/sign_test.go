@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,33 @@ func TestServeWithBrokenTSACertificate(t *testing.T) {
 		t.Fatalf("POST /tsa: %d, want 404", resp.StatusCode)
 	}
 	wantExit(t, runSelo(t, "serve", "--data", data, "--tsa-certificate", "1", "--tsa-policy", "nonsense", "--listen", "127.0.0.1:0"), 2, "--tsa-policy")
+}
+
+// TestSignBatchCAdESIntoItsOwnFolder: with --out the folder being signed,
+// a second run signs a new file and skips the others; it never signs the
+// .p7s files the first run wrote.
+func TestSignBatchCAdESIntoItsOwnFolder(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	pfx, pw := signerPFX(t, data)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.xml"), "<a/>")
+	writeFile(t, filepath.Join(dir, "b.txt"), "b")
+	batch := func() string {
+		r := mustRunSelo(t, "sign", "batch", dir, "--out", dir, "--format", "cades", "--pfx", pfx, "--password-file", pw, "--json")
+		return r.stdout
+	}
+	var sum batchOutput
+	if err := json.Unmarshal([]byte(batch()), &sum); err != nil || sum.Signed != 2 || len(sum.Files) != 2 {
+		t.Fatalf("first run: %+v (%v)", sum, err)
+	}
+	writeFile(t, filepath.Join(dir, "c.txt"), "c")
+	sum = batchOutput{}
+	if err := json.Unmarshal([]byte(batch()), &sum); err != nil || sum.Signed != 1 || sum.Skipped != 2 || len(sum.Files) != 3 {
+		t.Fatalf("second run: %+v (%v)", sum, err)
+	}
+	want := []string{"a.xml", "a.xml.p7s", "b.txt", "b.txt.p7s", "c.txt", "c.txt.p7s"}
+	if got := listDir(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("folder holds %v, want %v", got, want)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,10 @@ type Status struct {
 	ProducedAt *time.Time `json:"produced_at,omitempty"`
 	// Problems lists sources that were tried and failed, in order.
 	Problems []string `json:"problems,omitempty"`
+	// OCSPResponse or CRL is the DER answer the status comes from, for a
+	// signer to embed (PAdES B-LT); nil when nothing answered.
+	OCSPResponse []byte `json:"-"`
+	CRL          []byte `json:"-"`
 }
 
 // RevokedBefore reports whether the certificate was revoked at or before t:
@@ -67,6 +72,11 @@ type Checker struct {
 	// (a PDF's DSS), tried before the network.
 	OCSPResponses [][]byte
 	CRLs          [][]byte
+
+	// forResponder marks the check of a delegated OCSP responder's own
+	// certificate: its answer may not come from a delegated responder in
+	// turn, which bounds the recursion.
+	forResponder bool
 }
 
 // WithEmbedded returns a copy of c that also knows the given embedded data.
@@ -99,11 +109,15 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 	st := &Status{Status: Unknown}
 	// Embedded OCSP responses first: they were fetched at signing time.
 	for _, der := range c.OCSPResponses {
-		resp, err := parseOCSP(der, cert, issuer)
+		resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
 		if err != nil {
 			continue // a response for another certificate of the chain
 		}
-		s := fromOCSP(resp, "OCSP (embedded in the document)")
+		if err := c.checkResponder(ctx, resp, issuer); err != nil {
+			st.Problems = append(st.Problems, "embedded OCSP response: "+err.Error())
+			continue
+		}
+		s := fromOCSP(resp, der, "OCSP (embedded in the document)")
 		if err := staleGood(s, resp.ThisUpdate, resp.NextUpdate, t, true); err != nil {
 			st.Problems = append(st.Problems, "embedded OCSP response: "+err.Error())
 			continue
@@ -120,7 +134,7 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 			st.Problems = append(st.Problems, "embedded CRL: "+err.Error())
 			continue
 		}
-		s := fromCRL(crl, cert, "CRL (embedded in the document)")
+		s := fromCRL(crl, der, cert, "CRL (embedded in the document)")
 		if err := staleGood(s, crl.ThisUpdate, crl.NextUpdate, t, true); err != nil {
 			st.Problems = append(st.Problems, "embedded CRL: "+err.Error())
 			continue
@@ -138,12 +152,12 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 		client = &http.Client{Timeout: defaultTimeout}
 	}
 	for _, url := range cert.OCSPServer {
-		resp, err := fetchOCSP(ctx, client, url, cert, issuer)
+		der, resp, err := c.fetchOCSP(ctx, client, url, cert, issuer)
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("OCSP %s: %v", url, err))
 			continue
 		}
-		s := fromOCSP(resp, "OCSP "+url)
+		s := fromOCSP(resp, der, "OCSP "+url)
 		if err := staleGood(s, resp.ThisUpdate, resp.NextUpdate, t, false); err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("OCSP %s: %v", url, err))
 			continue
@@ -171,7 +185,7 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
 			continue
 		}
-		s := fromCRL(crl, cert, "CRL "+url)
+		s := fromCRL(crl, der, cert, "CRL "+url)
 		if err := staleGood(s, crl.ThisUpdate, crl.NextUpdate, t, false); err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("CRL %s: %v", url, err))
 			continue
@@ -185,28 +199,56 @@ func (c *Checker) CheckAt(ctx context.Context, cert, issuer *x509.Certificate, t
 	return st
 }
 
-// parseOCSP parses a response about cert and checks it is signed by issuer
-// or by a responder certificate issuer delegated OCSP signing to.
-func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
-	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
-	if err != nil {
-		return nil, err
+// oidOCSPNoCheck is id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1).
+var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+
+// checkResponder checks who signed resp, whose signature
+// ocsp.ParseResponseForCert has checked against the certificate it carries
+// (itself signed by issuer). The issuer may answer itself; a delegated
+// responder (RFC 6960 4.2.2.2) needs the OCSP signing usage, a certificate
+// valid when the response was produced, and, unless its certificate carries
+// id-pkix-ocsp-nocheck, a status of its own showing it was not revoked by
+// then: otherwise a stolen or expired responder key could vouch for anything.
+func (c *Checker) checkResponder(ctx context.Context, resp *ocsp.Response, issuer *x509.Certificate) error {
+	rc := resp.Certificate
+	if rc == nil || rc.Equal(issuer) {
+		return nil
 	}
-	if resp.Certificate != nil && !resp.Certificate.Equal(issuer) {
-		delegated := false
-		for _, u := range resp.Certificate.ExtKeyUsage {
-			delegated = delegated || u == x509.ExtKeyUsageOCSPSigning
-		}
-		if !delegated {
-			return nil, errors.New("the response is signed by a certificate without the OCSP signing usage")
+	if c.forResponder {
+		return errors.New("the answer about a delegated responder comes from a delegated responder")
+	}
+	delegated := false
+	for _, u := range rc.ExtKeyUsage {
+		delegated = delegated || u == x509.ExtKeyUsageOCSPSigning
+	}
+	if !delegated {
+		return errors.New("the response is signed by a certificate without the OCSP signing usage")
+	}
+	produced := resp.ProducedAt
+	if produced.Before(rc.NotBefore) || produced.After(rc.NotAfter) {
+		return fmt.Errorf("the responder certificate %q was not valid when the response was produced (%s; valid %s to %s)",
+			rc.Subject.CommonName, produced.UTC().Format(time.RFC3339), rc.NotBefore.UTC().Format(time.RFC3339), rc.NotAfter.UTC().Format(time.RFC3339))
+	}
+	for _, e := range rc.Extensions {
+		if e.Id.Equal(oidOCSPNoCheck) {
+			return nil // trusted for its lifetime, checked above
 		}
 	}
-	return resp, nil
+	sub := *c
+	sub.forResponder = true
+	st := sub.CheckAt(ctx, rc, issuer, produced)
+	switch {
+	case st.RevokedBefore(produced):
+		return fmt.Errorf("the responder certificate %q was revoked at %s, before the response was produced", rc.Subject.CommonName, st.RevokedAt.Format(time.RFC3339))
+	case st.Status != Good && st.Status != Revoked:
+		return fmt.Errorf("the responder certificate %q has no id-pkix-ocsp-nocheck and its own status is %s (%s)", rc.Subject.CommonName, st.Status, strings.Join(st.Problems, "; "))
+	}
+	return nil
 }
 
-func fromOCSP(resp *ocsp.Response, source string) *Status {
+func fromOCSP(resp *ocsp.Response, der []byte, source string) *Status {
 	produced := resp.ProducedAt.UTC()
-	st := &Status{Status: Unknown, Source: source, ProducedAt: &produced}
+	st := &Status{Status: Unknown, Source: source, ProducedAt: &produced, OCSPResponse: der}
 	switch resp.Status {
 	case ocsp.Good:
 		st.Status = Good
@@ -240,16 +282,23 @@ func staleGood(s *Status, thisUpdate, nextUpdate, t time.Time, embedded bool) er
 	return nil
 }
 
-func fetchOCSP(ctx context.Context, client *http.Client, url string, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+func (c *Checker) fetchOCSP(ctx context.Context, client *http.Client, url string, cert, issuer *x509.Certificate) ([]byte, *ocsp.Response, error) {
 	req, err := ocsp.CreateRequest(cert, issuer, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	der, err := fetch(ctx, client, http.MethodPost, url, req, "application/ocsp-request", maxOCSPResponseSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parseOCSP(der, cert, issuer)
+	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.checkResponder(ctx, resp, issuer); err != nil {
+		return nil, nil, err
+	}
+	return der, resp, nil
 }
 
 // parseCRL parses a CRL and checks issuer signed it.
@@ -267,9 +316,9 @@ func parseCRL(der []byte, issuer *x509.Certificate) (*x509.RevocationList, error
 	return crl, nil
 }
 
-func fromCRL(crl *x509.RevocationList, cert *x509.Certificate, source string) *Status {
+func fromCRL(crl *x509.RevocationList, der []byte, cert *x509.Certificate, source string) *Status {
 	produced := crl.ThisUpdate.UTC()
-	st := &Status{Status: Good, Source: source, ProducedAt: &produced}
+	st := &Status{Status: Good, Source: source, ProducedAt: &produced, CRL: der}
 	for _, e := range crl.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 			at := e.RevocationTime.UTC()

@@ -3,7 +3,10 @@ package revocation_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -35,15 +38,28 @@ type responder struct {
 }
 
 func newResponder(t *testing.T, revoked *x509.Certificate) *responder {
-	h := pkitest.NewHierarchy(t)
 	// A delegated responder certificate, as selo serve uses.
 	key := pkitest.NewKey(t, "ecdsa-p256")
+	return newResponderWith(t, revoked, key, seloResponderCert(t, key, pkitest.Now, 0))
+}
+
+// seloResponderCert is a delegated responder certificate as selo serve
+// makes it (id-pkix-ocsp-nocheck), valid from notBefore for days.
+func seloResponderCert(t *testing.T, key crypto.Signer, notBefore time.Time, days int) *x509.Certificate {
+	h := pkitest.NewHierarchy(t)
 	serial, _ := pki.RandomSerial()
-	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{}, serial, pkitest.Now, h.Linter)
+	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{ValidityDays: days}, serial, notBefore, h.Linter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	responderCert, _ := x509.ParseCertificate(der)
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+// newResponderWith answers OCSP with responderCert and its key; its CRL
+// revokes revoked and, when given, more serials.
+func newResponderWith(t *testing.T, revoked *x509.Certificate, key crypto.Signer, responderCert *x509.Certificate, more ...*x509.Certificate) *responder {
+	h := pkitest.NewHierarchy(t)
 	answeredAt := revokedAt.Add(time.Hour)
 	r := &responder{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -65,6 +81,15 @@ func newResponder(t *testing.T, revoked *x509.Certificate) *responder {
 				one.Status, one.RevokedAt, one.Reason = pki.OCSPRevoked, revokedAt, selo.ReasonKeyCompromise
 			}
 			der, err := pki.CreateOCSPResponse(responderCert, key, pki.OCSPResponseTemplate{ProducedAt: answeredAt, Responses: []pki.OCSPSingleResponse{one}})
+			if err != nil && (answeredAt.Before(responderCert.NotBefore) || answeredAt.After(responderCert.NotAfter)) {
+				// Selo's encoder refuses a responder certificate that is
+				// not valid then; a careless responder does not. It embeds
+				// the certificate's Raw bytes, so a copy whose parsed
+				// dates are widened makes that careless answer.
+				careless := *responderCert
+				careless.NotBefore, careless.NotAfter = answeredAt, answeredAt
+				der, err = pki.CreateOCSPResponse(&careless, key, pki.OCSPResponseTemplate{ProducedAt: answeredAt, Responses: []pki.OCSPSingleResponse{one}})
+			}
 			if err != nil {
 				t.Error(err)
 			}
@@ -74,7 +99,12 @@ func newResponder(t *testing.T, revoked *x509.Certificate) *responder {
 			var b bytes.Buffer
 			_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: answeredAt, NextUpdate: answeredAt.Add(24 * time.Hour)},
 				func(yield func(pki.CRLEntry) error) error {
-					return yield(pki.CRLEntry{Serial: hex.EncodeToString(revoked.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise})
+					for _, c := range append([]*x509.Certificate{revoked}, more...) {
+						if err := yield(pki.CRLEntry{Serial: hex.EncodeToString(c.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise}); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 			if err != nil {
 				t.Error(err)
@@ -270,4 +300,95 @@ func TestPartialCRLIsNoAnswer(t *testing.T) {
 			t.Errorf("%s: %+v", c.name, st)
 		}
 	}
+}
+
+// TestDelegatedResponderCertificate: an OCSP answer signed by a delegated
+// responder counts only if the responder's certificate was valid when the
+// answer was produced, and, without id-pkix-ocsp-nocheck, only if the
+// responder's own status shows it was not revoked by then (RFC 6960
+// 4.2.2.2).
+func TestDelegatedResponderCertificate(t *testing.T) {
+	good := signtest.NewSigner(t, "ecdsa-p256")
+	bad := signtest.NewSigner(t, "ecdsa-p256")
+	issuer := good.Chain[0]
+	ctx := context.Background()
+	answeredAt := revokedAt.Add(time.Hour) // as newResponder answers
+	key := pkitest.NewKey(t, "ecdsa-p256")
+
+	// Expired: valid one day from two days before the answer.
+	expired := seloResponderCert(t, key, answeredAt.Add(-48*time.Hour).Truncate(time.Second), 1)
+	r := newResponderWith(t, bad.Cert, key, expired)
+	st := (&revocation.Checker{Client: r.client()}).Check(ctx, good.Cert, issuer)
+	if st.Status != revocation.Good || !strings.HasPrefix(st.Source, "CRL") || len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "was not valid when the response was produced") {
+		t.Fatalf("answer of an expired responder: %+v", st)
+	}
+	// Not yet valid.
+	future := seloResponderCert(t, key, answeredAt.Add(time.Hour).Truncate(time.Second), 0)
+	r = newResponderWith(t, bad.Cert, key, future)
+	if st := (&revocation.Checker{Client: r.client()}).Check(ctx, bad.Cert, issuer); !strings.HasPrefix(st.Source, "CRL") || !strings.Contains(strings.Join(st.Problems, ";"), "not valid when") {
+		t.Fatalf("answer of a responder not yet valid: %+v", st)
+	}
+	// The same expired answer embedded in a document is no answer either.
+	q, _ := ocsp.CreateRequest(good.Cert, issuer, nil)
+	resp, err := r.client().Post("http://pki.selo-test.eu/ocsp", "application/ocsp-request", bytes.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if st := (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{embedded}, nil).Check(ctx, good.Cert, issuer); st.Status != revocation.NotChecked || !strings.Contains(strings.Join(st.Problems, ";"), "not valid when") {
+		t.Fatalf("embedded answer of a responder not valid then: %+v", st)
+	}
+
+	// Without id-pkix-ocsp-nocheck the responder's own certificate is
+	// checked, here by the issuer's CRL.
+	h := pkitest.NewHierarchy(t)
+	plain := func() *x509.Certificate {
+		serial, _ := pki.RandomSerial()
+		tpl := &x509.Certificate{
+			SerialNumber: serial, Subject: pkix.Name{CommonName: "Plain OCSP Responder"},
+			NotBefore: pkitest.Now, NotAfter: pkitest.Now.AddDate(0, 1, 0),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
+			CRLDistributionPoints: good.Cert.CRLDistributionPoints,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tpl, h.Issuing.Cert, key.Public(), h.Issuing.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}()
+	r = newResponderWith(t, bad.Cert, key, plain)
+	if st := (&revocation.Checker{Client: r.client()}).Check(ctx, good.Cert, issuer); st.Status != revocation.Good || !strings.HasPrefix(st.Source, "OCSP") {
+		t.Fatalf("answer of a responder without nocheck whose certificate is good: %+v", st)
+	}
+	if r.crlCalls.Load() != 1 {
+		t.Fatalf("the responder's certificate was checked with %d CRL requests, want 1", r.crlCalls.Load())
+	}
+	// Its certificate revoked (before the answer): the answer does not count.
+	r = newResponderWith(t, bad.Cert, key, plain, plain)
+	if st := (&revocation.Checker{Client: r.client()}).Check(ctx, good.Cert, issuer); !strings.HasPrefix(st.Source, "CRL") || !strings.Contains(strings.Join(st.Problems, ";"), "was revoked at") {
+		t.Fatalf("answer of a revoked responder: %+v", st)
+	}
+	// Its status unknown (offline, nothing embedded for it): no answer.
+	if st := (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{embeddedFrom(t, r, good.Cert, issuer)}, nil).Check(ctx, good.Cert, issuer); st.Status != revocation.NotChecked || !strings.Contains(strings.Join(st.Problems, ";"), "no id-pkix-ocsp-nocheck") {
+		t.Fatalf("answer of a responder whose status is unknown: %+v", st)
+	}
+}
+
+// embeddedFrom asks r's OCSP responder about cert, as a signer would before
+// embedding the answer.
+func embeddedFrom(t *testing.T, r *responder, cert, issuer *x509.Certificate) []byte {
+	t.Helper()
+	q, err := ocsp.CreateRequest(cert, issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := r.client().Post("http://pki.selo-test.eu/ocsp", "application/ocsp-request", bytes.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	der, _ := io.ReadAll(resp.Body)
+	return der
 }
