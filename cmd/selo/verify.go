@@ -52,7 +52,10 @@ xades:RevocationValues, else the responder in the certificate), CRL second
 request; only revocation data inside the document counts. A certificate
 revoked before a timestamp proves the signature was made makes the
 signature invalid; one revoked after it does not. Without a timestamp, a
-revocation before now leaves the signature indeterminate.
+revocation before now leaves the signature indeterminate. A status that
+could not be established ("not checked" with --offline, "UNKNOWN" when no
+responder or CRL answered) does not change the signature's status, and the
+revocation line of each signature says so.
 
 An XML document is checked for its XAdES enveloped signatures (see 'selo
 sign xml') the same way; it carries what it signed, so --content is not used.
@@ -180,6 +183,11 @@ func (c *cli) printReport(file, content, source string, rep *cades.Report) {
 	}
 }
 
+// revocationPolicy says, on the revocation line, what a status that could
+// not be established means for the signature: a verifier without network
+// access should still tell an intact document from a changed one.
+const revocationPolicy = "not counted against the signature"
+
 // printRevocation prints the revocation line of a signature report.
 func printRevocation(w io.Writer, s *cades.SignatureReport) {
 	st := s.Revocation
@@ -190,8 +198,10 @@ func printRevocation(w io.Writer, s *cades.SignatureReport) {
 		fmt.Fprintf(w, "  revocation    REVOKED at %s (%s), from %s\n", st.RevokedAt.Format(time.RFC3339), st.Reason, st.Source)
 	case st.Status == revocation.Good:
 		fmt.Fprintf(w, "  revocation    good, from %s\n", st.Source)
+	case st.Status == revocation.NotChecked:
+		fmt.Fprintf(w, "  revocation    not checked (--offline, and the document embeds no answer for this certificate); %s\n", revocationPolicy)
 	default:
-		fmt.Fprintf(w, "  revocation    %s\n", st.Status)
+		fmt.Fprintf(w, "  revocation    %s (no OCSP responder or CRL gave a usable answer); %s\n", strings.ToUpper(st.Status), revocationPolicy)
 	}
 	if st != nil {
 		for _, p := range st.Problems {
