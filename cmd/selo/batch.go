@@ -33,9 +33,8 @@ const maxBatchXMLBytes = 256 << 20
 
 type signBatchOptions struct {
 	signFileOptions
+	pdfFieldOptions
 	outDir, format, glob string
-	reason, location     string
-	signatureSize        int
 }
 
 func (c *cli) signBatchCommand() *cobra.Command {
@@ -84,15 +83,8 @@ The key options are those of 'selo sign file'.
 	f.StringVar(&o.outDir, "out", "", "folder for the signed files (made if missing)")
 	f.StringVar(&o.format, "format", "", "pades (PDFs), xades (XML, enveloped) or cades (detached .p7s of any file)")
 	f.StringVar(&o.glob, "glob", "", "which file names to sign, e.g. 'INV-*.pdf' (default '*.pdf' for pades, '*.xml' for xades, '*' for cades)")
-	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signatures B-T (one timestamp per file)")
-	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
-	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password, or the CSC password with --user")
-	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
-	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
-	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason, pades)")
-	f.StringVar(&o.location, "location", "", "where the documents were signed (/Location, pades)")
-	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for each signature (pades)")
-	addRemoteFlags(cmd, &o.remote)
+	addKeyFlags(cmd, &o.signFileOptions, "makes the signatures B-T (one timestamp per file)")
+	addPDFFieldFlags(cmd, &o.pdfFieldOptions, "pades")
 	return cmd
 }
 

@@ -84,14 +84,9 @@ is written only once the signature is complete.
 	f := cmd.Flags()
 	f.StringVar(&o.out, "out", "", "signature file (default IN.p7s, or IN.p7m with --enveloping)")
 	f.BoolVar(&o.enveloping, "enveloping", false, "put the file inside the signature instead of beside it")
-	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
-	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
-	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt), or the CSC password with --user")
-	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
-	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
-	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
+	addKeyFlags(cmd, &o, "makes the signature B-T")
+	addHashFlag(cmd, &o)
 	f.BoolVar(&o.noSigningTime, "no-signing-time", false, "leave out the signing-time attribute")
-	addRemoteFlags(cmd, &o.remote)
 	return cmd
 }
 
@@ -178,10 +173,46 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 
 type signPDFOptions struct {
 	signFileOptions
+	pdfFieldOptions
+	visible string
+	level   string
+}
+
+// pdfFieldOptions are what sign pdf and sign batch put in a PDF signature
+// field beyond the signature.
+type pdfFieldOptions struct {
 	reason, location string
 	signatureSize    int
-	visible          string
-	level            string
+}
+
+// addKeyFlags adds the flags of every sign command that choose the key
+// (--pfx and --password-file, --pkcs11-key and --cert, the remote-credential
+// flags) and --tsa, whose help ends with what a timestamp makes of the output.
+func addKeyFlags(cmd *cobra.Command, o *signFileOptions, tsaHelp string) {
+	f := cmd.Flags()
+	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: "+tsaHelp)
+	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt), or the CSC password with --user")
+	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
+	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
+	addRemoteFlags(cmd, &o.remote)
+}
+
+// addHashFlag adds --hash, for the commands that let the user pick the digest.
+func addHashFlag(cmd *cobra.Command, o *signFileOptions) {
+	cmd.Flags().StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
+}
+
+// addPDFFieldFlags adds --reason, --location and --signature-size; note,
+// when not empty, says in their help to what they apply.
+func addPDFFieldFlags(cmd *cobra.Command, o *pdfFieldOptions, note string) {
+	f := cmd.Flags()
+	if note != "" {
+		note = ", " + note
+	}
+	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason"+note+")")
+	f.StringVar(&o.location, "location", "", "where the document was signed (/Location"+note+")")
+	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for each signature (raise it for long chains"+note+")")
 }
 
 func (c *cli) signPDFCommand() *cobra.Command {
@@ -230,15 +261,8 @@ CSC service, and OUT.pdf is written once the approved signature is back.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
-	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
-	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt), or the CSC password with --user")
-	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
-	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
-	f.StringVar(&o.reason, "reason", "", "reason for signing (/Reason)")
-	f.StringVar(&o.location, "location", "", "where the document was signed (/Location)")
-	f.IntVar(&o.signatureSize, "signature-size", pades.DefaultSignatureSize, "bytes reserved for the signature (raise it for long chains)")
-	addRemoteFlags(cmd, &o.remote)
+	addKeyFlags(cmd, &o.signFileOptions, "makes the signature B-T")
+	addPDFFieldFlags(cmd, &o.pdfFieldOptions, "")
 	f.StringVar(&o.level, "level", "", "PAdES level: b, t (needs --tsa) or lt (needs --tsa; adds the chain and its OCSP answers or CRLs); default: b, or t with --tsa")
 	f.StringVar(&o.visible, "visible", "", "show the signature as a box PAGE:x,y,width,height in points from the page's bottom-left corner (e.g. 1:360,60,200,60)")
 	return cmd

@@ -61,14 +61,8 @@ signature's SignedInfo goes to the service.`,
 			return c.signXML(cmd.Context(), args[0], out, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL: makes the signature B-T")
-	f.StringVar(&o.pfx, "pfx", "", "PKCS#12 file holding the key, certificate and chain")
-	f.StringVar(&o.passwordFile, "password-file", "", "file holding the .pfx password (or SELO_PFX_PASSWORD, or a prompt), or the CSC password with --user")
-	f.StringVar(&o.pkcs11Key, "pkcs11-key", "", "ID of the key in the PKCS#11 token")
-	f.StringVar(&o.certFile, "cert", "", "PEM certificate of the key, then its chain (with --pkcs11-key)")
-	f.StringVar(&o.hash, "hash", "", "digest algorithm: sha256, sha384 or sha512 (default: fits the key)")
-	addRemoteFlags(cmd, &o.remote)
+	addKeyFlags(cmd, &o, "makes the signature B-T")
+	addHashFlag(cmd, &o)
 	return cmd
 }
 

@@ -142,14 +142,24 @@ func (c *cli) verify(ctx context.Context, file, contentPath string, trust []stri
 	if err != nil {
 		return err
 	}
+	return c.printVerdict(map[string]any{"file": file, "content": contentPath, "trust": source}, rep.Valid(), rep, func() {
+		c.printReport(file, contentPath, source, rep)
+	})
+}
+
+// printVerdict prints a verification report, as JSON (fields with "valid"
+// and "report" added) or with printText, and returns errNotValid unless
+// every signature is valid.
+func (c *cli) printVerdict(fields map[string]any, valid bool, report any, printText func()) error {
 	if c.jsonOut {
-		if err := c.printJSON(map[string]any{"file": file, "content": contentPath, "trust": source, "valid": rep.Valid(), "report": rep}); err != nil {
+		fields["valid"], fields["report"] = valid, report
+		if err := c.printJSON(fields); err != nil {
 			return err
 		}
 	} else {
-		c.printReport(file, contentPath, source, rep)
+		printText()
 	}
-	if !rep.Valid() {
+	if !valid {
 		return errNotValid
 	}
 	return nil
@@ -163,23 +173,51 @@ func (c *cli) printReport(file, content, source string, rep *cades.Report) {
 	}
 	fmt.Fprintf(w, "%s: %s signature (%s), %d signer(s); trust: %s\n", file, rep.Format, form, len(rep.Signatures), source)
 	for i, s := range rep.Signatures {
-		fmt.Fprintf(w, "\nSignature %d: %s\n", i+1, strings.ToUpper(s.Status))
-		fmt.Fprintf(w, "  signer        %s\n", orDash(s.Signer))
-		if s.Issuer != "" {
-			fmt.Fprintf(w, "  issued by     %s (serial %s)\n", s.Issuer, s.SignerSerial)
-		}
-		fmt.Fprintf(w, "  level         CAdES %s, %s\n", s.Level, s.Hash)
-		fmt.Fprintf(w, "  claimed time  %s\n", timeOrDash(s.ClaimedTime))
-		if s.Level == cades.LevelBT {
-			fmt.Fprintf(w, "  timestamp     %s %s\n", timeOrDash(s.Timestamp), s.TSA)
-		}
-		fmt.Fprintf(w, "  content       %s\n", okText(s.DigestOK, "unchanged since signing", "CHANGED after signing, or not the signed file"))
-		fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
-		fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
+		printSignatureText(w, s, signatureText{
+			heading:   fmt.Sprintf("Signature %d", i+1),
+			level:     fmt.Sprintf("CAdES %s, %s", s.Level, s.Hash),
+			timestamp: s.Level == cades.LevelBT,
+			content:   okText(s.DigestOK, "content       unchanged since signing", "content       CHANGED after signing, or not the signed file"),
+		})
+	}
+}
+
+// signatureText is what one format's text report says of a signature
+// beyond the lines they all share.
+type signatureText struct {
+	heading   string   // "Signature 1", "Signature 1 (field Sig1)"
+	level     string   // the value of the level line
+	timestamp bool     // print the timestamp line
+	extra     []string // labelled lines before the content line
+	content   string   // the labelled content line
+	// noRevocation leaves out the revocation line (a document timestamp).
+	noRevocation bool
+}
+
+// printSignatureText prints one signature of a text report, in the layout
+// every format shares.
+func printSignatureText(w io.Writer, s *cades.SignatureReport, t signatureText) {
+	fmt.Fprintf(w, "\n%s: %s\n", t.heading, strings.ToUpper(s.Status))
+	fmt.Fprintf(w, "  signer        %s\n", orDash(s.Signer))
+	if s.Issuer != "" {
+		fmt.Fprintf(w, "  issued by     %s (serial %s)\n", s.Issuer, s.SignerSerial)
+	}
+	fmt.Fprintf(w, "  level         %s\n", t.level)
+	fmt.Fprintf(w, "  claimed time  %s\n", timeOrDash(s.ClaimedTime))
+	if t.timestamp {
+		fmt.Fprintf(w, "  timestamp     %s %s\n", timeOrDash(s.Timestamp), s.TSA)
+	}
+	for _, line := range t.extra {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	fmt.Fprintf(w, "  %s\n", t.content)
+	fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
+	fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
+	if !t.noRevocation {
 		printRevocation(w, s)
-		for _, p := range s.Problems {
-			fmt.Fprintf(w, "  problem       %s\n", p)
-		}
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(w, "  problem       %s\n", p)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
@@ -41,50 +40,31 @@ func (c *cli) verifyPDF(ctx context.Context, file string, trust []string, offlin
 	if err != nil {
 		return err
 	}
-	if c.jsonOut {
-		if err := c.printJSON(map[string]any{"file": file, "trust": source, "valid": rep.Valid(), "report": rep}); err != nil {
-			return err
-		}
-	} else {
+	err = c.printVerdict(map[string]any{"file": file, "trust": source}, rep.Valid(), rep, func() {
 		c.printPDFReport(file, source, rep)
-	}
+	})
 	if len(rep.Signatures) == 0 {
 		return selo.Errorf(selo.EINVALID, "%s holds no signature", file)
 	}
-	if !rep.Valid() {
-		return errNotValid
-	}
-	return nil
+	return err
 }
 
 func (c *cli) printPDFReport(file, source string, rep *pades.Report) {
 	w := c.stdout
 	fmt.Fprintf(w, "%s: PDF with %d revision(s), %d signature(s); trust: %s\n", file, rep.Revisions, len(rep.Signatures), source)
 	for i, s := range rep.Signatures {
-		fmt.Fprintf(w, "\nSignature %d (field %s): %s\n", i+1, orDash(s.Field), strings.ToUpper(s.Status))
-		fmt.Fprintf(w, "  signer        %s\n", orDash(s.Signer))
-		if s.Issuer != "" {
-			fmt.Fprintf(w, "  issued by     %s (serial %s)\n", s.Issuer, s.SignerSerial)
-		}
+		level := fmt.Sprintf("PAdES %s (%s), %s", s.Level, s.SubFilter, orDash(s.Hash))
 		if s.DocumentTimestamp {
-			fmt.Fprintf(w, "  level         PAdES document timestamp (%s), %s\n", s.SubFilter, orDash(s.Hash))
-		} else {
-			fmt.Fprintf(w, "  level         PAdES %s (%s), %s\n", s.Level, s.SubFilter, orDash(s.Hash))
+			level = fmt.Sprintf("PAdES document timestamp (%s), %s", s.SubFilter, orDash(s.Hash))
 		}
-		fmt.Fprintf(w, "  claimed time  %s\n", timeOrDash(s.ClaimedTime))
-		if s.Level != cades.LevelBB {
-			fmt.Fprintf(w, "  timestamp     %s %s\n", timeOrDash(s.Timestamp), s.TSA)
-		}
-		fmt.Fprintf(w, "  revision      %s\n", revisionText(s, rep.Revisions))
-		fmt.Fprintf(w, "  content       %s\n", okText(s.DigestOK && s.CoversRevision, "unchanged since signing (the byte ranges cover the whole revision)", "the document was CHANGED after signing, or the byte ranges do not cover it"))
-		fmt.Fprintf(w, "  signature     %s\n", okText(s.SignatureOK && s.CertificateBound, "valid, bound to the signer's certificate", "NOT valid"))
-		fmt.Fprintf(w, "  chain         %s\n", okText(s.ChainOK, "leads to a trusted root at "+s.ValidatedAt.Format(time.RFC3339), "no trusted path"))
-		if !s.DocumentTimestamp {
-			printRevocation(w, s.SignatureReport)
-		}
-		for _, p := range s.Problems {
-			fmt.Fprintf(w, "  problem       %s\n", p)
-		}
+		printSignatureText(w, s.SignatureReport, signatureText{
+			heading:      fmt.Sprintf("Signature %d (field %s)", i+1, orDash(s.Field)),
+			level:        level,
+			timestamp:    s.Level != cades.LevelBB,
+			extra:        []string{"revision      " + revisionText(s, rep.Revisions)},
+			content:      okText(s.DigestOK && s.CoversRevision, "content       unchanged since signing (the byte ranges cover the whole revision)", "content       the document was CHANGED after signing, or the byte ranges do not cover it"),
+			noRevocation: s.DocumentTimestamp,
+		})
 	}
 }
 
