@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,6 +77,15 @@ type documentKey struct {
 	chain  []*x509.Certificate
 	local  crypto.Signer
 	remote *remoteCredential
+}
+
+// openFileKey opens the key for signing one file: without --description
+// the holder's wallet shows the file's name.
+func (c *cli) openFileKey(ctx context.Context, o signFileOptions, file string) (*documentKey, error) {
+	if o.remote.description == "" {
+		o.remote.description = filepath.Base(file)
+	}
+	return c.openDocumentKey(ctx, o)
 }
 
 // openDocumentKey opens the key the options name; close it when done.

@@ -105,10 +105,7 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 			out = in + ".p7m"
 		}
 	}
-	if o.remote.description == "" {
-		o.remote.description = filepath.Base(in)
-	}
-	key, err := c.openDocumentKey(ctx, o)
+	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
 		return err
 	}
@@ -308,10 +305,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	if err != nil {
 		return err
 	}
-	if o.remote.description == "" {
-		o.remote.description = filepath.Base(in)
-	}
-	key, err := c.openDocumentKey(ctx, o.signFileOptions)
+	key, err := c.openFileKey(ctx, o.signFileOptions, in)
 	if err != nil {
 		return err
 	}

@@ -84,10 +84,7 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	if err != nil {
 		return err
 	}
-	if o.remote.description == "" {
-		o.remote.description = filepath.Base(in)
-	}
-	key, err := c.openDocumentKey(ctx, o)
+	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ package cades
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/selo-qtsp/selo"
@@ -39,12 +40,36 @@ func Finish(ctx context.Context, p *cms.Prepared, signature []byte, ts Timestamp
 	if err != nil {
 		return nil, err
 	}
+	return timestamped(ctx, sd, p.Hash(), ts)
+}
+
+// timestamped adds the signature timestamp when ts is not nil and returns
+// the DER of sd.
+func timestamped(ctx context.Context, sd *cms.SignedData, hash crypto.Hash, ts Timestamper) ([]byte, error) {
 	if ts != nil {
-		if err := AddTimestamp(ctx, sd, p.Hash(), ts); err != nil {
+		if err := AddTimestamp(ctx, sd, hash, ts); err != nil {
 			return nil, err
 		}
 	}
 	return sd.Bytes()
+}
+
+// PreparedDocument is a signature prepared over a document (PAdES, XAdES):
+// the digest to sign, how to sign it, and the step that finishes it.
+type PreparedDocument interface {
+	Digest() []byte
+	SignerOpts() crypto.SignerOpts
+	Finish(ctx context.Context, signature []byte, ts Timestamper) ([]byte, error)
+}
+
+// SignPrepared signs p's digest with a local or remote crypto.Signer and
+// finishes the document: B-B, or B-T when ts is not nil.
+func SignPrepared(ctx context.Context, signer crypto.Signer, p PreparedDocument, ts Timestamper) ([]byte, error) {
+	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return p.Finish(ctx, sig, ts)
 }
 
 // Sign makes a CAdES signature with a local or remote crypto.Signer in one
@@ -58,12 +83,7 @@ func Sign(ctx context.Context, signer crypto.Signer, content []byte, opts cms.Op
 	if err != nil {
 		return nil, err
 	}
-	if ts != nil {
-		if err := AddTimestamp(ctx, sd, p.Hash(), ts); err != nil {
-			return nil, err
-		}
-	}
-	return sd.Bytes()
+	return timestamped(ctx, sd, p.Hash(), ts)
 }
 
 // AddTimestamp adds a signature-time-stamp (id-aa-signatureTimeStampToken)

@@ -13,9 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -173,9 +171,5 @@ func Sign(ctx context.Context, signer crypto.Signer, in []byte, opts Options, ts
 	if err != nil {
 		return nil, err
 	}
-	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	return p.Finish(ctx, sig, ts)
+	return cades.SignPrepared(ctx, signer, p, ts)
 }

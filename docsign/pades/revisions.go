@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -92,11 +92,7 @@ func laterChanges(in []byte, final *model.Context, ends []int64, rev int, cache 
 	}
 	var counts = map[string]int{}
 	var other []string
-	nums := make([]int, 0, len(final.Table))
-	for n := range final.Table {
-		nums = append(nums, n)
-	}
-	sort.Ints(nums)
+	nums := slices.Sorted(maps.Keys(final.Table))
 	// First pass: signature dictionaries and fields bring their appearances.
 	for _, n := range nums {
 		e := final.Table[n]
@@ -148,11 +144,7 @@ func laterChanges(in []byte, final *model.Context, ends []int64, rev int, cache 
 	}
 	// An object the signed revision used and a later update freed is a
 	// change too: a freed content stream blanks its page.
-	oldNums := make([]int, 0, len(old.Table))
-	for n := range old.Table {
-		oldNums = append(oldNums, n)
-	}
-	sort.Ints(oldNums)
+	oldNums := slices.Sorted(maps.Keys(old.Table))
 	for _, n := range oldNums {
 		oe := old.Table[n]
 		if n == 0 || oe == nil || oe.Free || oe.Object == nil {

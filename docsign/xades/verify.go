@@ -19,7 +19,6 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/cms"
-	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -34,22 +33,11 @@ const (
 	maxRevocationValues = 16
 )
 
-// VerifyOptions says what to check XAdES signatures against.
-type VerifyOptions struct {
-	// Roots are the trusted roots; nil leaves every signature indeterminate.
-	Roots *x509.CertPool
-	// Intermediates adds CA certificates to those the signature carries.
-	Intermediates []*x509.Certificate
-	// Now is the validation time when there is no valid timestamp; zero is now.
-	Now time.Time
-	// Revocation checks the signer's certificate status (OCSP, then CRL)
-	// once its chain is known, as for CAdES and PAdES; the OCSP responses
-	// and CRLs a signature embeds (xades:RevocationValues) come first. Nil
-	// leaves it unchecked.
-	Revocation *revocation.Checker
-	// Context bounds the revocation look-ups; nil is context.Background.
-	Context context.Context
-}
+// VerifyOptions says what to check XAdES signatures against: the same
+// options as CAdES and PAdES. Content and ContentDigests are not used (an
+// enveloped signature carries what it signs); the OCSP responses and CRLs a
+// signature embeds (xades:RevocationValues) come before Revocation's own.
+type VerifyOptions = cades.VerifyOptions
 
 // Report is what Verify found, one entry per ds:Signature, in the shape of
 // the CAdES report so `selo verify` prints both alike.

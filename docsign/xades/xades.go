@@ -291,11 +291,7 @@ func Sign(ctx context.Context, signer crypto.Signer, data []byte, opts Options, 
 	if err != nil {
 		return nil, err
 	}
-	sig, err := signer.Sign(rand.Reader, p.Digest(), p.SignerOpts())
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	return p.Finish(ctx, sig, ts)
+	return cades.SignPrepared(ctx, signer, p, ts)
 }
 
 // signatureValue checks sig over digest with pub and returns it in the
