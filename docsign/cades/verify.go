@@ -168,22 +168,34 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 			at = t
 		}
 	}
+	r.Conclude(opts, core.Certificate, sd.Certificates, at, opts.Revocation)
+	return r
+}
+
+// Conclude ends a signature's checks, for CAdES and XAdES alike: the
+// signer's chain at at (the timestamp's time, or now) against opts' roots,
+// then its revocation status with checker (opts.Revocation, perhaps with
+// the signature's embedded data; nil skips it), and the status. A
+// revocation at or before at makes the signature invalid when the
+// timestamp proves it came later, indeterminate otherwise.
+func (r *SignatureReport) Conclude(opts VerifyOptions, signer *x509.Certificate, certs []*x509.Certificate, at time.Time, checker *revocation.Checker) {
 	r.ValidatedAt = at.UTC()
 	var chain []*x509.Certificate
+	var err error
 	if opts.Roots == nil {
 		r.Problems = append(r.Problems, "no trusted roots given: the chain was not checked")
-	} else if chain, err = cms.VerifyChain(core.Certificate, append(sd.Certificates, opts.Intermediates...), opts.Roots, at, nil); err != nil {
+	} else if chain, err = cms.VerifyChain(signer, append(certs, opts.Intermediates...), opts.Roots, at, nil); err != nil {
 		r.Problems = append(r.Problems, selo.ErrorMessage(err))
 	} else {
 		r.ChainOK = true
 	}
 	revokedEarlier := false
-	if opts.Revocation != nil && len(chain) >= 2 {
+	if checker != nil && len(chain) >= 2 {
 		ctx := opts.Context
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		r.Revocation = opts.Revocation.CheckAt(ctx, chain[0], chain[1], at)
+		r.Revocation = checker.CheckAt(ctx, chain[0], chain[1], at)
 		if r.Revocation.RevokedBefore(at) {
 			revokedEarlier = true
 			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
@@ -198,7 +210,6 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 	case !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0:
 		r.Status = StatusIndeterminate
 	}
-	return r
 }
 
 // checkTimestamp verifies the signature timestamp token: over this

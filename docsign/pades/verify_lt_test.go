@@ -2,49 +2,17 @@ package pades_test
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/x509"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/internal/signtest"
-	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/pki/pkitest"
 )
-
-// ocspResponse returns an OCSP response for cert from a delegated
-// responder of the pkitest issuing CA, made with Selo's own encoder.
-func ocspResponse(t *testing.T, cert *x509.Certificate, revokedAt time.Time) []byte {
-	t.Helper()
-	h := pkitest.NewHierarchy(t)
-	key := pkitest.NewKey(t, "ecdsa-p256")
-	serial, _ := pki.RandomSerial()
-	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{}, serial, pkitest.Now, h.Linter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	responder, _ := x509.ParseCertificate(der)
-	id, err := pki.NewOCSPCertID(h.Issuing.Cert, cert.SerialNumber, crypto.SHA1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := pki.OCSPSingleResponse{CertID: id, Status: pki.OCSPGood, ThisUpdate: at}
-	if !revokedAt.IsZero() {
-		one.Status, one.RevokedAt, one.Reason = pki.OCSPRevoked, revokedAt, selo.ReasonKeyCompromise
-	}
-	resp, err := pki.CreateOCSPResponse(responder, key, pki.OCSPResponseTemplate{ProducedAt: at, Responses: []pki.OCSPSingleResponse{one}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
 
 // addDSS appends an incremental update with a /DSS holding one OCSP
 // response, the way a B-LT signer does.
@@ -72,7 +40,7 @@ func TestVerifyLongTermWithDSS(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
 	signed := sign(t, s, minimalPDF(), tsaResponder(t))
 
-	lt := addDSS(t, signed, ocspResponse(t, s.Cert, time.Time{}))
+	lt := addDSS(t, signed, signtest.OCSPResponse(t, s.Cert, at, time.Time{}))
 	rep := verifyPDF(t, lt, s)
 	sig := rep.Signatures[0]
 	if !rep.Valid() || !rep.DSS || sig.Level != pades.LevelBLT || sig.Revocation.Status != revocation.Good ||
@@ -82,7 +50,7 @@ func TestVerifyLongTermWithDSS(t *testing.T) {
 
 	// Revoked an hour before the timestamp: the signature came after the
 	// revocation.
-	revoked := addDSS(t, signed, ocspResponse(t, s.Cert, at.Add(-time.Hour)))
+	revoked := addDSS(t, signed, signtest.OCSPResponse(t, s.Cert, at, at.Add(-time.Hour)))
 	rep = verifyPDF(t, revoked, s)
 	sig = rep.Signatures[0]
 	if rep.Valid() || sig.Status != cades.StatusInvalid || sig.Revocation.Status != revocation.Revoked || sig.Revocation.Reason != "keyCompromise" ||
@@ -91,7 +59,7 @@ func TestVerifyLongTermWithDSS(t *testing.T) {
 	}
 
 	// Revoked after the timestamp: the signature stands.
-	later := addDSS(t, signed, ocspResponse(t, s.Cert, at.Add(time.Hour)))
+	later := addDSS(t, signed, signtest.OCSPResponse(t, s.Cert, at, at.Add(time.Hour)))
 	if rep := verifyPDF(t, later, s); !rep.Valid() || rep.Signatures[0].Revocation.Status != revocation.Revoked {
 		t.Fatalf("revoked later: %+v", rep.Signatures[0].SignatureReport)
 	}

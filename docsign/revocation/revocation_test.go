@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -40,26 +39,12 @@ type responder struct {
 func newResponder(t *testing.T, revoked *x509.Certificate) *responder {
 	// A delegated responder certificate, as selo serve uses.
 	key := pkitest.NewKey(t, "ecdsa-p256")
-	return newResponderWith(t, revoked, key, seloResponderCert(t, key, pkitest.Now, 0))
-}
-
-// seloResponderCert is a delegated responder certificate as selo serve
-// makes it (id-pkix-ocsp-nocheck), valid from notBefore for days.
-func seloResponderCert(t *testing.T, key crypto.Signer, notBefore time.Time, days int) *x509.Certificate {
-	h := pkitest.NewHierarchy(t)
-	serial, _ := pki.RandomSerial()
-	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{ValidityDays: days}, serial, notBefore, h.Linter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert
+	return newResponderWith(t, revoked, key, signtest.OCSPResponder(t, key, pkitest.Now, 0))
 }
 
 // newResponderWith answers OCSP with responderCert and its key; its CRL
 // revokes revoked and, when given, more serials.
 func newResponderWith(t *testing.T, revoked *x509.Certificate, key crypto.Signer, responderCert *x509.Certificate, more ...*x509.Certificate) *responder {
-	h := pkitest.NewHierarchy(t)
 	answeredAt := revokedAt.Add(time.Hour)
 	r := &responder{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -96,20 +81,7 @@ func newResponderWith(t *testing.T, revoked *x509.Certificate, key crypto.Signer
 			w.Write(der)
 		case strings.HasPrefix(req.URL.Path, "/crl/"):
 			r.crlCalls.Add(1)
-			var b bytes.Buffer
-			_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: answeredAt, NextUpdate: answeredAt.Add(24 * time.Hour)},
-				func(yield func(pki.CRLEntry) error) error {
-					for _, c := range append([]*x509.Certificate{revoked}, more...) {
-						if err := yield(pki.CRLEntry{Serial: hex.EncodeToString(c.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise}); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			if err != nil {
-				t.Error(err)
-			}
-			w.Write(b.Bytes())
+			w.Write(signtest.CRLRevoking(t, answeredAt, revokedAt, append([]*x509.Certificate{revoked}, more...)...))
 		default:
 			http.NotFound(w, req)
 		}
@@ -218,19 +190,6 @@ func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
 	r := newResponder(t, bad.Cert)
 	issuer := good.Chain[0]
 	ctx := context.Background()
-	post := func(cert *x509.Certificate) []byte {
-		q, err := ocsp.CreateRequest(cert, issuer, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := r.client().Post("http://pki.selo-test.eu/ocsp", "application/ocsp-request", bytes.NewReader(q))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		der, _ := io.ReadAll(resp.Body)
-		return der
-	}
 	req, _ := http.NewRequest(http.MethodGet, "http://pki.selo-test.eu/crl/x.crl", nil)
 	resp, err := r.client().Do(req)
 	if err != nil {
@@ -252,7 +211,7 @@ func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
 	}
 	// An OCSP "good" without a next update speaks only for times up to its
 	// own: embedded, it cannot vouch for a later signature.
-	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{post(good.Cert)}, nil)
+	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{embeddedFrom(t, r, good.Cert, issuer)}, nil)
 	if st := c.CheckAt(ctx, good.Cert, issuer, answeredAt.Add(-time.Minute)); st.Status != revocation.Good {
 		t.Fatalf("OCSP issued after the time: %+v", st)
 	}
@@ -260,7 +219,7 @@ func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
 		t.Fatalf("older OCSP good taken for a later time: %+v", st)
 	}
 	// Revoked answers count at any time.
-	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{post(bad.Cert)}, [][]byte{crl})
+	c = (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{embeddedFrom(t, r, bad.Cert, issuer)}, [][]byte{crl})
 	if st := c.CheckAt(ctx, bad.Cert, issuer, answeredAt.Add(72*time.Hour)); st.Status != revocation.Revoked {
 		t.Fatalf("revoked: %+v", st)
 	}
@@ -316,26 +275,20 @@ func TestDelegatedResponderCertificate(t *testing.T) {
 	key := pkitest.NewKey(t, "ecdsa-p256")
 
 	// Expired: valid one day from two days before the answer.
-	expired := seloResponderCert(t, key, answeredAt.Add(-48*time.Hour).Truncate(time.Second), 1)
+	expired := signtest.OCSPResponder(t, key, answeredAt.Add(-48*time.Hour).Truncate(time.Second), 1)
 	r := newResponderWith(t, bad.Cert, key, expired)
 	st := (&revocation.Checker{Client: r.client()}).Check(ctx, good.Cert, issuer)
 	if st.Status != revocation.Good || !strings.HasPrefix(st.Source, "CRL") || len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "was not valid when the response was produced") {
 		t.Fatalf("answer of an expired responder: %+v", st)
 	}
 	// Not yet valid.
-	future := seloResponderCert(t, key, answeredAt.Add(time.Hour).Truncate(time.Second), 0)
+	future := signtest.OCSPResponder(t, key, answeredAt.Add(time.Hour).Truncate(time.Second), 0)
 	r = newResponderWith(t, bad.Cert, key, future)
 	if st := (&revocation.Checker{Client: r.client()}).Check(ctx, bad.Cert, issuer); !strings.HasPrefix(st.Source, "CRL") || !strings.Contains(strings.Join(st.Problems, ";"), "not valid when") {
 		t.Fatalf("answer of a responder not yet valid: %+v", st)
 	}
 	// The same expired answer embedded in a document is no answer either.
-	q, _ := ocsp.CreateRequest(good.Cert, issuer, nil)
-	resp, err := r.client().Post("http://pki.selo-test.eu/ocsp", "application/ocsp-request", bytes.NewReader(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	embedded, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	embedded := embeddedFrom(t, r, good.Cert, issuer)
 	if st := (&revocation.Checker{Offline: true}).WithEmbedded([][]byte{embedded}, nil).Check(ctx, good.Cert, issuer); st.Status != revocation.NotChecked || !strings.Contains(strings.Join(st.Problems, ";"), "not valid when") {
 		t.Fatalf("embedded answer of a responder not valid then: %+v", st)
 	}

@@ -1,12 +1,8 @@
 package xades_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,58 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/internal/signtest"
-	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/pki/pkitest"
 )
-
-// ocspResponse returns an OCSP response about cert from a delegated
-// responder of the pkitest issuing CA, made with Selo's own encoder: good
-// when revokedAt is zero, else revoked then for key compromise.
-func ocspResponse(t *testing.T, cert *x509.Certificate, revokedAt time.Time) []byte {
-	t.Helper()
-	h := pkitest.NewHierarchy(t)
-	key := pkitest.NewKey(t, "ecdsa-p256")
-	serial, _ := pki.RandomSerial()
-	der, err := pki.NewOCSPSignerCertificate(h.Issuing.Issuer, key.Public(), pki.OCSPSignerOptions{}, serial, pkitest.Now, h.Linter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	responder, _ := x509.ParseCertificate(der)
-	id, err := pki.NewOCSPCertID(h.Issuing.Cert, cert.SerialNumber, crypto.SHA1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := pki.OCSPSingleResponse{CertID: id, Status: pki.OCSPGood, ThisUpdate: at}
-	if !revokedAt.IsZero() {
-		one.Status, one.RevokedAt, one.Reason = pki.OCSPRevoked, revokedAt, selo.ReasonKeyCompromise
-	}
-	resp, err := pki.CreateOCSPResponse(responder, key, pki.OCSPResponseTemplate{ProducedAt: at, Responses: []pki.OCSPSingleResponse{one}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
-
-// crlRevoking returns a CRL of the pkitest issuing CA that lists cert as
-// revoked at revokedAt.
-func crlRevoking(t *testing.T, cert *x509.Certificate, revokedAt time.Time) []byte {
-	t.Helper()
-	h := pkitest.NewHierarchy(t)
-	var b bytes.Buffer
-	_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: at, NextUpdate: at.Add(24 * time.Hour)},
-		func(yield func(pki.CRLEntry) error) error {
-			return yield(pki.CRLEntry{Serial: hex.EncodeToString(cert.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise})
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // withRevocationValues adds a xades:RevocationValues unsigned property
 // holding the given OCSP responses and CRLs, the way a B-LT signer does;
@@ -127,27 +76,27 @@ func TestRevocationEmbedded(t *testing.T) {
 		t.Fatalf("no checker: %+v", sig)
 	}
 
-	good := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, time.Time{})}, nil)
+	good := withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, nil)
 	sig = verifyWith(t, good, s, offline)
 	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Good || sig.Revocation.Source != embedded || sig.Level != xades.LevelBT {
 		t.Fatalf("embedded good OCSP: %+v %+v", sig, sig.Revocation)
 	}
 
-	before := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, at.Add(-time.Hour))}, nil)
+	before := withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, at.Add(-time.Hour))}, nil)
 	sig = verifyWith(t, before, s, offline)
 	if sig.Status != cades.StatusInvalid || sig.Revocation.Status != revocation.Revoked || sig.Revocation.Reason != "keyCompromise" ||
 		!strings.Contains(strings.Join(sig.Problems, ";"), "revoked at") {
 		t.Fatalf("revoked before the timestamp: %+v %+v", sig, sig.Revocation)
 	}
 
-	after := withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, at.Add(time.Hour))}, nil)
+	after := withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, at.Add(time.Hour))}, nil)
 	sig = verifyWith(t, after, s, offline)
 	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Revoked {
 		t.Fatalf("revoked after the timestamp: %+v %+v", sig, sig.Revocation)
 	}
 
 	// A CRL, alone: the second source.
-	crl := withRevocationValues(t, bt, nil, [][]byte{crlRevoking(t, s.Cert, at.Add(-time.Hour))})
+	crl := withRevocationValues(t, bt, nil, [][]byte{signtest.CRLRevoking(t, at, at.Add(-time.Hour), s.Cert)})
 	sig = verifyWith(t, crl, s, offline)
 	if sig.Status != cades.StatusInvalid || sig.Revocation.Source != "CRL (embedded in the document)" {
 		t.Fatalf("embedded CRL: %+v %+v", sig, sig.Revocation)
@@ -155,7 +104,7 @@ func TestRevocationEmbedded(t *testing.T) {
 
 	// B-B: nothing proves the signature came before the revocation.
 	bb := sign(t, s, invoice(t), 0, nil)
-	sig = verifyWith(t, withRevocationValues(t, bb, [][]byte{ocspResponse(t, s.Cert, at.Add(-time.Hour))}, nil), s, offline)
+	sig = verifyWith(t, withRevocationValues(t, bb, [][]byte{signtest.OCSPResponse(t, s.Cert, at, at.Add(-time.Hour))}, nil), s, offline)
 	if sig.Status != cades.StatusIndeterminate || sig.Revocation.Status != revocation.Revoked {
 		t.Fatalf("B-B revoked: %+v %+v", sig, sig.Revocation)
 	}
@@ -168,7 +117,7 @@ func TestRevocationEmbedded(t *testing.T) {
 	}
 	// An OCSP response about another certificate does not answer for this one.
 	other := signtest.NewSigner(t, "ecdsa-p256")
-	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{ocspResponse(t, other.Cert, at.Add(-time.Hour))}, nil), s, offline)
+	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, other.Cert, at, at.Add(-time.Hour))}, nil), s, offline)
 	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.NotChecked {
 		t.Fatalf("foreign OCSP response: %+v %+v", sig, sig.Revocation)
 	}
@@ -186,9 +135,9 @@ func TestRevocationOnline(t *testing.T) {
 		switch {
 		case r.URL.Path == "/ocsp" && !ocspDown.Load():
 			io.Copy(io.Discard, r.Body)
-			w.Write(ocspResponse(t, s.Cert, revokedAt))
+			w.Write(signtest.OCSPResponse(t, s.Cert, at, revokedAt))
 		case strings.HasPrefix(r.URL.Path, "/crl/"):
-			w.Write(crlRevoking(t, s.Cert, revokedAt))
+			w.Write(signtest.CRLRevoking(t, at, revokedAt, s.Cert))
 		default:
 			http.Error(w, "down", http.StatusServiceUnavailable)
 		}
@@ -218,7 +167,7 @@ func TestRevocationOnline(t *testing.T) {
 	}
 	// Embedded data answers first: no request is made.
 	n := calls.Load()
-	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{ocspResponse(t, s.Cert, time.Time{})}, nil), s, checker)
+	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, nil), s, checker)
 	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Good || calls.Load() != n {
 		t.Fatalf("embedded before online: %+v %+v (%d requests)", sig, sig.Revocation, calls.Load()-n)
 	}

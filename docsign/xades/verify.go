@@ -2,7 +2,6 @@ package xades
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -416,43 +414,17 @@ func verifySignature(doc *document, sig *etree.Element, opts VerifyOptions, now 
 			at = t
 		}
 	}
-	r.ValidatedAt = at.UTC()
-	var chain []*x509.Certificate
-	if opts.Roots == nil {
-		r.Problems = append(r.Problems, "no trusted roots given: the chain was not checked")
-	} else if chain, err = cms.VerifyChain(cert, append(certs, opts.Intermediates...), opts.Roots, at, nil); err != nil {
-		r.Problems = append(r.Problems, selo.ErrorMessage(err))
-	} else {
-		r.ChainOK = true
-	}
-	// Revocation, as cades.Verify does it: OCSP then CRL, embedded data
-	// first; a revocation at or before the validation time taints the
-	// signature, one after a timestamp does not.
-	revokedEarlier := false
-	if opts.Revocation != nil && len(chain) >= 2 {
-		ctx := opts.Context
-		if ctx == nil {
-			ctx = context.Background()
-		}
+	// Chain, revocation and status as cades.Verify does them, the OCSP
+	// responses and CRLs of xades:RevocationValues first.
+	checker := opts.Revocation
+	if checker != nil {
 		ocsps, crls, err := revocationValues(usp)
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
-		r.Revocation = opts.Revocation.WithEmbedded(ocsps, crls).CheckAt(ctx, chain[0], chain[1], at)
-		if r.Revocation.RevokedBefore(at) {
-			revokedEarlier = true
-			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
-				r.Revocation.RevokedAt.Format(time.RFC3339), r.Revocation.Reason, at.UTC().Format(time.RFC3339)))
-		}
+		checker = checker.WithEmbedded(ocsps, crls)
 	}
-	r.Status = cades.StatusValid
-	switch {
-	case revokedEarlier && r.TimestampOK:
-		// The timestamp proves the signature was made after the revocation.
-		r.Status = cades.StatusInvalid
-	case !r.ChainOK || (r.Level == LevelBT && !r.TimestampOK) || len(r.Problems) > 0:
-		r.Status = cades.StatusIndeterminate
-	}
+	r.Conclude(opts, cert, certs, at, checker)
 	return r
 }
 
