@@ -219,12 +219,21 @@ func checkTimestamp(vals [][]byte, si *cms.SignerInfo, opts VerifyOptions) (time
 	if len(vals) != 1 {
 		return time.Time{}, "", selo.Errorf(selo.EINVALID, "the timestamp attribute must hold one token")
 	}
-	tok, err := tsa.ParseToken(vals[0])
+	return CheckSignatureTimestamp(vals[0], si.Signature, opts)
+}
+
+// CheckSignatureTimestamp verifies an RFC 3161 token over signatureValue
+// (the bytes a format timestamps: CMS signature value, canonical XML
+// SignatureValue), hashed with the token's own algorithm, by a TSA that
+// chains to opts' roots at the token's time. It returns that time and the
+// TSA's name.
+func CheckSignatureTimestamp(token, signatureValue []byte, opts VerifyOptions) (time.Time, string, error) {
+	tok, err := tsa.ParseToken(token)
 	if err != nil {
 		return time.Time{}, "", err
 	}
 	h := tok.Info.Hash.New()
-	h.Write(si.Signature)
+	h.Write(signatureValue)
 	rep, err := tok.Verify(tok.Info.Hash, h.Sum(nil), tsa.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
 	if err != nil {
 		return time.Time{}, "", err

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -54,20 +53,7 @@ func signedLookingPDF(catalogExtra string) []byte {
 		"<</Type/DSS/Certs[7 0 R]/VRI<</AB<</Cert[7 0 R]>>>>>>",
 		"<</Length 2>>\nstream\n0\x00\nendstream",
 	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return pdfWithHeader("%PDF-1.7\n", objs...)
 }
 
 // FuzzAddValidationData feeds arbitrary bytes to the DSS update, which

@@ -186,8 +186,14 @@ func FuzzParseVisible(f *testing.F) {
 // pdfFromObjects writes objs as objects 1, 2, … of a PDF 1.4 with a
 // classic xref table; object 1 is the catalog.
 func pdfFromObjects(objs ...string) []byte {
+	return pdfWithHeader("%PDF-1.4\n", objs...)
+}
+
+// pdfWithHeader is pdfFromObjects with another header (version line and
+// binary comment).
+func pdfWithHeader(header string, objs ...string) []byte {
 	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
+	b.WriteString(header)
 	offsets := make([]int, len(objs))
 	for i, o := range objs {
 		offsets[i] = b.Len()

@@ -150,16 +150,9 @@ func TestOCSPThenCRL(t *testing.T) {
 func TestEmbeddedDataComesFirst(t *testing.T) {
 	good := signtest.NewSigner(t, "ecdsa-p256")
 	bad := signtest.NewSigner(t, "ecdsa-p256")
-	r := newResponder(t, bad.Cert)
 	issuer := good.Chain[0]
-	// Fetch an OCSP response and a CRL as a signer would embed them.
-	req, _ := http.NewRequest(http.MethodGet, "http://pki.selo-test.eu/crl/x.crl", nil)
-	resp, err := r.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crl, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// A CRL as a signer would embed it.
+	crl := signtest.CRLRevoking(t, revokedAt.Add(time.Hour), revokedAt, bad.Cert)
 	c := (&revocation.Checker{Offline: true}).WithEmbedded(nil, [][]byte{crl})
 	st := c.Check(context.Background(), bad.Cert, issuer)
 	if st.Status != revocation.Revoked || st.Source != "CRL (embedded in the document)" {
@@ -190,13 +183,7 @@ func TestEmbeddedGoodAnswerMustCoverTheTime(t *testing.T) {
 	r := newResponder(t, bad.Cert)
 	issuer := good.Chain[0]
 	ctx := context.Background()
-	req, _ := http.NewRequest(http.MethodGet, "http://pki.selo-test.eu/crl/x.crl", nil)
-	resp, err := r.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crl, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	crl := signtest.CRLRevoking(t, revokedAt.Add(time.Hour), revokedAt, bad.Cert)
 	answeredAt := revokedAt.Add(time.Hour) // as newResponder answers
 
 	// The CRL (next update a day later) speaks for a time within its window.

@@ -18,7 +18,6 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/tsa"
 )
 
 // Bounds on what one document may hold, so a hostile one costs little.
@@ -496,22 +495,9 @@ func checkTimestamp(sts, sv *etree.Element, opts VerifyOptions) (time.Time, stri
 	if err != nil {
 		return time.Time{}, "", selo.Errorf(selo.EINVALID, "the timestamp is not base64")
 	}
-	tok, err := tsa.ParseToken(der)
-	if err != nil {
-		return time.Time{}, "", err
-	}
 	data, err := canonicalize(sv, alg)
 	if err != nil {
 		return time.Time{}, "", err
 	}
-	h := tok.Info.Hash.New()
-	h.Write(data)
-	rep, err := tok.Verify(tok.Info.Hash, h.Sum(nil), tsa.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	if opts.Roots == nil {
-		return time.Time{}, "", selo.Errorf(selo.EINVALID, "no trusted roots given: the TSA was not checked")
-	}
-	return tok.Time(), pki.NameString(rep.Certificate.Subject), nil
+	return cades.CheckSignatureTimestamp(der, data, opts)
 }
