@@ -94,6 +94,14 @@ func (t *batchTx) commitAudited(ctx context.Context, e *selo.AuditEntry, what st
 	if err := check.AuditEntry(e); err != nil {
 		return err
 	}
+	return t.commitAuditedEntries(ctx, what, func() []*selo.AuditEntry { return []*selo.AuditEntry{e} })
+}
+
+// commitAuditedEntries is commitAudited for the entries that entries returns
+// once the queued statements have run (it may look at their results), in
+// that order, each chained to the one before; none is fine. The entries must
+// have passed check.AuditEntry.
+func (t *batchTx) commitAuditedEntries(ctx context.Context, what string, entries func() []*selo.AuditEntry) error {
 	var head selo.AuditEntry
 	t.queryRow(func(row pgx.Row) error {
 		if err := row.Scan(&head.Seq, &head.Hash); err != nil {
@@ -108,16 +116,19 @@ func (t *batchTx) commitAudited(ctx context.Context, e *selo.AuditEntry, what st
 	if head.Seq == 0 {
 		prev = nil
 	}
-	if e.Time.IsZero() {
-		e.Time = t.now
-	}
-	e.Seal(prev)
-	t.exec(func(_ pgconn.CommandTag, err error) error {
-		if err != nil {
-			return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+	for _, e := range entries() {
+		if e.Time.IsZero() {
+			e.Time = t.now
 		}
-		return nil
-	}, appendAuditSQL, e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash)
+		e.Seal(prev)
+		prev = e
+		t.exec(func(_ pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+			}
+			return nil
+		}, appendAuditSQL, e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash)
+	}
 	t.exec(func(tag pgconn.CommandTag, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: commit: %w", what, err)

@@ -42,6 +42,14 @@ func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, aud
 	if audit == nil {
 		return check.ErrNoAudit
 	}
+	if err := check.AuditEntry(audit); err != nil {
+		return err
+	}
+	return db.createCertificateGrouped(ctx, cert, audit)
+}
+
+// createCertificateAlone is CreateCertificate in a transaction of its own.
+func (db *DB) createCertificateAlone(ctx context.Context, cert *selo.Certificate, audit *selo.AuditEntry) error {
 	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
@@ -142,10 +150,7 @@ func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replac
 // createCertificate queues the insert of cert in tx; the flush that sends it
 // returns ECONFLICT when the serial exists, ENOTFOUND when its CA does not.
 func createCertificate(tx *batchTx, cert *selo.Certificate) {
-	if cert.CreatedAt.IsZero() {
-		cert.CreatedAt = tx.now
-	}
-	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
+	prepareCertificate(tx, cert)
 	serial, caID := cert.Serial, cert.CAID
 	tx.exec(func(_ pgconn.CommandTag, err error) error {
 		switch {
@@ -157,10 +162,26 @@ func createCertificate(tx *batchTx, cert *selo.Certificate) {
 			return fmt.Errorf("insert certificate %s: %w", serial, err)
 		}
 		return nil
-	}, `INSERT INTO certificates (`+certificateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
-		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt)
+	}, insertCertificateSQL, certificateArgs(cert)...)
+}
+
+// insertCertificateSQL inserts a certificate; certificateArgs are its
+// arguments.
+const insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+func certificateArgs(cert *selo.Certificate) []any {
+	return []any{cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
+		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt}
+}
+
+// prepareCertificate sets cert's creation time from tx's clock when it is
+// zero and rounds its times to what PostgreSQL stores.
+func prepareCertificate(tx *batchTx, cert *selo.Certificate) {
+	if cert.CreatedAt.IsZero() {
+		cert.CreatedAt = tx.now
+	}
+	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
 }
 
 // Queries for one certificate by serial. Argument: serial.
