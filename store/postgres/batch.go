@@ -68,6 +68,19 @@ func (t *batchTx) queryRow(fn func(row pgx.Row) error, sql string, args ...any) 
 	}
 }
 
+// query queues sql, a query that returns rows. fn gets them, or the error
+// that the query or an earlier statement of the batch failed with (rows is
+// then nil), and returns the error flush reports; it must read or close rows.
+func (t *batchTx) query(fn func(rows pgx.Rows, err error) error, sql string, args ...any) {
+	t.batch.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fn(nil, err)
+		}
+		return fn(rows, nil)
+	}
+}
+
 // flush sends the queued statements in one round trip and reads their
 // results in order; it returns the first error a result function returned.
 func (t *batchTx) flush(ctx context.Context) error {
@@ -116,18 +129,31 @@ func (t *batchTx) commitAuditedEntries(ctx context.Context, what string, entries
 	if head.Seq == 0 {
 		prev = nil
 	}
-	for _, e := range entries() {
+	sealed := entries()
+	for _, e := range sealed {
 		if e.Time.IsZero() {
 			e.Time = t.now
 		}
 		e.Seal(prev)
 		prev = e
+	}
+	switch len(sealed) {
+	case 0:
+	case 1:
+		e := sealed[0]
 		t.exec(func(_ pgconn.CommandTag, err error) error {
 			if err != nil {
 				return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
 			}
 			return nil
 		}, appendAuditSQL, e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash)
+	default:
+		t.exec(func(_ pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fmt.Errorf("append audit entries %d to %d: %w", sealed[0].Seq, prev.Seq, err)
+			}
+			return nil
+		}, appendAuditEntriesSQL, auditColumnArrays(sealed)...)
 	}
 	t.exec(func(tag pgconn.CommandTag, err error) error {
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -173,6 +174,31 @@ const insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns +
 func certificateArgs(cert *selo.Certificate) []any {
 	return []any{cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
 		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt}
+}
+
+// insertCertificatesSQL inserts several certificates, one array per column
+// (certificateColumnArrays), skips those whose serial is taken and returns
+// the serials inserted.
+const insertCertificatesSQL = `INSERT INTO certificates (` + certificateColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+		$7::bytea[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::timestamptz[])
+	ON CONFLICT (serial) DO NOTHING
+	RETURNING serial`
+
+// certificateColumnArrays returns the arguments of insertCertificatesSQL.
+func certificateColumnArrays(certs []*selo.Certificate) []any {
+	n := len(certs)
+	serial, caID, profile, subject := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	notBefore, notAfter, createdAt := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	der, lint := make([][]byte, n), make([][]byte, n)
+	status, keyID, reissuedFrom, supersededBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, c := range certs {
+		serial[i], caID[i], profile[i], subject[i] = c.Serial, c.CAID, c.Profile, c.Subject
+		notBefore[i], notAfter[i], createdAt[i] = c.NotBefore, c.NotAfter, c.CreatedAt
+		der[i], lint[i] = c.DER, c.LintResults
+		status[i], keyID[i], reissuedFrom[i], supersededBy[i] = string(c.Status), c.KeyID, c.ReissuedFrom, c.SupersededBy
+	}
+	return []any{serial, caID, profile, subject, notBefore, notAfter, der, status, keyID, reissuedFrom, supersededBy, lint, createdAt}
 }
 
 // prepareCertificate sets cert's creation time from tx's clock when it is

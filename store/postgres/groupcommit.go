@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/selo-qtsp/selo"
@@ -108,7 +110,7 @@ func (db *DB) leadGroups(self *certificateJob) {
 }
 
 // commitGroup stores jobs in one transaction and sets each job's err. When
-// the transaction fails as a whole (an error other than a taken serial,
+// PostgreSQL refuses the transaction (an error other than a taken serial,
 // which does not abort it), each job runs again in a transaction of its
 // own, so that one bad certificate fails only its own call.
 func (db *DB) commitGroup(jobs []*certificateJob) {
@@ -129,8 +131,13 @@ func (db *DB) commitGroup(jobs []*certificateJob) {
 	if err == nil {
 		return
 	}
-	if len(live) == 1 {
-		live[0].err = err
+	if !refused(err) {
+		// The connection failed, or the deadline passed: whether COMMIT
+		// happened is unknown, and running the calls again could store a
+		// certificate twice under two serials. Each caller learns of it.
+		for _, j := range live {
+			j.err = err
+		}
 		return
 	}
 	for _, j := range live {
@@ -138,25 +145,57 @@ func (db *DB) commitGroup(jobs []*certificateJob) {
 	}
 }
 
-// tryGroup is one transaction for jobs: BEGIN and every certificate (a serial
-// already taken is skipped, not an error) with the audit head lock in one
-// round trip; the audit entries of the certificates that went in and COMMIT
-// in the next. It sets err of the jobs whose serial was taken; the others
-// succeeded when it returns nil.
+// refused reports whether err is PostgreSQL's answer that the transaction
+// failed, so that nothing of it was committed.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback)
+}
+
+// tryGroup is one transaction for jobs: BEGIN, one statement inserting
+// every certificate (a serial already taken is skipped, not an error) and
+// the audit head lock in one round trip; one statement appending the audit
+// entries of the certificates that went in, and COMMIT, in the next. It sets
+// err of the jobs whose serial was taken; the others succeeded when it
+// returns nil.
 func (db *DB) tryGroup(ctx context.Context, jobs []*certificateJob) error {
 	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.end()
-	inserted := make([]bool, len(jobs))
-	for i, j := range jobs {
-		insertCertificateUnlessTaken(tx, j.cert, &inserted[i])
+	// A serial twice in the group: the first one sent decides, the others
+	// conflict with it or with the row it conflicts with.
+	send := make([]*selo.Certificate, 0, len(jobs))
+	owner := make(map[string]*certificateJob, len(jobs))
+	for _, j := range jobs {
+		if owner[j.cert.Serial] == nil {
+			owner[j.cert.Serial] = j
+			prepareCertificate(tx, j.cert)
+			send = append(send, j.cert)
+		}
 	}
+	inserted := make(map[string]bool, len(send))
+	tx.query(func(rows pgx.Rows, err error) error {
+		var serials []string
+		if err == nil {
+			serials, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			// An unknown CA among them, say: commitGroup retries each alone.
+			return fmt.Errorf("insert %d certificates: %w", len(send), err)
+		}
+		for _, s := range serials {
+			inserted[s] = true
+		}
+		return nil
+	}, insertCertificatesSQL, certificateColumnArrays(send)...)
+
+	stored := func(j *certificateJob) bool { return owner[j.cert.Serial] == j && inserted[j.cert.Serial] }
 	err = tx.commitAuditedEntries(ctx, "create certificates", func() []*selo.AuditEntry {
 		entries := make([]*selo.AuditEntry, 0, len(jobs))
-		for i, j := range jobs {
-			if inserted[i] {
+		for _, j := range jobs {
+			if stored(j) {
 				entries = append(entries, j.audit)
 			}
 		}
@@ -166,28 +205,10 @@ func (db *DB) tryGroup(ctx context.Context, jobs []*certificateJob) error {
 		return err
 	}
 	db.groups.committed.Add(1)
-	for i, j := range jobs {
-		if !inserted[i] {
+	for _, j := range jobs {
+		if !stored(j) {
 			j.err = selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", j.cert.Serial)
 		}
 	}
 	return nil
-}
-
-// insertCertificateUnlessTaken queues the insert of cert, which sets
-// *inserted; a taken serial inserts nothing and does not abort the
-// transaction.
-func insertCertificateUnlessTaken(tx *batchTx, cert *selo.Certificate, inserted *bool) {
-	prepareCertificate(tx, cert)
-	serial, caID := cert.Serial, cert.CAID
-	tx.exec(func(tag pgconn.CommandTag, err error) error {
-		switch {
-		case isForeignKeyViolation(err):
-			return selo.Errorf(selo.ENOTFOUND, "CA %q not found", caID)
-		case err != nil:
-			return fmt.Errorf("insert certificate %s: %w", serial, err)
-		}
-		*inserted = tag.RowsAffected() == 1
-		return nil
-	}, insertCertificateSQL+` ON CONFLICT (serial) DO NOTHING`, certificateArgs(cert)...)
 }
