@@ -90,26 +90,38 @@ func (db *DB) leadGroups(self *certificateJob) {
 	q.waiting = q.waiting[n:]
 	q.mu.Unlock()
 
-	db.commitGroup(jobs)
-
-	q.mu.Lock()
-	if len(q.waiting) > 0 {
-		next := q.waiting[0]
-		next.lead = true
-		next.wake <- struct{}{}
-	} else {
-		q.inFlight = false
-		q.waiting = nil
-	}
-	q.mu.Unlock()
-	for _, j := range jobs {
-		if j != self {
-			j.wake <- struct{}{}
+	// Deferred, so that a panic in the group (which net/http would recover
+	// from for this request alone) neither strands the queue nor tells the
+	// others that their certificates were stored.
+	defer func() {
+		q.mu.Lock()
+		if len(q.waiting) > 0 {
+			next := q.waiting[0]
+			next.lead = true
+			next.wake <- struct{}{}
+		} else {
+			q.inFlight = false
+			q.waiting = nil
 		}
+		q.mu.Unlock()
+		for _, j := range jobs {
+			if j != self {
+				j.wake <- struct{}{}
+			}
+		}
+	}()
+	for _, j := range jobs {
+		j.err = errGroupUnfinished
 	}
+	db.commitGroup(jobs)
 }
 
-// commitGroup stores jobs in one transaction and sets each job's err. When
+// errGroupUnfinished is the outcome of a call whose group ended without
+// saying what became of it.
+var errGroupUnfinished = errors.New("create certificate: the group transaction ended without an outcome")
+
+// commitGroup stores jobs in one transaction and sets each job's err (nil
+// for a stored certificate). When
 // PostgreSQL refuses the transaction (an error other than a taken serial,
 // which does not abort it), each job runs again in a transaction of its
 // own, so that one bad certificate fails only its own call.
@@ -211,6 +223,7 @@ func (db *DB) tryGroup(ctx context.Context, jobs []*certificateJob) error {
 	}
 	db.groups.committed.Add(1)
 	for _, j := range jobs {
+		j.err = nil
 		if !stored(j) {
 			j.err = selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", j.cert.Serial)
 		}
