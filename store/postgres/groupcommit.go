@@ -57,7 +57,7 @@ type groupQueue struct {
 	committed atomic.Int64 // group transactions committed, for tests
 }
 
-// createCertificateGrouped stores job's certificate and audit entry in the
+// createCertificateGrouped stores cert and its audit entry in the
 // next group and returns the outcome of that certificate alone.
 func (db *DB) createCertificateGrouped(ctx context.Context, cert *selo.Certificate, audit *selo.AuditEntry) error {
 	job := &certificateJob{ctx: ctx, cert: cert, audit: audit, wake: make(chan struct{}, 1)}
