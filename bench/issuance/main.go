@@ -1,10 +1,15 @@
 // Command issuance measures end-to-end certificate issuance through a running
 // `selo serve` (CSR in over the REST API, certificate stored and audited) and
 // prints it as a ratio of the in-process pipeline (build, lint, sign) measured
-// in the same run on the same machine, with the same concurrency.
+// in the same run on the same machine, with the same concurrency. It also
+// prints the CPU time per certificate of the server, its PostgreSQL backends
+// and the load generator, from /proc, and the ratio of the pipeline's CPU
+// per certificate to their sum: on a machine shared with other work that
+// ratio is what the ratio of rates would be with the cores to ourselves.
 //
 //	go run ./bench/issuance                       # SQLite
 //	go run ./bench/issuance -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+//	go run ./bench/issuance -server-profile cpu.prof   # then: go tool pprof -top cpu.prof
 package main
 
 import (
@@ -32,7 +37,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/selo-qtsp/selo/pki"
 )
@@ -44,14 +52,15 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each measurement runs")
 	profile := flag.String("profile", "qualified-sign", "profile to issue")
 	rounds := flag.Int("rounds", 1, "alternate the two measurements this many times, duration each, and report every round's ratio and their median (on a shared machine, load that drifts between the two measurements moves one round's ratio, not the median)")
+	serverProfile := flag.String("server-profile", "", "have the server write a Go CPU profile to this file (selo serve --cpu-profile)")
 	flag.Parse()
-	if err := run(*bin, *database, *profile, *clients, *duration, *rounds); err != nil {
+	if err := run(*bin, *database, *profile, *serverProfile, *clients, *duration, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, database, profileName string, clients int, d time.Duration, rounds int) error {
+func run(bin, database, profileName, serverProfile string, clients int, d time.Duration, rounds int) error {
 	if rounds < 1 {
 		return fmt.Errorf("-rounds must be at least 1")
 	}
@@ -68,8 +77,9 @@ func run(bin, database, profileName string, clients int, d time.Duration, rounds
 	}
 	data := filepath.Join(tmp, "data")
 	env := append(os.Environ(), "SELO_DATA="+data)
+	appName := fmt.Sprintf("selo-bench-%d", os.Getpid())
 	if database != "" {
-		env = append(env, "SELO_DATABASE="+database)
+		env = append(env, "SELO_DATABASE="+withApplicationName(database, appName))
 	}
 	out, err := command(env, bin, "init", "--json").Output()
 	if err != nil {
@@ -89,38 +99,162 @@ func run(bin, database, profileName string, clients int, d time.Duration, rounds
 	fmt.Printf("issuance benchmark: profile %s, %d clients, %s each, GOMAXPROCS %d, database %s\n",
 		profileName, clients, d, runtime.GOMAXPROCS(0), dbName(database))
 
-	addr, stop, err := startServer(env, bin)
+	var serveArgs []string
+	if serverProfile != "" {
+		abs, err := filepath.Abs(serverProfile)
+		if err != nil {
+			return err
+		}
+		serveArgs = append(serveArgs, "--cpu-profile", abs)
+	}
+	addr, serverPID, stop, err := startServer(env, bin, serveArgs...)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	var ratios []float64
+	meter := &cpuMeter{serverPID: serverPID}
+	if database != "" {
+		if meter.db, err = pgx.Connect(context.Background(), database); err != nil {
+			return fmt.Errorf("connect to count PostgreSQL's CPU time: %w", err)
+		}
+		defer meter.db.Close(context.Background())
+		meter.appName = appName
+	}
+	var ratios, cpuRatios []float64
 	for r := 1; r <= rounds; r++ {
 		if rounds > 1 {
 			fmt.Printf("round %d (load average %s)\n", r, loadAverage())
 		}
-		pipeline, err := measurePipeline(profileName, parsed, clients, d)
+		before := meter.sample()
+		pipeline, pipeN, err := measurePipeline(profileName, parsed, clients, d)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("in-process pipeline (build, lint, sign):       %8.1f certificates/s\n", pipeline)
-		e2e, errs, err := measureServer(addr, ir.APIKey, profileName, csrs, clients, d)
+		pipeCPU := meter.sample().sub(before).bench / float64(pipeN)
+		// Cores used: CPU seconds per second. On a shared machine the two
+		// measurements get different shares of the cores (the end-to-end
+		// run has more processes competing for them), which moves the ratio
+		// of rates; the ratio of CPU per certificate does not move.
+		fmt.Printf("in-process pipeline (build, lint, sign):       %8.1f certificates/s, CPU %.2f ms/certificate, %.2f cores used\n",
+			pipeline, pipeCPU*1000, pipeCPU*pipeline)
+		before = meter.sample()
+		e2e, n, errs, err := measureServer(addr, ir.APIKey, profileName, csrs, clients, d)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("end to end over the API (stored + audited):    %8.1f certificates/s (%d errors)\n", e2e, errs)
+		e2eCPU := meter.sample().sub(before)
+		fmt.Printf("end to end over the API (stored + audited):    %8.1f certificates/s (%d errors), %.2f cores used\n",
+			e2e, errs, e2eCPU.total()/float64(n)*e2e)
+		per := func(s float64) float64 { return s * 1000 / float64(n) }
+		fmt.Printf("  CPU ms/certificate: server %.2f, database %s, load generator %.2f, total %.2f\n",
+			per(e2eCPU.server), meter.dbString(per(e2eCPU.db)), per(e2eCPU.bench), per(e2eCPU.total()))
 		fmt.Printf("ratio end-to-end / pipeline:                   %8.1f%% (target >= 60%%)\n", 100*e2e/pipeline)
+		cpuRatio := 100 * pipeCPU / (e2eCPU.total() / float64(n))
+		fmt.Printf("ratio of CPU per certificate, pipeline / e2e:  %8.1f%% (what the ratio would be with the cores to ourselves)\n", cpuRatio)
 		ratios = append(ratios, 100*e2e/pipeline)
+		cpuRatios = append(cpuRatios, cpuRatio)
 	}
 	if rounds > 1 {
-		sort.Float64s(ratios)
-		median := ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			median = (ratios[len(ratios)/2-1] + median) / 2
-		}
-		fmt.Printf("median ratio of %d rounds:                     %8.1f%% (target >= 60%%)\n", rounds, median)
+		fmt.Printf("median ratio of %d rounds:                     %8.1f%% (target >= 60%%)\n", rounds, median(ratios))
+		fmt.Printf("median CPU ratio of %d rounds:                 %8.1f%%\n", rounds, median(cpuRatios))
 	}
 	return nil
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	m := v[len(v)/2]
+	if len(v)%2 == 0 {
+		m = (v[len(v)/2-1] + m) / 2
+	}
+	return m
+}
+
+// withApplicationName adds application_name to a postgres:// URL or a
+// keyword/value DSN, so that the benchmark can find the server's backends.
+func withApplicationName(dsn, name string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&application_name=" + name
+		}
+		return dsn + "?application_name=" + name
+	}
+	return dsn + " application_name=" + name
+}
+
+// cpuTimes is CPU time in seconds (user + system) of the benchmark process
+// (the load generator, or the in-process pipeline), the server process, and
+// the server's PostgreSQL backends.
+type cpuTimes struct {
+	bench, server, db float64
+	backends          map[int]float64
+}
+
+func (c cpuTimes) total() float64 { return c.bench + c.server + c.db }
+
+// sub returns c - earlier; a backend that earlier did not see counts whole.
+func (c cpuTimes) sub(earlier cpuTimes) cpuTimes {
+	d := cpuTimes{bench: c.bench - earlier.bench, server: c.server - earlier.server}
+	for pid, t := range c.backends {
+		d.db += t - earlier.backends[pid]
+	}
+	return d
+}
+
+// cpuMeter samples CPU times from /proc: on a shared machine, CPU per
+// certificate does not depend on what else runs, unlike certificates per
+// second. PostgreSQL's background processes (WAL writer, checkpointer) are
+// not counted.
+type cpuMeter struct {
+	serverPID int
+	db        *pgx.Conn
+	appName   string
+}
+
+func (m *cpuMeter) sample() cpuTimes {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	t := cpuTimes{
+		bench:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(),
+		server:   procCPU(m.serverPID),
+		backends: map[int]float64{},
+	}
+	if m.db != nil {
+		rows, err := m.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, m.appName)
+		if err == nil {
+			pids, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
+			for _, pid := range pids {
+				t.backends[int(pid)] = procCPU(int(pid))
+			}
+		}
+	}
+	return t
+}
+
+func (m *cpuMeter) dbString(msPerCert float64) string {
+	if m.db == nil {
+		return "(in the server)"
+	}
+	return fmt.Sprintf("%.2f", msPerCert)
+}
+
+// procCPU returns the user + system CPU seconds of process pid, or 0.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses: utime
+	// and stime are the 12th and 13th, in clock ticks (100 per second).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st float64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return (ut + st) / 100
 }
 
 // loadAverage returns the 1, 5 and 15 minute load averages, or "?" where
@@ -181,19 +315,19 @@ func makeCSRs(n int) ([]string, []*x509.CertificateRequest, error) {
 
 // measurePipeline issues under an issuing CA like the server's (P-384 root and
 // issuing CA, as `selo init` makes) with clients workers for d.
-func measurePipeline(profileName string, csrs []*x509.CertificateRequest, workers int, d time.Duration) (float64, error) {
+func measurePipeline(profileName string, csrs []*x509.CertificateRequest, workers int, d time.Duration) (float64, int64, error) {
 	profiles := pki.BuiltinProfiles()
 	p, ok := profiles[profileName]
 	if !ok {
-		return 0, fmt.Errorf("no built-in profile %q", profileName)
+		return 0, 0, fmt.Errorf("no built-in profile %q", profileName)
 	}
 	linter, err := pki.NewLinter()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	iss, err := newIssuer(linter)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var n atomic.Int64
 	var firstErr atomic.Value
@@ -219,9 +353,9 @@ func measurePipeline(profileName string, csrs []*x509.CertificateRequest, worker
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, fmt.Errorf("pipeline: %w", err)
+		return 0, 0, fmt.Errorf("pipeline: %w", err)
 	}
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
 }
 
 func newIssuer(l *pki.Linter) (*pki.Issuer, error) {
@@ -262,31 +396,31 @@ func newIssuer(l *pki.Linter) (*pki.Issuer, error) {
 	return pki.NewIssuer(issCert, crypto.Signer(issKey), urls)
 }
 
-func startServer(env []string, bin string) (string, func(), error) {
+func startServer(env []string, bin string, extra ...string) (string, int, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := command(env, bin, "serve", "--listen", addr, "--no-init", "--log-level", "error")
+	cmd := command(env, bin, append([]string{"serve", "--listen", addr, "--no-init", "--log-level", "error"}, extra...)...)
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr, stop, nil
+				return addr, cmd.Process.Pid, stop, nil
 			}
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("server did not start")
+	return "", 0, nil, fmt.Errorf("server did not start")
 }
 
-func measureServer(addr, apiKey, profile string, csrs []string, clients int, d time.Duration) (float64, int64, error) {
+func measureServer(addr, apiKey, profile string, csrs []string, clients int, d time.Duration) (float64, int64, int64, error) {
 	bodies := make([][]byte, len(csrs))
 	for i, c := range csrs {
 		bodies[i], _ = json.Marshal(map[string]string{"profile": profile, "csr": c})
@@ -329,7 +463,7 @@ func measureServer(addr, apiKey, profile string, csrs []string, clients int, d t
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	if ok.Load() == 0 {
-		return 0, failed.Load(), fmt.Errorf("no certificate issued; last error: %v", lastErr.Load())
+		return 0, 0, failed.Load(), fmt.Errorf("no certificate issued; last error: %v", lastErr.Load())
 	}
-	return float64(ok.Load()) / elapsed, failed.Load(), nil
+	return float64(ok.Load()) / elapsed, ok.Load(), failed.Load(), nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +34,22 @@ func loopbackListen(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// startCPUProfile starts Go's CPU profiler writing to path; the returned
+// function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func (c *cli) serveCommand() *cobra.Command {
-	var listen, roles string
+	var listen, roles, cpuProfile string
 	var noInit bool
 	var workerInterval time.Duration
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
@@ -86,6 +102,13 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			}
 			if len(roleSet) == 0 {
 				return usagef("--roles needs at least one of api, ocsp, worker")
+			}
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
 			}
 			if !c.initialized() {
 				if noInit {
@@ -190,6 +213,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
 	loadTSA = c.tsaServeFlag(cmd)
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

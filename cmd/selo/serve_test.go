@@ -92,11 +92,13 @@ func httpGet(t *testing.T, url, apiKey string) (int, []byte) {
 }
 
 // TestServe runs `selo serve` in process, reads the public CA endpoints and
-// the API with the key init printed, and stops it as Ctrl-C would.
+// the API with the key init printed, and stops it as Ctrl-C would; the CPU
+// profile it was asked for is written when it stops.
 func TestServe(t *testing.T) {
 	t.Parallel()
 	data := dataDir(t)
 	_, initOut := templateDataDir(t)
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -107,7 +109,7 @@ func TestServe(t *testing.T) {
 	var stdout strings.Builder
 	go func() {
 		defer close(exited)
-		code = Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--no-init", "--data", data}, strings.NewReader(""), &stdout, pw)
+		code = Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--no-init", "--data", data, "--cpu-profile", profile}, strings.NewReader(""), &stdout, pw)
 		pw.Close()
 	}()
 	base := "http://" + watch.waitListening(t, exited)
@@ -145,6 +147,18 @@ func TestServe(t *testing.T) {
 	if code != 0 || !strings.Contains(watch.String(), "selo stopped") {
 		t.Errorf("selo serve stopped with exit %d:\n%s", code, watch)
 	}
+	// A pprof profile is a gzipped protocol buffer.
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 20 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpu-profile wrote %d bytes (%v), want a gzipped profile", len(b), err)
+	}
+}
+
+// TestServeCPUProfileUnwritable: a profile path that cannot be created stops
+// serve before it listens, with a message naming the flag's purpose.
+func TestServeCPUProfileUnwritable(t *testing.T) {
+	data := dataDir(t)
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "cpu.prof")
+	wantExit(t, runSelo(t, "serve", "--no-init", "--listen", "127.0.0.1:0", "--data", data, "--cpu-profile", missing), 1, "cpu profile", "no-such-dir")
 }
 
 func TestServeNoInit(t *testing.T) {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -73,6 +74,28 @@ const appendAuditSQL = `
 	WITH head AS (UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1)
 	INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+// appendAuditEntriesSQL is appendAuditSQL for several sealed entries in
+// chain order, one array per column, the head moved once to the last
+// (auditColumnArrays makes the arguments).
+const appendAuditEntriesSQL = `
+	WITH head AS (UPDATE audit_head SET seq = $10, hash = $11 WHERE id = 1)
+	INSERT INTO audit_log (seq, time, actor, action, object, outcome, details, prev_hash, hash)
+	SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`
+
+// auditColumnArrays returns the arguments of appendAuditEntriesSQL.
+func auditColumnArrays(entries []*selo.AuditEntry) []any {
+	n := len(entries)
+	seq, tm := make([]int64, n), make([]time.Time, n)
+	actor, action, object, outcome := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	details, prev, hash := make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		seq[i], tm[i], actor[i], action[i], object[i] = e.Seq, e.Time, e.Actor, e.Action, e.Object
+		outcome[i], details[i], prev[i], hash[i] = e.Outcome, e.Details, e.PrevHash, e.Hash
+	}
+	last := entries[n-1]
+	return []any{seq, tm, actor, action, object, outcome, details, prev, hash, last.Seq, last.Hash}
+}
 
 // appendAudit seals e after the head of the log and inserts it inside tx, for
 // writes that read before they write and so cannot be pipelined (batch.go

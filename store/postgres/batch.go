@@ -68,6 +68,19 @@ func (t *batchTx) queryRow(fn func(row pgx.Row) error, sql string, args ...any) 
 	}
 }
 
+// query queues sql, a query that returns rows. fn gets them, or the error
+// that the query or an earlier statement of the batch failed with (rows is
+// then nil), and returns the error flush reports; it must read or close rows.
+func (t *batchTx) query(fn func(rows pgx.Rows, err error) error, sql string, args ...any) {
+	t.batch.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fn(nil, err)
+		}
+		return fn(rows, nil)
+	}
+}
+
 // flush sends the queued statements in one round trip and reads their
 // results in order; it returns the first error a result function returned.
 func (t *batchTx) flush(ctx context.Context) error {
@@ -94,6 +107,14 @@ func (t *batchTx) commitAudited(ctx context.Context, e *selo.AuditEntry, what st
 	if err := check.AuditEntry(e); err != nil {
 		return err
 	}
+	return t.commitAuditedEntries(ctx, what, func() []*selo.AuditEntry { return []*selo.AuditEntry{e} })
+}
+
+// commitAuditedEntries is commitAudited for the entries that entries returns
+// once the queued statements have run (it may look at their results), in
+// that order, each chained to the one before; none is fine. The entries must
+// have passed check.AuditEntry.
+func (t *batchTx) commitAuditedEntries(ctx context.Context, what string, entries func() []*selo.AuditEntry) error {
 	var head selo.AuditEntry
 	t.queryRow(func(row pgx.Row) error {
 		if err := row.Scan(&head.Seq, &head.Hash); err != nil {
@@ -108,16 +129,32 @@ func (t *batchTx) commitAudited(ctx context.Context, e *selo.AuditEntry, what st
 	if head.Seq == 0 {
 		prev = nil
 	}
-	if e.Time.IsZero() {
-		e.Time = t.now
-	}
-	e.Seal(prev)
-	t.exec(func(_ pgconn.CommandTag, err error) error {
-		if err != nil {
-			return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+	sealed := entries()
+	for _, e := range sealed {
+		if e.Time.IsZero() {
+			e.Time = t.now
 		}
-		return nil
-	}, appendAuditSQL, e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash)
+		e.Seal(prev)
+		prev = e
+	}
+	switch len(sealed) {
+	case 0:
+	case 1:
+		e := sealed[0]
+		t.exec(func(_ pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fmt.Errorf("append audit entry %d: %w", e.Seq, err)
+			}
+			return nil
+		}, appendAuditSQL, e.Seq, e.Time, e.Actor, e.Action, e.Object, e.Outcome, e.Details, e.PrevHash, e.Hash)
+	default:
+		t.exec(func(_ pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fmt.Errorf("append audit entries %d to %d: %w", sealed[0].Seq, prev.Seq, err)
+			}
+			return nil
+		}, appendAuditEntriesSQL, auditColumnArrays(sealed)...)
+	}
 	t.exec(func(tag pgconn.CommandTag, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: commit: %w", what, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +43,14 @@ func (db *DB) CreateCertificate(ctx context.Context, cert *selo.Certificate, aud
 	if audit == nil {
 		return check.ErrNoAudit
 	}
+	if err := check.AuditEntry(audit); err != nil {
+		return err
+	}
+	return db.createCertificateGrouped(ctx, cert, audit)
+}
+
+// createCertificateAlone is CreateCertificate in a transaction of its own.
+func (db *DB) createCertificateAlone(ctx context.Context, cert *selo.Certificate, audit *selo.AuditEntry) error {
 	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return err
@@ -142,10 +151,7 @@ func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replac
 // createCertificate queues the insert of cert in tx; the flush that sends it
 // returns ECONFLICT when the serial exists, ENOTFOUND when its CA does not.
 func createCertificate(tx *batchTx, cert *selo.Certificate) {
-	if cert.CreatedAt.IsZero() {
-		cert.CreatedAt = tx.now
-	}
-	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
+	prepareCertificate(tx, cert)
 	serial, caID := cert.Serial, cert.CAID
 	tx.exec(func(_ pgconn.CommandTag, err error) error {
 		switch {
@@ -157,10 +163,51 @@ func createCertificate(tx *batchTx, cert *selo.Certificate) {
 			return fmt.Errorf("insert certificate %s: %w", serial, err)
 		}
 		return nil
-	}, `INSERT INTO certificates (`+certificateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
-		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt)
+	}, insertCertificateSQL, certificateArgs(cert)...)
+}
+
+// insertCertificateSQL inserts a certificate; certificateArgs are its
+// arguments.
+const insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+func certificateArgs(cert *selo.Certificate) []any {
+	return []any{cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
+		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt}
+}
+
+// insertCertificatesSQL inserts several certificates, one array per column
+// (certificateColumnArrays), skips those whose serial is taken and returns
+// the serials inserted.
+const insertCertificatesSQL = `INSERT INTO certificates (` + certificateColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+		$7::bytea[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::timestamptz[])
+	ON CONFLICT (serial) DO NOTHING
+	RETURNING serial`
+
+// certificateColumnArrays returns the arguments of insertCertificatesSQL.
+func certificateColumnArrays(certs []*selo.Certificate) []any {
+	n := len(certs)
+	serial, caID, profile, subject := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	notBefore, notAfter, createdAt := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	der, lint := make([][]byte, n), make([][]byte, n)
+	status, keyID, reissuedFrom, supersededBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, c := range certs {
+		serial[i], caID[i], profile[i], subject[i] = c.Serial, c.CAID, c.Profile, c.Subject
+		notBefore[i], notAfter[i], createdAt[i] = c.NotBefore, c.NotAfter, c.CreatedAt
+		der[i], lint[i] = c.DER, c.LintResults
+		status[i], keyID[i], reissuedFrom[i], supersededBy[i] = string(c.Status), c.KeyID, c.ReissuedFrom, c.SupersededBy
+	}
+	return []any{serial, caID, profile, subject, notBefore, notAfter, der, status, keyID, reissuedFrom, supersededBy, lint, createdAt}
+}
+
+// prepareCertificate sets cert's creation time from tx's clock when it is
+// zero and rounds its times to what PostgreSQL stores.
+func prepareCertificate(tx *batchTx, cert *selo.Certificate) {
+	if cert.CreatedAt.IsZero() {
+		cert.CreatedAt = tx.now
+	}
+	cert.NotBefore, cert.NotAfter, cert.CreatedAt = micro(cert.NotBefore), micro(cert.NotAfter), micro(cert.CreatedAt)
 }
 
 // Queries for one certificate by serial. Argument: serial.

@@ -41,6 +41,7 @@ type DB struct {
 	pool  *pgxpool.Pool
 	clock selo.Clock
 
+	groups    groupQueue // CreateCertificate calls waiting to commit together (groupcommit.go)
 	closeOnce sync.Once
 }
 

@@ -1,0 +1,171 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/postgres"
+)
+
+// TestGroupCommit holds the audit head locked from another connection while
+// one CreateCertificate call is in flight and more queue behind it, then
+// releases it: the queued calls must commit as one group, a taken serial
+// among them must fail alone (ECONFLICT) without sinking the group, a
+// certificate under an unknown CA must fail alone (ENOTFOUND) while the rest
+// of its group is stored, and the audit chain must hold exactly one entry
+// per stored certificate.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	dsn := testDSN(t)
+	db, err := postgres.Open(ctx, withParam(t, dsn, "pool_max_conns", "2"), selo.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+
+	audit := func(serial string) *selo.AuditEntry {
+		return &selo.AuditEntry{Actor: "t", Action: "certificate.issue", Object: "certificate/" + serial, Outcome: selo.OutcomeSuccess}
+	}
+	cert := func(serial, caID string) *selo.Certificate {
+		der := make([]byte, 64)
+		rand.Read(der)
+		return &selo.Certificate{Serial: serial, CAID: caID, Profile: "p", Subject: "CN=" + serial,
+			NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1800000000, 0), DER: der}
+	}
+	if err := db.CreateCA(ctx, &selo.CA{ID: "ca1", Name: "CA 1", KeyID: "k1", KeyAlgorithm: selo.KeyECDSAP256, CertDER: []byte{0x30}},
+		&selo.AuditEntry{Actor: "t", Action: "ca.create", Object: "ca/ca1", Outcome: selo.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateCertificate(ctx, cert("0100", "ca1"), audit("0100")); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{"0100": true}
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	// round queues calls behind a first one that waits for the head lock,
+	// releases the lock and returns each serial's error.
+	round := func(first string, queued map[string]string) map[string]error {
+		t.Helper()
+		tx, err := raw.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		results := map[string]error{}
+		var wg sync.WaitGroup
+		create := func(serial, caID string) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := db.CreateCertificate(ctx, cert(serial, caID), audit(serial))
+				mu.Lock()
+				results[serial] = err
+				mu.Unlock()
+			}()
+		}
+		create(first, "ca1")
+		waitFor("the first call leads a group", func() bool { n, in := postgres.GroupQueue(db); return in && n == 0 })
+		for serial, caID := range queued {
+			create(serial, caID)
+		}
+		waitFor("the other calls queue", func() bool { n, _ := postgres.GroupQueue(db); return n == len(queued) })
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		return results
+	}
+
+	// A taken serial in the group: it alone fails, in the same transaction.
+	queued := map[string]string{"0100": "ca1"} // taken above
+	for i := 0; i < 10; i++ {
+		queued[fmt.Sprintf("02%02d", i)] = "ca1"
+	}
+	before := postgres.GroupsCommitted(db)
+	results := round("0200ff", queued)
+	// The first call commits alone, the queue in one group.
+	if got := postgres.GroupsCommitted(db) - before; got != 1 {
+		t.Errorf("%d group transactions for one call and a queue of %d, want 1", got, len(queued))
+	}
+	for serial, err := range results {
+		switch {
+		case serial == "0100":
+			if selo.ErrorCode(err) != selo.ECONFLICT {
+				t.Errorf("taken serial 0100: %v, want a conflict", err)
+			}
+		case err != nil:
+			t.Errorf("certificate %s: %v", serial, err)
+		default:
+			stored[serial] = true
+		}
+	}
+
+	// An unknown CA in the group fails the group's transaction: every call
+	// is retried alone, and only that one fails.
+	queued = map[string]string{"0300": "no-such-ca"}
+	for i := 1; i <= 10; i++ {
+		queued[fmt.Sprintf("03%02d", i)] = "ca1"
+	}
+	results = round("0300ff", queued)
+	for serial, err := range results {
+		switch {
+		case serial == "0300":
+			if selo.ErrorCode(err) != selo.ENOTFOUND {
+				t.Errorf("certificate under an unknown CA: %v, want not found", err)
+			}
+		case err != nil:
+			t.Errorf("certificate %s: %v", serial, err)
+		default:
+			stored[serial] = true
+		}
+	}
+
+	entries, err := db.ListAudit(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := selo.VerifyAuditChain(nil, entries); err != nil {
+		t.Errorf("audit chain: %v", err)
+	}
+	issued := map[string]int{}
+	for _, e := range entries {
+		if e.Action == "certificate.issue" {
+			issued[e.Object]++
+		}
+	}
+	certs, err := db.ListCertificates(ctx, selo.CertificateFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != len(stored) || len(issued) != len(stored) {
+		t.Errorf("%d certificates and %d issuance entries, want %d of each", len(certs), len(issued), len(stored))
+	}
+	for _, c := range certs {
+		if !stored[c.Serial] || issued["certificate/"+c.Serial] != 1 {
+			t.Errorf("certificate %s: stored %v, %d audit entries; want one", c.Serial, stored[c.Serial], issued["certificate/"+c.Serial])
+		}
+	}
+}
