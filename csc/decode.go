@@ -16,24 +16,55 @@ import (
 // required field. Unknown fields are tolerated, trailing data is not.
 // Every failure is an invalid_request (413 when the body is too large).
 func decodeBody(r *http.Request, limit int64, v any) *Error {
+	body, e := readBody(r, limit)
+	if e != nil {
+		return e
+	}
+	return decodeJSON(body, v)
+}
+
+// readBody reads r's body, at most limit bytes, after checking that it is
+// JSON (or untyped). A body that announces its length is read into one
+// buffer of that size.
+func readBody(r *http.Request, limit int64) ([]byte, *Error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			e := newError(ErrInvalidRequest, "the request body must be JSON (Content-Type: application/json)")
 			e.Status = http.StatusUnsupportedMediaType
-			return e
+			return nil, e
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return newError(ErrInvalidRequest, "cannot read the request body")
-	}
-	if int64(len(body)) > limit {
+	tooLarge := func() *Error {
 		e := newError(ErrInvalidRequest, "the request body is larger than %d bytes", limit)
 		e.Status = http.StatusRequestEntityTooLarge
 		return e
 	}
-	return decodeJSON(body, v)
+	if r.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// The announced length, and one byte more to catch a body that
+		// says less than it sends (net/http stops at the length anyway).
+		body = make([]byte, r.ContentLength+1)
+		var n int
+		n, err = io.ReadFull(r.Body, body)
+		body = body[:n]
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = nil
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	}
+	if err != nil {
+		return nil, newError(ErrInvalidRequest, "cannot read the request body")
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge()
+	}
+	return body, nil
 }
 
 // decodeJSON is decodeBody's parser, apart so that it can be fuzzed.
@@ -86,16 +117,33 @@ func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]
 	if !ok {
 		return nil, newError(ErrInvalidRequest, "Invalid parameter hashAlgorithmOID: want SHA-256, SHA-384 or SHA-512 (%s, %s, %s)", OIDSHA256, OIDSHA384, OIDSHA512)
 	}
+	// One backing array for all the hashes; each entry gets its own
+	// capacity so that no append can spill into the next.
+	size := 0
+	for _, s := range in {
+		size += strictBase64.DecodedLen(len(s))
+	}
+	arena := make([]byte, size)
 	out := make([][]byte, len(in))
+	var buf [128]byte // base64 of a SHA-512 hash is 88 characters
 	for i, s := range in {
-		b, err := strictBase64.DecodeString(s)
+		var n int
+		var err error
+		if len(s) <= len(buf) {
+			// Decode from a copy on the stack: []byte(s) would allocate.
+			n, err = strictBase64.Decode(arena, buf[:copy(buf[:], s)])
+		} else {
+			var b []byte
+			b, err = strictBase64.DecodeString(s)
+			n = copy(arena, b) // too long for any hash: refused below
+		}
 		if err != nil {
 			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d is not base64", name, i)
 		}
-		if len(b) != h.Size() {
-			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d has %d bytes; a %s hash has %d", name, i, len(b), h, h.Size())
+		if n != h.Size() {
+			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d has %d bytes; a %s hash has %d", name, i, n, h, h.Size())
 		}
-		out[i] = b
+		out[i], arena = arena[:n:n], arena[n:]
 	}
 	return out, nil
 }

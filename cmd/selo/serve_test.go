@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -253,5 +254,29 @@ func TestServeListenInUse(t *testing.T) {
 		wantExit(t, r, 1, "listen on "+ln.Addr().String())
 	case <-time.After(time.Minute):
 		t.Fatal("serve hung on a listen address in use")
+	}
+}
+
+// TestServeGCPercent: --gc-percent sets the collector's target unless the
+// operator's GOGC already did; a negative one is a usage error.
+func TestServeGCPercent(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	wantExit(t, runSelo(t, "serve", "--gc-percent", "-5", "--listen", "127.0.0.1:0", "--data", data), 2, "--gc-percent")
+
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	t.Setenv("GOGC", "")
+	setGCPercent(250)
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("--gc-percent 250 left the target at %d", got)
+	}
+	setGCPercent(0)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("--gc-percent 0 changed the target to %d", got)
+	}
+	t.Setenv("GOGC", "150")
+	setGCPercent(250)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, --gc-percent changed the target to %d", got)
 	}
 }

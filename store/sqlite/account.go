@@ -145,7 +145,9 @@ func (db *DB) CreateSession(ctx context.Context, s *selo.Session, audit *selo.Au
 func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) (*selo.Session, error) {
 	s := selo.Session{TokenHash: tokenHash}
 	var created, expires int64
-	err := db.readRow(ctx, `SELECT account_id, created_at, expires_at FROM sessions
+	// One indexed read on every authenticated request: under a context that
+	// is never canceled the driver needs no goroutine to interrupt it.
+	err := db.readRow(context.WithoutCancel(ctx), `SELECT account_id, created_at, expires_at FROM sessions
 		WHERE token_hash = ? AND expires_at > ?`, tokenHash, toMicros(now)).Scan(&s.AccountID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "session not found")

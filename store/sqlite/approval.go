@@ -445,6 +445,13 @@ func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now ti
 		return err
 	}
 	defer tx.Rollback()
+	// The statements run under a context that is never canceled: for one
+	// that can be, the SQLite driver starts a goroutine per statement to
+	// interrupt it, which costs more than these statements themselves, and
+	// this transaction is short and must not be cut between consuming the
+	// SAD and auditing it anyway. Waiting for the writer (BeginTx) still
+	// ends with ctx.
+	ctx = context.WithoutCancel(ctx)
 	act, err := scanSignatureActivation(tx.queryRow(ctx, consumeSignatureActivationSQL, toMicros(now), sadHash, toMicros(now)))
 	if err != nil {
 		return notFound(err, "signature activation", "")

@@ -40,21 +40,40 @@ func Decode(b []byte) ([][]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
-	hashes := [][]byte{}
-	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
+	// Two passes: check the framing and count, then copy every hash into
+	// one backing array (a SAD's hundred hashes are one allocation, not a
+	// hundred, on the path of every signHash).
+	count, total := 0, 0
+	for rest := b; len(rest) > 0; count++ {
+		n, k := binary.Uvarint(rest)
 		// A longer spelling of the same length is refused: one list, one encoding.
-		if k <= 0 || k != len(binary.AppendUvarint(nil, n)) {
+		if k <= 0 || k != uvarintLen(n) {
 			return nil, errors.New("hash list: bad length prefix")
 		}
-		b = b[k:]
-		if n > maxHash || n > uint64(len(b)) {
-			return nil, fmt.Errorf("hash list: hash of %d bytes with %d left", n, len(b))
+		rest = rest[k:]
+		if n > maxHash || n > uint64(len(rest)) {
+			return nil, fmt.Errorf("hash list: hash of %d bytes with %d left", n, len(rest))
 		}
-		h := make([]byte, n)
+		rest = rest[n:]
+		total += int(n)
+	}
+	hashes := make([][]byte, count)
+	arena := make([]byte, total)
+	for i := range hashes {
+		n, k := binary.Uvarint(b)
+		b = b[k:]
+		h := arena[:n:n] // its own capacity: an append cannot spill into the next
 		copy(h, b[:n])
-		hashes = append(hashes, h)
-		b = b[n:]
+		hashes[i], arena, b = h, arena[n:], b[n:]
 	}
 	return hashes, nil
+}
+
+// uvarintLen is the length of the shortest uvarint encoding of n.
+func uvarintLen(n uint64) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
+	}
+	return k
 }

@@ -67,3 +67,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodedHashesDoNotShareCapacity: the hashes share one backing array,
+// so each must be capped at its own length.
+func TestDecodedHashesDoNotShareCapacity(t *testing.T) {
+	hashes, err := Decode(Encode([][]byte{{1, 1}, {2, 2}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(hashes[0], 9)
+	if cap(hashes[0]) != 2 || hashes[1][0] != 2 {
+		t.Fatalf("cap %d, second hash %x", cap(hashes[0]), hashes[1])
+	}
+	if got, err := Decode([]byte{}); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("an empty encoding: %v, %v; want an empty non-nil list", got, err)
+	}
+}
