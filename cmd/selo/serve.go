@@ -229,7 +229,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 // allocates about 5 KB per ECDSA signature (the hedged nonce's HMAC-DRBG)
 // and a few more per request, so with Go's default of 100 a busy signing
 // service collects many times a second; at 400 it collects a quarter as
-// often for a heap a few tens of megabytes larger (docs/benchmarks.md).
+// often (docs/benchmarks.md; bench/csc's server peaked at 72 MB resident
+// either way).
 const defaultGCPercent = 400
 
 // setGCPercent applies --gc-percent unless the operator set GOGC, which
