@@ -51,6 +51,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/store/postgres"
@@ -97,7 +98,7 @@ func run(ctx context.Context, database string, alg selo.KeyAlgorithm, n int, eve
 
 	fmt.Printf("CRL benchmark: %d entries, issuing CA %s, database %s, GOMAXPROCS %d, %s %s/%s\n",
 		n, alg, dbName(database), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("load average at start: %s\n", benchkit.LoadAverage())
 
 	db, err := openDatabase(ctx, database, tmp)
 	if err != nil {
@@ -265,7 +266,7 @@ func run(ctx context.Context, database string, alg selo.KeyAlgorithm, n int, eve
 		ratio(selo1.elapsed, create.elapsed), ratio(selo1.peakHeap, create.peakHeap))
 	fmt.Printf("Selo / load + CreateRevocationList:    time %5.2fx, peak heap %5.2fx\n",
 		ratio(selo1.elapsed, both.elapsed), ratio(selo1.peakHeap, both.peakHeap))
-	fmt.Printf("load average at end: %s\n", loadAverage())
+	fmt.Printf("load average at end: %s\n", benchkit.LoadAverage())
 	return nil
 }
 
@@ -678,18 +679,6 @@ func residentSet() uint64 {
 		return 0
 	}
 	return pages * uint64(os.Getpagesize())
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func round(d time.Duration) string { return d.Round(time.Millisecond).String() }

@@ -23,7 +23,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -32,23 +31,20 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/notify"
 )
@@ -97,11 +93,8 @@ func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) er
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		bin = filepath.Join(tmp, "selo")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/selo").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	if bin, err = benchkit.Selo(bin, tmp); err != nil {
+		return err
 	}
 	data := filepath.Join(tmp, "data")
 	pwFile := filepath.Join(tmp, "password")
@@ -109,16 +102,16 @@ func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) er
 		return err
 	}
 	env := append(os.Environ(), "SELO_DATA="+data)
-	if _, err := output(env, bin, "init", "--json"); err != nil {
+	if _, err := benchkit.Output(env, bin, "init", "--json"); err != nil {
 		return err
 	}
-	if _, err := output(env, bin, "account", "create", "--email", email, "--name", "Bench Holder", "--mobile", "+351910000000", "--password-file", pwFile); err != nil {
+	if _, err := benchkit.Output(env, bin, "account", "create", "--email", email, "--name", "Bench Holder", "--mobile", "+351910000000", "--password-file", pwFile); err != nil {
 		return err
 	}
 	creds := make([]*credential, clients)
 	for i := range creds {
 		mobile := fmt.Sprintf("+3519100%05d", i+1)
-		out, err := output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
+		out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
 			"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", fmt.Sprintf("Bench Holder %d", i), "--given-name", "Bench",
 			"--surname", fmt.Sprintf("Holder %d", i), "--serial-number", fmt.Sprintf("IDCPT-%08d", i), "--country", "PT", "--json")
 		if err != nil {
@@ -137,11 +130,13 @@ func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) er
 		return err
 	}
 
-	addr, stop, err := startServer(env, bin)
+	srv, err := benchkit.StartServer(env, bin, "--roles", "api")
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer srv.Stop()
+	serverPID = srv.PID
+	addr := srv.Addr
 	ctx := context.Background()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 1}, Timeout: time.Minute}
 	cl, err := csc.NewClient("http://"+addr+"/csc/v2", csc.WithHTTPClient(hc))
@@ -167,7 +162,7 @@ func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) er
 		c.pub = pub
 	}
 	fmt.Printf("CSC signHash benchmark: GOMAXPROCS %d, load average %s, SQLite, soft key store, SMS codes in the outbox\n",
-		runtime.GOMAXPROCS(0), loadAverage())
+		runtime.GOMAXPROCS(0), benchkit.LoadAverage())
 
 	if err := phase1(ctx, cl, outbox, creds[0], rounds); err != nil {
 		return err
@@ -268,7 +263,7 @@ func phase2(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, creds []
 	cpu0 := cpuSeconds()
 	raw, rawN := measureRaw(clients, batch, d)
 	rawCPU := (cpuSeconds() - cpu0) / float64(rawN)
-	fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s, %5.1f µs CPU each (load average %s)\n", clients, raw, 1e6*rawCPU, loadAverage())
+	fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s, %5.1f µs CPU each (load average %s)\n", clients, raw, 1e6*rawCPU, benchkit.LoadAverage())
 	var ratios, cpuRatios, serverRatios []float64
 	for r := 1; r <= repeat; r++ {
 		pools, err := obtainSADs(ctx, cl, outbox, creds, batch, raw, d, r)
@@ -301,12 +296,12 @@ func phase2(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, creds []
 			return err
 		}
 		fmt.Printf("  signHash over the CSC API, %d clients:       %9.0f signatures/s, %5.1f µs CPU each: server %.1f, client %.1f (load average %s)\n",
-			clients, api, 1e6*apiCPU, 1e6*srvCPU, 1e6*(apiCPU-srvCPU), loadAverage())
+			clients, api, 1e6*apiCPU, 1e6*srvCPU, 1e6*(apiCPU-srvCPU), benchkit.LoadAverage())
 		runtime.GC()
 		cpu0 = cpuSeconds()
 		after, afterN := measureRaw(clients, batch, d)
 		afterCPU := (cpuSeconds() - cpu0) / float64(afterN)
-		fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s, %5.1f µs CPU each (load average %s)\n", clients, after, 1e6*afterCPU, loadAverage())
+		fmt.Printf("  raw ecdsa.SignASN1, %d goroutines:           %9.0f signatures/s, %5.1f µs CPU each (load average %s)\n", clients, after, 1e6*afterCPU, benchkit.LoadAverage())
 		ratio := 100 * api / ((raw + after) / 2)
 		cpuRatio := 100 * ((rawCPU + afterCPU) / 2) / apiCPU
 		fmt.Printf("  ratio %d: signHash / mean of the raw runs before and after: %6.1f%%; by CPU time per signature: %6.1f%%\n", r, ratio, cpuRatio)
@@ -317,22 +312,12 @@ func phase2(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, creds []
 		}
 		raw, rawCPU = after, afterCPU
 	}
-	fmt.Printf("median ratio signHash / raw ecdsa.SignASN1 of %d: %6.1f%% (target >= 90%%)\n", len(ratios), median(ratios))
-	fmt.Printf("median ratio by CPU time per signature (bench and server processes, blind to other load): %6.1f%%\n", median(cpuRatios))
+	fmt.Printf("median ratio signHash / raw ecdsa.SignASN1 of %d: %6.1f%% (target >= 90%%)\n", len(ratios), benchkit.Median(ratios))
+	fmt.Printf("median ratio by CPU time per signature (bench and server processes, blind to other load): %6.1f%%\n", benchkit.Median(cpuRatios))
 	if len(serverRatios) > 0 {
-		fmt.Printf("median ratio by CPU time per signature of the server alone (the clients elsewhere):          %6.1f%%\n", median(serverRatios))
+		fmt.Printf("median ratio by CPU time per signature of the server alone (the clients elsewhere):          %6.1f%%\n", benchkit.Median(serverRatios))
 	}
 	return nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + m) / 2
-	}
-	return m
 }
 
 // serverPID is the selo serve process, whose CPU time cpuSeconds adds.
@@ -343,9 +328,9 @@ var serverPID int
 // of CPU time per signature is blind to what other processes on a shared
 // machine take, which a ratio of wall-clock rates is not.
 func cpuSeconds() float64 {
-	t := procCPU("self")
+	t := benchkit.ProcessCPU(os.Getpid())
 	if serverPID > 0 {
-		t += procCPU(strconv.Itoa(serverPID))
+		t += benchkit.ProcessCPU(serverPID)
 	}
 	return t
 }
@@ -353,25 +338,9 @@ func cpuSeconds() float64 {
 // serverCPU is the server's share of cpuSeconds.
 func serverCPU() float64 {
 	if serverPID > 0 {
-		return procCPU(strconv.Itoa(serverPID))
+		return benchkit.ProcessCPU(serverPID)
 	}
 	return 0
-}
-
-// procCPU reads utime + stime of /proc/PID/stat, in seconds (USER_HZ 100).
-func procCPU(pid string) float64 {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces: count from the last ')'.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return float64(u+st) / 100
 }
 
 // obtainSADs gets, before a timed window, enough SADs for the server to keep
@@ -520,51 +489,3 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// loadAverage returns the 1, 5 and 15 minute load averages, or "?".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
-}
-
-func output(env []string, bin string, args ...string) ([]byte, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("selo %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
-	}
-	return out, nil
-}
-
-func startServer(env []string, bin string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--no-init", "--log-level", "error", "--roles", "api")
-	cmd.Env = env
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	serverPID = cmd.Process.Pid
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr, stop, nil
-			}
-		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("server did not start")
-}

@@ -35,19 +35,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
@@ -80,11 +76,8 @@ func run(bin string, n, repeat int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		bin = filepath.Join(tmp, "selo")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/selo").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	if bin, err = benchkit.Selo(bin, tmp); err != nil {
+		return err
 	}
 	data := filepath.Join(tmp, "data")
 	pwFile := filepath.Join(tmp, "password")
@@ -92,13 +85,13 @@ func run(bin string, n, repeat int) error {
 		return err
 	}
 	env := append(os.Environ(), "SELO_DATA="+data)
-	if _, err := output(env, bin, "init", "--json"); err != nil {
+	if _, err := benchkit.Output(env, bin, "init", "--json"); err != nil {
 		return err
 	}
-	if _, err := output(env, bin, "account", "create", "--email", email, "--name", "Billing Seal", "--mobile", mobile, "--password-file", pwFile); err != nil {
+	if _, err := benchkit.Output(env, bin, "account", "create", "--email", email, "--name", "Billing Seal", "--mobile", mobile, "--password-file", pwFile); err != nil {
 		return err
 	}
-	out, err := output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
+	out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
 		"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", "Billing Holder", "--given-name", "Billing",
 		"--surname", "Holder", "--serial-number", "IDCPT-00000001", "--country", "PT", "--json")
 	if err != nil {
@@ -121,14 +114,15 @@ func run(bin string, n, repeat int) error {
 		}
 	}
 
-	addr, stop, err := startServer(env, bin)
+	srv, err := benchkit.StartServer(env, bin, "--roles", "api")
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer srv.Stop()
+	addr := srv.Addr
 	ctx := context.Background()
 	base := "http://" + addr
-	fmt.Printf("Batch document signing benchmark: %d one-page invoices, GOMAXPROCS %d, load average %s\n", n, runtime.GOMAXPROCS(0), loadAverage())
+	fmt.Printf("Batch document signing benchmark: %d one-page invoices, GOMAXPROCS %d, load average %s\n", n, runtime.GOMAXPROCS(0), benchkit.LoadAverage())
 
 	key, cert, err := localKey()
 	if err != nil {
@@ -152,7 +146,7 @@ func run(bin string, n, repeat int) error {
 		}
 		remotes, locals, raws = append(remotes, r), append(locals, l), append(raws, time.Since(start))
 	}
-	remote, local, raw := median(remotes), median(locals), median(raws)
+	remote, local, raw := benchkit.Median(remotes), benchkit.Median(locals), benchkit.Median(raws)
 	fmt.Printf("medians of %d alternating rounds\n", repeat)
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
 	fmt.Printf("%-58s %10s %12s\n", "", "seconds", "documents/s")
@@ -171,7 +165,7 @@ func remoteRound(ctx context.Context, env []string, bin, base, data, credID, pwF
 		return 0, err
 	}
 	start := time.Now()
-	if _, err := output(env, bin, "sign", "batch", in, "--out", out, "--format", "pades", "--credential", credID,
+	if _, err := benchkit.Output(env, bin, "sign", "batch", in, "--out", out, "--format", "pades", "--credential", credID,
 		"--csc", base, "--user", email, "--password-file", pwFile, "--otp-file", otpFile); err != nil {
 		return 0, err
 	}
@@ -215,12 +209,6 @@ func localRound(ctx context.Context, key *ecdsa.PrivateKey, cert *x509.Certifica
 	}
 	took := time.Since(start)
 	return took, digests, checkSigned(out, n)
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // invoice returns a one-page PDF with a line of text naming invoice i.
@@ -316,51 +304,4 @@ func localKey() (*ecdsa.PrivateKey, *x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	return key, cert, err
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages, or "?".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
-}
-
-func output(env []string, bin string, args ...string) ([]byte, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("selo %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
-	}
-	return out, nil
-}
-
-func startServer(env []string, bin string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--no-init", "--log-level", "error", "--roles", "api")
-	cmd.Env = env
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr, stop, nil
-			}
-		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("server did not start")
 }

@@ -27,13 +27,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +39,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/pki"
 )
 
@@ -69,11 +67,8 @@ func run(bin, database, profileName, serverProfile string, clients int, d time.D
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if bin == "" {
-		bin = filepath.Join(tmp, "selo")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/selo").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
+	if bin, err = benchkit.Selo(bin, tmp); err != nil {
+		return err
 	}
 	data := filepath.Join(tmp, "data")
 	env := append(os.Environ(), "SELO_DATA="+data)
@@ -81,9 +76,9 @@ func run(bin, database, profileName, serverProfile string, clients int, d time.D
 	if database != "" {
 		env = append(env, "SELO_DATABASE="+withApplicationName(database, appName))
 	}
-	out, err := command(env, bin, "init", "--json").Output()
+	out, err := benchkit.Output(env, bin, "init", "--json")
 	if err != nil {
-		return fmt.Errorf("selo init: %w", err)
+		return err
 	}
 	var ir struct {
 		APIKey string `json:"api_key"`
@@ -107,12 +102,13 @@ func run(bin, database, profileName, serverProfile string, clients int, d time.D
 		}
 		serveArgs = append(serveArgs, "--cpu-profile", abs)
 	}
-	addr, serverPID, stop, err := startServer(env, bin, serveArgs...)
+	srv, err := benchkit.StartServer(env, bin, serveArgs...)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	meter := &cpuMeter{serverPID: serverPID}
+	defer srv.Stop()
+	addr := srv.Addr
+	meter := &cpuMeter{serverPID: srv.PID}
 	if database != "" {
 		if meter.db, err = pgx.Connect(context.Background(), database); err != nil {
 			return fmt.Errorf("connect to count PostgreSQL's CPU time: %w", err)
@@ -123,7 +119,7 @@ func run(bin, database, profileName, serverProfile string, clients int, d time.D
 	var ratios, cpuRatios []float64
 	for r := 1; r <= rounds; r++ {
 		if rounds > 1 {
-			fmt.Printf("round %d (load average %s)\n", r, loadAverage())
+			fmt.Printf("round %d (load average %s)\n", r, benchkit.LoadAverage())
 		}
 		before := meter.sample()
 		pipeline, pipeN, err := measurePipeline(profileName, parsed, clients, d)
@@ -155,19 +151,10 @@ func run(bin, database, profileName, serverProfile string, clients int, d time.D
 		cpuRatios = append(cpuRatios, cpuRatio)
 	}
 	if rounds > 1 {
-		fmt.Printf("median ratio of %d rounds:                     %8.1f%% (target >= 60%%)\n", rounds, median(ratios))
-		fmt.Printf("median CPU ratio of %d rounds:                 %8.1f%%\n", rounds, median(cpuRatios))
+		fmt.Printf("median ratio of %d rounds:                     %8.1f%% (target >= 60%%)\n", rounds, benchkit.Median(ratios))
+		fmt.Printf("median CPU ratio of %d rounds:                 %8.1f%%\n", rounds, benchkit.Median(cpuRatios))
 	}
 	return nil
-}
-
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	m := v[len(v)/2]
-	if len(v)%2 == 0 {
-		m = (v[len(v)/2-1] + m) / 2
-	}
-	return m
 }
 
 // withApplicationName adds application_name to a postgres:// URL or a
@@ -216,7 +203,7 @@ func (m *cpuMeter) sample() cpuTimes {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	t := cpuTimes{
 		bench:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(),
-		server:   procCPU(m.serverPID),
+		server:   benchkit.ProcessCPU(m.serverPID),
 		backends: map[int]float64{},
 	}
 	if m.db != nil {
@@ -224,7 +211,7 @@ func (m *cpuMeter) sample() cpuTimes {
 		if err == nil {
 			pids, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
 			for _, pid := range pids {
-				t.backends[int(pid)] = procCPU(int(pid))
+				t.backends[int(pid)] = benchkit.ProcessCPU(int(pid))
 			}
 		}
 	}
@@ -238,47 +225,11 @@ func (m *cpuMeter) dbString(msPerCert float64) string {
 	return fmt.Sprintf("%.2f", msPerCert)
 }
 
-// procCPU returns the user + system CPU seconds of process pid, or 0.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name, which is in parentheses: utime
-	// and stime are the 12th and 13th, in clock ticks (100 per second).
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	var ut, st float64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	return (ut + st) / 100
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages, or "?" where
-// /proc/loadavg cannot be read.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
-}
-
 func dbName(dsn string) string {
 	if dsn == "" {
 		return "sqlite"
 	}
 	return "postgresql"
-}
-
-func command(env []string, bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stderr = io.Discard
-	return cmd
 }
 
 var (
@@ -394,30 +345,6 @@ func newIssuer(l *pki.Linter) (*pki.Issuer, error) {
 		return nil, err
 	}
 	return pki.NewIssuer(issCert, crypto.Signer(issKey), urls)
-}
-
-func startServer(env []string, bin string, extra ...string) (string, int, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", 0, nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := command(env, bin, append([]string{"serve", "--listen", addr, "--no-init", "--log-level", "error"}, extra...)...)
-	if err := cmd.Start(); err != nil {
-		return "", 0, nil, err
-	}
-	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr, cmd.Process.Pid, stop, nil
-			}
-		}
-	}
-	stop()
-	return "", 0, nil, fmt.Errorf("server did not start")
 }
 
 func measureServer(addr, apiKey, profile string, csrs []string, clients int, d time.Duration) (float64, int64, int64, error) {
