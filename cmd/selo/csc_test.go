@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base32"
@@ -13,8 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,105 +20,8 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
-	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
-	"github.com/selo-qtsp/selo/notify"
-	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
-	"github.com/selo-qtsp/selo/signing"
 )
-
-// cscServer is a real Selo server (SQLite, soft key store, the signing
-// service, SMS into an outbox) with one holder, for the csc commands.
-type cscServer struct {
-	url    string
-	svc    *signing.Service
-	outbox *notify.Outbox
-	acct   *selo.Account
-	pwFile string
-}
-
-const cscMobile = "+351912000099"
-
-func newCSCServer(t *testing.T) *cscServer {
-	t.Helper()
-	return newCSCServerConfig(t, nil)
-}
-
-// newCSCServerConfig is newCSCServer with the signing service's config
-// changed by tune first (nil: as is).
-func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
-	t.Helper()
-	env := testenv.New(t)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, _ := soft.NewSecretBox(master)
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	outbox, err := notify.OpenOutbox(t.TempDir(), env.Clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	cfg := signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: outbox,
-		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-	}
-	if tune != nil {
-		tune(&cfg)
-	}
-	svc, err := signing.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc, Logger: slog.New(slog.DiscardHandler)}).Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-	const pw = "correct horse battery"
-	a, err := svc.CreateAccount(context.Background(), "operator", signing.CreateAccountRequest{
-		Email: "maria@example.pt", Name: "Maria Silva", Mobile: cscMobile, Password: pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cscServer{url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
-}
-
-func (s *cscServer) credential(t *testing.T, ap selo.ApprovalType, key selo.KeyAlgorithm) string {
-	t.Helper()
-	req := pkitest.Request("qualified-sign", nil)
-	c, err := s.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{AccountID: s.acct.ID,
-		Profile: "qualified-sign", ApprovalType: ap, KeyAlgorithm: key, Subject: req.Subject, EmailAddresses: req.EmailAddresses})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Credential.ID
-}
-
-// smsCode reads the newest code texted to the holder, as from the phone.
-func (s *cscServer) smsCode(t *testing.T) string {
-	t.Helper()
-	msgs, err := s.outbox.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelSMS, To: cscMobile})
-	if err != nil || len(msgs) == 0 {
-		t.Fatalf("no SMS: %v", err)
-	}
-	for _, f := range strings.Fields(msgs[len(msgs)-1].Body) {
-		f = strings.TrimRight(f, ".,:")
-		if len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
-			return f
-		}
-	}
-	t.Fatalf("no code in %q", msgs[len(msgs)-1].Body)
-	return ""
-}
-
-func (s *cscServer) smsCount(t *testing.T) int {
-	t.Helper()
-	msgs, err := s.outbox.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelSMS, To: cscMobile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(msgs)
-}
 
 // TestCSCCommands walks an integrator's session: info, login, credentials,
 // an SMS code read from the outbox, a batch of files signed, every
@@ -278,26 +177,9 @@ func TestCSCCommands(t *testing.T) {
 // TestCSCWalletApproval: sign-hash waits while the holder approves in the wallet.
 func TestCSCWalletApproval(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s := newCSCServer(t)
 	cred := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP384)
-	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr, err := approval.ParseWalletEnrollmentURI(offer.URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	reg, err := approval.NewWalletRegistration(enr, "phone", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wallet, err := s.svc.RegisterWallet(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wallet, key := s.registerWallet(t)
 	tf := filepath.Join(t.TempDir(), "token.json")
 	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
 
@@ -307,24 +189,9 @@ func TestCSCWalletApproval(t *testing.T) {
 		done <- runSelo(t, "csc", "sign-hash", cred, "--token-file", tf, "--hash-alg", "sha384", "--file", file, "--description", "lease.pdf", "--wait", "1m")
 	}()
 	// The holder sees the request in the wallet and approves it.
-	var pending []*approval.WalletChallenge
-	for deadline := time.Now().Add(30 * time.Second); len(pending) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no request reached the wallet")
-		}
-		if pending, err = s.svc.PendingApprovals(ctx, wallet); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pending := s.approveInWallet(t, wallet, key)
 	if pending[0].Description != "lease.pdf" || len(pending[0].Hashes) != 1 {
 		t.Fatalf("the wallet shows %+v", pending[0])
-	}
-	sig, err := approval.SignWalletDecision(pending[0], true, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.svc.DecideWalletApproval(ctx, pending[0].ApprovalID, wallet.ID, true, sig); err != nil {
-		t.Fatal(err)
 	}
 	r := <-done
 	if r.code != 0 || !strings.Contains(r.stderr, "waiting for the holder") || !strings.Contains(r.stderr, "ecdsa-with-SHA384") {

@@ -1,63 +1,17 @@
 package main
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/pem"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/approval"
-	"github.com/selo-qtsp/selo/csc"
-	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
-
-// credentialRoot writes the root certificate of a credential's chain as PEM,
-// for openssl's -CAfile; it also returns the signer's common name.
-func (s *cscServer) credentialRoot(t *testing.T, cred string) (string, string) {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := csc.NewClient(s.url + server.CSCPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := strings.TrimSpace(string(readFile(t, s.pwFile)))
-	if _, err := cl.Login(ctx, "maria@example.pt", pw); err != nil {
-		t.Fatal(err)
-	}
-	d, err := cl.CredentialInfo(ctx, cred)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := d.Certificates()
-	if err != nil || len(certs) < 2 {
-		t.Fatalf("credential chain: %d certificates, %v", len(certs), err)
-	}
-	root := certs[len(certs)-1]
-	path := filepath.Join(t.TempDir(), "root.pem")
-	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})))
-	return path, certs[0].Subject.CommonName
-}
-
-// sendOTP has the service text a code and returns it in a file, as the
-// holder would copy it from the phone.
-func (s *cscServer) sendOTP(t *testing.T, tokenFile, cred string) string {
-	t.Helper()
-	mustRunSelo(t, "csc", "send-otp", cred, "--token-file", tokenFile)
-	return writeFile(t, filepath.Join(t.TempDir(), "otp"), s.smsCode(t)+"\n")
-}
 
 // pdfsigValid runs pdfsig on a PDF and fails unless every signature is valid
 // and made by signer; it skips (fails in CI) without pdfsig.
@@ -271,55 +225,14 @@ func TestSignBatchLargerThanMultisign(t *testing.T) {
 	}
 }
 
-// authenticatorCode enrolls an authenticator app for the holder and returns
-// the code it shows now.
-func (s *cscServer) authenticatorCode(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(enr.URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(u.Query().Get("secret")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := approval.OTPParams{Algorithm: approval.Algorithm(u.Query().Get("algorithm")), Digits: 6, Period: 30 * time.Second}
-	if err := s.svc.ConfirmAuthenticator(ctx, s.acct.ID, enr.Authenticator.ID, approval.TOTP(secret, time.Now().Add(-30*time.Second), p)); err != nil {
-		t.Fatal(err)
-	}
-	return approval.TOTP(secret, time.Now(), p)
-}
-
 // TestSignBatchWalletOneTap: a wallet credential signs a folder with one
 // approval in the wallet, which shows every hash of the batch.
 func TestSignBatchWalletOneTap(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s := newCSCServer(t)
 	cred := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
 	_, cn := s.credentialRoot(t, cred)
-	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr, err := approval.ParseWalletEnrollmentURI(offer.URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	reg, err := approval.NewWalletRegistration(enr, "phone", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wallet, err := s.svc.RegisterWallet(ctx, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wallet, key := s.registerWallet(t)
 	dir := t.TempDir()
 	for i := range 4 {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("inv-%d.PDF", i)), invoicePDF(i), 0o600); err != nil {
@@ -332,24 +245,10 @@ func TestSignBatchWalletOneTap(t *testing.T) {
 		done <- runSelo(t, "sign", "batch", dir, "--out", out, "--format", "pades", "--credential", cred, "--csc", s.url,
 			"--user", "maria@example.pt", "--password-file", s.pwFile, "--wait", "1m")
 	}()
-	var pending []*approval.WalletChallenge
-	for deadline := time.Now().Add(30 * time.Second); len(pending) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no request reached the wallet")
-		}
-		if pending, err = s.svc.PendingApprovals(ctx, wallet); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The holder sees the request in the wallet and approves it.
+	pending := s.approveInWallet(t, wallet, key)
 	if len(pending) != 1 || len(pending[0].Hashes) != 4 || !strings.Contains(pending[0].Description, "4 documents") {
 		t.Fatalf("the wallet shows %d request(s), the first %+v", len(pending), pending[0])
-	}
-	sig, err := approval.SignWalletDecision(pending[0], true, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.svc.DecideWalletApproval(ctx, pending[0].ApprovalID, wallet.ID, true, sig); err != nil {
-		t.Fatal(err)
 	}
 	r := <-done
 	if r.code != 0 || !strings.Contains(r.stdout, "Signed 4 of 4") || !strings.Contains(r.stderr, "waiting for the holder") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -12,34 +11,8 @@ import (
 	"testing"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/docsign/xades"
-	"github.com/selo-qtsp/selo/server"
 )
-
-// credentialChain returns the certificates of a credential, leaf first, as
-// the CSC service lists them.
-func (s *cscServer) credentialChain(t *testing.T, cred string) []*x509.Certificate {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := csc.NewClient(s.url + server.CSCPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := strings.TrimSpace(string(readFile(t, s.pwFile)))
-	if _, err := cl.Login(ctx, "maria@example.pt", pw); err != nil {
-		t.Fatal(err)
-	}
-	d, err := cl.CredentialInfo(ctx, cred)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := d.Certificates()
-	if err != nil || len(certs) < 2 {
-		t.Fatalf("credential chain: %d certificates, %v", len(certs), err)
-	}
-	return certs
-}
 
 // xmlsecVerifier returns a function that runs 'xmlsec1 --verify' on a
 // file with chain[last] trusted and the CAs between as untrusted helpers;
