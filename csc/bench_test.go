@@ -5,10 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"log/slog"
-	"net/http/httptest"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,10 +14,6 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/csc"
-	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
-	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -44,14 +37,11 @@ func (l *lastSMS) SendSMS(_ context.Context, _, text string) error {
 func (l *lastSMS) code(b *testing.B) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, f := range strings.Fields(l.text) {
-		f = strings.TrimRight(f, ".,:")
-		if len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
-			return f
-		}
+	code := codeIn(l.text)
+	if code == "" {
+		b.Fatalf("no code in %q", l.text)
 	}
-	b.Fatalf("no code in %q", l.text)
-	return ""
+	return code
 }
 
 // benchFixture is the signing service behind the HTTP API, one holder
@@ -66,45 +56,30 @@ type benchFixture struct {
 }
 
 func newBenchFixture(b *testing.B) *benchFixture {
-	ctx := context.Background()
-	env := testenv.New(b)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, _ := soft.NewSecretBox(master)
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
 	sms := &lastSMS{}
-	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: sms,
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-	})
-	if err != nil {
-		b.Fatal(err)
+	s := newStackSMS(b, sms)
+	acct := s.holder(b, "bench@example.pt", "+351912000000")
+	cred, ci := s.credential(b, acct, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
+	return &benchFixture{client: s.client(b, "bench@example.pt"), sms: sms, cred: cred, hashes: digests(benchBatch, "bench"),
+		pub: ci.Certificate.PublicKey.(*ecdsa.PublicKey), svc: s.svc}
+}
+
+// sads obtains n SADs over f.hashes, each by sendOTP, the texted code and
+// authorize, before a benchmark's timed window.
+func (f *benchFixture) sads(b *testing.B, n int) []string {
+	ctx := context.Background()
+	sads := make([]string, n)
+	for i := range sads {
+		if err := f.client.SendOTP(ctx, f.cred); err != nil {
+			b.Fatal(err)
+		}
+		res, err := f.client.Authorize(ctx, f.cred, csc.OIDSHA256, f.hashes, f.sms.code(b), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sads[i] = res.SAD
 	}
-	srv := httptest.NewServer(server.New(server.Config{Authority: env.Authority, Signing: svc,
-		Logger: slog.New(slog.DiscardHandler), PublicRateLimit: server.RateLimit{Off: true}}).Handler())
-	b.Cleanup(srv.Close)
-	acct, err := svc.CreateAccount(ctx, "operator", signing.CreateAccountRequest{Email: "bench@example.pt", Name: "Bench", Mobile: "+351912000000", Password: password})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := pkitest.Request("qualified-sign", nil)
-	ci, err := svc.CreateCredential(ctx, "operator", signing.CreateCredentialRequest{AccountID: acct.ID, Profile: "qualified-sign",
-		ApprovalType: selo.ApprovalSMS, KeyAlgorithm: selo.KeyECDSAP256, Subject: req.Subject, EmailAddresses: req.EmailAddresses})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cred := ci.Credential.ID
-	c, err := csc.NewClient(srv.URL + server.CSCPrefix)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Login(ctx, "bench@example.pt", password); err != nil {
-		b.Fatal(err)
-	}
-	hashes := digests(benchBatch, "bench")
-	pub := ci.Certificate.PublicKey.(*ecdsa.PublicKey)
-	return &benchFixture{client: c, sms: sms, cred: cred, hashes: hashes, pub: pub, svc: svc}
+	return sads
 }
 
 // BenchmarkSignHash100 measures signatures/signHash of 100 P-256 hashes
@@ -148,17 +123,7 @@ func BenchmarkSignHash100(b *testing.B) {
 func BenchmarkSignHash100Parallel(b *testing.B) {
 	ctx := context.Background()
 	f := newBenchFixture(b)
-	sads := make([]string, b.N)
-	for i := range sads {
-		if err := f.client.SendOTP(ctx, f.cred); err != nil {
-			b.Fatal(err)
-		}
-		res, err := f.client.Authorize(ctx, f.cred, csc.OIDSHA256, f.hashes, f.sms.code(b), "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sads[i] = res.SAD
-	}
+	sads := f.sads(b, b.N)
 	var next atomic.Int64
 	var mu sync.Mutex
 	var last [][][]byte // each client's last batch, verified after the clock stops
@@ -207,17 +172,7 @@ func BenchmarkSignHash100Parallel(b *testing.B) {
 func BenchmarkServiceSignHash100Parallel(b *testing.B) {
 	ctx := context.Background()
 	f := newBenchFixture(b)
-	sads := make([]string, b.N)
-	for i := range sads {
-		if err := f.client.SendOTP(ctx, f.cred); err != nil {
-			b.Fatal(err)
-		}
-		res, err := f.client.Authorize(ctx, f.cred, csc.OIDSHA256, f.hashes, f.sms.code(b), "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sads[i] = res.SAD
-	}
+	sads := f.sads(b, b.N)
 	sess, err := f.svc.Authenticate(ctx, f.client.AccessToken())
 	if err != nil {
 		b.Fatal(err)

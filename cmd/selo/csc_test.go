@@ -5,21 +5,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/server"
 )
 
@@ -241,7 +237,6 @@ func TestCSCUsageErrors(t *testing.T) {
 // an SMS credential it has the code texted first.
 func TestCSCPromptsOnTerminal(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s := newCSCServer(t)
 	data := filepath.Join(t.TempDir(), "data")
 	tf := filepath.Join(t.TempDir(), "token.json")
@@ -250,23 +245,7 @@ func TestCSCPromptsOnTerminal(t *testing.T) {
 
 	// Authenticator: the code from the app, typed at the prompt.
 	totpCred := s.credential(t, selo.ApprovalAuthenticator, selo.KeyECDSAP256)
-	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(enr.URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(u.Query().Get("secret")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := approval.OTPParams{Algorithm: approval.Algorithm(u.Query().Get("algorithm")), Digits: 6, Period: 30 * time.Second}
-	if err := s.svc.ConfirmAuthenticator(ctx, s.acct.ID, enr.Authenticator.ID, approval.TOTP(secret, time.Now().Add(-30*time.Second), p)); err != nil {
-		t.Fatal(err)
-	}
-	code, out := onTerminal(t, approval.TOTP(secret, time.Now(), p)+"\n", "csc", "sign-hash", totpCred, "--file", file, "--token-file", tf, "--data", data)
+	code, out := onTerminal(t, s.authenticatorCode(t)+"\n", "csc", "sign-hash", totpCred, "--file", file, "--token-file", tf, "--data", data)
 	if code != 0 || !strings.Contains(out, "Authenticator code: ") || !strings.Contains(out, "1 signature(s)") {
 		t.Fatalf("sign-hash with an authenticator on a terminal: exit %d\n%s", code, out)
 	}

@@ -3,20 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
-	"github.com/selo-qtsp/selo/notify"
-	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -51,38 +43,9 @@ func TestAccountAndCredentialCommands(t *testing.T) {
 func TestWalletCommands(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	env := testenv.New(t)
-	srv := httptest.NewUnstartedServer(nil)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, _ := soft.NewSecretBox(master)
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	outbox, err := notify.OpenOutbox(t.TempDir(), env.Clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: outbox,
-		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc, Logger: slog.New(slog.DiscardHandler)}).Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-
-	a, err := svc.CreateAccount(ctx, "operator", signing.CreateAccountRequest{Email: "ana@example.pt", Name: "Ana", Password: "correct horse battery"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := pkitest.Request("qualified-sign", nil)
-	c, err := svc.CreateCredential(ctx, "operator", signing.CreateCredentialRequest{AccountID: a.ID, Profile: "qualified-sign",
-		ApprovalType: selo.ApprovalWallet, KeyAlgorithm: selo.KeyECDSAP256, Subject: req.Subject, EmailAddresses: req.EmailAddresses})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newCSCServer(t)
+	svc, a := s.svc, s.acct
+	credID := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
 	offer, err := svc.StartWalletEnrollment(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +73,7 @@ func TestWalletCommands(t *testing.T) {
 	hashes := [][]byte{bytes.Repeat([]byte{0xab}, 32)}
 	authorize := func() string {
 		t.Helper()
-		res, err := svc.Authorize(ctx, signing.AuthorizeRequest{AccountID: a.ID, CredentialID: c.Credential.ID,
+		res, err := svc.Authorize(ctx, signing.AuthorizeRequest{AccountID: a.ID, CredentialID: credID,
 			HashAlgorithmOID: signing.OIDSHA256, Hashes: hashes, NumSignatures: 1, Description: "lease.pdf"})
 		if err != nil || res.Pending == nil {
 			t.Fatalf("Authorize: %+v %v", res, err)
