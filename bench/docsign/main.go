@@ -47,6 +47,7 @@ import (
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
+	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/notify"
 )
 
@@ -221,20 +222,7 @@ func invoice(i int) []byte {
 		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(text), text),
 		"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
 	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return signtest.PDF("%PDF-1.4\n", objs...)
 }
 
 // smsCode asks the service to text the holder a code, reads it from the

@@ -53,7 +53,7 @@ func signedLookingPDF(catalogExtra string) []byte {
 		"<</Type/DSS/Certs[7 0 R]/VRI<</AB<</Cert[7 0 R]>>>>>>",
 		"<</Length 2>>\nstream\n0\x00\nendstream",
 	}
-	return pdfWithHeader("%PDF-1.7\n", objs...)
+	return signtest.PDF("%PDF-1.7\n", objs...)
 }
 
 // FuzzAddValidationData feeds arbitrary bytes to the DSS update, which

@@ -42,7 +42,7 @@ func pdfWithPageEntries(extra string) []byte {
 		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(content), content),
 		"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
 	}
-	return pdfWithHeader("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", objs...)
+	return signtest.PDF("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", objs...)
 }
 
 func tsaResponder(t testing.TB) *tsa.Responder {

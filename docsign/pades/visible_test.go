@@ -3,7 +3,6 @@ package pades_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -186,26 +185,7 @@ func FuzzParseVisible(f *testing.F) {
 // pdfFromObjects writes objs as objects 1, 2, … of a PDF 1.4 with a
 // classic xref table; object 1 is the catalog.
 func pdfFromObjects(objs ...string) []byte {
-	return pdfWithHeader("%PDF-1.4\n", objs...)
-}
-
-// pdfWithHeader is pdfFromObjects with another header (version line and
-// binary comment).
-func pdfWithHeader(header string, objs ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString(header)
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return signtest.PDF("%PDF-1.4\n", objs...)
 }
 
 func TestVisibleSignatureInPageTree(t *testing.T) {

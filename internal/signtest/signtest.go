@@ -1,6 +1,6 @@
 // Package signtest gives the document signing and timestamp tests what they
 // share: signer certificates under the pkitest hierarchy, PEM files for
-// OpenSSL, and the OpenSSL binary itself.
+// OpenSSL, the OpenSSL binary itself, and small hand-written PDFs.
 package signtest
 
 import (
