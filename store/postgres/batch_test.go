@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,17 +21,7 @@ import (
 // holds exactly the successful writes.
 func TestPipelinedWriteFailures(t *testing.T) {
 	ctx := context.Background()
-	dsn := testDSN(t)
-	db, err := postgres.Open(ctx, withParam(t, dsn, "pool_max_conns", "1"), selo.SystemClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	raw, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close(ctx)
+	db, raw := openWithConn(t, 1)
 	exec := func(query string) {
 		t.Helper()
 		if _, err := raw.Exec(ctx, query); err != nil {
@@ -39,12 +30,6 @@ func TestPipelinedWriteFailures(t *testing.T) {
 	}
 	audit := func(action string) *selo.AuditEntry {
 		return &selo.AuditEntry{Actor: "t", Action: action, Object: "o", Outcome: selo.OutcomeSuccess}
-	}
-	cert := func(serial, caID string) *selo.Certificate {
-		der := make([]byte, 64)
-		rand.Read(der)
-		return &selo.Certificate{Serial: serial, CAID: caID, Profile: "p", Subject: "CN=" + serial,
-			NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1800000000, 0), DER: der}
 	}
 
 	wantAudited := 0
@@ -56,7 +41,7 @@ func TestPipelinedWriteFailures(t *testing.T) {
 		wantAudited++
 	}
 	ok("CreateCA", db.CreateCA(ctx, &selo.CA{ID: "ca1", Name: "CA 1", KeyID: "k1", KeyAlgorithm: selo.KeyECDSAP256, CertDER: []byte{0x30}}, audit("ca.create")))
-	ok("CreateCertificate 01", db.CreateCertificate(ctx, cert("01", "ca1"), audit("certificate.issue")))
+	ok("CreateCertificate 01", db.CreateCertificate(ctx, testCertificate("01", "ca1"), audit("certificate.issue")))
 
 	// Failures in the first round trip, mapped to the store's codes.
 	failures := []struct {
@@ -64,10 +49,10 @@ func TestPipelinedWriteFailures(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"serial exists", db.CreateCertificate(ctx, cert("01", "ca1"), audit("certificate.issue")), selo.ECONFLICT},
-		{"unknown CA", db.CreateCertificate(ctx, cert("02", "nope"), audit("certificate.issue")), selo.ENOTFOUND},
+		{"serial exists", db.CreateCertificate(ctx, testCertificate("01", "ca1"), audit("certificate.issue")), selo.ECONFLICT},
+		{"unknown CA", db.CreateCertificate(ctx, testCertificate("02", "nope"), audit("certificate.issue")), selo.ENOTFOUND},
 		{"status of unknown CA", db.SetCAStatus(ctx, "nope", selo.CARetired, audit("ca.status")), selo.ENOTFOUND},
-		{"supersede unknown", db.SupersedeCertificate(ctx, "99", cert("03", "ca1"), audit("certificate.reissue")), selo.ENOTFOUND},
+		{"supersede unknown", db.SupersedeCertificate(ctx, "99", testCertificate("03", "ca1"), audit("certificate.reissue")), selo.ENOTFOUND},
 		{"release without revocation", db.ReleaseHold(ctx, "01", audit("certificate.release")), selo.ENOTFOUND},
 		{"CA exists", db.CreateCA(ctx, &selo.CA{ID: "ca1", Name: "again", KeyID: "k2", KeyAlgorithm: selo.KeyECDSAP256, CertDER: []byte{0x30}}, audit("ca.create")), selo.ECONFLICT},
 	}
@@ -81,7 +66,7 @@ func TestPipelinedWriteFailures(t *testing.T) {
 	// certificate was inserted and the head locked.
 	exec(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`)
 	exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse()`)
-	if err := db.CreateCertificate(ctx, cert("04", "ca1"), audit("certificate.issue")); err == nil {
+	if err := db.CreateCertificate(ctx, testCertificate("04", "ca1"), audit("certificate.issue")); err == nil {
 		t.Error("CreateCertificate with a failing audit insert succeeded")
 	}
 	if _, _, err := db.RevokeCertificate(ctx, &selo.Revocation{Serial: "01", Reason: selo.ReasonKeyCompromise}, audit("certificate.revoke")); err == nil {
@@ -102,7 +87,7 @@ func TestPipelinedWriteFailures(t *testing.T) {
 	}
 
 	// The one connection is usable again, and writes resume the chain.
-	ok("CreateCertificate 05", db.CreateCertificate(ctx, cert("05", "ca1"), audit("certificate.issue")))
+	ok("CreateCertificate 05", db.CreateCertificate(ctx, testCertificate("05", "ca1"), audit("certificate.issue")))
 	rev, created, err := db.RevokeCertificate(ctx, &selo.Revocation{Serial: "05", Reason: selo.ReasonCertificateHold}, audit("certificate.revoke"))
 	ok("RevokeCertificate 05", err)
 	if !created || rev.Serial != "05" {
@@ -129,4 +114,33 @@ func TestPipelinedWriteFailures(t *testing.T) {
 	if seq, hash, err := db.AuditHead(ctx); err != nil || seq != int64(len(entries)) || hash != entries[len(entries)-1].Hash {
 		t.Errorf("AuditHead = %d, %q, %v; want the last entry", seq, hash, err)
 	}
+}
+
+// openWithConn opens the store over a fresh schema with a pool of conns
+// connections, and a connection of its own beside the pool for the test to
+// hold locks or break things with; both are closed when the test ends.
+func openWithConn(t *testing.T, conns int) (*postgres.DB, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testDSN(t)
+	db, err := postgres.Open(ctx, withParam(t, dsn, "pool_max_conns", strconv.Itoa(conns)), selo.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	raw, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close(ctx) })
+	return db, raw
+}
+
+// testCertificate is a certificate row with a random 64-byte DER, for store
+// tests that never parse it.
+func testCertificate(serial, caID string) *selo.Certificate {
+	der := make([]byte, 64)
+	rand.Read(der)
+	return &selo.Certificate{Serial: serial, CAID: caID, Profile: "p", Subject: "CN=" + serial,
+		NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1800000000, 0), DER: der}
 }

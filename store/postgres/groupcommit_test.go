@@ -2,14 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/postgres"
@@ -24,32 +21,16 @@ import (
 // per stored certificate.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	dsn := testDSN(t)
-	db, err := postgres.Open(ctx, withParam(t, dsn, "pool_max_conns", "2"), selo.SystemClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	raw, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close(ctx)
+	db, raw := openWithConn(t, 2)
 
 	audit := func(serial string) *selo.AuditEntry {
 		return &selo.AuditEntry{Actor: "t", Action: "certificate.issue", Object: "certificate/" + serial, Outcome: selo.OutcomeSuccess}
-	}
-	cert := func(serial, caID string) *selo.Certificate {
-		der := make([]byte, 64)
-		rand.Read(der)
-		return &selo.Certificate{Serial: serial, CAID: caID, Profile: "p", Subject: "CN=" + serial,
-			NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1800000000, 0), DER: der}
 	}
 	if err := db.CreateCA(ctx, &selo.CA{ID: "ca1", Name: "CA 1", KeyID: "k1", KeyAlgorithm: selo.KeyECDSAP256, CertDER: []byte{0x30}},
 		&selo.AuditEntry{Actor: "t", Action: "ca.create", Object: "ca/ca1", Outcome: selo.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateCertificate(ctx, cert("0100", "ca1"), audit("0100")); err != nil {
+	if err := db.CreateCertificate(ctx, testCertificate("0100", "ca1"), audit("0100")); err != nil {
 		t.Fatal(err)
 	}
 	stored := map[string]bool{"0100": true}
@@ -80,7 +61,7 @@ func TestGroupCommit(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := db.CreateCertificate(ctx, cert(serial, caID), audit(serial))
+				err := db.CreateCertificate(ctx, testCertificate(serial, caID), audit(serial))
 				mu.Lock()
 				results[serial] = err
 				mu.Unlock()
