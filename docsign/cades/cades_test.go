@@ -26,18 +26,8 @@ var content = []byte("%PDF-1.7 not really, but any file will do\n")
 // at is when the tests sign: the pkitest hierarchy is valid then.
 var at = pkitest.Now.Add(2 * time.Hour)
 
-func responder(t testing.TB) *tsa.Responder {
-	t.Helper()
-	s := signtest.NewTSACertificate(t)
-	r, err := tsa.NewResponder(tsa.Config{Certificate: s.Cert, Chain: s.Chain, Signer: s.Key, Clock: signtest.FixedClock(at)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func TestBaselineLevels(t *testing.T) {
-	r := responder(t)
+	r := signtest.TSAResponder(t, at)
 	for _, kind := range []string{"ecdsa-p256", "rsa-2048"} {
 		s := signtest.NewSigner(t, kind)
 		for _, detached := range []bool{true, false} {
@@ -74,7 +64,7 @@ func TestBaselineLevels(t *testing.T) {
 
 func TestTamperedIsInvalid(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
-	der, err := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain, Detached: true}, responder(t))
+	der, err := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain, Detached: true}, signtest.TSAResponder(t, at))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +98,7 @@ func TestUntrustedIsIndeterminate(t *testing.T) {
 func TestTimestampKeepsSignatureValidAfterExpiry(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
 	later := s.Cert.NotAfter.Add(24 * time.Hour)
-	bt, _ := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain}, responder(t))
+	bt, _ := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain}, signtest.TSAResponder(t, at))
 	bb, _ := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain}, nil)
 	repT, _ := cades.Verify(bt, cades.VerifyOptions{Roots: s.Roots(), Now: later})
 	repB, _ := cades.Verify(bb, cades.VerifyOptions{Roots: s.Roots(), Now: later})
@@ -133,7 +123,7 @@ func (k *remoteKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 }
 
 func TestTwoStepOverHTTP(t *testing.T) {
-	r := responder(t)
+	r := signtest.TSAResponder(t, at)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	s := signtest.NewSigner(t, "ecdsa-p384")
@@ -161,7 +151,7 @@ func TestTwoStepOverHTTP(t *testing.T) {
 func TestOpenSSLAcceptsBT(t *testing.T) {
 	openssl := signtest.OpenSSL(t)
 	dir := t.TempDir()
-	r := responder(t)
+	r := signtest.TSAResponder(t, at)
 	for _, kind := range []string{"ecdsa-p256", "rsa-2048"} {
 		s := signtest.NewSigner(t, kind)
 		der, err := cades.Sign(context.Background(), s.Key, content, cms.Options{Certificate: s.Cert, Chain: s.Chain, Detached: true}, r)

@@ -138,7 +138,7 @@ func readDSS(t *testing.T, pdf []byte) (types.Dict, map[string]int, *model.Conte
 
 func signLT(t *testing.T, p *seloPKI, s *signtest.Signer, in []byte) []byte {
 	t.Helper()
-	signed, err := pades.Sign(context.Background(), s.Key, in, pades.Options{CMS: cms.Options{Certificate: s.Cert, Chain: s.Chain}}, tsaResponder(t))
+	signed, err := pades.Sign(context.Background(), s.Key, in, pades.Options{CMS: cms.Options{Certificate: s.Cert, Chain: s.Chain}}, signtest.TSAResponder(t, at))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,16 +45,6 @@ func pdfWithPageEntries(extra string) []byte {
 	return signtest.PDF("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", objs...)
 }
 
-func tsaResponder(t testing.TB) *tsa.Responder {
-	t.Helper()
-	s := signtest.NewTSACertificate(t)
-	r, err := tsa.NewResponder(tsa.Config{Certificate: s.Cert, Chain: s.Chain, Signer: s.Key, Clock: signtest.FixedClock(at)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // pdfsig runs poppler's pdfsig on pdf with an NSS database that trusts
 // roots, offline, and returns its output.
 func pdfsig(t *testing.T, pdf []byte, roots ...string) string {
@@ -104,7 +94,7 @@ func sign(t *testing.T, s *signtest.Signer, in []byte, ts *tsa.Responder) []byte
 }
 
 func TestSignPDFValidWithPdfsig(t *testing.T) {
-	r := tsaResponder(t)
+	r := signtest.TSAResponder(t, at)
 	for _, kind := range []string{"ecdsa-p256", "rsa-2048"} {
 		t.Run(kind, func(t *testing.T) {
 			s := signtest.NewSigner(t, kind)

@@ -38,7 +38,7 @@ func addDSS(t *testing.T, pdf, ocsp []byte) []byte {
 
 func TestVerifyLongTermWithDSS(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
-	signed := sign(t, s, minimalPDF(), tsaResponder(t))
+	signed := sign(t, s, minimalPDF(), signtest.TSAResponder(t, at))
 
 	lt := addDSS(t, signed, signtest.OCSPResponse(t, s.Cert, at, time.Time{}))
 	rep := verifyPDF(t, lt, s)

@@ -26,7 +26,7 @@ func verifyPDF(t *testing.T, pdf []byte, s *signtest.Signer) *pades.Report {
 
 func TestVerifySignedPDF(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
-	signed := sign(t, s, minimalPDF(), tsaResponder(t))
+	signed := sign(t, s, minimalPDF(), signtest.TSAResponder(t, at))
 	rep := verifyPDF(t, signed, s)
 	if !rep.Valid() || rep.Format != "PAdES" || rep.Revisions != 2 || len(rep.Signatures) != 1 {
 		t.Fatalf("report: %+v", rep)

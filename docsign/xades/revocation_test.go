@@ -63,7 +63,7 @@ func verifyWith(t *testing.T, doc []byte, s *signtest.Signer, c *revocation.Chec
 // before now leaves it indeterminate (when it was made is not proven).
 func TestRevocationEmbedded(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
-	bt := sign(t, s, invoice(t), 0, responder(t))
+	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
 	offline := &revocation.Checker{Offline: true}
 	const embedded = "OCSP (embedded in the document)"
 
@@ -150,7 +150,7 @@ func TestRevocationOnline(t *testing.T) {
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	bt := sign(t, s, invoice(t), 0, responder(t))
+	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
 	checker := &revocation.Checker{Client: client}
 	rep, err := xades.Verify(bt, xades.VerifyOptions{Roots: s.Roots(), Now: at, Revocation: checker, Context: context.Background()})
 	if err != nil {

@@ -23,21 +23,10 @@ import (
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/tsa"
 )
 
 // at is when the tests sign: the pkitest hierarchy is valid then.
 var at = pkitest.Now.Add(2 * time.Hour)
-
-func responder(t testing.TB) *tsa.Responder {
-	t.Helper()
-	s := signtest.NewTSACertificate(t)
-	r, err := tsa.NewResponder(tsa.Config{Certificate: s.Cert, Chain: s.Chain, Signer: s.Key, Clock: signtest.FixedClock(at)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func invoice(t testing.TB) []byte {
 	t.Helper()
@@ -58,7 +47,7 @@ func sign(t testing.TB, s *signtest.Signer, doc []byte, hash crypto.Hash, ts cad
 }
 
 func TestBaselineLevels(t *testing.T) {
-	r := responder(t)
+	r := signtest.TSAResponder(t, at)
 	doc := invoice(t)
 	for _, tc := range []struct {
 		kind     string
@@ -134,7 +123,7 @@ func TestDocumentKeptByteForByte(t *testing.T) {
 
 func TestTamperedIsInvalid(t *testing.T) {
 	s := signtest.NewSigner(t, "ecdsa-p256")
-	signed := sign(t, s, invoice(t), 0, responder(t))
+	signed := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
 	for _, tc := range []struct {
 		name, old, new, want string
 	}{
@@ -268,7 +257,7 @@ func TestXmlsec1Accepts(t *testing.T) {
 		}
 		t.Skip("SKIPPING INTEROP TEST: xmlsec1 is not installed")
 	}
-	r := responder(t)
+	r := signtest.TSAResponder(t, at)
 	for _, kind := range []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048"} {
 		for _, ts := range []cades.Timestamper{nil, r} {
 			s := signtest.NewSigner(t, kind)
