@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -17,12 +18,7 @@ import (
 // and made by signer; it skips (fails in CI) without pdfsig.
 func pdfsigValid(t *testing.T, path, signer string) {
 	t.Helper()
-	if _, err := exec.LookPath("pdfsig"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdfsig is required in CI")
-		}
-		t.Skip("pdfsig (poppler-utils) not installed: the signed PDFs are not checked by a peer")
-	}
+	signtest.Tool(t, "pdfsig", "poppler-utils")
 	out, _ := exec.Command("pdfsig", "-no-ocsp", path).CombinedOutput()
 	if !strings.Contains(string(out), "Signature is Valid") || !strings.Contains(string(out), signer) || strings.Contains(string(out), "Invalid") {
 		t.Fatalf("pdfsig %s:\n%s", path, out)

@@ -2,7 +2,6 @@ package pades_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,12 +15,7 @@ import (
 // in an NSS database, accepts the signer's chain for e-mail signing, the
 // usage poppler asks for.
 func TestNSSTrustsSignerChain(t *testing.T) {
-	if _, err := exec.LookPath("vfychain"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("vfychain (libnss3-tools) is required in CI: %v", err)
-		}
-		t.Skip("SKIPPING INTEROP TEST: vfychain (libnss3-tools) is not installed")
-	}
+	signtest.Tool(t, "vfychain", "libnss3-tools")
 	s := signtest.NewSigner(t, "ecdsa-p256")
 	dir := t.TempDir()
 	nss := filepath.Join(dir, "nss")

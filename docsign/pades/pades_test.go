@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,12 +48,7 @@ func pdfWithPageEntries(extra string) []byte {
 // roots, offline, and returns its output.
 func pdfsig(t *testing.T, pdf []byte, roots ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("pdfsig"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pdfsig is required in CI: %v", err)
-		}
-		t.Skip("SKIPPING INTEROP TEST: pdfsig (poppler-utils) is not installed")
-	}
+	signtest.Tool(t, "pdfsig", "poppler-utils")
 	dir := t.TempDir()
 	nss := filepath.Join(dir, "nss")
 	os.Mkdir(nss, 0o700)

@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,12 +20,7 @@ import (
 // pdftoppm, skipped without it and fatal in CI.
 func render(t *testing.T, pdf []byte) image.Image {
 	t.Helper()
-	if _, err := exec.LookPath("pdftoppm"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pdftoppm is required in CI: %v", err)
-		}
-		t.Skip("SKIPPING INTEROP TEST: pdftoppm (poppler-utils) is not installed")
-	}
+	signtest.Tool(t, "pdftoppm", "poppler-utils")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "in.pdf")
 	os.WriteFile(path, pdf, 0o600)

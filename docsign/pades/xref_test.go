@@ -59,12 +59,7 @@ func xrefStreamPDF() []byte {
 // shape LibreOffice and Word write; skipped without qpdf, fatal in CI.
 func qpdfObjectStreams(t *testing.T, in []byte) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("qpdf"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("qpdf is required in CI: %v", err)
-		}
-		t.Skip("SKIPPING INTEROP TEST: qpdf is not installed")
-	}
+	signtest.Tool(t, "qpdf", "")
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	os.WriteFile(src, in, 0o600)

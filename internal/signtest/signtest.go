@@ -65,12 +65,25 @@ func Subject(cn string) pkix.Name {
 // skipped with a loud message, or fails when CI is set.
 func OpenSSL(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
+	return Tool(t, "openssl", "")
+}
+
+// Tool returns the path of the peer tool name, which Debian ships in the
+// package pkg ("" where the package has the tool's name). Without it the test
+// is skipped with a loud message, or fails when CI is set: CI runs every
+// interoperability check.
+func Tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("openssl is required in CI: %v", err)
+		what := name
+		if pkg != "" {
+			what += " (" + pkg + ")"
 		}
-		t.Skip("SKIPPING INTEROP TEST: openssl is not installed")
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", what, err)
+		}
+		t.Skipf("SKIPPING INTEROP TEST: %s is not installed", what)
 	}
 	return path
 }
