@@ -38,7 +38,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,7 +184,7 @@ func authorize(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, c *cr
 	m := msgs[len(msgs)-1]
 	c.lastSMS = m.ID
 	read(outbox, msgs)
-	res, err := cl.Authorize(ctx, c.id, csc.OIDSHA256, hashes, smsCode(m.Body), "")
+	res, err := cl.Authorize(ctx, c.id, csc.OIDSHA256, hashes, benchkit.SMSCode(m.Body), "")
 	if err != nil {
 		return "", fmt.Errorf("authorize: %w", err)
 	}
@@ -202,16 +201,6 @@ func read(outbox *notify.Outbox, msgs []selo.OutboxMessage) {
 	}
 }
 
-// smsCode finds the code in an SMS, as the holder reads it.
-func smsCode(text string) string {
-	for _, f := range strings.Fields(text) {
-		if f = strings.TrimRight(f, ".,:"); len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
-			return f
-		}
-	}
-	return ""
-}
-
 func phase1(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, c *credential, rounds int) error {
 	var whole, signing []time.Duration
 	for i := 0; i < rounds; i++ {
@@ -226,7 +215,7 @@ func phase1(ctx context.Context, cl *csc.Client, outbox *notify.Outbox, c *crede
 			return err
 		}
 		c.lastSMS = msgs[len(msgs)-1].ID
-		code := smsCode(msgs[len(msgs)-1].Body)
+		code := benchkit.SMSCode(msgs[len(msgs)-1].Body)
 		read(outbox, msgs)
 		codeRead := time.Now()
 		res, err := cl.Authorize(ctx, c.id, csc.OIDSHA256, hashes, code, "")

@@ -39,7 +39,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -249,12 +248,11 @@ func smsCode(ctx context.Context, base, data, credID, path string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("read the SMS from the outbox: %w", err)
 	}
-	for _, f := range strings.Fields(msgs[len(msgs)-1].Body) {
-		if f = strings.TrimRight(f, ".,:"); len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
-			return path, os.WriteFile(path, []byte(f), 0o600)
-		}
+	code := benchkit.SMSCode(msgs[len(msgs)-1].Body)
+	if code == "" {
+		return "", fmt.Errorf("no code in the SMS %q", msgs[len(msgs)-1].Body)
 	}
-	return "", fmt.Errorf("no code in the SMS %q", msgs[len(msgs)-1].Body)
+	return path, os.WriteFile(path, []byte(code), 0o600)
 }
 
 // checkSigned checks that dir holds n PAdES-signed PDFs.

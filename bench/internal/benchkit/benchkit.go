@@ -1,6 +1,7 @@
 // Package benchkit holds what the benchmark programs under bench/ share:
 // building and running the selo binary, starting `selo serve` on a free
-// port, and reading load and CPU time from /proc.
+// port, reading the SMS codes it texts, and reading load and CPU time from
+// /proc.
 package benchkit
 
 import (
@@ -87,6 +88,17 @@ func StartServer(env []string, bin string, extra ...string) (*Server, error) {
 func (s *Server) Stop() {
 	s.cmd.Process.Signal(os.Interrupt)
 	s.cmd.Wait()
+}
+
+// SMSCode returns the one-time code in the text of an SMS (a word of 6 to 8
+// digits), as the holder reads it, or "" where there is none.
+func SMSCode(text string) string {
+	for _, f := range strings.Fields(text) {
+		if f = strings.TrimRight(f, ".,:"); len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
+			return f
+		}
+	}
+	return ""
 }
 
 // LoadAverage returns the 1, 5 and 15 minute load averages, or "?" where

@@ -56,3 +56,15 @@ func TestOutputError(t *testing.T) {
 		t.Errorf("Output error = %v, want the subcommand and its standard error", err)
 	}
 }
+
+func TestSMSCode(t *testing.T) {
+	for text, want := range map[string]string{
+		"Selo: your code is 483920. It expires in 5 minutes.": "483920",
+		"Code 12345678, valid 5 min":                          "12345678",
+		"Call +351 12345 about order 99":                      "",
+	} {
+		if got := SMSCode(text); got != want {
+			t.Errorf("SMSCode(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
