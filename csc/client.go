@@ -115,8 +115,10 @@ func (c *Client) post(ctx context.Context, method string, body []byte, auth func
 		var k int
 		k, err = io.ReadFull(resp.Body, b)
 		b = b[:k]
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = nil
+		if (err == io.ErrUnexpectedEOF || err == io.EOF) && int64(k) >= n {
+			err = nil // the whole announced answer
+		} else if err == nil || err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = io.ErrUnexpectedEOF // shorter than announced
 		}
 	} else {
 		b, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))

@@ -52,8 +52,10 @@ func readBody(r *http.Request, limit int64) ([]byte, *Error) {
 		var n int
 		n, err = io.ReadFull(r.Body, body)
 		body = body[:n]
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = nil
+		if (err == io.ErrUnexpectedEOF || err == io.EOF) && int64(n) >= r.ContentLength {
+			err = nil // the whole announced body, and nothing more
+		} else if err == nil || err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = io.ErrUnexpectedEOF // shorter than announced
 		}
 	} else {
 		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))

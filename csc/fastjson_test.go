@@ -3,6 +3,8 @@ package csc
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -189,5 +191,53 @@ func TestDecodeHashesSharesNoCapacity(t *testing.T) {
 	}
 	if _, e := decodeHashes("hashes", []string{"AAB="}, OIDSHA256, 10); e == nil || !strings.Contains(e.Description, "not base64") {
 		t.Fatalf("stray bits: %v", e)
+	}
+}
+
+// TestReadBodyHoldsToContentLength: a body read by its announced length is
+// whole or an error, never a silently truncated request.
+func TestReadBodyHoldsToContentLength(t *testing.T) {
+	req := func(body string, length int64) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/signatures/signHash", strings.NewReader(body))
+		r.ContentLength = length
+		return r
+	}
+	if b, e := readBody(req(`{"SAD":"s"}`, 11), 100); e != nil || string(b) != `{"SAD":"s"}` {
+		t.Fatalf("exact length: %q, %v", b, e)
+	}
+	if b, e := readBody(req(`{"SAD":"s"}`, -1), 100); e != nil || string(b) != `{"SAD":"s"}` {
+		t.Fatalf("unknown length: %q, %v", b, e)
+	}
+	if b, e := readBody(req(`{"SAD":"s"}`, 20), 100); e == nil {
+		t.Fatalf("a body shorter than its Content-Length was read as %q", b)
+	}
+	if _, e := readBody(req(`{"SAD":"s"}`, 200), 100); e == nil || e.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an announced length over the limit: %v", e)
+	}
+	if _, e := readBody(req(strings.Repeat(" ", 150), -1), 100); e == nil || e.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an unannounced body over the limit: %v", e)
+	}
+}
+
+// TestClientRefusesTruncatedAnswer: an answer cut short of its
+// Content-Length is an error, not a shorter answer.
+func TestClientRefusesTruncatedAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"signatures\":[]}")
+		buf.Flush()
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sigs, err := c.SignHash(t.Context(), "cred", "sad", OIDSHA256, OIDECDSAWithSHA256, nil, nil); err == nil {
+		t.Fatalf("a truncated answer gave %d signatures and no error", len(sigs))
 	}
 }
