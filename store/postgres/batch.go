@@ -30,6 +30,10 @@ type batchTx struct {
 	conn  *pgxpool.Conn
 	now   time.Time // the store's clock when the transaction began
 	batch *pgx.Batch
+	// committed is set when PostgreSQL answered COMMIT with COMMIT: the
+	// transaction is durable whatever error the rest of the exchange
+	// brings (a FATAL that terminates the session right after it, say).
+	committed bool
 }
 
 // beginBatch acquires a connection and queues BEGIN; nothing is sent until
@@ -163,6 +167,7 @@ func (t *batchTx) commitAuditedEntries(ctx context.Context, what string, entries
 		if tag.String() != "COMMIT" {
 			return fmt.Errorf("%s: commit: %w", what, pgx.ErrTxCommitRollback)
 		}
+		t.committed = true
 		return nil
 	}, `COMMIT`)
 	return t.flush(ctx)

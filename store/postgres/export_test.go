@@ -11,3 +11,6 @@ func GroupQueue(db *DB) (waiting int, inFlight bool) {
 	defer db.groups.mu.Unlock()
 	return len(db.groups.waiting), db.groups.inFlight
 }
+
+// Refused exposes refused for its test.
+func Refused(err error) bool { return refused(err) }

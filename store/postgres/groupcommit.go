@@ -158,15 +158,33 @@ func (db *DB) commitGroup(jobs []*certificateJob) {
 		return
 	}
 	for _, j := range live {
+		// Each alone with a budget of its own: the group may have spent
+		// most of its own waiting for a lock before it was refused.
+		ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 		j.err = db.createCertificateAlone(ctx, j.cert, j.audit)
+		cancel()
 	}
 }
 
 // refused reports whether err is PostgreSQL's answer that the transaction
-// failed, so that nothing of it was committed.
+// failed, so that nothing of it was committed: COMMIT answered with
+// ROLLBACK, or an error of severity ERROR, which aborts the transaction and
+// leaves the session open. A FATAL or PANIC ends the session, and can come
+// after COMMIT went through (a backend terminated while it flushed
+// commits, then reports the termination): not a refusal.
 func refused(err error) bool {
+	if errors.Is(err, pgx.ErrTxCommitRollback) {
+		return true
+	}
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback)
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	severity := pgErr.SeverityUnlocalized
+	if severity == "" {
+		severity = pgErr.Severity
+	}
+	return severity == "ERROR"
 }
 
 // tryGroup is one transaction for jobs: BEGIN, one statement inserting
@@ -218,9 +236,11 @@ func (db *DB) tryGroup(ctx context.Context, jobs []*certificateJob) error {
 		}
 		return entries
 	})
-	if err != nil {
+	if err != nil && !tx.committed {
 		return err
 	}
+	// COMMIT was answered COMMIT: every certificate that went in is stored
+	// with its audit entry, even if the session failed right after.
 	db.groups.committed.Add(1)
 	for _, j := range jobs {
 		j.err = nil
