@@ -39,7 +39,9 @@ level (B-B, B-T, and for PDFs B-LT when the document's DSS holds the
 revocation data, B-LTA when a document timestamp follows), whether the
 file was changed after signing, whether the signer's certificate chains to
 a trusted root (at the timestamp's time for B-T, else now), and the
-certificate's revocation status.
+revocation status of the signer's certificate and of each intermediate CA
+certificate of its chain (one "CA revocation" line per CA; the trusted
+root itself is not checked).
 
 For a PDF it also says which revision each signature covers ("signed
 revision 2 of 3") and what later incremental updates did: only add
@@ -49,8 +51,9 @@ document (which makes the signature indeterminate).
 Revocation: OCSP first (a response in the PDF's DSS or the XML signature's
 xades:RevocationValues, else the responder in the certificate), CRL second
 (embedded, else the distribution point). --offline makes no network
-request; only revocation data inside the document counts. A certificate
-revoked before a timestamp proves the signature was made makes the
+request; only revocation data inside the document counts. The intermediate
+CA certificates are checked the same way. A certificate (the signer's or a
+CA's) revoked before a timestamp proves the signature was made makes the
 signature invalid; one revoked after it does not. Without a timestamp, a
 revocation before now leaves the signature indeterminate. A status that
 could not be established ("not checked" with --offline, "UNKNOWN" when no
@@ -226,25 +229,35 @@ func printSignatureText(w io.Writer, s *cades.SignatureReport, t signatureText) 
 // access should still tell an intact document from a changed one.
 const revocationPolicy = "not counted against the signature"
 
-// printRevocation prints the revocation line of a signature report.
+// printRevocation prints the revocation lines of a signature report: the
+// signer's certificate, then one line per intermediate CA certificate.
 func printRevocation(w io.Writer, s *cades.SignatureReport) {
 	st := s.Revocation
-	switch {
-	case st == nil:
+	if st == nil {
 		fmt.Fprintf(w, "  revocation    not checked (no trusted chain)\n")
-	case st.Status == revocation.Revoked:
-		fmt.Fprintf(w, "  revocation    REVOKED at %s (%s), from %s\n", st.RevokedAt.Format(time.RFC3339), st.Reason, st.Source)
-	case st.Status == revocation.Good:
-		fmt.Fprintf(w, "  revocation    good, from %s\n", st.Source)
-	case st.Status == revocation.NotChecked:
-		fmt.Fprintf(w, "  revocation    not checked (--offline, and the document embeds no answer for this certificate); %s\n", revocationPolicy)
-	default:
-		fmt.Fprintf(w, "  revocation    %s (no OCSP responder or CRL gave a usable answer); %s\n", strings.ToUpper(st.Status), revocationPolicy)
+		return
 	}
-	if st != nil {
-		for _, p := range st.Problems {
-			fmt.Fprintf(w, "                (%s)\n", p)
-		}
+	printStatusLines(w, "revocation    ", st)
+	for _, ca := range s.ChainRevocation {
+		printStatusLines(w, "CA revocation "+ca.Subject+": ", ca.Status)
+	}
+}
+
+// printStatusLines prints one certificate's revocation status after label,
+// and the sources that failed below it.
+func printStatusLines(w io.Writer, label string, st *revocation.Status) {
+	switch {
+	case st.Status == revocation.Revoked:
+		fmt.Fprintf(w, "  %sREVOKED at %s (%s), from %s\n", label, st.RevokedAt.Format(time.RFC3339), st.Reason, st.Source)
+	case st.Status == revocation.Good:
+		fmt.Fprintf(w, "  %sgood, from %s\n", label, st.Source)
+	case st.Status == revocation.NotChecked:
+		fmt.Fprintf(w, "  %snot checked (--offline, and the document embeds no answer for this certificate); %s\n", label, revocationPolicy)
+	default:
+		fmt.Fprintf(w, "  %s%s (no OCSP responder or CRL gave a usable answer); %s\n", label, strings.ToUpper(st.Status), revocationPolicy)
+	}
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "                (%s)\n", p)
 	}
 }
 

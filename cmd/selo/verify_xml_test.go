@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,6 +52,10 @@ func TestVerifyXMLRevocation(t *testing.T) {
 	if !strings.Contains(r.stdout, "VALID") || !strings.Contains(r.stdout, "revocation    not checked (--offline, and the document embeds no answer for this certificate); not counted against the signature") {
 		t.Fatalf("offline verify:\n%s", r)
 	}
+	// The qualified CA between the signer and the root is checked too.
+	if !regexp.MustCompile(`(?m)^  CA revocation CN=[^\n]*Qualified[^\n]*: not checked \(--offline`).MatchString(r.stdout) || strings.Count(r.stdout, "CA revocation") != 1 {
+		t.Fatalf("offline verify lacks the CA's revocation line:\n%s", r)
+	}
 
 	// The key was compromised; a signature made after that, with the key
 	// still at hand, carries a timestamp later than the revocation.
@@ -90,6 +95,13 @@ func TestVerifyXMLRevocation(t *testing.T) {
 					Status string `json:"status"`
 					Source string `json:"source"`
 				} `json:"revocation"`
+				ChainRevocation []struct {
+					Subject    string `json:"subject"`
+					Serial     string `json:"serial"`
+					Revocation struct {
+						Status string `json:"status"`
+					} `json:"revocation"`
+				} `json:"chain_revocation"`
 			} `json:"signatures"`
 		} `json:"report"`
 	}
@@ -97,7 +109,9 @@ func TestVerifyXMLRevocation(t *testing.T) {
 	if err := jsonDecodeLoose(strings.NewReader(r.stdout), &v); err != nil {
 		t.Fatalf("verify --json: %v\n%s", err, r)
 	}
-	if s := v.Report.Signatures[0]; r.code != 1 || s.Status != "invalid" || s.Revocation.Status != "revoked" || s.Revocation.Source != "OCSP (embedded in the document)" {
+	if s := v.Report.Signatures[0]; r.code != 1 || s.Status != "invalid" || s.Revocation.Status != "revoked" || s.Revocation.Source != "OCSP (embedded in the document)" ||
+		len(s.ChainRevocation) != 1 || s.ChainRevocation[0].Serial == "" || !strings.Contains(s.ChainRevocation[0].Subject, "Qualified") ||
+		s.ChainRevocation[0].Revocation.Status != "not checked" {
 		t.Fatalf("verify --json:\n%s", r)
 	}
 }

@@ -89,8 +89,20 @@ type SignatureReport struct {
 	// Revocation is the signer's certificate status at ValidatedAt, when
 	// it was checked.
 	Revocation *revocation.Status `json:"revocation,omitempty"`
-	Status     string             `json:"status"`
-	Problems   []string           `json:"problems,omitempty"`
+	// ChainRevocation is the status at ValidatedAt of each intermediate CA
+	// certificate of the validated chain, from the signer's issuer up (the
+	// trust anchor is trusted as it is), when revocation was checked.
+	ChainRevocation []*CARevocation `json:"chain_revocation,omitempty"`
+	Status          string          `json:"status"`
+	Problems        []string        `json:"problems,omitempty"`
+}
+
+// CARevocation is the revocation status of one CA certificate of a
+// signer's chain.
+type CARevocation struct {
+	Subject string             `json:"subject"` // RFC 4514
+	Serial  string             `json:"serial"`  // hex
+	Status  *revocation.Status `json:"revocation"`
 }
 
 // Verify checks every signature of a CAdES (CMS) file. The error is only for
@@ -174,9 +186,10 @@ func verifySigner(sd *cms.SignedData, si *cms.SignerInfo, opts VerifyOptions, no
 
 // Conclude ends a signature's checks, for CAdES and XAdES alike: the
 // signer's chain at at (the timestamp's time, or now) against opts' roots,
-// then its revocation status with checker (opts.Revocation, perhaps with
+// then the revocation status of the signer's certificate and of each
+// intermediate CA certificate with checker (opts.Revocation, perhaps with
 // the signature's embedded data; nil skips it), and the status. A
-// revocation at or before at makes the signature invalid when the
+// revocation of any of them at or before at makes the signature invalid when the
 // timestamp proves it came later, indeterminate otherwise.
 func (r *SignatureReport) Conclude(opts VerifyOptions, signer *x509.Certificate, certs []*x509.Certificate, at time.Time, checker *revocation.Checker) {
 	r.ValidatedAt = at.UTC()
@@ -200,6 +213,19 @@ func (r *SignatureReport) Conclude(opts VerifyOptions, signer *x509.Certificate,
 			revokedEarlier = true
 			r.Problems = append(r.Problems, fmt.Sprintf("the signer's certificate was revoked at %s (%s), before %s",
 				r.Revocation.RevokedAt.Format(time.RFC3339), r.Revocation.Reason, at.UTC().Format(time.RFC3339)))
+		}
+		// The intermediate CAs answer to the same rules: a CA revoked
+		// before the signature was made no longer vouches for its signer.
+		// The last certificate is the trust anchor, which nobody answers for.
+		for i := 1; i < len(chain)-1; i++ {
+			ca := &CARevocation{Subject: pki.NameString(chain[i].Subject), Serial: hex.EncodeToString(chain[i].SerialNumber.Bytes())}
+			ca.Status = checker.CheckAt(ctx, chain[i], chain[i+1], at)
+			r.ChainRevocation = append(r.ChainRevocation, ca)
+			if ca.Status.RevokedBefore(at) {
+				revokedEarlier = true
+				r.Problems = append(r.Problems, fmt.Sprintf("the CA certificate %q was revoked at %s (%s), before %s",
+					ca.Subject, ca.Status.RevokedAt.Format(time.RFC3339), ca.Status.Reason, at.UTC().Format(time.RFC3339)))
+			}
 		}
 	}
 	r.Status = StatusValid

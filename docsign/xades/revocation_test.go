@@ -2,6 +2,7 @@ package xades_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki"
 )
 
 // withRevocationValues adds a xades:RevocationValues unsigned property
@@ -165,9 +167,10 @@ func TestRevocationOnline(t *testing.T) {
 	if sig.Status != cades.StatusInvalid || !strings.HasPrefix(sig.Revocation.Source, "CRL http://pki.selo-test.eu/crl/") || len(sig.Revocation.Problems) != 1 {
 		t.Fatalf("CRL after OCSP failed: %+v %+v", sig, sig.Revocation)
 	}
-	// Embedded data answers first: no request is made.
+	// Embedded data answers first, for the signer and its CA: no request
+	// is made.
 	n := calls.Load()
-	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, nil), s, checker)
+	sig = verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, [][]byte{signtest.RootCRLRevoking(t, at, time.Time{})}), s, checker)
 	if sig.Status != cades.StatusValid || sig.Revocation.Status != revocation.Good || calls.Load() != n {
 		t.Fatalf("embedded before online: %+v %+v (%d requests)", sig, sig.Revocation, calls.Load()-n)
 	}
@@ -176,3 +179,89 @@ func TestRevocationOnline(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestChainRevocation: the intermediate CA certificate of the signer's
+// chain is checked with the same sources and rules as the signer's own: a
+// CA revoked before the timestamp makes the signature invalid, one revoked
+// after leaves it valid, and each CA's status is reported on its own.
+func TestChainRevocation(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p256")
+	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
+	offline := &revocation.Checker{Offline: true}
+	signerGood := signtest.OCSPResponse(t, s.Cert, at, time.Time{})
+	ca := s.Chain[0]
+
+	sig := verifyWith(t, bt, s, offline)
+	if sig.Status != cades.StatusValid || len(sig.ChainRevocation) != 1 || sig.ChainRevocation[0].Status.Status != revocation.NotChecked ||
+		sig.ChainRevocation[0].Subject != pkiName(ca) {
+		t.Fatalf("offline, nothing embedded: %+v %+v", sig, sig.ChainRevocation)
+	}
+
+	good := withRevocationValues(t, bt, [][]byte{signerGood}, [][]byte{signtest.RootCRLRevoking(t, at, time.Time{})})
+	sig = verifyWith(t, good, s, offline)
+	if sig.Status != cades.StatusValid || len(sig.ChainRevocation) != 1 || sig.ChainRevocation[0].Status.Status != revocation.Good ||
+		sig.ChainRevocation[0].Status.Source != "CRL (embedded in the document)" {
+		t.Fatalf("CA good: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+
+	// The signer's own CRL (the issuing CA's) says nothing about the CA.
+	issuingCRL := withRevocationValues(t, bt, [][]byte{signerGood}, [][]byte{signtest.CRLRevoking(t, at, at.Add(-time.Hour), ca)})
+	sig = verifyWith(t, issuingCRL, s, offline)
+	if sig.Status != cades.StatusValid || sig.ChainRevocation[0].Status.Status != revocation.NotChecked {
+		t.Fatalf("the CA listed on its own CRL: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+
+	before := withRevocationValues(t, bt, [][]byte{signerGood}, [][]byte{signtest.RootCRLRevoking(t, at, at.Add(-time.Hour), ca)})
+	sig = verifyWith(t, before, s, offline)
+	if sig.Status != cades.StatusInvalid || sig.Revocation.Status != revocation.Good || sig.ChainRevocation[0].Status.Status != revocation.Revoked ||
+		sig.ChainRevocation[0].Status.Reason != "keyCompromise" || !strings.Contains(strings.Join(sig.Problems, ";"), "the CA certificate \""+pkiName(ca)+"\" was revoked at") {
+		t.Fatalf("CA revoked before the timestamp: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+
+	after := withRevocationValues(t, bt, [][]byte{signerGood}, [][]byte{signtest.RootCRLRevoking(t, at.Add(2*time.Hour), at.Add(time.Hour), ca)})
+	sig = verifyWith(t, after, s, offline)
+	if sig.Status != cades.StatusValid || sig.ChainRevocation[0].Status.Status != revocation.Revoked {
+		t.Fatalf("CA revoked after the timestamp: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+
+	// B-B: nothing proves the signature came before the CA's revocation.
+	bb := sign(t, s, invoice(t), 0, nil)
+	sig = verifyWith(t, withRevocationValues(t, bb, [][]byte{signerGood}, [][]byte{signtest.RootCRLRevoking(t, at, at.Add(-time.Hour), ca)}), s, offline)
+	if sig.Status != cades.StatusIndeterminate || sig.ChainRevocation[0].Status.Status != revocation.Revoked {
+		t.Fatalf("B-B, CA revoked: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+
+	// Without a checker nothing is reported, for the CA as for the signer.
+	if sig = verifyWith(t, bt, s, nil); sig.ChainRevocation != nil {
+		t.Fatalf("no checker: %+v", sig.ChainRevocation)
+	}
+}
+
+// TestChainRevocationOnline: the CA's status comes from its issuer's CRL
+// distribution point when nothing is embedded.
+func TestChainRevocationOnline(t *testing.T) {
+	s := signtest.NewSigner(t, "ecdsa-p256")
+	ca := s.Chain[0]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/crl/") && strings.Contains(ca.CRLDistributionPoints[0], r.URL.Path) {
+			w.Write(signtest.RootCRLRevoking(t, at, at.Add(-time.Hour), ca))
+			return
+		}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	target, _ := url.Parse(srv.URL)
+	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
+	sig := verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, nil), s, &revocation.Checker{Client: client})
+	if sig.Status != cades.StatusInvalid || sig.ChainRevocation[0].Status.Status != revocation.Revoked ||
+		sig.ChainRevocation[0].Status.Source != "CRL "+ca.CRLDistributionPoints[0] {
+		t.Fatalf("CA revoked, online: %+v %+v", sig, sig.ChainRevocation[0].Status)
+	}
+}
+
+func pkiName(c *x509.Certificate) string { return pki.NameString(c.Subject) }

@@ -63,9 +63,22 @@ func OCSPResponse(t testing.TB, cert *x509.Certificate, producedAt, revokedAt ti
 // key compromise.
 func CRLRevoking(t testing.TB, thisUpdate, revokedAt time.Time, revoked ...*x509.Certificate) []byte {
 	t.Helper()
-	h := pkitest.NewHierarchy(t)
+	return crlOf(t, pkitest.NewHierarchy(t).Issuing, thisUpdate, revokedAt, revoked)
+}
+
+// RootCRLRevoking returns a CRL of the pkitest root CA, the one that
+// answers for the issuing CA's certificate, issued at thisUpdate for a day,
+// that lists the given certificates as revoked at revokedAt for key
+// compromise; none makes a CRL that says the issuing CA is good.
+func RootCRLRevoking(t testing.TB, thisUpdate, revokedAt time.Time, revoked ...*x509.Certificate) []byte {
+	t.Helper()
+	return crlOf(t, pkitest.NewHierarchy(t).Root, thisUpdate, revokedAt, revoked)
+}
+
+func crlOf(t testing.TB, ca *pkitest.CA, thisUpdate, revokedAt time.Time, revoked []*x509.Certificate) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	_, err := pki.WriteCRL(&b, h.Issuing.Cert, h.Issuing.Key, pki.CRLTemplate{Number: 1, ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(24 * time.Hour)},
+	_, err := pki.WriteCRL(&b, ca.Cert, ca.Key, pki.CRLTemplate{Number: 1, ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(24 * time.Hour)},
 		func(yield func(pki.CRLEntry) error) error {
 			for _, c := range revoked {
 				if err := yield(pki.CRLEntry{Serial: hex.EncodeToString(c.SerialNumber.Bytes()), RevokedAt: revokedAt, Reason: selo.ReasonKeyCompromise}); err != nil {
