@@ -234,7 +234,9 @@ chain in the .pfx or --cert file, an OCSP answer from the responder named
 in the certificate (or, when that fails, its CRL) and appends a second
 incremental update with a document security store (/DSS) holding the
 certificates and those answers, so the signature can be validated after
-the certificates expire. The default --signature-size (16 KiB) holds a
+the certificates expire. The timestamp's TSA certificate and its issuers
+get the same treatment (a certificate shared with the signer's chain is
+stored once). The default --signature-size (16 KiB) holds a
 chain of three or four certificates with a timestamp; raise it (for
 example to 32768) for RSA-4096 keys, long chains or a TSA that includes
 its own chain.
@@ -332,7 +334,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 		return err
 	}
 	if level == "B-LT" {
-		vd, err := (&pades.RevocationFetcher{}).Fetch(ctx, append([]*x509.Certificate{cert}, key.chain...))
+		vd, err := (&pades.RevocationFetcher{}).FetchForSignature(ctx, signed, append([]*x509.Certificate{cert}, key.chain...))
 		if err != nil {
 			return fmt.Errorf("B-LT: %w", err)
 		}

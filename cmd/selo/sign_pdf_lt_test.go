@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selo-qtsp/selo/docsign/pades"
 )
 
 // TestSignPDFLevelLT: a fresh data directory whose certificates point at
@@ -47,6 +50,18 @@ func TestSignPDFLevelLT(t *testing.T) {
 		if !bytes.Contains(signed, []byte(want)) {
 			t.Fatalf("the B-LT PDF lacks %s", want)
 		}
+	}
+	// The signature timestamp's TSA certificate is in the DSS too (its
+	// OCSP answer beside the signer's), and the DSS alone answers for the
+	// signer and the qualified CA offline.
+	tc, err := pades.TimestampChain(signed, nil)
+	if err != nil || len(tc) == 0 || !bytes.Contains(signed, tc[0].Raw) || bytes.Count(signed, []byte("/OCSPs[")) != 1 {
+		t.Fatalf("the B-LT PDF lacks the TSA's certificate (%v)", err)
+	}
+	v := mustRunSelo(t, "verify", out, "--offline", "--data", data)
+	if !strings.Contains(v.stdout, "revocation    good, from OCSP (embedded in the document)") ||
+		!regexp.MustCompile(`(?m)^  CA revocation CN=[^\n]*: good, from CRL \(embedded in the document\)$`).MatchString(v.stdout) {
+		t.Fatalf("verify --offline of the B-LT PDF:\n%s", v)
 	}
 	if _, err := exec.LookPath("pdfsig"); err == nil {
 		res, _ := exec.Command("pdfsig", "-no-ocsp", out).CombinedOutput()
