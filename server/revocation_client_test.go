@@ -3,11 +3,11 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/selo-qtsp/selo/docsign/revocation"
+	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/internal/testenv"
 )
 
@@ -26,16 +26,13 @@ func TestRevocationCheckerAgainstServer(t *testing.T) {
 
 	// The certificates name the configured public URLs: send every request
 	// to the test server instead, except OCSP when ocspDown is set.
-	target, _ := url.Parse(ts.srv.URL)
 	ocspDown := false
-	client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+	client := signtest.RedirectClient(ts.srv.URL, func(r *http.Request) *http.Response {
 		if ocspDown && strings.Contains(r.URL.Path, "ocsp") {
-			return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Body: http.NoBody, Request: r}, nil
+			return signtest.Unavailable(r)
 		}
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, ""
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+		return nil
+	})
 	checker := &revocation.Checker{Client: client}
 	ctx := context.Background()
 	for _, source := range []string{"OCSP", "CRL"} {
@@ -49,7 +46,3 @@ func TestRevocationCheckerAgainstServer(t *testing.T) {
 		}
 	}
 }
-
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

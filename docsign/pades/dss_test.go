@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -45,25 +44,18 @@ func newSeloPKI(t *testing.T) *seloPKI {
 	p := &seloPKI{env: testenv.New(t), requests: map[string]int{}}
 	p.srv = httptest.NewServer(server.New(server.Config{Authority: p.env.Authority, Logger: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(p.srv.Close)
-	target, _ := url.Parse(p.srv.URL)
-	p.client = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+	p.client = signtest.RedirectClient(p.srv.URL, func(r *http.Request) *http.Response {
 		p.mu.Lock()
 		p.requests[r.Method+" "+r.URL.Path]++
 		blocked := p.block != "" && strings.HasPrefix(r.URL.Path, p.block)
 		p.mu.Unlock()
 		if blocked {
-			return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Body: http.NoBody, Request: r}, nil
+			return signtest.Unavailable(r)
 		}
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, ""
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+		return nil
+	})
 	return p
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (p *seloPKI) count(prefix string) int {
 	p.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -59,12 +58,7 @@ func newTestPKI(t *testing.T, certs ...*x509.Certificate) *testPKI {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	target, _ := url.Parse(srv.URL)
-	p.client = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, ""
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+	p.client = signtest.RedirectClient(srv.URL, nil)
 	return p
 }
 

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,12 +92,7 @@ func newResponderWith(t *testing.T, revoked *x509.Certificate, key crypto.Signer
 // client sends every request to the test responder, whatever host the
 // certificate's URL names.
 func (r *responder) client() *http.Client {
-	target, _ := url.Parse(r.srv.URL)
-	return &http.Client{Transport: roundTripper(func(req *http.Request) (*http.Response, error) {
-		req = req.Clone(req.Context())
-		req.URL.Scheme, req.URL.Host = target.Scheme, target.Host
-		return http.DefaultTransport.RoundTrip(req)
-	})}
+	return signtest.RedirectClient(r.srv.URL, nil)
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,13 +144,8 @@ func TestRevocationOnline(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	target, _ := url.Parse(srv.URL)
 	// The certificate names pki.selo-test.eu: send its requests here.
-	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+	client := signtest.RedirectClient(srv.URL, nil)
 	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
 	checker := &revocation.Checker{Client: client}
 	rep, err := xades.Verify(bt, xades.VerifyOptions{Roots: s.Roots(), Now: at, Revocation: checker, Context: context.Background()})
@@ -175,10 +169,6 @@ func TestRevocationOnline(t *testing.T) {
 		t.Fatalf("embedded before online: %+v %+v (%d requests)", sig, sig.Revocation, calls.Load()-n)
 	}
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestChainRevocation: the intermediate CA certificate of the signer's
 // chain is checked with the same sources and rules as the signer's own: a
@@ -250,12 +240,7 @@ func TestChainRevocationOnline(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	target, _ := url.Parse(srv.URL)
-	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+	client := signtest.RedirectClient(srv.URL, nil)
 	bt := sign(t, s, invoice(t), 0, signtest.TSAResponder(t, at))
 	sig := verifyWith(t, withRevocationValues(t, bt, [][]byte{signtest.OCSPResponse(t, s.Cert, at, time.Time{})}, nil), s, &revocation.Checker{Client: client})
 	if sig.Status != cades.StatusInvalid || sig.ChainRevocation[0].Status.Status != revocation.Revoked ||
