@@ -233,10 +233,7 @@ func (c *Client) WaitAuthorized(ctx context.Context, credentialID, responseID st
 func (c *Client) SignHash(ctx context.Context, credentialID, sad, hashAlgorithmOID, signAlgo string, params []byte, hashes [][]byte) ([][]byte, error) {
 	// The body and the answer go through fastjson.go's encoders: a batch of
 	// a thousand hashes would otherwise cost two thousand strings.
-	size := 200 + len(credentialID) + len(sad) + len(hashAlgorithmOID) + len(signAlgo) + b64.EncodedLen(len(params))
-	for _, h := range hashes {
-		size += b64.EncodedLen(len(h)) + 3
-	}
+	size := 200 + len(credentialID) + len(sad) + len(hashAlgorithmOID) + len(signAlgo) + b64.EncodedLen(len(params)) + base64ArraySize(hashes)
 	body := appendSignHashRequest(make([]byte, 0, size), credentialID, sad, hashAlgorithmOID, signAlgo, params, hashes)
 	answer, err := c.post(ctx, "signatures/signHash", body, nil)
 	if err != nil {

@@ -234,23 +234,35 @@ func decodeSignatureList(body []byte) ([][]byte, bool) {
 
 // appendSignatureList appends {"signatures":["base64",...]} and a newline.
 func appendSignatureList(dst []byte, sigs [][]byte) []byte {
-	dst = append(dst, `{"signatures":[`...)
-	for i, s := range sigs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = b64.AppendEncode(dst, s)
-		dst = append(dst, '"')
-	}
-	return append(dst, "]}\n"...)
+	dst = append(dst, `{"signatures":`...)
+	dst = appendBase64Array(dst, sigs)
+	return append(dst, "}\n"...)
 }
 
 // signatureListSize is the exact length appendSignatureList writes.
 func signatureListSize(sigs [][]byte) int {
-	n := len(`{"signatures":[`) + len("]}\n")
-	for i, s := range sigs {
-		n += b64.EncodedLen(len(s)) + 2 // the quotes
+	return len(`{"signatures":`) + base64ArraySize(sigs) + len("}\n")
+}
+
+// appendBase64Array appends ["base64",...]: base64 needs no JSON escape.
+func appendBase64Array(dst []byte, items [][]byte) []byte {
+	dst = append(dst, '[')
+	for i, b := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = b64.AppendEncode(dst, b)
+		dst = append(dst, '"')
+	}
+	return append(dst, ']')
+}
+
+// base64ArraySize is the exact length appendBase64Array writes.
+func base64ArraySize(items [][]byte) int {
+	n := len("[]")
+	for i, b := range items {
+		n += b64.EncodedLen(len(b)) + len(`""`)
 		if i > 0 {
 			n++ // the comma
 		}
@@ -259,23 +271,15 @@ func signatureListSize(sigs [][]byte) int {
 }
 
 // appendSignHashRequest appends the JSON of a signatures/signHash request
-// with the hashes encoded straight from bytes. The short string fields go
-// through encoding/json, which escapes what needs escaping.
+// with the hashes encoded straight from bytes; the short string fields go
+// through appendJSONString.
 func appendSignHashRequest(dst []byte, credentialID, sad, hashAlgorithmOID, signAlgo string, params []byte, hashes [][]byte) []byte {
 	dst = append(dst, `{"credentialID":`...)
 	dst = appendJSONString(dst, credentialID)
 	dst = append(dst, `,"SAD":`...)
 	dst = appendJSONString(dst, sad)
-	dst = append(dst, `,"hashes":[`...)
-	for i, h := range hashes {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = b64.AppendEncode(dst, h)
-		dst = append(dst, '"')
-	}
-	dst = append(dst, ']')
+	dst = append(dst, `,"hashes":`...)
+	dst = appendBase64Array(dst, hashes)
 	if hashAlgorithmOID != "" {
 		dst = append(dst, `,"hashAlgorithmOID":`...)
 		dst = appendJSONString(dst, hashAlgorithmOID)
