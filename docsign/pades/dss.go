@@ -30,14 +30,7 @@ func AddValidationData(signed []byte, vd *ValidationData) ([]byte, error) {
 	if vd == nil || len(vd.Certificates) == 0 {
 		return nil, selo.Errorf(selo.EINVALID, "no validation data to add")
 	}
-	if int64(len(signed)) > DefaultMaxInputSize {
-		return nil, selo.Errorf(selo.ETOOLARGE, "the PDF is %d bytes, larger than the limit of %d", len(signed), DefaultMaxInputSize)
-	}
-	doc, err := readPDF(signed)
-	if err != nil {
-		return nil, err
-	}
-	contents, err := newestSignatureContents(doc.ctx)
+	doc, contents, err := readSigned(signed)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +128,23 @@ func certsDER(vd *ValidationData) [][]byte {
 		out = append(out, c.Raw)
 	}
 	return out
+}
+
+// readSigned reads a signed PDF of at most DefaultMaxInputSize bytes and
+// the hex-decoded /Contents of its newest signature.
+func readSigned(signed []byte) (*document, []byte, error) {
+	if int64(len(signed)) > DefaultMaxInputSize {
+		return nil, nil, selo.Errorf(selo.ETOOLARGE, "the PDF is %d bytes, larger than the limit of %d", len(signed), DefaultMaxInputSize)
+	}
+	doc, err := readPDF(signed)
+	if err != nil {
+		return nil, nil, err
+	}
+	contents, err := newestSignatureContents(doc.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return doc, contents, nil
 }
 
 // newestSignatureContents returns the hex-decoded /Contents of the

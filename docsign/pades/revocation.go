@@ -125,11 +125,7 @@ func (f *RevocationFetcher) fetchChain(ctx context.Context, vd *ValidationData, 
 // carries; nil when the signature has no signature timestamp. extra
 // supplies the TSA's certificate when the token leaves it out.
 func TimestampChain(signed []byte, extra []*x509.Certificate) ([]*x509.Certificate, error) {
-	doc, err := readPDF(signed)
-	if err != nil {
-		return nil, err
-	}
-	contents, err := newestSignatureContents(doc.ctx)
+	_, contents, err := readSigned(signed)
 	if err != nil {
 		return nil, err
 	}
