@@ -31,6 +31,8 @@ type Store interface {
 	selo.ApprovalStore
 	selo.CertificateStore
 	selo.AuditStore
+	// FindRevocation tells a certificate on hold from a revoked one.
+	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
 }
 
 // Defaults of the lifetimes in Config.
