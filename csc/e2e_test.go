@@ -264,7 +264,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("authenticator", func(t *testing.T) {
-		enr, err := s.svc.EnrollAuthenticator(ctx, acct.ID, "phone")
+		enr, err := s.svc.EnrollAuthenticator(ctx, acct.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("wallet", func(t *testing.T) {
-		offer, err := s.svc.StartWalletEnrollment(ctx, acct.ID)
+		offer, err := s.svc.StartWalletEnrollment(ctx, acct.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 		if err != nil {
 			t.Fatal(err)
 		}

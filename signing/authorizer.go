@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -94,6 +95,9 @@ func (s *Service) ConfirmAuthorizer(ctx context.Context, accountID, authorizerID
 		return nil, err
 	}
 	a.Confirmed, a.Enabled, a.SealedSecret = true, true, nil
+	if acct, err := s.account(ctx, accountID); err == nil {
+		s.notifyFactorChange(ctx, acct, fmt.Sprintf("the authorizer %q was registered", a.Name))
+	}
 	return &AuthorizerSetup{Authorizer: a, Authorization: first, URI: setup.URI(s.issuer, a.Name), JSON: js}, nil
 }
 

@@ -175,7 +175,7 @@ func (s *cscServer) sendOTP(t *testing.T, tokenFile, cred string) string {
 func (s *cscServer) authenticatorCode(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
+	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func (s *cscServer) authenticatorCode(t *testing.T) string {
 func (s *cscServer) registerWallet(t *testing.T) (*selo.Wallet, *ecdsa.PrivateKey) {
 	t.Helper()
 	ctx := context.Background()
-	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID)
+	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}

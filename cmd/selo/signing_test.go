@@ -46,7 +46,7 @@ func TestWalletCommands(t *testing.T) {
 	s := newCSCServer(t)
 	svc, a := s.svc, s.acct
 	credID := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
-	offer, err := svc.StartWalletEnrollment(ctx, a.ID)
+	offer, err := svc.StartWalletEnrollment(ctx, a.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
