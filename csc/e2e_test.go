@@ -53,7 +53,20 @@ func newStack(t testing.TB) *stack {
 // keeps the last text rather than list a growing directory.
 func newStackSMS(t testing.TB, sms selo.SMSSender) *stack {
 	t.Helper()
-	env := testenv.New(t)
+	return newStackWith(t, sms, nil)
+}
+
+// newStackWith is newStackSMS over the store open returns (PostgreSQL,
+// say) instead of testenv's SQLite when open is not nil.
+func newStackWith(t testing.TB, sms selo.SMSSender, open func(selo.Clock) selo.Store) *stack {
+	t.Helper()
+	var env *testenv.Env
+	if open != nil {
+		clock := selo.SystemClock{}
+		env = testenv.NewWithOptions(t, testenv.Options{Clock: clock, Store: open(clock)})
+	} else {
+		env = testenv.New(t)
+	}
 	master := make([]byte, soft.MasterKeySize)
 	_, _ = rand.Read(master)
 	box, err := soft.NewSecretBox(master)
@@ -69,9 +82,13 @@ func newStackSMS(t testing.TB, sms selo.SMSSender) *stack {
 		}
 		sms = outbox
 	}
+	var mailer selo.Mailer
+	if outbox != nil {
+		mailer = outbox
+	}
 	svc, err := signing.New(signing.Config{
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey,
-		SMS: sms, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
+		SMS: sms, Mailer: mailer, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
 	})
 	if err != nil {

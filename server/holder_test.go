@@ -309,6 +309,7 @@ func TestHolderAPIIsolation(t *testing.T) {
 func (h *holderServer) factorCode(t *testing.T, token string) string {
 	t.Helper()
 	if st := h.call(t, "POST", "/api/v1/account/factor-code", token, nil, nil); st != 202 {
+
 		t.Fatalf("factor code: %d", st)
 	}
 	return lastDigits(t, h.sms.texts)

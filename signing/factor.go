@@ -164,8 +164,8 @@ func (s *Service) proveFactor(ctx context.Context, acct *selo.Account, proof Fac
 		}
 	}
 	if sent != nil && approval.CodeEqual(s.codeKey, codePurpose(sent.ID), proof.Code, sent.CodeHash) {
-		if err := s.store.DecideApproval(ctx, sent.ID, selo.ApprovalConsumed, "", now,
-			s.entry(holder(acct.ID), "approval.consume", "approval/"+sent.ID, selo.OutcomeSuccess, map[string]any{"purpose": purposeFactorChange, "for": action})); err != nil {
+		if err := s.store.DecideApproval(ctx, sent.ID, selo.ApprovalApproved, "", now,
+			s.entry(holder(acct.ID), "approval.approve", "approval/"+sent.ID, selo.OutcomeSuccess, map[string]any{"purpose": purposeFactorChange, "for": action})); err != nil {
 			if selo.ErrorCode(err) == selo.ECONFLICT {
 				return refuse(selo.Errorf(selo.EUNAUTHORIZED, "this code was already used"))
 			}
