@@ -410,4 +410,3 @@ func TestDisabledAuthorizerEndsItsSADs(t *testing.T) {
 		}
 	})
 }
-
