@@ -131,13 +131,3 @@ func (s *Service) SetCredentialStatus(ctx context.Context, actor, credentialID s
 	s.credentials.Delete(c.ID)
 	return nil
 }
-
-// FindCredential returns a credential by ID, or ENOTFOUND; for operators'
-// tools, not for holders.
-func (s *Service) FindCredential(ctx context.Context, credentialID string) (*selo.Credential, error) {
-	c, err := s.store.FindCredential(ctx, credentialID)
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		return nil, selo.Errorf(selo.ENOTFOUND, "no such credential")
-	}
-	return c, err
-}

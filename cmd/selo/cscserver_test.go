@@ -33,6 +33,7 @@ import (
 // cscServer is a real Selo server (SQLite, soft key store, the signing
 // service, SMS into an outbox) with one holder, for the csc commands.
 type cscServer struct {
+	env    *testenv.Env
 	url    string
 	svc    *signing.Service
 	outbox *notify.Outbox
@@ -85,7 +86,7 @@ func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cscServer{url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
+	return &cscServer{env: env, url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
 }
 
 // credential creates a qualified-sign credential of the holder with approval

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -104,6 +105,13 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 		if o.enveloping {
 			out = in + ".p7m"
 		}
+	}
+	// Before the key (and its approval): the signature must have somewhere to go.
+	if err := checkWritableFile(out); err != nil {
+		return err
+	}
+	if _, err := os.Stat(in); err != nil {
+		return selo.Errorf(selo.EINVALID, "cannot read %s: %v", in, errors.Unwrap(err))
 	}
 	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
@@ -305,6 +313,9 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	data, err := readLimitedFile(in, pades.DefaultMaxInputSize)
 	if err != nil {
+		return err
+	}
+	if err := checkWritableFile(out); err != nil {
 		return err
 	}
 	key, err := c.openFileKey(ctx, o.signFileOptions, in)
