@@ -3,6 +3,9 @@ package csc_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 // The attacks of issue 13 items 1, 2 and 11 and its "also decide" items,
@@ -407,6 +411,67 @@ func TestDisabledAuthorizerEndsItsSADs(t *testing.T) {
 		}
 		if _, err := c.SignHash(ctx, sealID, res.SAD, csc.OIDSHA256, csc.OIDECDSAWithSHA256, nil, hashes); err == nil {
 			t.Fatal("a SAD approved by an authorizer signed after the authorizer was disabled")
+		}
+	})
+}
+
+// TestWalletApprovesFactorChange (issue 13 item 11): a holder whose factor
+// is a wallet proves it for a factor change by approving a request in the
+// wallet; the approval works once and only for its account.
+func TestWalletApprovesFactorChange(t *testing.T) {
+	onBothStores(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		acct := s.holder(t, "yara@example.pt", "+351912000108")
+		s.credential(t, acct, "qualified-sign", selo.ApprovalWallet, selo.KeyECDSAP256)
+		other := s.holder(t, "other@example.pt", "+351912000109")
+		s.credential(t, other, "qualified-sign", selo.ApprovalWallet, selo.KeyECDSAP256)
+		tok := s.holderToken(t, "yara@example.pt")
+		otherTok := s.holderToken(t, "other@example.pt")
+
+		// The first wallet comes through the desk (an officer's identity check).
+		offer, err := s.svc.StartWalletEnrollment(ctx, acct.ID, signing.FactorProof{IdentityCheckedBy: "officer:test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enr, err := approval.ParseWalletEnrollmentURI(offer.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		reg, _ := approval.NewWalletRegistration(enr, "phone", key)
+		wallet, err := s.svc.RegisterWallet(ctx, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var req server.FactorApprovalResponse
+		if code, body := s.do(t, "POST", "/api/v1/account/factor-code", tok, server.FactorCodeRequest{Via: "wallet"}, &req); code != 202 || req.ApprovalID == "" {
+			t.Fatalf("wallet factor request: %d %s", code, body)
+		}
+		// Not approved yet: refused.
+		if code, _ := s.do(t, "POST", "/api/v1/account/authenticators", tok, server.NameRequest{Name: "phone", FactorApproval: req.ApprovalID}, nil); code != 403 {
+			t.Fatalf("enrol before the wallet approved: %d, want 403", code)
+		}
+		pending, err := s.svc.PendingApprovals(ctx, wallet)
+		if err != nil || len(pending) != 1 || pending[0].ApprovalID != req.ApprovalID {
+			t.Fatalf("the wallet does not see the request: %+v %v", pending, err)
+		}
+		sig, err := approval.SignWalletDecision(pending[0], true, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.DecideWalletApproval(ctx, req.ApprovalID, wallet.ID, true, sig); err != nil {
+			t.Fatal(err)
+		}
+		// Another holder cannot use it.
+		if code, _ := s.do(t, "POST", "/api/v1/account/authenticators", otherTok, server.NameRequest{Name: "x", FactorApproval: req.ApprovalID}, nil); code != 401 {
+			t.Fatalf("another holder used the wallet approval: %d, want 401", code)
+		}
+		if code, body := s.do(t, "POST", "/api/v1/account/authenticators", tok, server.NameRequest{Name: "phone", FactorApproval: req.ApprovalID}, nil); code != 201 {
+			t.Fatalf("enrol with the wallet's approval: %d %s", code, body)
+		}
+		if code, _ := s.do(t, "POST", "/api/v1/account/authenticators", tok, server.NameRequest{Name: "again", FactorApproval: req.ApprovalID}, nil); code != 401 {
+			t.Fatalf("a wallet approval used twice: %d, want 401", code)
 		}
 	})
 }

@@ -219,24 +219,37 @@ func holderApproval(a *selo.Approval) HolderApproval {
 	return ha
 }
 
-// NameRequest names a new authenticator. FactorCode proves an existing
-// approval factor: a code from a confirmed authenticator, or the code that
-// POST /api/v1/account/factor-code texted.
+// NameRequest names a new authenticator. FactorCode or FactorApproval
+// proves an existing approval factor: a code from a confirmed authenticator
+// or the code that POST /api/v1/account/factor-code texted; or the ID of a
+// factor-change request (factor-code with "via": "wallet") the holder's
+// wallet approved.
 type NameRequest struct {
-	Name       string `json:"name"`
-	FactorCode string `json:"factor_code,omitempty"`
+	Name           string `json:"name"`
+	FactorCode     string `json:"factor_code,omitempty"`
+	FactorApproval string `json:"factor_approval,omitempty"`
 }
 
 // FactorRequest carries the proof of an existing approval factor that
 // enrolling or removing one needs (see NameRequest).
 type FactorRequest struct {
-	FactorCode string `json:"factor_code"`
+	FactorCode     string `json:"factor_code,omitempty"`
+	FactorApproval string `json:"factor_approval,omitempty"`
 }
 
-// FactorCodeRequest asks for a factor-change code by SMS: to the phone of
-// the credential CredentialID (its certificate's), or the account's when "".
+// FactorCodeRequest asks for the proof of an existing factor: by SMS (Via
+// "" or "sms") to the phone of the credential CredentialID (its
+// certificate's), or the account's when ""; or (Via "wallet") as a request
+// the holder's wallet approves.
 type FactorCodeRequest struct {
 	CredentialID string `json:"credential_id,omitempty"`
+	Via          string `json:"via,omitempty"`
+}
+
+// FactorApprovalResponse names a factor-change request sent to the wallet.
+type FactorApprovalResponse struct {
+	ApprovalID string    `json:"approval_id"`
+	ExpiresAt  time.Time `json:"expires_at"`
 }
 
 // readFactor reads the optional FactorRequest body of an enrolment or a
@@ -250,7 +263,7 @@ func (s *Server) readFactor(w http.ResponseWriter, r *http.Request) (signing.Fac
 	if err := s.readJSON(w, r, &req); err != nil {
 		return signing.FactorProof{}, err
 	}
-	return signing.FactorProof{Code: req.FactorCode}, nil
+	return signing.FactorProof{Code: req.FactorCode, WalletApprovalID: req.FactorApproval}, nil
 }
 
 func (s *Server) handleFactorCode(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +273,20 @@ func (s *Server) handleFactorCode(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+	}
+	switch req.Via {
+	case "wallet":
+		a, err := s.signing.RequestWalletFactorApproval(r.Context(), accountID(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, FactorApprovalResponse{ApprovalID: a.ID, ExpiresAt: a.ExpiresAt.UTC()})
+		return
+	case "", "sms":
+	default:
+		s.writeError(w, r, selo.Errorf(selo.EINVALID, "via is sms or wallet"))
+		return
 	}
 	if err := s.signing.RequestFactorCode(r.Context(), accountID(r), req.CredentialID); err != nil {
 		s.writeError(w, r, err)
@@ -308,7 +335,7 @@ func (s *Server) handleEnrollAuthenticator(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	e, err := s.signing.EnrollAuthenticator(r.Context(), accountID(r), req.Name, signing.FactorProof{Code: req.FactorCode})
+	e, err := s.signing.EnrollAuthenticator(r.Context(), accountID(r), req.Name, signing.FactorProof{Code: req.FactorCode, WalletApprovalID: req.FactorApproval})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

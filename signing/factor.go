@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -21,6 +22,9 @@ type FactorProof struct {
 	// Code is a code from one of the account's confirmed authenticators, or
 	// the code RequestFactorCode texted to the certificate's phone.
 	Code string
+	// WalletApprovalID is a factor-change request of
+	// RequestWalletFactorApproval that the holder's wallet approved.
+	WalletApprovalID string
 	// IdentityCheckedBy is the operator who checked the holder's identity
 	// afresh (an officer's act through the operator CLI, never the holder
 	// API); set, no code is needed. It is audited.
@@ -117,9 +121,15 @@ func (s *Service) proveFactor(ctx context.Context, acct *selo.Account, proof Fac
 			map[string]any{"for": action, "object": object}))
 		return nil
 	}
+	if proof.WalletApprovalID != "" {
+		if err := s.useWalletFactorApproval(ctx, acct, proof.WalletApprovalID, action); err != nil {
+			return refuse(err)
+		}
+		return nil
+	}
 	if proof.Code == "" {
 		return refuse(selo.Errorf(selo.EFORBIDDEN,
-			"changing how signatures are approved needs an existing factor: a code from your authenticator, or the code texted by POST /api/v1/account/factor-code"))
+			"changing how signatures are approved needs an existing factor: a code from your authenticator, the code texted by POST /api/v1/account/factor-code, or your wallet's approval"))
 	}
 	now := s.clock.Now()
 	as, err := s.store.ListAuthenticators(ctx, acct.ID)
@@ -224,4 +234,93 @@ func (s *Service) notifyFactorChange(ctx context.Context, acct *selo.Account, wh
 	}
 	s.appendAudit(ctx, s.entry("system", "factor.notice", "account/"+acct.ID, selo.OutcomeSuccess,
 		map[string]any{"what": what, "email": acct.Email != "" && s.mailer != nil, "sms": maskMobile(mobile)}))
+}
+
+// walletFactorDescription is what the wallet shows for a factor change.
+const walletFactorDescription = "Selo: approve a change of how you approve signatures (an authenticator or wallet added or removed)"
+
+// RequestWalletFactorApproval asks the holder's registered wallet to approve
+// a change of approval factors. Once the wallet approved it, its ID in
+// FactorProof.WalletApprovalID proves an existing factor, once. The request
+// is tied to one of the account's credentials (the wallet shows it); it
+// lives as long as a wallet signature request.
+func (s *Service) RequestWalletFactorApproval(ctx context.Context, accountID string) (*selo.Approval, error) {
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.ListWallets(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	usable := false
+	for _, w := range ws {
+		usable = usable || !w.Disabled
+	}
+	if !usable {
+		return nil, selo.Errorf(selo.EINVALID, "the account has no wallet: use a code from your authenticator or the texted code")
+	}
+	cs, err := s.store.ListCredentials(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	credID := ""
+	for _, c := range cs {
+		if c.AccountID == acct.ID && (credID == "" || c.ApprovalType == selo.ApprovalWallet) {
+			credID = c.ID
+			if c.ApprovalType == selo.ApprovalWallet {
+				break
+			}
+		}
+	}
+	if credID == "" {
+		return nil, selo.Errorf(selo.EINVALID, "the account has no credential for the wallet to show")
+	}
+	now := s.clock.Now()
+	id := newID()
+	digest := sha256.Sum256([]byte("selo-factor-change\n" + acct.ID + "\n" + id))
+	hashes := [][]byte{digest[:]}
+	if _, err := approval.NewWalletChallenge(id, credID, walletFactorDescription, OIDSHA256, hashes, now.Add(s.approvalLifetime)); err != nil {
+		return nil, err
+	}
+	a := &selo.Approval{
+		ID: id, AccountID: acct.ID, CredentialID: credID, Purpose: purposeFactorChange, Type: selo.ApprovalWallet,
+		HashAlgorithmOID: OIDSHA256, Hashes: hashes, Description: walletFactorDescription, Subject: "account/" + acct.ID,
+		Status: selo.ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(s.approvalLifetime),
+	}
+	if err := s.store.CreateApproval(ctx, a, s.entry(holder(acct.ID), "approval.request", "approval/"+a.ID, selo.OutcomeSuccess,
+		map[string]any{"purpose": purposeFactorChange})); err != nil {
+		return nil, err
+	}
+	s.waiters.notify(acct.ID)
+	return a, nil
+}
+
+// useWalletFactorApproval consumes a factor-change request the account's
+// wallet approved.
+func (s *Service) useWalletFactorApproval(ctx context.Context, acct *selo.Account, id, action string) error {
+	a, err := s.store.FindApproval(ctx, id)
+	if selo.ErrorCode(err) == selo.ENOTFOUND || (err == nil && (a.AccountID != acct.ID || a.Purpose != purposeFactorChange || a.Type != selo.ApprovalWallet)) {
+		return selo.Errorf(selo.EUNAUTHORIZED, "no such wallet approval")
+	} else if err != nil {
+		return err
+	}
+	switch a.Status {
+	case selo.ApprovalApproved:
+	case selo.ApprovalPending:
+		return selo.Errorf(selo.EFORBIDDEN, "the wallet has not approved the change yet")
+	case selo.ApprovalConsumed:
+		return selo.Errorf(selo.EUNAUTHORIZED, "this wallet approval was already used")
+	default:
+		return selo.Errorf(selo.EUNAUTHORIZED, "the wallet approval was %s", a.Status)
+	}
+	if !s.clock.Now().Before(a.ExpiresAt.Add(s.approvalLifetime)) {
+		return selo.Errorf(selo.EUNAUTHORIZED, "the wallet approval has expired")
+	}
+	err = s.store.DecideApproval(ctx, a.ID, selo.ApprovalConsumed, a.WalletID, s.clock.Now(),
+		s.entry(holder(acct.ID), "approval.consume", "approval/"+a.ID, selo.OutcomeSuccess, map[string]any{"purpose": purposeFactorChange, "for": action}))
+	if selo.ErrorCode(err) == selo.ECONFLICT {
+		return selo.Errorf(selo.EUNAUTHORIZED, "this wallet approval was already used")
+	}
+	return err
 }
