@@ -90,7 +90,7 @@ func (c *cli) accountCommand() *cobra.Command {
 	f.StringVar(&name, "name", "", "the holder's name")
 	f.StringVar(&mobile, "mobile", "", "mobile number in E.164 form, for SMS codes")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the initial password")
-	cmd.AddCommand(create, c.accountSwitchCommand(true), c.accountSwitchCommand(false))
+	cmd.AddCommand(create, c.accountSwitchCommand(true), c.accountSwitchCommand(false), c.accountWalletOfferCommand())
 	return cmd
 }
 
