@@ -143,6 +143,15 @@ func TestRevokedCertificateIsNotUsable(t *testing.T) {
 		if ids := listValid(t, c, s); len(ids) != 1 || ids[0] != goodID {
 			t.Errorf("credentials/list onlyValid = %v, want only %s", ids, goodID)
 		}
+		var creds struct{ Credentials []server.HolderCredential }
+		if code, _ := s.do(t, "GET", "/api/v1/account/credentials", s.holderToken(t, "rita@example.pt"), nil, &creds); code != 200 {
+			t.Fatalf("holder credentials: %d", code)
+		}
+		for _, hc := range creds.Credentials {
+			if want := map[string]string{revokedID: "revoked", heldID: "suspended", goodID: "valid"}[hc.ID]; hc.CertificateStatus != want {
+				t.Errorf("holder API: credential %s certificate_status %q, want %q", hc.ID, hc.CertificateStatus, want)
+			}
+		}
 		texts := len(s.messages(t, notify.ChannelSMS, mobile))
 		for _, id := range []string{revokedID, heldID} {
 			err := c.SendOTP(ctx, id)

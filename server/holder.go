@@ -142,20 +142,23 @@ func (s *Server) handleHolderLogout(w http.ResponseWriter, r *http.Request) {
 
 // HolderCredential is one of the holder's credentials.
 type HolderCredential struct {
-	ID             string   `json:"id"`
-	Description    string   `json:"description,omitempty"`
-	Profile        string   `json:"profile"`
-	Approval       string   `json:"approval"`
-	Status         string   `json:"status"`
-	LockedUntil    string   `json:"locked_until,omitempty"` // the last lock's end, past or future
-	KeyAlgorithm   string   `json:"key_algorithm"`
-	KeyBits        int      `json:"key_bits"`
-	Subject        string   `json:"subject"`
-	Serial         string   `json:"serial"`
-	NotBefore      string   `json:"not_before"`
-	NotAfter       string   `json:"not_after"`
-	CertificatePEM string   `json:"certificate_pem"`
-	SignAlgorithms []string `json:"sign_algorithms"`
+	ID          string `json:"id"`
+	Description string `json:"description,omitempty"`
+	Profile     string `json:"profile"`
+	Approval    string `json:"approval"`
+	Status      string `json:"status"`
+	// CertificateStatus is the certificate's status as stored now: valid,
+	// expired, not_yet_valid, revoked, suspended or superseded.
+	CertificateStatus string   `json:"certificate_status"`
+	LockedUntil       string   `json:"locked_until,omitempty"` // the last lock's end, past or future
+	KeyAlgorithm      string   `json:"key_algorithm"`
+	KeyBits           int      `json:"key_bits"`
+	Subject           string   `json:"subject"`
+	Serial            string   `json:"serial"`
+	NotBefore         string   `json:"not_before"`
+	NotAfter          string   `json:"not_after"`
+	CertificatePEM    string   `json:"certificate_pem"`
+	SignAlgorithms    []string `json:"sign_algorithms"`
 }
 
 func (s *Server) handleHolderCredentials(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +171,7 @@ func (s *Server) handleHolderCredentials(w http.ResponseWriter, r *http.Request)
 	for _, c := range cs {
 		hc := HolderCredential{
 			ID: c.Credential.ID, Description: c.Credential.Description, Profile: c.Credential.Profile,
-			Approval: string(c.Credential.ApprovalType), Status: string(c.Credential.Status),
+			Approval: string(c.Credential.ApprovalType), Status: string(c.Credential.Status), CertificateStatus: c.CertificateStatus,
 			KeyAlgorithm: string(c.Credential.KeyAlgorithm), KeyBits: c.KeyBits,
 			Subject: pki.NameString(c.Certificate.Subject), Serial: c.Credential.CertificateSerial,
 			NotBefore: c.Certificate.NotBefore.UTC().Format(time.RFC3339), NotAfter: c.Certificate.NotAfter.UTC().Format(time.RFC3339),

@@ -36,7 +36,7 @@ func (s *Service) RegisterAuthorizer(ctx context.Context, accountID, credentialI
 	if c.ApprovalType != selo.ApprovalAuthorizer || c.Profile != "qualified-seal" {
 		return nil, selo.Errorf(selo.EINVALID, "authorizers can be registered only on e-seal credentials approved by authorizers")
 	}
-	if err := s.usable(c); err != nil {
+	if err := s.signable(ctx, c); err != nil {
 		return nil, err
 	}
 	if name, err = checkName(name); err != nil {
@@ -110,7 +110,7 @@ func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, au
 	if !a.Confirmed {
 		return selo.Errorf(selo.EINVALID, "confirm the authorizer first")
 	}
-	if err := s.usable(c); err != nil {
+	if err := s.signable(ctx, c); err != nil {
 		return err
 	}
 	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, "Selo code to renew an authorizer: %s (valid %d minutes).")
