@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,9 +108,6 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 	// Before the key (and its approval): the signature must have somewhere to go.
 	if err := checkWritableFile(out); err != nil {
 		return err
-	}
-	if _, err := os.Stat(in); err != nil {
-		return selo.Errorf(selo.EINVALID, "cannot read %s: %v", in, errors.Unwrap(err))
 	}
 	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
