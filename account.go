@@ -28,9 +28,22 @@ type Account struct {
 type Session struct {
 	TokenHash string // hex SHA-256 of the bearer token
 	AccountID string
+	// Scope is what the token may reach: SessionAccount (the holder API and
+	// the CSC API) or SessionCSC (the CSC API only). "" is stored as SessionCSC.
+	Scope     SessionScope
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// SessionScope is what a bearer token may reach.
+type SessionScope string
+
+// Session scopes. A CSC access token (an integrator's, from CSC auth/login)
+// is refused on the holder account API, where approval factors are managed.
+const (
+	SessionAccount SessionScope = "account"
+	SessionCSC     SessionScope = "csc"
+)
 
 // LoginAttempt is what AccountStore.RecordLoginFailure reports after counting a failure.
 type LoginAttempt struct {
@@ -63,4 +76,9 @@ type AccountStore interface {
 	DeleteSession(ctx context.Context, tokenHash string, audit *AuditEntry) error
 	// UpdateAccountPassword replaces the password hash (and may re-enable it).
 	UpdateAccountPassword(ctx context.Context, accountID, passwordHash string, audit *AuditEntry) error
+	// SetAccountDisabled disables or enables an account, atomically with its
+	// audit entry. Disabling also deletes every session of the account, marks
+	// its unused SADs used at now and its pending or approved approvals dead,
+	// so nothing issued before goes on working. ENOTFOUND when absent.
+	SetAccountDisabled(ctx context.Context, accountID string, disabled bool, now time.Time, audit *AuditEntry) error
 }

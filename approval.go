@@ -23,7 +23,14 @@ type Authenticator struct {
 	Settings     OTPSettings
 	LastStep     int64 // -1 before the first accepted code
 	Confirmed    bool  // a first code proved the enrolment
-	CreatedAt    time.Time
+	// FailedApprovals counts wrong authenticator codes of the account since
+	// the last good one or lockout: a wrong code is a guess at every secret.
+	FailedApprovals int
+	// LockedUntil refuses every code of this secret before this time.
+	LockedUntil time.Time
+	// Lockouts counts lockouts so far: each cooling-off lasts longer (capped).
+	Lockouts  int
+	CreatedAt time.Time
 }
 
 // Wallet is a holder's device registered for push approvals: its P-256
@@ -120,9 +127,12 @@ type SignatureActivation struct {
 	CredentialID     string
 	HashAlgorithmOID string
 	Hashes           [][]byte
-	CreatedAt        time.Time
-	ExpiresAt        time.Time
-	UsedAt           time.Time // zero while unused
+	// AuthorizerID is the authorizer whose code approved the SAD ("" for
+	// other approvals): disabling that authorizer ends the SAD.
+	AuthorizerID string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       time.Time // zero while unused
 }
 
 // ApprovalStore persists what approves signatures.
@@ -135,6 +145,17 @@ type ApprovalStore interface {
 	// already used: a replay.
 	AdvanceAuthenticatorStep(ctx context.Context, id string, step int64, confirm bool) (bool, error)
 	DeleteAuthenticator(ctx context.Context, id string, audit *AuditEntry) error
+	// RecordAuthenticatorFailure counts a wrong authenticator code against
+	// every confirmed authenticator of the account, atomically; each that
+	// reaches maxFailures is reset, its Lockouts incremented and LockedUntil
+	// set to now + lockFor(Lockouts). It reports the most advanced count
+	// (LockedUntil set when this failure locked one). The audit entry goes in
+	// the same transaction.
+	RecordAuthenticatorFailure(ctx context.Context, accountID string, now time.Time, maxFailures int,
+		lockFor func(lockouts int) time.Duration, audit *AuditEntry) (*ApprovalFailure, error)
+	// ResetAuthenticatorFailures clears FailedApprovals of the account's
+	// authenticators after a good code.
+	ResetAuthenticatorFailures(ctx context.Context, accountID string) error
 
 	CreateWalletEnrollment(ctx context.Context, e *WalletEnrollment, audit *AuditEntry) error
 	FindWalletEnrollment(ctx context.Context, id string) (*WalletEnrollment, error)
@@ -151,7 +172,10 @@ type ApprovalStore interface {
 	// ConfirmAuthorizer marks it confirmed and enabled and stores its first
 	// authorization, atomically.
 	ConfirmAuthorizer(ctx context.Context, id string, first *Authorization, audit *AuditEntry) error
-	SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, audit *AuditEntry) error
+	// SetAuthorizerEnabled enables or disables an authorizer; disabling also
+	// marks the unused SADs its codes approved used at now, in the same
+	// transaction.
+	SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, now time.Time, audit *AuditEntry) error
 	// AdvanceAuthorizerStep is AdvanceAuthenticatorStep for authorizer codes.
 	AdvanceAuthorizerStep(ctx context.Context, id string, step int64) (bool, error)
 	CreateAuthorization(ctx context.Context, a *Authorization, audit *AuditEntry) error

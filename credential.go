@@ -75,7 +75,9 @@ type CredentialStore interface {
 	ListCredentials(ctx context.Context, accountID string) ([]*Credential, error)
 	// UpdateCredentialCertificate sets the credential's certificate serial.
 	UpdateCredentialCertificate(ctx context.Context, id, serial string, audit *AuditEntry) error
-	// SetCredentialStatus enables or disables a credential.
+	// SetCredentialStatus enables or disables a credential. Disabling also
+	// marks the credential's unused SADs used and its pending or approved
+	// approvals dead, in the same transaction.
 	SetCredentialStatus(ctx context.Context, id string, status CredentialStatus, audit *AuditEntry) error
 	// RecordApprovalFailure counts a wrong code atomically. When the count
 	// reaches maxFailures it resets the count, increments Lockouts and sets

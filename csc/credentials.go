@@ -134,12 +134,19 @@ func (h *handler) detail(ci *CredentialInfo, now time.Time, certificates string,
 			d.Key.Curve = curveOID(pub.Curve)
 		}
 		switch {
+		case ci.CertificateStatus != "" && ci.CertificateStatus != "valid":
+			// The status in the store (revoked, suspended, superseded) or
+			// by the clock, as the backend read it for this request.
+			d.Cert.Status = ci.CertificateStatus
 		case now.Before(cert.NotBefore):
 			d.Cert.Status = "not_yet_valid"
-		case now.After(cert.NotAfter):
+		case !now.Before(cert.NotAfter):
 			d.Cert.Status = "expired"
 		default:
 			d.Cert.Status = "valid"
+		}
+		if d.Cert.Status != "valid" {
+			d.Key.Status = "disabled" // the key cannot sign under this certificate
 		}
 		switch certificates {
 		case "single":

@@ -53,7 +53,20 @@ func newStack(t testing.TB) *stack {
 // keeps the last text rather than list a growing directory.
 func newStackSMS(t testing.TB, sms selo.SMSSender) *stack {
 	t.Helper()
-	env := testenv.New(t)
+	return newStackWith(t, sms, nil)
+}
+
+// newStackWith is newStackSMS over the store open returns (PostgreSQL,
+// say) instead of testenv's SQLite when open is not nil.
+func newStackWith(t testing.TB, sms selo.SMSSender, open func(selo.Clock) selo.Store) *stack {
+	t.Helper()
+	var env *testenv.Env
+	if open != nil {
+		clock := selo.SystemClock{}
+		env = testenv.NewWithOptions(t, testenv.Options{Clock: clock, Store: open(clock)})
+	} else {
+		env = testenv.New(t)
+	}
 	master := make([]byte, soft.MasterKeySize)
 	_, _ = rand.Read(master)
 	box, err := soft.NewSecretBox(master)
@@ -69,9 +82,13 @@ func newStackSMS(t testing.TB, sms selo.SMSSender) *stack {
 		}
 		sms = outbox
 	}
+	var mailer selo.Mailer
+	if outbox != nil {
+		mailer = outbox
+	}
 	svc, err := signing.New(signing.Config{
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey,
-		SMS: sms, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
+		SMS: sms, Mailer: mailer, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
 	})
 	if err != nil {
@@ -264,7 +281,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("authenticator", func(t *testing.T) {
-		enr, err := s.svc.EnrollAuthenticator(ctx, acct.ID, "phone")
+		enr, err := s.svc.EnrollAuthenticator(ctx, acct.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +350,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("wallet", func(t *testing.T) {
-		offer, err := s.svc.StartWalletEnrollment(ctx, acct.ID)
+		offer, err := s.svc.StartWalletEnrollment(ctx, acct.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 		if err != nil {
 			t.Fatal(err)
 		}

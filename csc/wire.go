@@ -101,7 +101,7 @@ type KeyInfo struct {
 
 // CertInfo describes the credential's certificate.
 type CertInfo struct {
-	Status       string   `json:"status,omitempty"` // valid, expired or not_yet_valid
+	Status       string   `json:"status,omitempty"` // valid, expired, not_yet_valid, revoked, suspended or superseded
 	Certificates []string `json:"certificates,omitempty"`
 	IssuerDN     string   `json:"issuerDN,omitempty"`
 	SerialNumber string   `json:"serialNumber,omitempty"` // hex

@@ -10,6 +10,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 // The holder REST API: the holder's own account (login with e-mail and
@@ -36,6 +37,7 @@ func (s *Server) holderRoutes(mux *http.ServeMux) {
 	route("/api/v1/account/logout", h, methods{http.MethodPost: s.handleHolderLogout})
 	route("/api/v1/account/credentials", h, methods{http.MethodGet: s.handleHolderCredentials})
 	route("/api/v1/account/approvals", h, methods{http.MethodGet: s.handleHolderApprovals})
+	route("/api/v1/account/factor-code", h, methods{http.MethodPost: s.handleFactorCode})
 	route("/api/v1/account/authenticators", h, methods{http.MethodGet: s.handleListAuthenticators, http.MethodPost: s.handleEnrollAuthenticator})
 	route("/api/v1/account/authenticators/{id}", h, methods{http.MethodDelete: s.handleDeleteAuthenticator})
 	route("/api/v1/account/authenticators/{id}/confirm", h, methods{http.MethodPost: s.handleConfirmAuthenticator})
@@ -66,8 +68,9 @@ func walletRoute(next http.HandlerFunc) http.HandlerFunc {
 
 type holderKey struct{}
 
-// holder lets a request through only with a live holder session token and
-// records "holder:<account ID>" as the actor.
+// holder lets a request through only with a live holder session token (of
+// scope account: never a CSC access token) and records "holder:<account ID>"
+// as the actor.
 func (s *Server) holder(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -78,6 +81,11 @@ func (s *Server) holder(next http.HandlerFunc) http.HandlerFunc {
 		}
 		sess, err := s.signing.Authenticate(r.Context(), token)
 		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		// An integrator's CSC access token reaches the CSC API only.
+		if err := s.signing.RequireAccountScope(r.Context(), sess, r.URL.Path); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -115,7 +123,7 @@ func (s *Server) handleHolderLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	token, sess, err := s.signing.Login(r.Context(), req.Email, req.Password)
+	token, sess, err := s.signing.LoginHolder(r.Context(), req.Email, req.Password)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -134,20 +142,23 @@ func (s *Server) handleHolderLogout(w http.ResponseWriter, r *http.Request) {
 
 // HolderCredential is one of the holder's credentials.
 type HolderCredential struct {
-	ID             string   `json:"id"`
-	Description    string   `json:"description,omitempty"`
-	Profile        string   `json:"profile"`
-	Approval       string   `json:"approval"`
-	Status         string   `json:"status"`
-	LockedUntil    string   `json:"locked_until,omitempty"` // the last lock's end, past or future
-	KeyAlgorithm   string   `json:"key_algorithm"`
-	KeyBits        int      `json:"key_bits"`
-	Subject        string   `json:"subject"`
-	Serial         string   `json:"serial"`
-	NotBefore      string   `json:"not_before"`
-	NotAfter       string   `json:"not_after"`
-	CertificatePEM string   `json:"certificate_pem"`
-	SignAlgorithms []string `json:"sign_algorithms"`
+	ID          string `json:"id"`
+	Description string `json:"description,omitempty"`
+	Profile     string `json:"profile"`
+	Approval    string `json:"approval"`
+	Status      string `json:"status"`
+	// CertificateStatus is the certificate's status as stored now: valid,
+	// expired, not_yet_valid, revoked, suspended or superseded.
+	CertificateStatus string   `json:"certificate_status"`
+	LockedUntil       string   `json:"locked_until,omitempty"` // the last lock's end, past or future
+	KeyAlgorithm      string   `json:"key_algorithm"`
+	KeyBits           int      `json:"key_bits"`
+	Subject           string   `json:"subject"`
+	Serial            string   `json:"serial"`
+	NotBefore         string   `json:"not_before"`
+	NotAfter          string   `json:"not_after"`
+	CertificatePEM    string   `json:"certificate_pem"`
+	SignAlgorithms    []string `json:"sign_algorithms"`
 }
 
 func (s *Server) handleHolderCredentials(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +171,7 @@ func (s *Server) handleHolderCredentials(w http.ResponseWriter, r *http.Request)
 	for _, c := range cs {
 		hc := HolderCredential{
 			ID: c.Credential.ID, Description: c.Credential.Description, Profile: c.Credential.Profile,
-			Approval: string(c.Credential.ApprovalType), Status: string(c.Credential.Status),
+			Approval: string(c.Credential.ApprovalType), Status: string(c.Credential.Status), CertificateStatus: c.CertificateStatus,
 			KeyAlgorithm: string(c.Credential.KeyAlgorithm), KeyBits: c.KeyBits,
 			Subject: pki.NameString(c.Certificate.Subject), Serial: c.Credential.CertificateSerial,
 			NotBefore: c.Certificate.NotBefore.UTC().Format(time.RFC3339), NotAfter: c.Certificate.NotAfter.UTC().Format(time.RFC3339),
@@ -211,9 +222,80 @@ func holderApproval(a *selo.Approval) HolderApproval {
 	return ha
 }
 
-// NameRequest names a new authenticator.
+// NameRequest names a new authenticator. FactorCode or FactorApproval
+// proves an existing approval factor: a code from a confirmed authenticator
+// or the code that POST /api/v1/account/factor-code texted; or the ID of a
+// factor-change request (factor-code with "via": "wallet") the holder's
+// wallet approved.
 type NameRequest struct {
-	Name string `json:"name"`
+	Name           string `json:"name"`
+	FactorCode     string `json:"factor_code,omitempty"`
+	FactorApproval string `json:"factor_approval,omitempty"`
+}
+
+// FactorRequest carries the proof of an existing approval factor that
+// enrolling or removing one needs (see NameRequest).
+type FactorRequest struct {
+	FactorCode     string `json:"factor_code,omitempty"`
+	FactorApproval string `json:"factor_approval,omitempty"`
+}
+
+// FactorCodeRequest asks for the proof of an existing factor: by SMS (Via
+// "" or "sms") to the phone of the credential CredentialID (its
+// certificate's), or the account's when ""; or (Via "wallet") as a request
+// the holder's wallet approves.
+type FactorCodeRequest struct {
+	CredentialID string `json:"credential_id,omitempty"`
+	Via          string `json:"via,omitempty"`
+}
+
+// FactorApprovalResponse names a factor-change request sent to the wallet.
+type FactorApprovalResponse struct {
+	ApprovalID string    `json:"approval_id"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// readFactor reads the optional FactorRequest body of an enrolment or a
+// removal; no body at all is an empty proof, which the service refuses with
+// a message that says what to send.
+func (s *Server) readFactor(w http.ResponseWriter, r *http.Request) (signing.FactorProof, error) {
+	var req FactorRequest
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return signing.FactorProof{}, nil
+	}
+	if err := s.readJSON(w, r, &req); err != nil {
+		return signing.FactorProof{}, err
+	}
+	return signing.FactorProof{Code: req.FactorCode, WalletApprovalID: req.FactorApproval}, nil
+}
+
+func (s *Server) handleFactorCode(w http.ResponseWriter, r *http.Request) {
+	var req FactorCodeRequest
+	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
+		if err := s.readJSON(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	switch req.Via {
+	case "wallet":
+		a, err := s.signing.RequestWalletFactorApproval(r.Context(), accountID(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, FactorApprovalResponse{ApprovalID: a.ID, ExpiresAt: a.ExpiresAt.UTC()})
+		return
+	case "", "sms":
+	default:
+		s.writeError(w, r, selo.Errorf(selo.EINVALID, "via is sms or wallet"))
+		return
+	}
+	if err := s.signing.RequestFactorCode(r.Context(), accountID(r), req.CredentialID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // CodeRequest carries a code: from an authenticator app or an SMS.
@@ -256,7 +338,7 @@ func (s *Server) handleEnrollAuthenticator(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	e, err := s.signing.EnrollAuthenticator(r.Context(), accountID(r), req.Name)
+	e, err := s.signing.EnrollAuthenticator(r.Context(), accountID(r), req.Name, signing.FactorProof{Code: req.FactorCode, WalletApprovalID: req.FactorApproval})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -278,7 +360,12 @@ func (s *Server) handleConfirmAuthenticator(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) handleDeleteAuthenticator(w http.ResponseWriter, r *http.Request) {
-	if err := s.signing.DeleteAuthenticator(r.Context(), accountID(r), r.PathValue("id")); err != nil {
+	proof, err := s.readFactor(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.signing.DeleteAuthenticator(r.Context(), accountID(r), r.PathValue("id"), proof); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -307,7 +394,12 @@ func (s *Server) handleListWallets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleEnrollWallet(w http.ResponseWriter, r *http.Request) {
-	o, err := s.signing.StartWalletEnrollment(r.Context(), accountID(r))
+	proof, err := s.readFactor(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o, err := s.signing.StartWalletEnrollment(r.Context(), accountID(r), proof)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -317,7 +409,12 @@ func (s *Server) handleEnrollWallet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteWallet(w http.ResponseWriter, r *http.Request) {
-	if err := s.signing.DeleteWallet(r.Context(), accountID(r), r.PathValue("id")); err != nil {
+	proof, err := s.readFactor(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.signing.DeleteWallet(r.Context(), accountID(r), r.PathValue("id"), proof); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -158,7 +158,7 @@ func TestHolderAPIWalletFlow(t *testing.T) {
 
 	// Enrol a wallet from the offer, as the app does.
 	var offer server.EnrollmentResponse
-	if st := h.call(t, "POST", "/api/v1/account/wallets", token, nil, &offer); st != 201 || offer.QRPNG == "" {
+	if st := h.call(t, "POST", "/api/v1/account/wallets", token, server.FactorRequest{FactorCode: h.factorCode(t, token)}, &offer); st != 201 || offer.QRPNG == "" {
 		t.Fatalf("wallet offer: %d", st)
 	}
 	e, err := approval.ParseWalletEnrollmentURI(offer.URI)
@@ -243,11 +243,11 @@ func TestHolderAPIIsolation(t *testing.T) {
 	seal := h.credential(t, a, "qualified-seal", selo.ApprovalAuthorizer)
 
 	var auth server.EnrollmentResponse
-	if st := h.call(t, "POST", "/api/v1/account/authenticators", tokenA, server.NameRequest{Name: "phone"}, &auth); st != 201 || auth.URI == "" {
+	if st := h.call(t, "POST", "/api/v1/account/authenticators", tokenA, server.NameRequest{Name: "phone", FactorCode: h.factorCode(t, tokenA)}, &auth); st != 201 || auth.URI == "" {
 		t.Fatalf("enrol authenticator: %d", st)
 	}
 	var offer server.EnrollmentResponse
-	h.call(t, "POST", "/api/v1/account/wallets", tokenA, nil, &offer)
+	h.call(t, "POST", "/api/v1/account/wallets", tokenA, server.FactorRequest{FactorCode: h.factorCode(t, tokenA)}, &offer)
 	e, _ := approval.ParseWalletEnrollmentURI(offer.URI)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	reg, _ := approval.NewWalletRegistration(e, "phone", key)
@@ -302,6 +302,17 @@ func TestHolderAPIIsolation(t *testing.T) {
 	if st := h.call(t, "POST", "/api/v1/account/authorizers/"+z.ID+"/disable", tokenA, nil, nil); st != 204 {
 		t.Fatalf("disable: %d", st)
 	}
+}
+
+// factorCode asks for the SMS code that lets the holder change an approval
+// factor and reads it, as the holder reads it on the phone.
+func (h *holderServer) factorCode(t *testing.T, token string) string {
+	t.Helper()
+	if st := h.call(t, "POST", "/api/v1/account/factor-code", token, nil, nil); st != 202 {
+
+		t.Fatalf("factor code: %d", st)
+	}
+	return lastDigits(t, h.sms.texts)
 }
 
 func lastDigits(t *testing.T, texts []string) string {

@@ -225,6 +225,9 @@ func (s *Server) routes() *http.ServeMux {
 	if s.outbox != nil {
 		s.route(mux, "/api/v1/outbox", api, methods{http.MethodGet: s.handleListOutbox})
 	}
+	if s.signing != nil {
+		s.accountAdminRoutes(mux, api) // account.go: disable and enable accounts and credentials
+	}
 	mux.HandleFunc("/api/", api(s.notFound))
 	mux.HandleFunc("/", s.notFound)
 	return mux

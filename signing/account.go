@@ -54,12 +54,13 @@ func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 // errBadLogin is the one answer for an unknown e-mail and a wrong password.
 func errBadLogin() error { return selo.Errorf(selo.EUNAUTHORIZED, "invalid e-mail or password") }
 
-// Login checks an e-mail and password and opens a session. The token is
+// login checks an e-mail and password and opens a session. The token is
 // returned once; only its SHA-256 is stored. An unknown e-mail costs one
 // argon2id verification like a known one, and gets the same answer as a
 // wrong password. MaxFailures wrong passwords lock the account for
 // approval.CoolingOff(lockouts), which grows with each lockout and is capped.
-func (s *Service) Login(ctx context.Context, email, password string) (string, *selo.Session, error) {
+// The session has the given scope (see Login and LoginHolder).
+func (s *Service) login(ctx context.Context, email, password string, scope selo.SessionScope) (string, *selo.Session, error) {
 	now := s.clock.Now()
 	a, err := s.store.FindAccountByEmail(ctx, normalizeEmail(email))
 	if selo.ErrorCode(err) == selo.ENOTFOUND {
@@ -97,9 +98,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, *s
 		return "", nil, err
 	}
 	token := randomToken()
-	sess := &selo.Session{TokenHash: tokenHash(token), AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.sessionLifetime)}
+	sess := &selo.Session{TokenHash: tokenHash(token), AccountID: a.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(s.sessionLifetime)}
 	if err := s.store.CreateSession(ctx, sess, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess,
-		map[string]any{"expires_at": sess.ExpiresAt})); err != nil {
+		map[string]any{"expires_at": sess.ExpiresAt, "scope": scope})); err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil

@@ -2,7 +2,9 @@ package signing
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
@@ -24,13 +26,18 @@ var DefaultOTPParams = approval.OTPParams{Algorithm: approval.AlgSHA1, Digits: 6
 // EnrollAuthenticator makes a TOTP secret for a new authenticator app of the
 // account, stores it sealed and returns the enrolment data once. The
 // authenticator approves nothing until ConfirmAuthenticator proves a code.
-func (s *Service) EnrollAuthenticator(ctx context.Context, accountID, name string) (*AuthenticatorEnrollment, error) {
+// proof must show an existing factor (FactorProof); the holder is told by
+// e-mail and SMS.
+func (s *Service) EnrollAuthenticator(ctx context.Context, accountID, name string, proof FactorProof) (*AuthenticatorEnrollment, error) {
 	acct, err := s.account(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	name, err = checkName(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.proveFactor(ctx, acct, proof, "authenticator.enroll", "account/"+acct.ID); err != nil {
 		return nil, err
 	}
 	p := DefaultOTPParams
@@ -46,6 +53,7 @@ func (s *Service) EnrollAuthenticator(ctx context.Context, accountID, name strin
 		map[string]any{"name": name})); err != nil {
 		return nil, err
 	}
+	s.notifyFactorChange(ctx, acct, fmt.Sprintf("an authenticator app %q was added", name))
 	uri := approval.OTPAuthURI(s.issuer, acct.Email, secret, p)
 	png, err := approval.QRPNG(uri, 256)
 	if err != nil {
@@ -99,13 +107,27 @@ func (s *Service) ListAuthenticators(ctx context.Context, accountID string) ([]*
 	return out, nil
 }
 
-// DeleteAuthenticator removes one of the account's authenticators.
-func (s *Service) DeleteAuthenticator(ctx context.Context, accountID, authenticatorID string) error {
+// DeleteAuthenticator removes one of the account's authenticators. proof
+// must show an existing factor (the authenticator's own code will do); the
+// holder is told by e-mail and SMS.
+func (s *Service) DeleteAuthenticator(ctx context.Context, accountID, authenticatorID string, proof FactorProof) error {
 	a, err := s.authenticator(ctx, accountID, authenticatorID)
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteAuthenticator(ctx, a.ID, s.entry(holder(accountID), "authenticator.delete", "authenticator/"+a.ID, selo.OutcomeSuccess, nil))
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := s.proveFactor(ctx, acct, proof, "authenticator.delete", "authenticator/"+a.ID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteAuthenticator(ctx, a.ID, s.entry(holder(accountID), "authenticator.delete", "authenticator/"+a.ID, selo.OutcomeSuccess,
+		map[string]any{"identity_checked_by": proof.IdentityCheckedBy})); err != nil {
+		return err
+	}
+	s.notifyFactorChange(ctx, acct, fmt.Sprintf("the authenticator app %q was removed", a.Name))
+	return nil
 }
 
 func (s *Service) authenticator(ctx context.Context, accountID, id string) (*selo.Authenticator, error) {
@@ -118,12 +140,23 @@ func (s *Service) authenticator(ctx context.Context, accountID, id string) (*sel
 
 // checkAuthenticatorCode accepts a code of any confirmed authenticator of the
 // credential's account, once: a code whose step was already used is a replay.
+// A wrong code is a guess at every secret of the account, so it counts
+// against each of them, not against the credential: an account whose N
+// credentials share one app still allows MaxFailures guesses, not N times
+// as many, and a locked secret refuses codes for every credential.
 func (s *Service) checkAuthenticatorCode(ctx context.Context, c *selo.Credential, code string) error {
 	as, err := s.store.ListAuthenticators(ctx, c.AccountID)
 	if err != nil {
 		return err
 	}
 	now := s.clock.Now()
+	for _, a := range as {
+		if a.Confirmed && a.AccountID == c.AccountID && now.Before(a.LockedUntil) {
+			err := selo.Errorf(selo.EFORBIDDEN, "too many wrong codes: authenticator locked until %s", a.LockedUntil.UTC().Format(time.RFC3339))
+			s.auditFailure(ctx, holder(c.AccountID), "signature.authorize", "credential/"+c.ID, err, map[string]any{"authenticator": a.ID})
+			return err
+		}
+	}
 	for _, a := range as {
 		if !a.Confirmed || a.AccountID != c.AccountID {
 			continue
@@ -143,11 +176,29 @@ func (s *Service) checkAuthenticatorCode(ctx context.Context, c *selo.Credential
 			return err
 		}
 		if !advanced {
-			return s.failure(ctx, c, nil, "code already used")
+			return s.authenticatorFailure(ctx, c, "code already used")
 		}
-		return nil
+		return s.store.ResetAuthenticatorFailures(ctx, c.AccountID)
 	}
-	return s.failure(ctx, c, nil, "wrong code")
+	return s.authenticatorFailure(ctx, c, "wrong code")
+}
+
+// authenticatorFailure counts a wrong authenticator code against every
+// confirmed authenticator of the credential's account, locks them at
+// MaxFailures and answers EUNAUTHORIZED.
+func (s *Service) authenticatorFailure(ctx context.Context, c *selo.Credential, reason string) error {
+	f, err := s.store.RecordAuthenticatorFailure(ctx, c.AccountID, s.clock.Now(), MaxFailures, approval.CoolingOff,
+		s.entry(holder(c.AccountID), "approval.failure", "credential/"+c.ID, selo.OutcomeFailure,
+			map[string]any{"code": selo.EUNAUTHORIZED, "reason": reason, "counted_on": "authenticators of account " + c.AccountID}))
+	if err != nil {
+		return err
+	}
+	if f.LockedUntil.IsZero() {
+		return selo.Errorf(selo.EUNAUTHORIZED, "%s", reason)
+	}
+	s.appendAudit(ctx, s.entry("system", "authenticator.lock", "account/"+c.AccountID, selo.OutcomeSuccess,
+		map[string]any{"until": f.LockedUntil, "lockouts": f.Lockouts}))
+	return selo.Errorf(selo.EUNAUTHORIZED, "%s: authenticator locked until %s", reason, f.LockedUntil.UTC().Format(time.RFC3339))
 }
 
 // checkName validates a holder-chosen display name.

@@ -38,7 +38,9 @@ type AuthorizeResult struct {
 }
 
 // SendOTP sends a fresh SMS code for the credential's next authorization; it
-// replaces any code sent before. EINVALID unless the credential is approved by SMS.
+// replaces any code sent before. EINVALID unless the credential is approved
+// by SMS; EFORBIDDEN, with no text sent, when the credential could not sign
+// (disabled, locked, its certificate revoked, on hold, superseded or expired).
 func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) error {
 	c, err := s.credential(ctx, accountID, credentialID)
 	if err != nil {
@@ -47,7 +49,8 @@ func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) e
 	if c.ApprovalType != selo.ApprovalSMS {
 		return selo.Errorf(selo.EINVALID, "credential %s is approved by %s, not by SMS", c.ID, c.ApprovalType)
 	}
-	if err := s.usable(c); err != nil {
+	if err := s.signable(ctx, c); err != nil {
+		s.auditFailure(ctx, holder(accountID), "approval.send", "credential/"+c.ID, err, nil)
 		return err
 	}
 	return s.sendCode(ctx, c, purposeSignature, c.ID, "Selo signature code: %s (valid %d minutes). Never share it.")
@@ -227,9 +230,11 @@ func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*Authori
 	if err != nil {
 		return nil, err
 	}
-	if err := s.usable(c); err != nil {
+	// Before any code is checked (and so consumed) or a wallet is asked.
+	if err := s.signable(ctx, c); err != nil {
 		return nil, err
 	}
+	authorizerID := ""
 	switch c.ApprovalType {
 	case selo.ApprovalSMS:
 		if req.OTP == "" {
@@ -249,7 +254,7 @@ func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*Authori
 		if req.OTP == "" {
 			return nil, selo.Errorf(selo.EINVALID, "this credential needs an authorizer code")
 		}
-		if err := s.checkAuthorizerCode(ctx, c, req.OTP); err != nil {
+		if authorizerID, err = s.checkAuthorizerCode(ctx, c, req.OTP); err != nil {
 			return nil, err
 		}
 	case selo.ApprovalWallet:
@@ -267,17 +272,18 @@ func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*Authori
 	if err := s.store.ResetApprovalFailures(ctx, c.ID); err != nil {
 		return nil, err
 	}
-	return s.issueSAD(ctx, c, req.HashAlgorithmOID, req.Hashes, string(c.ApprovalType))
+	return s.issueSAD(ctx, c, req.HashAlgorithmOID, req.Hashes, string(c.ApprovalType), authorizerID)
 }
 
 // issueSAD stores the hash of a fresh SAD bound to the credential's account,
-// the credential and the hashes, and returns the SAD once.
-func (s *Service) issueSAD(ctx context.Context, c *selo.Credential, oid string, hashes [][]byte, how string) (*AuthorizeResult, error) {
+// the credential and the hashes (and the authorizer whose code approved it,
+// if any), and returns the SAD once.
+func (s *Service) issueSAD(ctx context.Context, c *selo.Credential, oid string, hashes [][]byte, how, authorizerID string) (*AuthorizeResult, error) {
 	now := s.clock.Now()
 	sad := randomToken()
 	act := &selo.SignatureActivation{
 		SADHash: tokenHash(sad), AccountID: c.AccountID, CredentialID: c.ID, HashAlgorithmOID: oid,
-		Hashes: copyHashes(hashes), CreatedAt: now, ExpiresAt: now.Add(s.sadLifetime),
+		Hashes: copyHashes(hashes), AuthorizerID: authorizerID, CreatedAt: now, ExpiresAt: now.Add(s.sadLifetime),
 	}
 	if err := s.store.CreateSignatureActivation(ctx, act, s.entry(holder(c.AccountID), "signature.authorize", "credential/"+c.ID, selo.OutcomeSuccess,
 		map[string]any{"approval": how, "hashes": len(hashes), "hash_algorithm": oid, "expires_at": act.ExpiresAt})); err != nil {
@@ -332,7 +338,7 @@ func (s *Service) AuthorizeCheck(ctx context.Context, accountID, approvalID stri
 		if err != nil {
 			return nil, err
 		}
-		if err := s.usable(c); err != nil {
+		if err := s.signable(ctx, c); err != nil {
 			return nil, err
 		}
 		if err := s.store.DecideApproval(ctx, a.ID, selo.ApprovalConsumed, a.WalletID, now,
@@ -342,7 +348,7 @@ func (s *Service) AuthorizeCheck(ctx context.Context, accountID, approvalID stri
 			}
 			return nil, err
 		}
-		return s.issueSAD(ctx, c, a.HashAlgorithmOID, a.Hashes, string(selo.ApprovalWallet))
+		return s.issueSAD(ctx, c, a.HashAlgorithmOID, a.Hashes, string(selo.ApprovalWallet), "")
 	case selo.ApprovalConsumed:
 		return nil, selo.Errorf(selo.ECONFLICT, "the SAD of this approval was already handed out")
 	case selo.ApprovalDenied:

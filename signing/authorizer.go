@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -35,7 +36,7 @@ func (s *Service) RegisterAuthorizer(ctx context.Context, accountID, credentialI
 	if c.ApprovalType != selo.ApprovalAuthorizer || c.Profile != "qualified-seal" {
 		return nil, selo.Errorf(selo.EINVALID, "authorizers can be registered only on e-seal credentials approved by authorizers")
 	}
-	if err := s.usable(c); err != nil {
+	if err := s.signable(ctx, c); err != nil {
 		return nil, err
 	}
 	if name, err = checkName(name); err != nil {
@@ -94,6 +95,9 @@ func (s *Service) ConfirmAuthorizer(ctx context.Context, accountID, authorizerID
 		return nil, err
 	}
 	a.Confirmed, a.Enabled, a.SealedSecret = true, true, nil
+	if acct, err := s.account(ctx, accountID); err == nil {
+		s.notifyFactorChange(ctx, acct, fmt.Sprintf("the authorizer %q was registered", a.Name))
+	}
 	return &AuthorizerSetup{Authorizer: a, Authorization: first, URI: setup.URI(s.issuer, a.Name), JSON: js}, nil
 }
 
@@ -106,7 +110,7 @@ func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, au
 	if !a.Confirmed {
 		return selo.Errorf(selo.EINVALID, "confirm the authorizer first")
 	}
-	if err := s.usable(c); err != nil {
+	if err := s.signable(ctx, c); err != nil {
 		return err
 	}
 	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, "Selo code to renew an authorizer: %s (valid %d minutes).")
@@ -162,7 +166,8 @@ func (s *Service) SetAuthorizerEnabled(ctx context.Context, accountID, authorize
 	if enabled {
 		action = "authorizer.enable"
 	}
-	return s.store.SetAuthorizerEnabled(ctx, a.ID, enabled, s.entry(holder(accountID), action, "authorizer/"+a.ID, selo.OutcomeSuccess, nil))
+	// Disabling also ends the SADs its codes approved that are not used yet.
+	return s.store.SetAuthorizerEnabled(ctx, a.ID, enabled, s.clock.Now(), s.entry(holder(accountID), action, "authorizer/"+a.ID, selo.OutcomeSuccess, nil))
 }
 
 // ListAuthorizers returns the authorizers of one of the account's
@@ -219,11 +224,12 @@ func active(zs []*selo.Authorization, now time.Time) bool {
 
 // checkAuthorizerCode accepts a code from one of this credential's own
 // authorizers (no other credential's), only while the authorizer is enabled
-// and inside an authorization, and each code once.
-func (s *Service) checkAuthorizerCode(ctx context.Context, c *selo.Credential, code string) error {
+// and inside an authorization, and each code once. It returns the ID of the
+// authorizer whose code it was.
+func (s *Service) checkAuthorizerCode(ctx context.Context, c *selo.Credential, code string) (string, error) {
 	as, err := s.store.ListAuthorizers(ctx, c.ID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	now := s.clock.Now()
 	for _, a := range as {
@@ -232,30 +238,30 @@ func (s *Service) checkAuthorizerCode(ctx context.Context, c *selo.Credential, c
 		}
 		secret, err := s.secrets.Open(a.SealedSecret, authorizerAD(a.ID))
 		if err != nil {
-			return err
+			return "", err
 		}
 		step, ok := approval.VerifyTOTP(secret, code, now, otpParams(a.Settings), -1)
 		if !ok {
 			continue
 		}
 		if !a.Enabled {
-			return selo.Errorf(selo.EFORBIDDEN, "authorizer %q is disabled", a.Name)
+			return "", selo.Errorf(selo.EFORBIDDEN, "authorizer %q is disabled", a.Name)
 		}
 		zs, err := s.store.ListAuthorizations(ctx, a.ID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !active(zs, now) {
-			return selo.Errorf(selo.EFORBIDDEN, "authorizer %q has no valid authorization: the holder must renew it", a.Name)
+			return "", selo.Errorf(selo.EFORBIDDEN, "authorizer %q has no valid authorization: the holder must renew it", a.Name)
 		}
 		advanced, err := s.store.AdvanceAuthorizerStep(ctx, a.ID, step)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !advanced {
-			return s.failure(ctx, c, nil, "code already used")
+			return "", s.failure(ctx, c, nil, "code already used")
 		}
-		return nil
+		return a.ID, nil
 	}
-	return s.failure(ctx, c, nil, "wrong code")
+	return "", s.failure(ctx, c, nil, "wrong code")
 }

@@ -30,6 +30,10 @@ type CredentialInfo struct {
 	SignAlgorithms []string
 	// MaxHashes is the most hashes one SAD covers.
 	MaxHashes int
+	// CertificateStatus is the certificate's status read from the store when
+	// the info was asked for (CertificateValid, CertificateRevoked, ...);
+	// "" where it was not read.
+	CertificateStatus string
 }
 
 // credentialEntry is what SignHash needs of a credential, kept in memory so
@@ -133,7 +137,8 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 	return e.info, nil
 }
 
-// ListCredentials returns an account's credentials with their certificates.
+// ListCredentials returns an account's credentials with their certificates
+// and each certificate's status as stored now.
 func (s *Service) ListCredentials(ctx context.Context, accountID string) ([]*CredentialInfo, error) {
 	cs, err := s.store.ListCredentials(ctx, accountID)
 	if err != nil {
@@ -148,13 +153,18 @@ func (s *Service) ListCredentials(ctx context.Context, accountID string) ([]*Cre
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, e.info)
+		info, err := s.withStatus(ctx, e.info)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }
 
-// CredentialInfo returns one of the account's credentials; ENOTFOUND when it
-// does not exist or belongs to another account (one answer for both).
+// CredentialInfo returns one of the account's credentials with its
+// certificate's status as stored now; ENOTFOUND when it does not exist or
+// belongs to another account (one answer for both).
 func (s *Service) CredentialInfo(ctx context.Context, accountID, credentialID string) (*CredentialInfo, error) {
 	c, err := s.credential(ctx, accountID, credentialID)
 	if err != nil {
@@ -164,7 +174,7 @@ func (s *Service) CredentialInfo(ctx context.Context, accountID, credentialID st
 	if err != nil {
 		return nil, err
 	}
-	return e.info, nil
+	return s.withStatus(ctx, e.info)
 }
 
 // credential returns the account's credential, or ENOTFOUND.

@@ -15,7 +15,7 @@ func TestHolderIsolation(t *testing.T) {
 	b := f.holder(t, "bruno@example.pt", "+351912345679")
 	smsCred := f.credential(t, a, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
 	seal := f.credential(t, a, "qualified-seal", selo.ApprovalAuthorizer, selo.KeyECDSAP256)
-	enr, err := f.svc.EnrollAuthenticator(ctx, a.ID, "phone")
+	enr, err := f.svc.EnrollAuthenticator(ctx, a.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,9 @@ func TestHolderIsolation(t *testing.T) {
 			return err
 		}, selo.EUNAUTHORIZED},
 		{"ConfirmAuthenticator", func() error { return f.svc.ConfirmAuthenticator(ctx, b.ID, enr.Authenticator.ID, "123456") }, selo.ENOTFOUND},
-		{"DeleteAuthenticator", func() error { return f.svc.DeleteAuthenticator(ctx, b.ID, enr.Authenticator.ID) }, selo.ENOTFOUND},
+		{"DeleteAuthenticator", func() error {
+			return f.svc.DeleteAuthenticator(ctx, b.ID, enr.Authenticator.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
+		}, selo.ENOTFOUND},
 		{"RegisterAuthorizer", func() error { _, err := f.svc.RegisterAuthorizer(ctx, b.ID, seal.Credential.ID, "mine"); return err }, selo.ENOTFOUND},
 		{"ConfirmAuthorizer", func() error { _, err := f.svc.ConfirmAuthorizer(ctx, b.ID, z.ID, "123456"); return err }, selo.ENOTFOUND},
 		{"RequestAuthorizationRenewal", func() error { return f.svc.RequestAuthorizationRenewal(ctx, b.ID, z.ID) }, selo.ENOTFOUND},

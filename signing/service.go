@@ -31,6 +31,8 @@ type Store interface {
 	selo.ApprovalStore
 	selo.CertificateStore
 	selo.AuditStore
+	// FindRevocation tells a certificate on hold from a revoked one.
+	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
 }
 
 // Defaults of the lifetimes in Config.
@@ -61,8 +63,11 @@ type Config struct {
 	// CodeKey keys the HMAC under which SMS codes are stored (at least 32 bytes).
 	CodeKey []byte
 	SMS     selo.SMSSender
-	Clock   selo.Clock
-	Logger  *slog.Logger
+	// Mailer sends holders notices by e-mail (a factor added or removed);
+	// nil sends none.
+	Mailer selo.Mailer
+	Clock  selo.Clock
+	Logger *slog.Logger
 	// Issuer names the service in otpauth:// URIs (the authenticator app shows it).
 	Issuer string
 	// PublicURL is the base URL wallets call, e.g. "https://sign.example.eu".
@@ -95,6 +100,7 @@ type Service struct {
 	secrets   selo.SecretBox
 	codeKey   []byte
 	sms       selo.SMSSender
+	mailer    selo.Mailer
 	clock     selo.Clock
 	log       *slog.Logger
 	issuer    string
@@ -121,7 +127,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, authority: cfg.Authority, secrets: cfg.Secrets,
-		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, clock: cfg.Clock, log: cfg.Logger,
+		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger,
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		sessionLifetime:    orDuration(cfg.SessionLifetime, DefaultSessionLifetime),
 		sadLifetime:        orDuration(cfg.SADLifetime, DefaultSADLifetime),

@@ -226,7 +226,7 @@ func TestAuthenticatorApprovalRSA(t *testing.T) {
 	if c.KeyBits != 3072 {
 		t.Fatalf("key bits %d", c.KeyBits)
 	}
-	enr, err := f.svc.EnrollAuthenticator(ctx, a.ID, "phone")
+	enr, err := f.svc.EnrollAuthenticator(ctx, a.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil || len(enr.QRPNG) == 0 || enr.QRTerminal == "" {
 		t.Fatalf("EnrollAuthenticator = %+v, %v", enr, err)
 	}

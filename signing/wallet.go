@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -23,10 +24,14 @@ type WalletOffer struct {
 }
 
 // StartWalletEnrollment offers the account a wallet enrolment, valid
-// EnrollmentLifetime and usable once.
-func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string) (*WalletOffer, error) {
+// EnrollmentLifetime and usable once. proof must show an existing factor
+// (FactorProof); the holder is told by e-mail and SMS.
+func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string, proof FactorProof) (*WalletOffer, error) {
 	acct, err := s.account(ctx, accountID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.proveFactor(ctx, acct, proof, "wallet.offer", "account/"+acct.ID); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -42,6 +47,7 @@ func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string) (
 		map[string]any{"expires_at": e.ExpiresAt})); err != nil {
 		return nil, err
 	}
+	s.notifyFactorChange(ctx, acct, "a wallet enrolment was started")
 	uri := approval.WalletEnrollment{URL: s.walletRegisterURL(), EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}.URI()
 	png, err := approval.QRPNG(uri, 256)
 	if err != nil {
@@ -94,6 +100,9 @@ func (s *Service) RegisterWallet(ctx context.Context, r *approval.WalletRegistra
 		}
 		return nil, err
 	}
+	if acct, err := s.account(ctx, e.AccountID); err == nil {
+		s.notifyFactorChange(ctx, acct, fmt.Sprintf("the wallet %q was registered", name))
+	}
 	return w, nil
 }
 
@@ -112,13 +121,26 @@ func (s *Service) ListWallets(ctx context.Context, accountID string) ([]*selo.Wa
 	return out, nil
 }
 
-// DeleteWallet removes one of the account's wallets.
-func (s *Service) DeleteWallet(ctx context.Context, accountID, walletID string) error {
+// DeleteWallet removes one of the account's wallets. proof must show an
+// existing factor (FactorProof); the holder is told by e-mail and SMS.
+func (s *Service) DeleteWallet(ctx context.Context, accountID, walletID string, proof FactorProof) error {
 	w, err := s.wallet(ctx, accountID, walletID)
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteWallet(ctx, w.ID, s.entry(holder(accountID), "wallet.delete", "wallet/"+w.ID, selo.OutcomeSuccess, nil))
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := s.proveFactor(ctx, acct, proof, "wallet.delete", "wallet/"+w.ID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteWallet(ctx, w.ID, s.entry(holder(accountID), "wallet.delete", "wallet/"+w.ID, selo.OutcomeSuccess,
+		map[string]any{"identity_checked_by": proof.IdentityCheckedBy})); err != nil {
+		return err
+	}
+	s.notifyFactorChange(ctx, acct, fmt.Sprintf("the wallet %q was removed", w.Name))
+	return nil
 }
 
 func (s *Service) wallet(ctx context.Context, accountID, id string) (*selo.Wallet, error) {

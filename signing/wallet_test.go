@@ -25,7 +25,7 @@ type device struct {
 // enrolment URI the service offers, as the wallet app does.
 func (f *fixture) enrollWallet(t *testing.T, a *selo.Account, name string) *device {
 	t.Helper()
-	offer, err := f.svc.StartWalletEnrollment(ctx, a.ID)
+	offer, err := f.svc.StartWalletEnrollment(ctx, a.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,10 +273,10 @@ func TestWalletApprovalRefusals(t *testing.T) {
 	})
 	t.Run("deleted wallet", func(t *testing.T) {
 		ch := request(a, c, "deleted")
-		if err := f.svc.DeleteWallet(ctx, b.ID, d2.wallet.ID); selo.ErrorCode(err) != selo.ENOTFOUND {
+		if err := f.svc.DeleteWallet(ctx, b.ID, d2.wallet.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"}); selo.ErrorCode(err) != selo.ENOTFOUND {
 			t.Fatalf("another holder deleted the wallet: %v", err)
 		}
-		if err := f.svc.DeleteWallet(ctx, a.ID, d2.wallet.ID); err != nil {
+		if err := f.svc.DeleteWallet(ctx, a.ID, d2.wallet.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"}); err != nil {
 			t.Fatal(err)
 		}
 		sig, _ := approval.SignWalletDecision(ch, true, d2.key)
@@ -322,7 +322,7 @@ func TestWalletRequestAuthentication(t *testing.T) {
 func TestWalletEnrollmentExpires(t *testing.T) {
 	f := newFixture(t)
 	a := f.holder(t, "ana@example.pt", "+351912345678")
-	offer, err := f.svc.StartWalletEnrollment(ctx, a.ID)
+	offer, err := f.svc.StartWalletEnrollment(ctx, a.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +372,9 @@ func disabledStopsSigning(t *testing.T, f *fixture) {
 		&selo.AuditEntry{Time: f.clock.Now(), Actor: "operator", Action: "credential.disable", Object: "credential/" + c.Credential.ID, Outcome: selo.OutcomeSuccess, Details: "{}"}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, sign(s), selo.EFORBIDDEN)
-	// The refusal is audited with the SAD's consumption, and the SAD is burnt.
+	// Disabling ended the SAD issued before it: the signature is refused
+	// (audited), and the SAD stays dead once the credential is enabled again.
+	wantCode(t, sign(s), selo.EUNAUTHORIZED)
 	if !f.audited(t, "signature.sign", "credential/"+c.Credential.ID, selo.OutcomeFailure) {
 		t.Fatal("the refused signature of a disabled credential is not audited")
 	}

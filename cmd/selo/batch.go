@@ -187,6 +187,10 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		return fmt.Errorf("make %s: %w", o.outDir, err)
 	}
+	// Before the key (and its approval): the signed files must have somewhere to go.
+	if err := checkWritableDir(o.outDir); err != nil {
+		return err
+	}
 	items := make([]*batchItem, len(names))
 	todo := 0
 	for i, name := range names {

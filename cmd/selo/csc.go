@@ -475,6 +475,9 @@ const cscSignHashLong = `Sign-hash signs a batch of hashes, or of files hashed h
 approval for the whole batch (CSC credentials/authorize, then
 signatures/signHash), and verifies every signature against the credential's
 certificate before it reports success; nothing is written when one fails.
+Before an approval is asked for, the files are read, the signature files'
+folders (and --cert-out's) are checked writable, and the credential must be
+enabled with a valid certificate: a local failure never uses up a code.
 
 The approval follows the credential's type:
   sms            the code texted to the holder: with a terminal the command
@@ -518,6 +521,20 @@ func (c *cli) cscSignHashCommand(o *cscOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Everything local is checked before an approval is asked for:
+			// a code is used up by the service as soon as it is checked.
+			for _, it := range items {
+				if it.sigFile != "" {
+					if err := checkWritableFile(it.sigFile); err != nil {
+						return err
+					}
+				}
+			}
+			if certOut != "" {
+				if err := checkWritableFile(certOut); err != nil {
+					return err
+				}
+			}
 			cl, err := c.cscClient(o, true)
 			if err != nil {
 				return err
@@ -535,6 +552,12 @@ func (c *cli) cscSignHashCommand(o *cscOptions) *cobra.Command {
 			}
 			signAlgo, err := cscSignAlgo(certs[0].PublicKey, h)
 			if err != nil {
+				return err
+			}
+			if signAlgo == "" {
+				return selo.Errorf(selo.EINVALID, "%v cannot be signed with credential %s; no approval was asked for", h, cred)
+			}
+			if err := checkRemoteUsable(cred, d); err != nil {
 				return err
 			}
 			hashes := make([][]byte, len(items))

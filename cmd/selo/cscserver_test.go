@@ -33,6 +33,7 @@ import (
 // cscServer is a real Selo server (SQLite, soft key store, the signing
 // service, SMS into an outbox) with one holder, for the csc commands.
 type cscServer struct {
+	env    *testenv.Env
 	url    string
 	svc    *signing.Service
 	outbox *notify.Outbox
@@ -85,7 +86,7 @@ func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cscServer{url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
+	return &cscServer{env: env, url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
 }
 
 // credential creates a qualified-sign credential of the holder with approval
@@ -175,7 +176,7 @@ func (s *cscServer) sendOTP(t *testing.T, tokenFile, cred string) string {
 func (s *cscServer) authenticatorCode(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone")
+	enr, err := s.svc.EnrollAuthenticator(ctx, s.acct.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func (s *cscServer) authenticatorCode(t *testing.T) string {
 func (s *cscServer) registerWallet(t *testing.T) (*selo.Wallet, *ecdsa.PrivateKey) {
 	t.Helper()
 	ctx := context.Background()
-	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID)
+	offer, err := s.svc.StartWalletEnrollment(ctx, s.acct.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,11 @@ or give --csc URL --user EMAIL with the password in --password-file,
 SELO_CSC_PASSWORD or a prompt. The approval follows the credential: the SMS,
 authenticator or authorizer code from --otp-file, SELO_CSC_OTP or a prompt
 (on a terminal an SMS is sent first; otherwise run 'selo csc send-otp CRED'),
-or the holder's approval in the wallet, waited for up to --wait. Nothing is
-written until the signature is back and checked against the certificate.`
+or the holder's approval in the wallet, waited for up to --wait. Everything
+local (the input read, the output folder writable, the algorithm and the
+credential's status) is checked before an approval is asked for, so a local
+failure never uses up a code. Nothing is written until the signature is back
+and checked against the certificate.`
 
 // addRemoteFlags adds the remote-credential flags to a sign command.
 func addRemoteFlags(cmd *cobra.Command, o *remoteOptions) {
@@ -219,6 +222,9 @@ func (r *remoteCredential) signDigests(ctx context.Context, h crypto.Hash, diges
 	}
 	if hashOID == "" || signAlgo == "" {
 		return nil, selo.Errorf(selo.EINVALID, "%v cannot be signed through a remote credential", h)
+	}
+	if err := checkRemoteUsable(r.detail.CredentialID, r.detail); err != nil {
+		return nil, err
 	}
 	m := r.batchSize()
 	batches := (len(digests) + m - 1) / m

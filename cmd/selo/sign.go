@@ -105,6 +105,10 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 			out = in + ".p7m"
 		}
 	}
+	// Before the key (and its approval): the signature must have somewhere to go.
+	if err := checkWritableFile(out); err != nil {
+		return err
+	}
 	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
 		return err
@@ -305,6 +309,9 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	}
 	data, err := readLimitedFile(in, pades.DefaultMaxInputSize)
 	if err != nil {
+		return err
+	}
+	if err := checkWritableFile(out); err != nil {
 		return err
 	}
 	key, err := c.openFileKey(ctx, o.signFileOptions, in)

@@ -84,6 +84,9 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	if err != nil {
 		return err
 	}
+	if err := checkWritableFile(out); err != nil {
+		return err
+	}
 	key, err := c.openFileKey(ctx, o, in)
 	if err != nil {
 		return err

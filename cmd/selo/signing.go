@@ -50,7 +50,7 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 		return nil, fmt.Errorf("the store does not hold accounts and credentials")
 	}
 	return signing.New(signing.Config{
-		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS,
+		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer,
 		Logger: c.log, PublicURL: c.baseURL,
 	})
 }
@@ -90,7 +90,7 @@ func (c *cli) accountCommand() *cobra.Command {
 	f.StringVar(&name, "name", "", "the holder's name")
 	f.StringVar(&mobile, "mobile", "", "mobile number in E.164 form, for SMS codes")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the initial password")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, c.accountSwitchCommand(true), c.accountSwitchCommand(false), c.accountWalletOfferCommand())
 	return cmd
 }
 
@@ -188,7 +188,7 @@ func (c *cli) credentialCommand() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&listAccount, "account", "", "the holder's e-mail")
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, c.credentialSwitchCommand(true), c.credentialSwitchCommand(false))
 	return cmd
 }
 

@@ -38,6 +38,32 @@ func TestAccountAndCredentialCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, created["id"].(string)) || !strings.Contains(r.stdout, "wallet") {
 		t.Fatalf("credential list:\n%s", r)
 	}
+	// Disable and enable an account and a credential (issue 13 item 2).
+	r = mustRunSelo(t, "account", "disable", "--data", data, "maria@example.pt")
+	if !strings.Contains(r.stdout, "disabled") {
+		t.Fatalf("account disable:\n%s", r)
+	}
+	mustRunSelo(t, "account", "enable", "--data", data, "maria@example.pt")
+	wantExit(t, runSelo(t, "account", "disable", "--data", data, "nobody@example.pt"), 1)
+	id := created["id"].(string)
+	mustRunSelo(t, "credential", "disable", "--data", data, id)
+	if r = mustRunSelo(t, "credential", "list", "--data", data, "--account", "maria@example.pt"); !strings.Contains(r.stdout, "disabled") {
+		t.Fatalf("credential list after disable:\n%s", r)
+	}
+	mustRunSelo(t, "credential", "enable", "--data", data, id)
+	wantExit(t, runSelo(t, "credential", "disable", "--data", data, "no-such-credential"), 1)
+	r = mustRunSelo(t, "audit", "list", "--data", data)
+	for _, action := range []string{"account.disable", "account.enable", "credential.disable", "credential.enable"} {
+		if !strings.Contains(r.stdout, action) {
+			t.Errorf("audit list has no %s:\n%s", action, r.stdout)
+		}
+	}
+
+	// A wallet enrolment after the officer's identity check (issue 13 item 11).
+	wantExit(t, runSelo(t, "account", "wallet-offer", "--data", data, "maria@example.pt"), 2, "--identity-checked")
+	if r = mustRunSelo(t, "account", "wallet-offer", "--data", data, "maria@example.pt", "--identity-checked"); !strings.Contains(r.stdout, "selo-wallet://") {
+		t.Fatalf("account wallet-offer:\n%s", r)
+	}
 }
 
 func TestWalletCommands(t *testing.T) {
@@ -46,7 +72,7 @@ func TestWalletCommands(t *testing.T) {
 	s := newCSCServer(t)
 	svc, a := s.svc, s.acct
 	credID := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
-	offer, err := svc.StartWalletEnrollment(ctx, a.ID)
+	offer, err := svc.StartWalletEnrollment(ctx, a.ID, signing.FactorProof{IdentityCheckedBy: "operator:test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,8 +129,11 @@ func (db *DB) CreateSession(ctx context.Context, s *selo.Session, audit *selo.Au
 	if err := wantOneRow(res, err, "account", s.AccountID); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		s.TokenHash, s.AccountID, s.CreatedAt, s.ExpiresAt)
+	if s.Scope == "" {
+		s.Scope = selo.SessionCSC
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO sessions (token_hash, account_id, scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		s.TokenHash, s.AccountID, string(s.Scope), s.CreatedAt, s.ExpiresAt)
 	if isUniqueViolation(err) {
 		// The message names no hash: it is derived from a secret.
 		return selo.Errorf(selo.ECONFLICT, "a session with this token already exists")
@@ -147,8 +150,8 @@ func (db *DB) CreateSession(ctx context.Context, s *selo.Session, audit *selo.Au
 // when it has expired at now).
 func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) (*selo.Session, error) {
 	s := selo.Session{TokenHash: tokenHash}
-	err := db.pool.QueryRow(ctx, `SELECT account_id, created_at, expires_at FROM sessions
-		WHERE token_hash = $1 AND expires_at > $2`, tokenHash, now).Scan(&s.AccountID, &s.CreatedAt, &s.ExpiresAt)
+	err := db.pool.QueryRow(ctx, `SELECT account_id, scope, created_at, expires_at FROM sessions
+		WHERE token_hash = $1 AND expires_at > $2`, tokenHash, now).Scan(&s.AccountID, &s.Scope, &s.CreatedAt, &s.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "session not found")
 	} else if err != nil {

@@ -17,14 +17,14 @@ import (
 // Column lists, in the order the matching scan function reads.
 const (
 	authenticatorColumns = `id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
-		last_step, confirmed, created_at`
+		last_step, confirmed, created_at, failed_approvals, locked_until, lockouts`
 	walletColumns     = `id, account_id, name, public_key, disabled, created_at`
 	authorizerColumns = `id, credential_id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
 		last_step, enabled, confirmed, created_at`
 	approvalColumns = `id, account_id, credential_id, purpose, type, hash_algorithm_oid, hashes, description,
 		code_hash, wallet_id, subject, failures, status, created_at, expires_at, decided_at`
 	signatureActivationColumns = `sad_hash, account_id, credential_id, hash_algorithm_oid, hashes,
-		created_at, expires_at, used_at`
+		created_at, expires_at, used_at, authorizer_id`
 )
 
 // CreateAuthenticator inserts a and appends audit in one transaction;
@@ -38,10 +38,14 @@ func (db *DB) CreateAuthenticator(ctx context.Context, a *selo.Authenticator, au
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = tx.now
 		}
-		a.CreatedAt = micro0(a.CreatedAt)
-		_, err := tx.Exec(ctx, `INSERT INTO authenticators (`+authenticatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.CreatedAt, a.LockedUntil = micro0(a.CreatedAt), micro0(a.LockedUntil)
+		var locked *time.Time
+		if !a.LockedUntil.IsZero() {
+			locked = &a.LockedUntil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO authenticators (`+authenticatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			a.ID, a.AccountID, a.Name, a.SealedSecret, a.Settings.Algorithm, a.Settings.Digits, a.Settings.Period,
-			a.LastStep, a.Confirmed, a.CreatedAt)
+			a.LastStep, a.Confirmed, a.CreatedAt, a.FailedApprovals, locked, a.Lockouts)
 		return createError(err, "authenticator", a.ID, "account "+a.AccountID)
 	})
 }
@@ -246,7 +250,7 @@ func (db *DB) ConfirmAuthorizer(ctx context.Context, id string, first *selo.Auth
 // SetAuthorizerEnabled enables or disables an authorizer, with its audit
 // entry; ENOTFOUND when it does not exist, ECONFLICT when enabling one not
 // yet confirmed.
-func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, audit *selo.AuditEntry) error {
+func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, now time.Time, audit *selo.AuditEntry) error {
 	return db.update(ctx, "set authorizer enabled", audit, func(tx *Tx) error {
 		var confirmed bool
 		err := tx.QueryRow(ctx, `SELECT confirmed FROM authorizers WHERE id = $1 FOR UPDATE`, id).Scan(&confirmed)
@@ -260,6 +264,12 @@ func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool,
 		}
 		if _, err := tx.Exec(ctx, `UPDATE authorizers SET enabled = $1 WHERE id = $2`, enabled, id); err != nil {
 			return fmt.Errorf("set authorizer %s enabled: %w", id, err)
+		}
+		if !enabled {
+			if _, err := tx.Exec(ctx, `UPDATE signature_activations SET used_at = $1 WHERE authorizer_id = $2 AND used_at IS NULL`,
+				now, id); err != nil {
+				return fmt.Errorf("end SADs of authorizer %s: %w", id, err)
+			}
 		}
 		return nil
 	})
@@ -414,8 +424,8 @@ func (db *DB) CreateSignatureActivation(ctx context.Context, s *selo.SignatureAc
 		}
 		s.CreatedAt, s.ExpiresAt = micro0(s.CreatedAt), micro0(s.ExpiresAt)
 		_, err := tx.Exec(ctx, `INSERT INTO signature_activations (`+signatureActivationColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)`, s.SADHash, s.AccountID, s.CredentialID, s.HashAlgorithmOID,
-			hashlist.Encode(s.Hashes), s.CreatedAt, s.ExpiresAt)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)`, s.SADHash, s.AccountID, s.CredentialID, s.HashAlgorithmOID,
+			hashlist.Encode(s.Hashes), s.CreatedAt, s.ExpiresAt, s.AuthorizerID)
 		// The messages name no SAD hash: it is derived from a secret.
 		return createError(err, "signature activation", "", "credential "+s.CredentialID+" of account "+s.AccountID)
 	})
@@ -575,11 +585,12 @@ func list[T any](ctx context.Context, q querier, what string, scan func(rowScann
 func scanAuthenticator(row rowScanner) (*selo.Authenticator, error) {
 	var a selo.Authenticator
 	var created time.Time
+	var locked *time.Time
 	if err := row.Scan(&a.ID, &a.AccountID, &a.Name, &a.SealedSecret, &a.Settings.Algorithm, &a.Settings.Digits,
-		&a.Settings.Period, &a.LastStep, &a.Confirmed, &created); err != nil {
+		&a.Settings.Period, &a.LastStep, &a.Confirmed, &created, &a.FailedApprovals, &locked, &a.Lockouts); err != nil {
 		return nil, err
 	}
-	a.CreatedAt = created.UTC()
+	a.CreatedAt, a.LockedUntil = created.UTC(), fromNullTime(locked)
 	return &a, nil
 }
 
@@ -634,7 +645,7 @@ func scanSignatureActivation(row rowScanner) (*selo.SignatureActivation, error) 
 	var hashes []byte
 	var created, expires time.Time
 	var used *time.Time
-	if err := row.Scan(&s.SADHash, &s.AccountID, &s.CredentialID, &s.HashAlgorithmOID, &hashes, &created, &expires, &used); err != nil {
+	if err := row.Scan(&s.SADHash, &s.AccountID, &s.CredentialID, &s.HashAlgorithmOID, &hashes, &created, &expires, &used, &s.AuthorizerID); err != nil {
 		return nil, err
 	}
 	var err error

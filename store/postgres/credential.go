@@ -141,6 +141,11 @@ func (db *DB) SetCredentialStatus(ctx context.Context, id string, status selo.Cr
 	if err := wantOneRow(res, err, "credential", id); err != nil {
 		return err
 	}
+	if status == selo.CredentialDisabled {
+		if err := endApprovals(ctx, tx, "credential_id", id, tx.now); err != nil {
+			return err
+		}
+	}
 	if err := appendAudit(ctx, tx, audit); err != nil {
 		return err
 	}

@@ -126,8 +126,11 @@ func (db *DB) CreateSession(ctx context.Context, s *selo.Session, audit *selo.Au
 	if err := wantOneRow(res, err, "account", s.AccountID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		s.TokenHash, s.AccountID, toMicros(s.CreatedAt), toMicros(s.ExpiresAt))
+	if s.Scope == "" {
+		s.Scope = selo.SessionCSC
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, account_id, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		s.TokenHash, s.AccountID, string(s.Scope), toMicros(s.CreatedAt), toMicros(s.ExpiresAt))
 	if isUniqueViolation(err) {
 		// The message names no hash: it is derived from a secret.
 		return selo.Errorf(selo.ECONFLICT, "a session with this token already exists")
@@ -147,8 +150,8 @@ func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) 
 	var created, expires int64
 	// One indexed read on every authenticated request: under a context that
 	// is never canceled the driver needs no goroutine to interrupt it.
-	err := db.readRow(context.WithoutCancel(ctx), `SELECT account_id, created_at, expires_at FROM sessions
-		WHERE token_hash = ? AND expires_at > ?`, tokenHash, toMicros(now)).Scan(&s.AccountID, &created, &expires)
+	err := db.readRow(context.WithoutCancel(ctx), `SELECT account_id, scope, created_at, expires_at FROM sessions
+		WHERE token_hash = ? AND expires_at > ?`, tokenHash, toMicros(now)).Scan(&s.AccountID, &s.Scope, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "session not found")
 	} else if err != nil {

@@ -15,14 +15,14 @@ import (
 // Column lists, in the order the matching scan function reads.
 const (
 	authenticatorColumns = `id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
-		last_step, confirmed, created_at`
+		last_step, confirmed, created_at, failed_approvals, locked_until, lockouts`
 	walletColumns     = `id, account_id, name, public_key, disabled, created_at`
 	authorizerColumns = `id, credential_id, account_id, name, sealed_secret, otp_algorithm, otp_digits, otp_period,
 		last_step, enabled, confirmed, created_at`
 	approvalColumns = `id, account_id, credential_id, purpose, type, hash_algorithm_oid, hashes, description,
 		code_hash, wallet_id, subject, failures, status, created_at, expires_at, decided_at`
 	signatureActivationColumns = `sad_hash, account_id, credential_id, hash_algorithm_oid, hashes,
-		created_at, expires_at, used_at`
+		created_at, expires_at, used_at, authorizer_id`
 )
 
 // CreateAuthenticator inserts a and appends audit in one transaction;
@@ -36,10 +36,10 @@ func (db *DB) CreateAuthenticator(ctx context.Context, a *selo.Authenticator, au
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = tx.now
 		}
-		a.CreatedAt = stored(a.CreatedAt)
-		_, err := tx.ExecContext(ctx, `INSERT INTO authenticators (`+authenticatorColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.CreatedAt, a.LockedUntil = stored(a.CreatedAt), stored(a.LockedUntil)
+		_, err := tx.ExecContext(ctx, `INSERT INTO authenticators (`+authenticatorColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.AccountID, a.Name, a.SealedSecret, a.Settings.Algorithm, a.Settings.Digits, a.Settings.Period,
-			a.LastStep, a.Confirmed, toMicros(a.CreatedAt))
+			a.LastStep, a.Confirmed, toMicros(a.CreatedAt), a.FailedApprovals, nullMicros(a.LockedUntil), a.Lockouts)
 		return createError(err, "authenticator", a.ID, "account "+a.AccountID)
 	})
 }
@@ -244,7 +244,7 @@ func (db *DB) ConfirmAuthorizer(ctx context.Context, id string, first *selo.Auth
 // SetAuthorizerEnabled enables or disables an authorizer, with its audit
 // entry; ENOTFOUND when it does not exist, ECONFLICT when enabling one not
 // yet confirmed.
-func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, audit *selo.AuditEntry) error {
+func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool, now time.Time, audit *selo.AuditEntry) error {
 	return db.update(ctx, "set authorizer enabled", audit, func(tx *Tx) error {
 		var confirmed bool
 		err := tx.QueryRowContext(ctx, `SELECT confirmed FROM authorizers WHERE id = ?`, id).Scan(&confirmed)
@@ -258,6 +258,12 @@ func (db *DB) SetAuthorizerEnabled(ctx context.Context, id string, enabled bool,
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE authorizers SET enabled = ? WHERE id = ?`, enabled, id); err != nil {
 			return fmt.Errorf("set authorizer %s enabled: %w", id, err)
+		}
+		if !enabled {
+			if _, err := tx.ExecContext(ctx, `UPDATE signature_activations SET used_at = ? WHERE authorizer_id = ? AND used_at IS NULL`,
+				toMicros(now), id); err != nil {
+				return fmt.Errorf("end SADs of authorizer %s: %w", id, err)
+			}
 		}
 		return nil
 	})
@@ -412,8 +418,8 @@ func (db *DB) CreateSignatureActivation(ctx context.Context, s *selo.SignatureAc
 		}
 		s.CreatedAt, s.ExpiresAt = stored(s.CreatedAt), stored(s.ExpiresAt)
 		_, err := tx.ExecContext(ctx, `INSERT INTO signature_activations (`+signatureActivationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`, s.SADHash, s.AccountID, s.CredentialID, s.HashAlgorithmOID,
-			hashlist.Encode(s.Hashes), toMicros(s.CreatedAt), toMicros(s.ExpiresAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)`, s.SADHash, s.AccountID, s.CredentialID, s.HashAlgorithmOID,
+			hashlist.Encode(s.Hashes), toMicros(s.CreatedAt), toMicros(s.ExpiresAt), s.AuthorizerID)
 		// The messages name no SAD hash: it is derived from a secret.
 		return createError(err, "signature activation", "", "credential "+s.CredentialID+" of account "+s.AccountID)
 	})
@@ -583,11 +589,12 @@ func list[T any](ctx context.Context, q querier, what string, scan func(rowScann
 func scanAuthenticator(row rowScanner) (*selo.Authenticator, error) {
 	var a selo.Authenticator
 	var created int64
+	var locked sql.NullInt64
 	if err := row.Scan(&a.ID, &a.AccountID, &a.Name, &a.SealedSecret, &a.Settings.Algorithm, &a.Settings.Digits,
-		&a.Settings.Period, &a.LastStep, &a.Confirmed, &created); err != nil {
+		&a.Settings.Period, &a.LastStep, &a.Confirmed, &created, &a.FailedApprovals, &locked, &a.Lockouts); err != nil {
 		return nil, err
 	}
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt, a.LockedUntil = fromMicros(created), fromNullMicros(locked)
 	return &a, nil
 }
 
@@ -640,7 +647,7 @@ func scanSignatureActivation(row rowScanner) (*selo.SignatureActivation, error) 
 	var hashes []byte
 	var created, expires int64
 	var used sql.NullInt64
-	if err := row.Scan(&s.SADHash, &s.AccountID, &s.CredentialID, &s.HashAlgorithmOID, &hashes, &created, &expires, &used); err != nil {
+	if err := row.Scan(&s.SADHash, &s.AccountID, &s.CredentialID, &s.HashAlgorithmOID, &hashes, &created, &expires, &used, &s.AuthorizerID); err != nil {
 		return nil, err
 	}
 	var err error

@@ -248,7 +248,7 @@ func testAuthorizer(t *testing.T, open OpenFunc) {
 	if len(list) != 2 || list[0].ID != "z1" || list[1].ID != "z2" {
 		t.Fatalf("ListAuthorizers(seal1) = %+v", list)
 	}
-	wantCode(t, st.SetAuthorizerEnabled(ctx, "z1", true, entry("authorizer.enable", "authorizer/z1")), selo.ECONFLICT)
+	wantCode(t, st.SetAuthorizerEnabled(ctx, "z1", true, start, entry("authorizer.enable", "authorizer/z1")), selo.ECONFLICT)
 
 	first := &selo.Authorization{ID: "p1", NotBefore: start, NotAfter: start.Add(60 * 24 * time.Hour)}
 	must(t, st.ConfirmAuthorizer(ctx, "z1", first, entry("authorizer.confirm", "authorizer/z1")))
@@ -268,14 +268,14 @@ func testAuthorizer(t *testing.T, open OpenFunc) {
 		t.Fatal("a refused confirmation confirmed the authorizer")
 	}
 
-	must(t, st.SetAuthorizerEnabled(ctx, "z1", false, entry("authorizer.disable", "authorizer/z1")))
+	must(t, st.SetAuthorizerEnabled(ctx, "z1", false, start, entry("authorizer.disable", "authorizer/z1")))
 	audited++
 	if got, _ := st.FindAuthorizer(ctx, "z1"); got.Enabled {
 		t.Fatal("SetAuthorizerEnabled(false) left it enabled")
 	}
-	must(t, st.SetAuthorizerEnabled(ctx, "z1", true, entry("authorizer.enable", "authorizer/z1")))
+	must(t, st.SetAuthorizerEnabled(ctx, "z1", true, start, entry("authorizer.enable", "authorizer/z1")))
 	audited++
-	wantCode(t, st.SetAuthorizerEnabled(ctx, "z9", true, entry("authorizer.enable", "authorizer/z9")), selo.ENOTFOUND)
+	wantCode(t, st.SetAuthorizerEnabled(ctx, "z9", true, start, entry("authorizer.enable", "authorizer/z9")), selo.ENOTFOUND)
 
 	clock.Add(time.Hour)
 	renewal := &selo.Authorization{ID: "p2", AuthorizerID: "z1", NotBefore: first.NotAfter.Add(-24 * time.Hour), NotAfter: first.NotAfter.Add(59 * 24 * time.Hour)}

@@ -95,6 +95,10 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Authorizer", testAuthorizer},
 		{"Approval", testApproval},
 		{"SignatureActivation", testSignatureActivation},
+		{"AccountDisable", testAccountDisable},
+		{"CredentialDisableEndsSADs", testCredentialDisableEndsSADs},
+		{"AuthorizerDisableEndsSADs", testAuthorizerDisableEndsSADs},
+		{"AuthenticatorFailures", testAuthenticatorFailures},
 	}
 	tests = append(tests, orderTests...)
 	for _, tt := range tests {
