@@ -263,7 +263,8 @@ func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string)
 	}
 	subj := subjectRequest(o, profile, check)
 	cert, err := s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
-		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial})
+		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial,
+		KeyInQSCD: s.keyInQSCD(o)})
 	if err != nil {
 		return nil, err
 	}
@@ -351,4 +352,17 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// keyInQSCD says whether the order's key is in a qualified signature
+// creation device: a token's always is, a cloud key when Selo's key store is
+// one, a software key (.pfx) never.
+func (s *Service) keyInQSCD(o *selo.Order) bool {
+	switch o.Delivery {
+	case selo.DeliveryToken:
+		return true
+	case selo.DeliveryCloud:
+		return s.cfg.KeysInQSCD
+	}
+	return false
 }

@@ -65,6 +65,10 @@ type Config struct {
 	WebhookTolerance   time.Duration
 	// CloudKeyAlgorithm is the key type made for cloud delivery (P-256 when empty).
 	CloudKeyAlgorithm selo.KeyAlgorithm
+	// KeysInQSCD says Keys is a qualified signature creation device (an HSM
+	// certified as one): cloud keys are then certified with QcSSCD and the
+	// -qscd policy. Token keys always are; software (.pfx) keys never.
+	KeysInQSCD bool
 }
 
 // Service is the registration desk. It is safe for concurrent use.

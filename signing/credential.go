@@ -110,6 +110,7 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 	}
 	cert, err := s.authority.Issue(ctx, actor, authority.IssueRequest{
 		Profile: req.Profile, CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}),
+		KeyInQSCD: s.keysInQSCD,
 	})
 	if err != nil {
 		dropKey()

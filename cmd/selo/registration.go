@@ -61,6 +61,6 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 	}
 	return registration.New(registration.Config{
 		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
-		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log,
+		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log, KeysInQSCD: c.keysInQSCD(),
 	})
 }
