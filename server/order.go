@@ -89,6 +89,9 @@ type CreateOrderRequest struct {
 	Profile  string           `json:"profile"`
 	Delivery string           `json:"delivery"` // software, token or cloud
 	Subject  OrderSubjectJSON `json:"subject"`
+	// Approval is, for cloud delivery, how signatures with the credential
+	// are approved: sms, authenticator, wallet or authorizer (e-seals).
+	Approval string `json:"approval,omitempty"`
 }
 
 // PaymentJSON is a payment recorded on an order.
@@ -106,6 +109,7 @@ type OrderResponse struct {
 	State            string           `json:"state"`
 	Profile          string           `json:"profile"`
 	Delivery         string           `json:"delivery"`
+	Approval         string           `json:"approval,omitempty"`
 	Holder           HolderJSON       `json:"holder"`
 	Subject          OrderSubjectJSON `json:"subject"`
 	IdentityStatus   string           `json:"identity_status,omitempty"`
@@ -269,6 +273,7 @@ func decodeCreateOrder(body io.Reader) (registration.OrderRequest, error) {
 		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth},
 		Profile:  req.Profile,
 		Delivery: selo.Delivery(req.Delivery),
+		Approval: selo.ApprovalType(req.Approval),
 		Subject: selo.OrderSubject{CommonName: sub.CommonName, Country: sub.Country, Organization: sub.Organization,
 			OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
 	}, nil
@@ -319,7 +324,7 @@ func NewOrderResponse(o *selo.Order) *OrderResponse { return orderResponse(o) }
 
 func orderResponse(o *selo.Order) *OrderResponse {
 	out := &OrderResponse{
-		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery),
+		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery), Approval: string(o.Approval),
 		Holder: HolderJSON{GivenNames: o.Holder.GivenNames, Surname: o.Holder.Surname, Email: o.Holder.Email,
 			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate)},
 		Subject: OrderSubjectJSON{CommonName: o.Subject.CommonName, Country: o.Subject.Country, Organization: o.Subject.Organization,

@@ -62,7 +62,7 @@ outbox ('selo outbox').`,
 		Example: `  selo order create --given-names "Ana Maria" --surname Silva --email ana@example.pt \
       --mobile +351912345678 --profile qualified-sign --delivery token --country PT
   selo order create --given-names Rui --surname Costa --email faturas@exemplo.pt --mobile +351931234567 \
-      --profile qualified-seal --delivery cloud --org "Exemplo Lda" --org-id VATPT-500000000 --country PT --json`,
+      --profile qualified-seal --delivery cloud --approval authorizer --org "Exemplo Lda" --org-id VATPT-500000000 --country PT --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.Holder.GivenNames == "" || req.Holder.Surname == "" || req.Holder.Email == "" || req.Holder.Mobile == "" ||
@@ -102,6 +102,7 @@ outbox ('selo outbox').`,
 	f.StringVar(&birthDate, "birth-date", "", "the holder's birth date, YYYY-MM-DD (optional)")
 	f.StringVar(&req.Profile, "profile", "", "certificate profile, e.g. qualified-sign, qualified-seal, advanced-invoice, tls-server")
 	f.StringVar(&delivery, "delivery", "", "where the key lives: software (.pfx), token (the holder's device) or cloud (Selo's key store)")
+	f.StringVar((*string)(&req.Approval), "approval", "", "cloud delivery: how signatures are approved, sms, authenticator, wallet or authorizer (e-seals)")
 	f.StringVar(&req.Subject.CommonName, "cn", "", "subject common name (default: from the holder or the organisation)")
 	f.StringVar(&req.Subject.Country, "country", "", "subject country, two letters")
 	f.StringVar(&req.Subject.Organization, "org", "", "organisation (seals)")
