@@ -282,9 +282,9 @@ func TestCreateOrderValidation(t *testing.T) {
 		"authorizer on a signature": func(r *registration.OrderRequest) { r.Approval = selo.ApprovalAuthorizer },
 		"unknown approval":          func(r *registration.OrderRequest) { r.Approval = "pigeon" },
 		"approval without cloud":    func(r *registration.OrderRequest) { r.Delivery = selo.DeliverySoftware },
-		"bad e-mail":      func(r *registration.OrderRequest) { r.Holder.Email = "not an address" },
-		"bad mobile":      func(r *registration.OrderRequest) { r.Holder.Mobile = "912345678" },
-		"unknown profile": func(r *registration.OrderRequest) { r.Profile = "nope" },
+		"bad e-mail":                func(r *registration.OrderRequest) { r.Holder.Email = "not an address" },
+		"bad mobile":                func(r *registration.OrderRequest) { r.Holder.Mobile = "912345678" },
+		"unknown profile":           func(r *registration.OrderRequest) { r.Profile = "nope" },
 		"tls via cloud": func(r *registration.OrderRequest) {
 			r.Profile, r.Subject.DNSNames = "tls-server", []string{"www.example.pt"}
 		},
