@@ -50,6 +50,9 @@ func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) e
 	if err := s.usable(c); err != nil {
 		return err
 	}
+	if err := s.certificateUsable(ctx, c); err != nil {
+		return err
+	}
 	return s.sendCode(ctx, c, purposeSignature, c.ID, "Selo signature code: %s (valid %d minutes). Never share it.")
 }
 
@@ -147,6 +150,24 @@ func (s *Service) usable(c *selo.Credential) error {
 	return nil
 }
 
+// certificateUsable refuses, before any approval is asked for or checked, a
+// credential whose certificate cannot sign now (revoked, superseded without
+// a successor, expired): an SMS sent or a code consumed for a signature that
+// cannot happen is wasted. SignHash checks again when it signs.
+func (s *Service) certificateUsable(ctx context.Context, c *selo.Credential) error {
+	cert, err := s.store.FindCertificate(ctx, c.CertificateSerial)
+	if err != nil {
+		return fmt.Errorf("credential %s certificate: %w", c.ID, err)
+	}
+	if cert.Status != selo.CertValid {
+		return selo.Errorf(selo.EFORBIDDEN, "the certificate %s of credential %s is %s: the credential can no longer sign (no approval was asked)", cert.Serial, c.ID, cert.Status)
+	}
+	if now := s.clock.Now(); now.Before(cert.NotBefore) || !now.Before(cert.NotAfter) {
+		return selo.Errorf(selo.EFORBIDDEN, "the certificate %s of credential %s is not valid now: the credential can no longer sign (no approval was asked)", cert.Serial, c.ID)
+	}
+	return nil
+}
+
 // failure counts a wrong code against the credential (and the approval a, if
 // any), locks the credential at MaxFailures and answers EUNAUTHORIZED.
 func (s *Service) failure(ctx context.Context, c *selo.Credential, a *selo.Approval, reason string) error {
@@ -228,6 +249,9 @@ func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*Authori
 		return nil, err
 	}
 	if err := s.usable(c); err != nil {
+		return nil, err
+	}
+	if err := s.certificateUsable(ctx, c); err != nil {
 		return nil, err
 	}
 	switch c.ApprovalType {
