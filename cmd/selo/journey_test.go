@@ -255,4 +255,3 @@ func smsCount(t *testing.T, data, mobile string) int {
 	}
 	return n
 }
-
