@@ -265,7 +265,12 @@ func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string)
 	if o.State != selo.OrderKeyReady {
 		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
 	}
-	actor := "holder:" + o.Number
+	return s.issueOrder(ctx, "holder:"+o.Number, o)
+}
+
+// issueOrder issues the certificate of an order in key_ready with its
+// reserved serial and moves it to issued (a cloud order's credential first).
+func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (*selo.Certificate, error) {
 	profile, err := s.auth.Profile(o.Profile)
 	if err != nil {
 		return nil, err

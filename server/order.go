@@ -44,6 +44,7 @@ func (s *Server) orderRoutes(mux *http.ServeMux, api func(http.HandlerFunc) http
 	s.route(mux, "/api/v1/orders/{number}/events", api, methods{http.MethodGet: s.handleOrderEvents})
 	s.route(mux, "/api/v1/orders/{number}/payment", api, methods{http.MethodPost: s.handleRecordPayment})
 	s.route(mux, "/api/v1/orders/{number}/cancel", api, methods{http.MethodPost: s.handleCancelOrder})
+	s.route(mux, "/api/v1/orders/{number}/token-csr", api, methods{http.MethodPost: s.handleTokenCSR})
 	s.route(mux, "/api/v1/identity-checks", api, methods{http.MethodGet: s.handleIdentityQueue})
 	s.route(mux, "/api/v1/identity-checks/{id}/decision", api, methods{http.MethodPost: s.handleDecideIdentityCheck})
 	// The holder proves the order's access code, which is worth guessing:
@@ -663,4 +664,37 @@ func (s *Server) handlePaymentWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, WebhookResponse{Received: true, OrderNumber: o.Number, State: string(o.State)})
+}
+
+// TokenCSRRequest is the body of POST /api/v1/orders/{number}/token-csr.
+type TokenCSRRequest struct {
+	// CSR is the PKCS#10 request the holder's token made, in PEM.
+	CSR string `json:"csr"`
+}
+
+// handleTokenCSR serves POST /api/v1/orders/{number}/token-csr: an officer
+// completes a token order with its CSR; the answer is the certificate and
+// its chain.
+func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
+	number, err := orderNumber(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req TokenCSRRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cert, err := s.registration.IssueTokenOrder(r.Context(), actorFrom(r.Context()), number, []byte(req.CSR))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	chain, err := s.authority.Chain(r.Context(), cert.CAID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerLiftCertificate(w, r, cert, chain)
 }

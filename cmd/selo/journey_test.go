@@ -94,15 +94,7 @@ func runHolderJourney(t *testing.T, backend string) {
 	}
 
 	// 2. Identity check (a real ID card MRZ), the officer's decision, payment.
-	card := lifttest.IDCard(holder, lifttest.CardNumber, lifttest.Expiry())
-	var check server.IdentityCheckResponse
-	if st := apiJSON(t, http.MethodPost, base+"/api/v1/orders/"+number+"/identity-check", "", server.IdentityCheckRequest{
-		AccessCode: created.AccessCode, DocumentType: card.DocumentType, Country: card.Country, DocumentNumber: card.DocumentNumber,
-		ExpiryDate: card.ExpiryDate.Format(time.DateOnly), MRZ: card.MRZ}, &check); st != http.StatusOK {
-		t.Fatalf("identity check: HTTP %d\n%s", st, serveErr)
-	}
-	mustRunSelo(t, append(d, "order", "decide", check.ID, "--approve", "--reason", "photo and liveness video match the card")...)
-	mustRunSelo(t, append(d, "order", "pay", number, "--reference", "TPA-7", "--amount", "89.90")...)
+	validateAndPay(t, data, base, number, created.AccessCode, holder)
 	ready := outboxMail(t, data, email, "Your certificate is ready: order "+number)
 	if !strings.Contains(ready, "selo lift --server") || !strings.Contains(ready, "selo csc login") {
 		t.Fatalf("the ready e-mail of a cloud order does not say how to lift and sign:\n%s", ready)
@@ -219,6 +211,22 @@ func runHolderJourney(t *testing.T, backend string) {
 		t.Fatalf("openssl ocsp after the revocation:\n%s", out)
 	}
 	mustRunSelo(t, append(d, "audit", "verify")...)
+}
+
+// validateAndPay walks an order through the holder's identity check (a
+// real ID card MRZ, through the API), the officer's approval and the
+// payment, to ready.
+func validateAndPay(t *testing.T, data, base, number, accessCode string, holder selo.Holder) {
+	t.Helper()
+	card := lifttest.IDCard(holder, lifttest.CardNumber, lifttest.Expiry())
+	var check server.IdentityCheckResponse
+	if st := apiJSON(t, http.MethodPost, base+"/api/v1/orders/"+number+"/identity-check", "", server.IdentityCheckRequest{
+		AccessCode: accessCode, DocumentType: card.DocumentType, Country: card.Country, DocumentNumber: card.DocumentNumber,
+		ExpiryDate: card.ExpiryDate.Format(time.DateOnly), MRZ: card.MRZ}, &check); st != http.StatusOK {
+		t.Fatalf("identity check: HTTP %d", st)
+	}
+	mustRunSelo(t, "--data", data, "order", "decide", check.ID, "--approve", "--reason", "photo and liveness video match the card")
+	mustRunSelo(t, "--data", data, "order", "pay", number, "--reference", "TPA-"+number, "--amount", "89.90")
 }
 
 // credentialChainOf returns the credential's certificate chain as the CSC
