@@ -53,6 +53,10 @@ type CertificateStore interface {
 	ListCertificates(ctx context.Context, filter CertificateFilter) ([]*Certificate, error)
 	// SupersedeCertificate stores replacement (a re-issue of oldSerial) and marks
 	// oldSerial superseded by it, atomically. ECONFLICT when oldSerial is already
-	// superseded or not valid; ENOTFOUND when it does not exist.
+	// superseded or not valid; ENOTFOUND when it does not exist. Every
+	// credential certified by oldSerial is moved to the replacement in the
+	// same transaction (a re-issue keeps the key), each with an audit entry
+	// "credential.certificate.update" after audit, so that no credential is
+	// ever left on a superseded certificate.
 	SupersedeCertificate(ctx context.Context, oldSerial string, replacement *Certificate, audit *AuditEntry) error
 }

@@ -88,3 +88,32 @@ type CredentialStore interface {
 	// ResetApprovalFailures clears FailedApprovals after a good approval.
 	ResetApprovalFailures(ctx context.Context, credentialID string) error
 }
+
+// OrderCredential is the cloud credential a registration order made: the key
+// generated in Selo's key store and certified through the order, for the
+// holder whose e-mail and mobile the order verified.
+type OrderCredential struct {
+	// ID is the credential's ID; the order's ID, so that a retried issuance
+	// finds the credential it already made.
+	ID                string
+	OrderNumber       string
+	Email             string // the order's (verified) e-mail: the account's login
+	Name              string
+	Mobile            string // E.164, where SMS codes and authorizer confirmations go
+	KeyID             string
+	KeyAlgorithm      KeyAlgorithm
+	CertificateSerial string
+	Profile           string
+	Approval          ApprovalType // chosen in the order
+}
+
+// AttachedCredential says where an OrderCredential landed.
+type AttachedCredential struct {
+	CredentialID string
+	AccountID    string
+	// AccountCreated is set when the order opened the account (first use).
+	AccountCreated bool
+	// PasswordSet is false while the account has no password yet: the
+	// holder sets it once through the order (selo lift).
+	PasswordSet bool
+}

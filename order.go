@@ -135,6 +135,9 @@ type Order struct {
 	Delivery Delivery
 	Subject  OrderSubject
 	State    OrderState
+	// Approval is how the holder approves signatures with the credential a
+	// cloud order makes (chosen in the order); "" for other deliveries.
+	Approval ApprovalType
 
 	// IdentityStatus is the status of the latest identity check ("" before
 	// the first); IdentityAttempts counts the checks submitted.

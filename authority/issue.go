@@ -42,6 +42,11 @@ type IssueRequest struct {
 	// it instead of issuing again (a retried issuance); for any other
 	// certificate it fails with ECONFLICT.
 	Serial *big.Int
+	// KeyInQSCD says the key was generated in a QSCD: a cloud key in an HSM
+	// key store that is one, or the holder's token. Only then does a profile
+	// with QcSSCD certify QcSSCD and its -qscd policy (pki.Request.KeyInQSCD).
+	// A key Selo generates here (GenerateKey) is exportable and never in one.
+	KeyInQSCD bool
 }
 
 // maxSerialAttempts bounds retries on a serial collision, which with 128
@@ -95,6 +100,9 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 			return nil, selo.Errorf(selo.EINVALID, "a reserved serial needs a CSR or a public key: a generated key would differ on each retry")
 		}
 	}
+	if req.KeyInQSCD && req.GenerateKey != "" {
+		return nil, selo.Errorf(selo.EINVALID, "a key Selo generates for a .pfx is not in a QSCD: it cannot be certified as one")
+	}
 	switch {
 	case req.PublicKey != nil:
 		preq = &pki.Request{PublicKey: req.PublicKey, Subject: req.Subject, DNSNames: req.DNSNames, EmailAddresses: req.EmailAddresses}
@@ -119,6 +127,7 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 	default:
 		return nil, selo.Errorf(selo.EINVALID, "a CSR or a key type to generate is required")
 	}
+	preq.KeyInQSCD = req.KeyInQSCD
 	if err := profile.CheckRequest(preq); err != nil {
 		a.dropKey(ctx, keyID)
 		return nil, err
@@ -143,7 +152,7 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 		rec := a.record(ca.ID, profile.Name, recordKeyID, issued)
 		entry := a.audit(actor, "certificate.issue", "certificate/"+rec.Serial, selo.OutcomeSuccess, map[string]any{
 			"ca": ca.ID, "profile": profile.Name, "subject": rec.Subject, "key": pki.KeyDescription(preq.PublicKey),
-			"key_id": recordKeyID, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
+			"key_id": recordKeyID, "key_in_qscd": preq.KeyInQSCD, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
 		})
 		return rec, a.store.CreateCertificate(ctx, rec, entry)
 	}

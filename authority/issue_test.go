@@ -43,8 +43,11 @@ func TestIssueEveryProfile(t *testing.T) {
 			profile, ca string
 			csrKey      string            // pkitest.NewKey kind; "" to generate
 			generate    selo.KeyAlgorithm // "" to send a CSR
+			qscd        bool              // the key is in a QSCD (a token's CSR)
 		}{
 			{profile: "qualified-sign", ca: testenv.QualifiedID, csrKey: "ecdsa-p256"},
+			{profile: "qualified-sign", ca: testenv.QualifiedID, csrKey: "ecdsa-p384", qscd: true},
+			{profile: "qualified-seal", ca: testenv.QualifiedID, csrKey: "ecdsa-p256", qscd: true},
 			{profile: "qualified-sign", ca: testenv.QualifiedID, generate: selo.KeyECDSAP384},
 			{profile: "qualified-seal", ca: testenv.QualifiedID, csrKey: "rsa-3072"},
 			{profile: "qualified-seal", ca: testenv.QualifiedID, generate: selo.KeyECDSAP256},
@@ -60,8 +63,11 @@ func TestIssueEveryProfile(t *testing.T) {
 			if tt.generate != "" {
 				name = tt.profile + "/generated-" + string(tt.generate)
 			}
+			if tt.qscd {
+				name += "-qscd"
+			}
 			t.Run(name, func(t *testing.T) {
-				req := authority.IssueRequest{Profile: tt.profile}
+				req := authority.IssueRequest{Profile: tt.profile, KeyInQSCD: tt.qscd}
 				var wantPub crypto.PublicKey
 				if tt.generate == "" {
 					csr, key := testenv.CSR(t, tt.profile, tt.csrKey)
@@ -95,8 +101,19 @@ func TestIssueEveryProfile(t *testing.T) {
 				if !samePublicKey(leaf.PublicKey, wantPub) {
 					t.Fatal("the certificate does not certify the requested key")
 				}
+				// Issue 12 item 4: QcSSCD only for a key in a QSCD.
+				if want := tt.qscd && strings.HasPrefix(tt.profile, "qualified"); pki.HasQcSSCD(leaf) != want {
+					t.Fatalf("QcSSCD %v, want %v", pki.HasQcSSCD(leaf), want)
+				}
 				checkIssued(t, s, cert, leaf, tt.profile, tt.ca, before)
 			})
+		}
+		// A key Selo generates for a .pfx cannot be certified as in a QSCD.
+		r := pkitest.Request("qualified-sign", nil)
+		_, err := s.A.Issue(ctx, "tester", authority.IssueRequest{Profile: "qualified-sign", GenerateKey: selo.KeyECDSAP256,
+			Subject: r.Subject, EmailAddresses: r.EmailAddresses, KeyInQSCD: true})
+		if selo.ErrorCode(err) != selo.EINVALID || !strings.Contains(selo.ErrorMessage(err), "QSCD") {
+			t.Fatalf("a generated key claimed in a QSCD: %v, want EINVALID", err)
 		}
 	})
 }
@@ -180,6 +197,9 @@ func checkIssued(t *testing.T, s *stack, cert *selo.Certificate, leaf *x509.Cert
 
 	// What the profile puts in every certificate.
 	for _, p := range profile.Policies {
+		if !pki.HasQcSSCD(leaf) {
+			p = plainPolicy(p) // a key not in a QSCD: QCP-n / QCP-l
+		}
 		if !hasPolicy(t, leaf, p) {
 			t.Fatalf("certificate lacks policy %s of profile %s (has %v)", p, profileName, leaf.Policies)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/store/storetest"
 )
@@ -96,7 +97,13 @@ func TestReissue(t *testing.T) {
 					!slices.Equal(leaf.IssuingCertificateURL, []string{testenv.BaseURL + "/ca/" + tt.newCA + ".crt"}) {
 					t.Fatalf("the re-issue points to the old CA: %v %v", leaf.CRLDistributionPoints, leaf.IssuingCertificateURL)
 				}
+				if pki.HasQcSSCD(leaf) != pki.HasQcSSCD(oldLeaf) {
+					t.Fatalf("QcSSCD %v after the re-issue, %v before: the key has not moved", pki.HasQcSSCD(leaf), pki.HasQcSSCD(oldLeaf))
+				}
 				for _, p := range s.Profiles[old.Profile].Policies {
+					if !pki.HasQcSSCD(oldLeaf) {
+						p = plainPolicy(p)
+					}
 					if !hasPolicy(t, leaf, p) {
 						t.Fatalf("re-issue lacks policy %s", p)
 					}

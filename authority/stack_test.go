@@ -492,3 +492,15 @@ func hasPolicy(t testing.TB, c *x509.Certificate, dotted string) bool {
 	}
 	return slices.ContainsFunc(c.Policies, oid.Equal)
 }
+
+// plainPolicy is the policy a certificate has instead of a -qscd one when
+// its key is not in a QSCD (QCP-n-qscd → QCP-n, QCP-l-qscd → QCP-l).
+func plainPolicy(p string) string {
+	switch p {
+	case "0.4.0.194112.1.2":
+		return "0.4.0.194112.1.0"
+	case "0.4.0.194112.1.3":
+		return "0.4.0.194112.1.1"
+	}
+	return p
+}

@@ -112,6 +112,18 @@ func (s *stack) holder(t testing.TB, email, mobile string) *selo.Account {
 
 func (s *stack) credential(t testing.TB, a *selo.Account, profile string, ap selo.ApprovalType, key selo.KeyAlgorithm) (string, *signing.CredentialInfo) {
 	t.Helper()
+	if strings.HasPrefix(profile, "qualified") {
+		// Qualified credentials come only from an order.
+		att, err := s.svc.AttachOrderCredential(context.Background(), "operator", s.env.OrderCredential(t, a.Email, profile, ap, key))
+		if err != nil {
+			t.Fatalf("attach the order's %s credential: %v", profile, err)
+		}
+		c, err := s.svc.CredentialInfo(context.Background(), a.ID, att.CredentialID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Credential.ID, c
+	}
 	req := pkitest.Request(profile, nil)
 	c, err := s.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{
 		AccountID: a.ID, Profile: profile, ApprovalType: ap, KeyAlgorithm: key,

@@ -57,6 +57,10 @@ type Status struct {
 	MinRSABits        int      `json:"min_rsa_bits,omitempty"`
 	PublicKeySHA256   string   `json:"public_key_sha256,omitempty"`
 	CertificateSerial string   `json:"certificate_serial,omitempty"`
+	// CredentialID and AccountPasswordSet describe an issued cloud order's
+	// signing credential and whether its account has a password yet.
+	CredentialID       string `json:"credential_id,omitempty"`
+	AccountPasswordSet bool   `json:"account_password_set,omitempty"`
 }
 
 // Certificate is the order's certificate with its chain (issuing CA first,
@@ -156,6 +160,13 @@ func (c *Client) Issue(ctx context.Context) (*Certificate, error) {
 // Certificate fetches the issued certificate and its chain.
 func (c *Client) Certificate(ctx context.Context) (*Certificate, error) {
 	return c.certificate(ctx, http.MethodGet, "certificate")
+}
+
+// SetAccountPassword sets the first password of the account an issued
+// cloud order opened (refused when it has one).
+func (c *Client) SetAccountPassword(ctx context.Context, password string) (*Status, error) {
+	var st Status
+	return &st, c.do(ctx, http.MethodPost, "account", map[string]string{"password": password}, &st)
 }
 
 // ConfirmDelivery records that the holder has the certificate.

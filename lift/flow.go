@@ -84,6 +84,10 @@ type Options struct {
 	// Password returns the .pfx password, which also encrypts the key while
 	// it waits; confirm asks for it twice (a new key).
 	Password func(confirm bool) (string, error)
+	// AccountPassword returns the first password of the signing account a
+	// cloud order opened, asked only while that account has none; confirm
+	// asks twice. nil leaves the password unset (the holder runs again).
+	AccountPassword func(confirm bool) (string, error)
 	// Progress is told each step as it completes (may be nil).
 	Progress func(step, total int, message string)
 	// AfterPoint is called at each of Points (may be nil): the crash hook.
@@ -198,7 +202,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	r.progress(4, "certificate %s issued to %s, valid until %s", cert.Serial, cert.Leaf.Subject.CommonName, cert.Leaf.NotAfter.UTC().Format("2006-01-02"))
 	res := &Result{Status: status, Certificate: cert, StateDir: r.dir}
 	if status.Delivery == DeliveryCloud {
-		return res, nil
+		return r.cloudAccount(ctx, res)
 	}
 	if res.PFXPath, res.Status, err = r.backup(ctx, status, key, cert); err != nil {
 		return nil, err
@@ -499,4 +503,25 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// cloudAccount reads where the cloud order's credential landed and, while
+// its account has no password, sets the first one.
+func (r *runner) cloudAccount(ctx context.Context, res *Result) (*Result, error) {
+	st, err := r.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Status = st
+	if st.AccountPasswordSet || r.opts.AccountPassword == nil {
+		return res, nil
+	}
+	password, err := r.opts.AccountPassword(true)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status, err = r.c.SetAccountPassword(ctx, password); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

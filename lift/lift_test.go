@@ -24,6 +24,7 @@ import (
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 const password = "correct horse battery"
@@ -62,6 +63,8 @@ type holder struct {
 	password string
 	progress []string
 	asked    int // how many times the e-mail code was asked for
+	// accountAsked counts the asks for the signing account's first password.
+	accountAsked int
 }
 
 func (s *stack) holder(t *testing.T, profile string, delivery selo.Delivery) *holder {
@@ -81,8 +84,9 @@ func (h *holder) options(t *testing.T) lift.Options {
 			h.asked++
 			return lifttest.EmailCode(t, h.s.outbox, h.order.Email), nil
 		},
-		Password: func(bool) (string, error) { return h.password, nil },
-		Progress: func(step, total int, msg string) { h.progress = append(h.progress, msg) },
+		Password:        func(bool) (string, error) { return h.password, nil },
+		AccountPassword: func(bool) (string, error) { h.accountAsked++; return h.password, nil },
+		Progress:        func(step, total int, msg string) { h.progress = append(h.progress, msg) },
 	}
 }
 
@@ -231,6 +235,49 @@ func TestLiftCloud(t *testing.T) {
 	}
 	if n := h.certificates(t); n != 1 {
 		t.Fatalf("%d certificates", n)
+	}
+
+	// Issue 12 item 5: the certificate is a credential on the holder's
+	// account, opened with the order's e-mail and mobile; the first
+	// password was asked once and works; the messages say how to sign.
+	ctx := context.Background()
+	o := h.orderState(t)
+	if res.Status.CredentialID != o.ID || !res.Status.AccountPasswordSet || h.accountAsked != 1 {
+		t.Fatalf("cloud lift: credential %q (want %s), password set %v, asked %d times",
+			res.Status.CredentialID, o.ID, res.Status.AccountPasswordSet, h.accountAsked)
+	}
+	acct, err := h.s.env.Store.FindAccountByEmail(ctx, h.order.Email)
+	if err != nil {
+		t.Fatalf("no account for the order's e-mail: %v", err)
+	}
+	if acct.Mobile != "+351912345678" || !signing.VerifyPassword(password, acct.PasswordHash) {
+		t.Fatalf("account %+v: want the order's mobile and the password chosen in the lift", acct)
+	}
+	cred, err := h.s.env.Store.FindCredential(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cred.AccountID != acct.ID || cred.CertificateSerial != res.Certificate.Serial || cred.KeyID != o.KeyID ||
+		cred.ApprovalType != selo.ApprovalSMS || cred.Mobile != "+351912345678" || cred.Status != selo.CredentialActive {
+		t.Fatalf("the order's credential: %+v", cred)
+	}
+	ready := lifttest.Latest(t, h.s.outbox, h.order.Email, "ready: order")
+	if !strings.Contains(ready, "selo lift --server https://ra.example.eu --order "+h.order.Number) {
+		t.Errorf("the ready e-mail of a cloud order does not say how to lift:\n%s", ready)
+	}
+	how := lifttest.Latest(t, h.s.outbox, h.order.Email, "signing credential is ready")
+	for _, want := range []string{o.ID, "selo csc login --server https://ra.example.eu --email " + h.order.Email, "SMS to +351912345678", "password"} {
+		if !strings.Contains(how, want) {
+			t.Errorf("the credential e-mail has no %q:\n%s", want, how)
+		}
+	}
+	if n := lifttest.Count(t, h.s.outbox, h.order.Email, "signing credential is ready"); n != 1 {
+		t.Errorf("%d credential e-mails, want 1", n)
+	}
+	// The first password is set once: not through the order again.
+	c, _ := lift.NewClient(h.s.url, h.order.Number, h.order.LiftCode)
+	if _, err := c.SetAccountPassword(ctx, "another password 123"); selo.ErrorCode(err) != selo.ECONFLICT {
+		t.Fatalf("a second first password: %v, want ECONFLICT", err)
 	}
 }
 

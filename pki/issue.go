@@ -152,6 +152,8 @@ func (iss *Issuer) Reissue(p *Profile, old *x509.Certificate, serial *big.Int, n
 		EmailAddresses: old.EmailAddresses,
 		NotBefore:      now,
 		NotAfter:       old.NotAfter,
+		// The key has not moved: a key certified in a QSCD still is.
+		KeyInQSCD: HasQcSSCD(old),
 	}
 	for _, ip := range old.IPAddresses {
 		req.unsupportedSANs = append(req.unsupportedSANs, "ip address "+ip.String())
@@ -187,6 +189,11 @@ func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *bi
 	if err := prof.CheckRequest(req); err != nil {
 		return nil, err
 	}
+	located, err := prof.forKeyLocation(req.KeyInQSCD)
+	if err != nil {
+		return nil, err
+	}
+	prof = *located
 	if err := checkSerial(serial); err != nil {
 		return nil, err
 	}
@@ -198,6 +205,9 @@ func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *bi
 		if err := adjust(&prof, tmpl); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkKeyLocation(tmpl, req.KeyInQSCD); err != nil {
+		return nil, err
 	}
 	der, findings, err := signLinted(tmpl, req.PublicKey, iss.Cert, iss.Signer, iss.lintCert, iss.lintSigner, l, prof.Kind, what)
 	if err != nil {

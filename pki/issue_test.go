@@ -42,7 +42,9 @@ func issue(t testing.TB, h *pkitest.Hierarchy, profile, keyKind string) *pki.Iss
 	t.Helper()
 	p := pki.BuiltinProfiles()[profile]
 	key := pkitest.NewKey(t, keyKind)
-	issued, err := h.IssuerFor(profile).Issuer.Issue(p, pkitest.Request(profile, key.Public()), mustSerial(t), pkitest.Now, h.Linter)
+	req := pkitest.Request(profile, key.Public())
+	req.KeyInQSCD = true // the built-in profiles in full: QcSSCD where they state it
+	issued, err := h.IssuerFor(profile).Issuer.Issue(p, req, mustSerial(t), pkitest.Now, h.Linter)
 	if err != nil {
 		t.Fatalf("issue %s with %s key: %v", profile, keyKind, err)
 	}

@@ -290,7 +290,7 @@ func (p *Profile) validate() error {
 		}
 		p.qcDER = der
 	}
-	return nil
+	return p.validateQSCD()
 }
 
 // validateKind holds the rules a kind imposes on the rest of the profile, so

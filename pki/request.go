@@ -23,6 +23,11 @@ type Request struct {
 	// old notAfter). Zero NotBefore means now; zero NotAfter means now + ValidityDays.
 	NotBefore time.Time
 	NotAfter  time.Time
+	// KeyInQSCD says the key was generated in a qualified signature creation
+	// device (the HSM of a cloud credential, the holder's token). Only then
+	// does a profile with QcSSCD certify QcSSCD and its -qscd policy; any
+	// other key gets the profile without them (QCP-n / QCP-l).
+	KeyInQSCD bool
 
 	// unsupportedSANs are SANs of a CSR that a Request cannot carry.
 	unsupportedSANs []string

@@ -111,7 +111,7 @@ func TestIdentityRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			created, err := f.svc.CreateOrder(ctx, "officer:o", registration.OrderRequest{Holder: holder,
-				Profile: "qualified-sign", Delivery: selo.DeliveryCloud, Subject: selo.OrderSubject{Country: "PT"}})
+				Profile: "qualified-sign", Delivery: selo.DeliveryCloud, Approval: selo.ApprovalSMS, Subject: selo.OrderSubject{Country: "PT"}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,6 +34,11 @@ type LiftStatus struct {
 	Profile           string
 	PublicKeySHA256   string // the key recorded, so a client can find the key it made
 	CertificateSerial string
+	// CredentialID is the credential a cloud order made (once issued), and
+	// AccountPasswordSet whether its account has a password yet: the holder
+	// sets the first one with SetAccountPassword.
+	CredentialID       string
+	AccountPasswordSet bool
 }
 
 // status describes o for the lift client.
@@ -80,7 +85,23 @@ func (s *Service) CheckLift(ctx context.Context, number, liftCode string) (*Lift
 	if err != nil {
 		return nil, err
 	}
-	return status(o), nil
+	return s.liftStatus(ctx, o)
+}
+
+// liftStatus is status(o) with, for an issued cloud order, its credential
+// and whether the account has a password yet.
+func (s *Service) liftStatus(ctx context.Context, o *selo.Order) (*LiftStatus, error) {
+	st := status(o)
+	if o.Delivery != selo.DeliveryCloud || (o.State != selo.OrderIssued && o.State != selo.OrderDelivered) {
+		return st, nil
+	}
+	st.CredentialID = o.ID // the credential an order makes has the order's ID
+	acct, err := s.store.FindAccountByEmail(ctx, o.Holder.Email)
+	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+		return nil, err
+	}
+	st.AccountPasswordSet = err == nil && acct.PasswordHash != ""
+	return st, nil
 }
 
 // StartLift checks the order number and lift code and returns where the lift
@@ -244,7 +265,12 @@ func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string)
 	if o.State != selo.OrderKeyReady {
 		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
 	}
-	actor := "holder:" + o.Number
+	return s.issueOrder(ctx, "holder:"+o.Number, o)
+}
+
+// issueOrder issues the certificate of an order in key_ready with its
+// reserved serial and moves it to issued (a cloud order's credential first).
+func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (*selo.Certificate, error) {
 	profile, err := s.auth.Profile(o.Profile)
 	if err != nil {
 		return nil, err
@@ -263,15 +289,30 @@ func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string)
 	}
 	subj := subjectRequest(o, profile, check)
 	cert, err := s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
-		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial})
+		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial,
+		KeyInQSCD: s.keyInQSCD(o)})
 	if err != nil {
 		return nil, err
 	}
 	o.CertificateSerial = cert.Serial
-	if err := s.store.UpdateOrder(ctx, s.transition(o, selo.OrderIssued, actor, "certificate issued", map[string]any{"serial": cert.Serial})); err != nil {
+	var attached *selo.AttachedCredential
+	details := map[string]any{"serial": cert.Serial}
+	if o.Delivery == selo.DeliveryCloud {
+		// Issued means usable: the credential is on the holder's account
+		// before the order says issued. A retry finds both made.
+		if attached, err = s.attachCredential(ctx, actor, o, cert); err != nil {
+			return nil, err
+		}
+		details["credential"], details["account"] = attached.CredentialID, attached.AccountID
+	}
+	if err := s.store.UpdateOrder(ctx, s.transition(o, selo.OrderIssued, actor, "certificate issued", details)); err != nil {
 		if _, rerr := s.afterRace(ctx, o, err); rerr != nil {
 			return nil, rerr
 		}
+		return cert, nil // the winner of the race sent the message
+	}
+	if attached != nil {
+		s.sendMail(ctx, s.credentialMail(o, attached))
 	}
 	return cert, nil
 }
@@ -351,4 +392,79 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// keyInQSCD says whether the order's key is in a qualified signature
+// creation device: a token's always is, a cloud key when Selo's key store is
+// one, a software key (.pfx) never.
+func (s *Service) keyInQSCD(o *selo.Order) bool {
+	switch o.Delivery {
+	case selo.DeliveryToken:
+		return true
+	case selo.DeliveryCloud:
+		return s.cfg.KeysInQSCD
+	}
+	return false
+}
+
+// attachCredential puts the cloud order's key and certificate on the holder's
+// account as a credential approved as the order chose.
+func (s *Service) attachCredential(ctx context.Context, actor string, o *selo.Order, cert *selo.Certificate) (*selo.AttachedCredential, error) {
+	if s.cfg.Credentials == nil {
+		return nil, selo.Errorf(selo.EINTERNAL, "cloud delivery needs remote signing, which is not configured")
+	}
+	return s.cfg.Credentials.AttachOrderCredential(ctx, actor, selo.OrderCredential{
+		ID: o.ID, OrderNumber: o.Number, Email: o.Holder.Email, Name: strings.TrimSpace(o.Holder.GivenNames + " " + o.Holder.Surname),
+		Mobile: o.Holder.Mobile, KeyID: o.KeyID, KeyAlgorithm: s.cfg.CloudKeyAlgorithm, CertificateSerial: cert.Serial,
+		Profile: o.Profile, Approval: o.Approval,
+	})
+}
+
+// credentialMail tells the holder of a cloud order how to sign: the
+// credential, the account, the first password when the account has none
+// yet, and how signatures are approved.
+func (s *Service) credentialMail(o *selo.Order, a *selo.AttachedCredential) selo.Email {
+	url := strings.TrimRight(s.cfg.PublicURL, "/")
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your signing credential for order %s is ready. Its key was made in Selo's key store and never leaves it.\n\n", o.Number)
+	fmt.Fprintf(&b, "Credential: %s\nAccount: %s\n\n", a.CredentialID, o.Holder.Email)
+	if !a.PasswordSet {
+		fmt.Fprintf(&b, "1. Choose your account password (once), with the order number and code of the ready e-mail:\n"+
+			"   selo lift --server %s --order %s\n", url, o.Number)
+	} else {
+		fmt.Fprintf(&b, "1. Sign in with your existing account password.\n")
+	}
+	fmt.Fprintf(&b, "2. Sign from any CSC API v2 application at %s/csc/v2 with your e-mail and password, or:\n"+
+		"   selo csc login --server %s --email %s\n   selo csc sign-hash %s --file DOCUMENT\n", url, url, o.Holder.Email, a.CredentialID)
+	switch o.Approval {
+	case selo.ApprovalSMS:
+		fmt.Fprintf(&b, "3. Each signature is approved with a code sent by SMS to %s.\n", o.Holder.Mobile)
+	case selo.ApprovalAuthenticator:
+		fmt.Fprintf(&b, "3. Each signature is approved with a code of your authenticator app: enrol it in your account first (POST %s/api/v1/account/authenticators).\n", url)
+	case selo.ApprovalWallet:
+		fmt.Fprintf(&b, "3. Each signature is approved in your wallet app: register it in your account first (POST %s/api/v1/account/wallets).\n", url)
+	case selo.ApprovalAuthorizer:
+		fmt.Fprintf(&b, "3. Signatures are approved by the authorizers you register for this e-seal (POST %s/api/v1/account/authorizers, confirmed by an SMS code to %s); each authorization lasts 60 days.\n", url, o.Holder.Mobile)
+	}
+	return selo.Email{To: o.Holder.Email, Subject: "Your signing credential is ready: order " + o.Number, Body: b.String()}
+}
+
+// SetAccountPassword sets the first password of the account a cloud order
+// opened, authenticated by the order number, the lift code and the e-mail
+// the order verified; ECONFLICT when the account already has a password.
+func (s *Service) SetAccountPassword(ctx context.Context, number, liftCode, password string) (*LiftStatus, error) {
+	o, err := s.liftOrder(ctx, number, liftCode)
+	if err != nil {
+		return nil, err
+	}
+	if o.Delivery != selo.DeliveryCloud || (o.State != selo.OrderIssued && o.State != selo.OrderDelivered) {
+		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: an account password is set once its cloud credential is issued", o.Number, o.State)
+	}
+	if s.cfg.Credentials == nil {
+		return nil, selo.Errorf(selo.EINTERNAL, "remote signing is not configured")
+	}
+	if err := s.cfg.Credentials.SetInitialPassword(ctx, "holder:"+o.Number, o.Holder.Email, password); err != nil {
+		return nil, err
+	}
+	return s.liftStatus(ctx, o)
 }

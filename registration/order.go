@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,10 @@ type OrderRequest struct {
 	Profile  string
 	Delivery selo.Delivery
 	Subject  selo.OrderSubject
+	// Approval is how the holder will approve signatures with the
+	// credential a cloud order makes: sms, authenticator, wallet or
+	// authorizer (e-seals), as the profile allows. Only for cloud delivery.
+	Approval selo.ApprovalType
 }
 
 // CreatedOrder is a new order with its identity access code, which is shown
@@ -58,14 +63,14 @@ func (s *Service) createOrder(ctx context.Context, actor string, req OrderReques
 		}
 		o := &selo.Order{
 			ID: id, Number: fmt.Sprintf("SO-%d-%s", now.Year(), suffix), Holder: req.Holder, Profile: req.Profile,
-			Delivery: req.Delivery, Subject: req.Subject, State: selo.OrderCreated, CreatedBy: actor, CreatedAt: now,
+			Delivery: req.Delivery, Subject: req.Subject, Approval: req.Approval, State: selo.OrderCreated, CreatedBy: actor, CreatedAt: now,
 		}
 		code, stored, err := s.newCode(orderObject(o), purposeAccess, codeAlphabet, 12, s.cfg.AccessCodeValidity)
 		if err != nil {
 			return nil, err
 		}
 		entry := s.audit(actor, "order.create", orderObject(o), selo.OutcomeSuccess, map[string]any{
-			"number": o.Number, "profile": o.Profile, "delivery": o.Delivery, "email": o.Holder.Email,
+			"number": o.Number, "profile": o.Profile, "delivery": o.Delivery, "approval": o.Approval, "email": o.Holder.Email,
 		})
 		err = s.store.CreateOrder(ctx, o, entry)
 		if selo.ErrorCode(err) == selo.ECONFLICT && attempt < 3 {
@@ -113,8 +118,11 @@ func (s *Service) checkOrderRequest(req *OrderRequest) error {
 	if req.Delivery == selo.DeliveryCloud && profile.Kind == pki.KindTLS {
 		return selo.Errorf(selo.EINVALID, "profile %s is for servers and cannot be delivered as a cloud signing key", profile.Name)
 	}
-	if req.Delivery == selo.DeliveryCloud && s.cfg.Keys == nil {
-		return selo.Errorf(selo.EINVALID, "cloud delivery is not available: no key store is configured")
+	if req.Delivery == selo.DeliveryCloud && (s.cfg.Keys == nil || s.cfg.Credentials == nil) {
+		return selo.Errorf(selo.EINVALID, "cloud delivery is not available: no key store or remote signing is configured")
+	}
+	if err := checkOrderApproval(profile, req.Delivery, req.Approval); err != nil {
+		return err
 	}
 	sub := &req.Subject
 	switch profile.Kind {
@@ -183,4 +191,25 @@ func (s *Service) CancelOrder(ctx context.Context, actor, number, reason string,
 		return nil, err
 	}
 	return o, nil
+}
+
+// checkOrderApproval checks the approval method a cloud order chooses for
+// its credential: required, allowed by the profile, and authorizers only
+// for e-seals. Other deliveries make no credential and take none.
+func checkOrderApproval(profile *pki.Profile, delivery selo.Delivery, approval selo.ApprovalType) error {
+	if delivery != selo.DeliveryCloud {
+		if approval != "" {
+			return selo.Errorf(selo.EINVALID, "an approval method is chosen only for cloud delivery, not %s", delivery)
+		}
+		return nil
+	}
+	switch {
+	case approval == "":
+		return selo.Errorf(selo.EINVALID, "a cloud order needs the approval method of its credential (one of %s)", strings.Join(profile.Approvals, ", "))
+	case !approval.Valid() || !slices.Contains(profile.Approvals, string(approval)):
+		return selo.Errorf(selo.EINVALID, "profile %s does not allow %q approval (allowed: %s)", profile.Name, approval, strings.Join(profile.Approvals, ", "))
+	case approval == selo.ApprovalAuthorizer && profile.Name != "qualified-seal":
+		return selo.Errorf(selo.EINVALID, "authorizer approval is only for e-seal credentials (profile qualified-seal)")
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package registration
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/selo-qtsp/selo"
 )
@@ -38,8 +39,10 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		}
 		return nil, err
 	}
-	mailErr := s.sendMail(ctx, selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
-		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code)})
+	ready := selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
+		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code)}
+	ready.Body += s.cloudReadyNote(o)
+	mailErr := s.sendMail(ctx, ready)
 	if mailErr != nil {
 		back := s.transition(o, selo.OrderPaid, "system", "the ready e-mail could not be sent; it will be sent again", nil)
 		back.Audit.Outcome = selo.OutcomeFailure
@@ -79,4 +82,18 @@ func (s *Service) RetryReadyNotices(ctx context.Context) (int, error) {
 			}
 		}
 	}
+}
+
+// cloudReadyNote tells the holder of a cloud order what lifting does and how
+// signing follows; "" for other deliveries.
+func (s *Service) cloudReadyNote(o *selo.Order) string {
+	if o.Delivery != selo.DeliveryCloud {
+		return ""
+	}
+	url := strings.TrimRight(s.cfg.PublicURL, "/")
+	return fmt.Sprintf("\nYour key will be made in Selo's key store, where it stays: lift it with\n"+
+		"   selo lift --server %s --order %s\n"+
+		"It makes the key and the certificate, puts the signing credential on your account %s (approved by %s) "+
+		"and, the first time, asks for the password of that account. Then sign with\n"+
+		"   selo csc login --server %s --email %s\n", url, o.Number, o.Holder.Email, o.Approval, url, o.Holder.Email)
 }

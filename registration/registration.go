@@ -43,7 +43,10 @@ type Config struct {
 	Store     selo.Store
 	Authority *authority.Authority
 	Keys      selo.KeyStore // required for cloud delivery
-	Mailer    selo.Mailer
+	// Credentials puts the credential a cloud order makes on the holder's
+	// account (the signing service); required for cloud delivery.
+	Credentials CredentialDesk
+	Mailer      selo.Mailer
 	// Documents runs the machine checks of identity documents; nil means
 	// the catalogue shipped with Selo (NewCatalogueChecker("")).
 	Documents DocumentChecker
@@ -63,8 +66,15 @@ type Config struct {
 	MaxCodeFailures    int
 	MaxIdentityChecks  int
 	WebhookTolerance   time.Duration
+	// PublicURL is the server's base URL, named in the messages that tell a
+	// cloud holder how to sign (e.g. https://pki.example.eu).
+	PublicURL string
 	// CloudKeyAlgorithm is the key type made for cloud delivery (P-256 when empty).
 	CloudKeyAlgorithm selo.KeyAlgorithm
+	// KeysInQSCD says Keys is a qualified signature creation device (an HSM
+	// certified as one): cloud keys are then certified with QcSSCD and the
+	// -qscd policy. Token keys always are; software (.pfx) keys never.
+	KeysInQSCD bool
 }
 
 // Service is the registration desk. It is safe for concurrent use.
@@ -169,4 +179,13 @@ func newID(now time.Time) (string, error) {
 		return "", fmt.Errorf("random ID: %w", err)
 	}
 	return fmt.Sprintf("%012x%s", now.UnixMilli(), hex.EncodeToString(b[:])), nil
+}
+
+// CredentialDesk is what registration needs of remote signing (implemented
+// by *signing.Service): a cloud order's key and certificate become a
+// credential on the account of the order's e-mail, whose first password the
+// holder sets through the order.
+type CredentialDesk interface {
+	AttachOrderCredential(ctx context.Context, actor string, oc selo.OrderCredential) (*selo.AttachedCredential, error)
+	SetInitialPassword(ctx context.Context, actor, email, password string) error
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/lift/lifttest"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/store/storetest"
@@ -73,8 +75,13 @@ func newFixture(t *testing.T) *fixture {
 	clock := storetest.NewClock(time.Now().UTC())
 	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
 	f := &fixture{env: env, clock: clock, mail: &mailbox{}, secret: []byte("whsec-test")}
+	outbox, err := notify.OpenOutbox(t.TempDir(), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := registration.New(registration.Config{Store: env.Store, Authority: env.Authority, Keys: env.Keys, Mailer: f.mail,
-		Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret})
+		Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret,
+		Credentials: lifttest.SigningDesk(t, env.Store, env.Authority, env.Keys, outbox)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +238,7 @@ func TestWrongLiftCodesKillTheCode(t *testing.T) {
 	ctx := context.Background()
 	created, err := f.svc.CreateOrder(ctx, "officer:o", registration.OrderRequest{
 		Holder:  selo.Holder{GivenNames: "Rui", Surname: "Costa", Email: "rui@example.pt", Mobile: "+351912345670"},
-		Profile: "qualified-seal", Delivery: selo.DeliveryCloud,
+		Profile: "qualified-seal", Delivery: selo.DeliveryCloud, Approval: selo.ApprovalAuthorizer,
 		Subject: selo.OrderSubject{Country: "PT", Organization: "Exemplo Faturas, Lda.", OrganizationIdentifier: "VATPT-500000000"}})
 	if err != nil {
 		t.Fatal(err)
@@ -268,11 +275,16 @@ func TestWrongLiftCodesKillTheCode(t *testing.T) {
 func TestCreateOrderValidation(t *testing.T) {
 	f := newFixture(t)
 	good := registration.OrderRequest{Holder: selo.Holder{GivenNames: "A", Surname: "B", Email: "a@example.pt", Mobile: "+351912345678"},
-		Profile: "qualified-sign", Delivery: selo.DeliveryCloud, Subject: selo.OrderSubject{Country: "PT"}}
+		Profile: "qualified-sign", Delivery: selo.DeliveryCloud, Approval: selo.ApprovalSMS, Subject: selo.OrderSubject{Country: "PT"}}
 	for name, change := range map[string]func(r *registration.OrderRequest){
-		"bad e-mail":      func(r *registration.OrderRequest) { r.Holder.Email = "not an address" },
-		"bad mobile":      func(r *registration.OrderRequest) { r.Holder.Mobile = "912345678" },
-		"unknown profile": func(r *registration.OrderRequest) { r.Profile = "nope" },
+		// Issue 12 item 5: a cloud order chooses its credential's approval.
+		"cloud without approval":    func(r *registration.OrderRequest) { r.Approval = "" },
+		"authorizer on a signature": func(r *registration.OrderRequest) { r.Approval = selo.ApprovalAuthorizer },
+		"unknown approval":          func(r *registration.OrderRequest) { r.Approval = "pigeon" },
+		"approval without cloud":    func(r *registration.OrderRequest) { r.Delivery = selo.DeliverySoftware },
+		"bad e-mail":                func(r *registration.OrderRequest) { r.Holder.Email = "not an address" },
+		"bad mobile":                func(r *registration.OrderRequest) { r.Holder.Mobile = "912345678" },
+		"unknown profile":           func(r *registration.OrderRequest) { r.Profile = "nope" },
 		"tls via cloud": func(r *registration.OrderRequest) {
 			r.Profile, r.Subject.DNSNames = "tls-server", []string{"www.example.pt"}
 		},

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,18 @@ func (h *holderServer) account(t *testing.T, email string) (*selo.Account, strin
 
 func (h *holderServer) credential(t *testing.T, a *selo.Account, profile string, how selo.ApprovalType) *signing.CredentialInfo {
 	t.Helper()
+	if strings.HasPrefix(profile, "qualified") {
+		// Qualified credentials come only from an order.
+		att, err := h.svc.AttachOrderCredential(context.Background(), "operator", h.env.OrderCredential(t, a.Email, profile, how, selo.KeyECDSAP256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := h.svc.CredentialInfo(context.Background(), a.ID, att.CredentialID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	req := pkitest.Request(profile, nil)
 	c, err := h.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{
 		AccountID: a.ID, Profile: profile, ApprovalType: how, KeyAlgorithm: selo.KeyECDSAP256,

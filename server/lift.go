@@ -42,6 +42,17 @@ type LiftStatus struct {
 	MinRSABits        int      `json:"min_rsa_bits,omitempty"`
 	PublicKeySHA256   string   `json:"public_key_sha256,omitempty"`
 	CertificateSerial string   `json:"certificate_serial,omitempty"`
+	// CredentialID is, for an issued cloud order, the signing credential
+	// on the holder's account; AccountPasswordSet says whether that account
+	// has a password yet (set the first one with POST .../account).
+	CredentialID       string `json:"credential_id,omitempty"`
+	AccountPasswordSet bool   `json:"account_password_set,omitempty"`
+}
+
+// LiftAccountRequest is the body of POST /api/v1/lift/{number}/account: the
+// first password of the account a cloud order opened.
+type LiftAccountRequest struct {
+	Password string `json:"password"`
 }
 
 // LiftVerifyEmailRequest is the body of POST /api/v1/lift/{number}/verify-email.
@@ -76,6 +87,7 @@ func (s *Server) liftRoutes(mux *http.ServeMux) {
 	s.route(mux, "/api/v1/lift/{number}/issue", lift, methods{http.MethodPost: s.handleLiftIssue})
 	s.route(mux, "/api/v1/lift/{number}/certificate", lift, methods{http.MethodGet: s.handleLiftCertificate})
 	s.route(mux, "/api/v1/lift/{number}/delivered", lift, methods{http.MethodPost: s.handleLiftDelivered})
+	s.route(mux, "/api/v1/lift/{number}/account", lift, methods{http.MethodPost: s.handleLiftAccount})
 }
 
 // liftAuth checks that the request carries a plausible order number and
@@ -121,7 +133,8 @@ func (s *Server) readOptionalJSON(w http.ResponseWriter, r *http.Request, v any)
 // liftStatus describes st for the client, with the keys the profile takes.
 func (s *Server) liftStatus(st *registration.LiftStatus) LiftStatus {
 	out := LiftStatus{Number: st.Number, State: string(st.State), Step: st.Step, Delivery: string(st.Delivery),
-		Profile: st.Profile, KeyTypes: []string{}, PublicKeySHA256: st.PublicKeySHA256, CertificateSerial: st.CertificateSerial}
+		Profile: st.Profile, KeyTypes: []string{}, PublicKeySHA256: st.PublicKeySHA256, CertificateSerial: st.CertificateSerial,
+		CredentialID: st.CredentialID, AccountPasswordSet: st.AccountPasswordSet}
 	if p, err := s.authority.Profile(st.Profile); err == nil {
 		out.KeyTypes = append(out.KeyTypes, p.KeyTypes...)
 		for _, k := range p.KeyTypes {
@@ -247,5 +260,17 @@ func (s *Server) handleLiftDelivered(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := s.registration.ConfirmDelivery(r.Context(), r.PathValue("number"), liftCode(r))
+	s.answerLiftStatus(w, r, st, err)
+}
+
+// handleLiftAccount serves POST /api/v1/lift/{number}/account: the holder of
+// an issued cloud order sets the first password of the account it opened.
+func (s *Server) handleLiftAccount(w http.ResponseWriter, r *http.Request) {
+	var req LiftAccountRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := s.registration.SetAccountPassword(r.Context(), r.PathValue("number"), liftCode(r), req.Password)
 	s.answerLiftStatus(w, r, st, err)
 }

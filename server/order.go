@@ -44,6 +44,7 @@ func (s *Server) orderRoutes(mux *http.ServeMux, api func(http.HandlerFunc) http
 	s.route(mux, "/api/v1/orders/{number}/events", api, methods{http.MethodGet: s.handleOrderEvents})
 	s.route(mux, "/api/v1/orders/{number}/payment", api, methods{http.MethodPost: s.handleRecordPayment})
 	s.route(mux, "/api/v1/orders/{number}/cancel", api, methods{http.MethodPost: s.handleCancelOrder})
+	s.route(mux, "/api/v1/orders/{number}/token-csr", api, methods{http.MethodPost: s.handleTokenCSR})
 	s.route(mux, "/api/v1/identity-checks", api, methods{http.MethodGet: s.handleIdentityQueue})
 	s.route(mux, "/api/v1/identity-checks/{id}/decision", api, methods{http.MethodPost: s.handleDecideIdentityCheck})
 	// The holder proves the order's access code, which is worth guessing:
@@ -89,6 +90,9 @@ type CreateOrderRequest struct {
 	Profile  string           `json:"profile"`
 	Delivery string           `json:"delivery"` // software, token or cloud
 	Subject  OrderSubjectJSON `json:"subject"`
+	// Approval is, for cloud delivery, how signatures with the credential
+	// are approved: sms, authenticator, wallet or authorizer (e-seals).
+	Approval string `json:"approval,omitempty"`
 }
 
 // PaymentJSON is a payment recorded on an order.
@@ -106,6 +110,7 @@ type OrderResponse struct {
 	State            string           `json:"state"`
 	Profile          string           `json:"profile"`
 	Delivery         string           `json:"delivery"`
+	Approval         string           `json:"approval,omitempty"`
 	Holder           HolderJSON       `json:"holder"`
 	Subject          OrderSubjectJSON `json:"subject"`
 	IdentityStatus   string           `json:"identity_status,omitempty"`
@@ -269,6 +274,7 @@ func decodeCreateOrder(body io.Reader) (registration.OrderRequest, error) {
 		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth},
 		Profile:  req.Profile,
 		Delivery: selo.Delivery(req.Delivery),
+		Approval: selo.ApprovalType(req.Approval),
 		Subject: selo.OrderSubject{CommonName: sub.CommonName, Country: sub.Country, Organization: sub.Organization,
 			OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
 	}, nil
@@ -319,7 +325,7 @@ func NewOrderResponse(o *selo.Order) *OrderResponse { return orderResponse(o) }
 
 func orderResponse(o *selo.Order) *OrderResponse {
 	out := &OrderResponse{
-		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery),
+		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery), Approval: string(o.Approval),
 		Holder: HolderJSON{GivenNames: o.Holder.GivenNames, Surname: o.Holder.Surname, Email: o.Holder.Email,
 			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate)},
 		Subject: OrderSubjectJSON{CommonName: o.Subject.CommonName, Country: o.Subject.Country, Organization: o.Subject.Organization,
@@ -658,4 +664,37 @@ func (s *Server) handlePaymentWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, WebhookResponse{Received: true, OrderNumber: o.Number, State: string(o.State)})
+}
+
+// TokenCSRRequest is the body of POST /api/v1/orders/{number}/token-csr.
+type TokenCSRRequest struct {
+	// CSR is the PKCS#10 request the holder's token made, in PEM.
+	CSR string `json:"csr"`
+}
+
+// handleTokenCSR serves POST /api/v1/orders/{number}/token-csr: an officer
+// completes a token order with its CSR; the answer is the certificate and
+// its chain.
+func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
+	number, err := orderNumber(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req TokenCSRRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cert, err := s.registration.IssueTokenOrder(r.Context(), actorFrom(r.Context()), number, []byte(req.CSR))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	chain, err := s.authority.Chain(r.Context(), cert.CAID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerLiftCertificate(w, r, cert, chain)
 }

@@ -136,6 +136,8 @@ func TestAuthorizerOnlyOnSeals(t *testing.T) {
 	_, err = f.svc.CreateCredential(ctx, "operator", signing.CreateCredentialRequest{AccountID: a.ID, Profile: "advanced-invoice",
 		ApprovalType: selo.ApprovalAuthorizer, KeyAlgorithm: selo.KeyECDSAP256})
 	wantCode(t, err, selo.EINVALID)
+	_, err = f.svc.AttachOrderCredential(ctx, "operator", f.env.OrderCredential(t, a.Email, "qualified-sign", selo.ApprovalAuthorizer, selo.KeyECDSAP256))
+	wantCode(t, err, selo.EINVALID)
 	sign := f.credential(t, a, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
 	_, err = f.svc.RegisterAuthorizer(ctx, a.ID, sign.Credential.ID, "ERP")
 	wantCode(t, err, selo.EINVALID)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/pki"
 )
 
 // CredentialInfo is a credential with what a signing client needs to know
@@ -75,11 +76,15 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 	if err != nil {
 		return nil, selo.Errorf(selo.EINVALID, "no profile named %q", req.Profile)
 	}
-	if req.ApprovalType == selo.ApprovalAuthorizer && req.Profile != "qualified-seal" {
-		return nil, selo.Errorf(selo.EINVALID, "authorizer approval is only for e-seal credentials (profile qualified-seal)")
+	if err := checkApproval(profile, req.ApprovalType); err != nil {
+		return nil, err
 	}
-	if !slices.Contains(profile.Approvals, string(req.ApprovalType)) {
-		return nil, selo.Errorf(selo.EINVALID, "profile %s does not allow %s approval (allowed: %v)", req.Profile, req.ApprovalType, profile.Approvals)
+	if isQualified(profile) {
+		// Only an order checks the holder's identity, which a qualified
+		// certificate certifies.
+		err := selo.Errorf(selo.EFORBIDDEN, "profile %s is qualified: its credentials are made by an order (selo order create --delivery cloud --approval %s), which checks the holder's identity", req.Profile, req.ApprovalType)
+		s.auditFailure(ctx, actor, "credential.create", "account/"+acct.ID, err, map[string]any{"profile": req.Profile})
+		return nil, err
 	}
 	mobile := req.Mobile
 	if mobile == "" {
@@ -114,6 +119,7 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 	}
 	cert, err := s.authority.Issue(ctx, actor, authority.IssueRequest{
 		Profile: req.Profile, CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}),
+		KeyInQSCD: s.keysInQSCD,
 	})
 	if err != nil {
 		dropKey()
@@ -135,6 +141,18 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 		return nil, err
 	}
 	return e.info, nil
+}
+
+// checkApproval refuses an approval type the profile does not allow;
+// authorizers approve only e-seals (profile qualified-seal).
+func checkApproval(profile *pki.Profile, approval selo.ApprovalType) error {
+	if approval == selo.ApprovalAuthorizer && profile.Name != "qualified-seal" {
+		return selo.Errorf(selo.EINVALID, "authorizer approval is only for e-seal credentials (profile qualified-seal)")
+	}
+	if !slices.Contains(profile.Approvals, string(approval)) {
+		return selo.Errorf(selo.EINVALID, "profile %s does not allow %s approval (allowed: %v)", profile.Name, approval, profile.Approvals)
+	}
+	return nil
 }
 
 // ListCredentials returns an account's credentials with their certificates

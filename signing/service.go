@@ -55,9 +55,12 @@ const MaxFailures = approval.MaxFailures
 // Config wires a Service. Store, Keys, Authority, Secrets, CodeKey and SMS
 // are required; zero durations take the defaults above.
 type Config struct {
-	Store     Store
-	Keys      selo.KeyStore
-	Authority *authority.Authority
+	Store Store
+	Keys  selo.KeyStore
+	// KeysInQSCD says Keys is a qualified signature creation device (an HSM
+	// certified as one), so the keys made there are certified with QcSSCD.
+	KeysInQSCD bool
+	Authority  *authority.Authority
 	// Secrets seals TOTP, authorizer and wallet-enrolment secrets at rest.
 	Secrets selo.SecretBox
 	// CodeKey keys the HMAC under which SMS codes are stored (at least 32 bytes).
@@ -105,6 +108,8 @@ type Service struct {
 	log       *slog.Logger
 	issuer    string
 	publicURL string
+	// keysInQSCD: keys made in keys are in a QSCD (Config.KeysInQSCD).
+	keysInQSCD bool
 
 	sessionLifetime, sadLifetime, codeLifetime time.Duration
 	approvalLifetime, enrollmentLifetime       time.Duration
@@ -128,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, authority: cfg.Authority, secrets: cfg.Secrets,
 		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger,
-		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), keysInQSCD: cfg.KeysInQSCD,
 		sessionLifetime:    orDuration(cfg.SessionLifetime, DefaultSessionLifetime),
 		sadLifetime:        orDuration(cfg.SADLifetime, DefaultSADLifetime),
 		codeLifetime:       orDuration(cfg.CodeLifetime, DefaultCodeLifetime),

@@ -81,7 +81,7 @@ func TestSMSApprovalSignsBatch(t *testing.T) {
 	f := newFixture(t)
 	a := f.holder(t, "ana@example.pt", "+351912345678")
 	c := f.credential(t, a, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
-	if c.KeyBits != 256 || len(c.Chain) != 2 || c.Credential.KeyID != "cred/"+c.Credential.ID {
+	if c.KeyBits != 256 || len(c.Chain) != 2 || c.Credential.KeyID != "order/"+c.Credential.ID { // made by an order
 		t.Fatalf("credential info: bits %d, chain %d, key %s", c.KeyBits, len(c.Chain), c.Credential.KeyID)
 	}
 	if _, err := f.env.Keys.ExportKey(ctx, c.Credential.KeyID); selo.ErrorCode(err) != selo.EFORBIDDEN {

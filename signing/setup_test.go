@@ -116,6 +116,18 @@ func (f *fixture) holder(t *testing.T, email, mobile string) *selo.Account {
 // credential creates a credential for the account.
 func (f *fixture) credential(t *testing.T, a *selo.Account, profile string, approval selo.ApprovalType, key selo.KeyAlgorithm) *signing.CredentialInfo {
 	t.Helper()
+	if strings.HasPrefix(profile, "qualified") {
+		// Qualified credentials come only from an order.
+		att, err := f.svc.AttachOrderCredential(context.Background(), "operator", f.env.OrderCredential(t, a.Email, profile, approval, key))
+		if err != nil {
+			t.Fatalf("attach the order's %s credential: %v", profile, err)
+		}
+		c, err := f.svc.CredentialInfo(context.Background(), a.ID, att.CredentialID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	req := pkitest.Request(profile, nil)
 	c, err := f.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{
 		AccountID: a.ID, Profile: profile, ApprovalType: approval, KeyAlgorithm: key,

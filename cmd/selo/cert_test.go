@@ -19,12 +19,14 @@ import (
 
 	"github.com/youmark/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/selo-qtsp/selo/pki"
 )
 
 var (
 	oidQCStatements  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 3}
-	oidQCPnQSCD      = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 2}
-	oidQCPlQSCD      = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 3}
+	oidQCPn          = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 0}
+	oidQCPl          = asn1.ObjectIdentifier{0, 4, 0, 194112, 1, 1}
 	oidDomainValided = asn1.ObjectIdentifier{2, 23, 140, 1, 2, 1}
 )
 
@@ -157,20 +159,25 @@ func TestCertIssueQualified(t *testing.T) {
 		keyHeld bool
 		subject []string
 	}{
-		{"qualified-sign from a CSR", []string{"--profile", "qualified-sign", "--csr", csr}, oidQCPnQSCD, false,
+		// Neither a CSR's key nor a key Selo makes for a .pfx is known to be
+		// in a QSCD: QCP-n / QCP-l without QcSSCD (issue 12 item 4).
+		{"qualified-sign from a CSR", []string{"--profile", "qualified-sign", "--csr", csr}, oidQCPn, false,
 			[]string{"CN=Maria Silva", "serialNumber=IDCPT-12345678", "C=PT"}},
 		{"qualified-sign with a key Selo makes", []string{"--profile", "qualified-sign", "--generate-key", "ecdsa-p384",
 			"--cn", "Joao Sousa", "--given-name", "Joao", "--surname", "Sousa", "--serial-number", "IDCPT-87654321", "--country", "PT",
-			"--email", "joao@example.pt"}, oidQCPnQSCD, true, []string{"CN=Joao Sousa", "serialNumber=IDCPT-87654321"}},
+			"--email", "joao@example.pt"}, oidQCPn, true, []string{"CN=Joao Sousa", "serialNumber=IDCPT-87654321"}},
 		{"qualified-seal with a key Selo makes", []string{"--profile", "qualified-seal", "--generate-key", "ecdsa-p256",
 			"--cn", "Example Lda", "--org", "Example Lda", "--org-id", "VATPT-500000000", "--country", "PT", "--locality", "Braga"},
-			oidQCPlQSCD, true, []string{"CN=Example Lda", "O=Example Lda", "L=Braga"}},
+			oidQCPl, true, []string{"CN=Example Lda", "O=Example Lda", "L=Braga"}},
 	} {
 		leaf := issueCert(t, data, strings.ReplaceAll(tc.name, " ", "-"), tc.args...)
 		opensslVerify(t, data, "qualified-ecc-v1", leaf.file)
 		c := leaf.cert
 		if !slices.ContainsFunc(c.PolicyIdentifiers, tc.policy.Equal) {
 			t.Errorf("%s: policies %v, want %v", tc.name, c.PolicyIdentifiers, tc.policy)
+		}
+		if pki.HasQcSSCD(c) {
+			t.Errorf("%s: QcSSCD for a key not in a QSCD", tc.name)
 		}
 		if !slices.ContainsFunc(c.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidQCStatements) }) {
 			t.Errorf("%s: no QC statements", tc.name)

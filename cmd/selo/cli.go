@@ -282,3 +282,9 @@ func actor() string {
 	}
 	return "cli:" + name
 }
+
+// keysInQSCD says whether the configured key store is a qualified signature
+// creation device: an HSM (--keystore pkcs11) is taken to be one, as an
+// operator deploys only a certified one for qualified cloud keys; the
+// software key store never is.
+func (c *cli) keysInQSCD() bool { return c.keystore == "pkcs11" }

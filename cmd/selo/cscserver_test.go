@@ -25,7 +25,6 @@ import (
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
-	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
@@ -93,13 +92,12 @@ func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
 // ap and a key of kind key, and returns its ID.
 func (s *cscServer) credential(t *testing.T, ap selo.ApprovalType, key selo.KeyAlgorithm) string {
 	t.Helper()
-	req := pkitest.Request("qualified-sign", nil)
-	c, err := s.svc.CreateCredential(context.Background(), "operator", signing.CreateCredentialRequest{AccountID: s.acct.ID,
-		Profile: "qualified-sign", ApprovalType: ap, KeyAlgorithm: key, Subject: req.Subject, EmailAddresses: req.EmailAddresses})
+	// Qualified credentials come only from an order.
+	c, err := s.svc.AttachOrderCredential(context.Background(), "operator", s.env.OrderCredential(t, s.acct.Email, "qualified-sign", ap, key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Credential.ID
+	return c.CredentialID
 }
 
 // smsCode reads the newest code texted to the holder, as from the phone.

@@ -34,8 +34,11 @@ code and asks for it, makes your key, gets the certificate and, for software
 delivery, writes the backup Digital<ORDER>.pfx (key, certificate and chain,
 AES-256) under a password you choose, in --out (default: your Desktop if you
 have one, else your home folder). For cloud delivery the key is made in
-Selo's key store and never leaves it; the flow ends when the certificate is
-issued.
+Selo's key store and never leaves it; the certificate becomes a signing
+credential on the account of the order's e-mail (opened on first use, with
+the order's mobile and the approval method chosen in the order), and the
+first time selo lift asks for that account's password (--password-file or
+SELO_PFX_PASSWORD without a terminal). Then sign with 'selo csc login'.
 
 Interrupted? Run the same command again: it resumes at the step where it
 stopped. Your key is made on this machine before anything is sent and waits,
@@ -109,6 +112,9 @@ func (c *cli) liftCommand() *cobra.Command {
 				Password: func(confirm bool) (string, error) {
 					return c.readPassword(passwordFile, envPFXPass, "Password for the .pfx backup", confirm)
 				},
+				AccountPassword: func(confirm bool) (string, error) {
+					return c.readPassword(passwordFile, envPFXPass, "Password for your signing account", confirm)
+				},
 				Progress: func(step, total int, msg string) { fmt.Fprintf(progress, "step %d/%d: %s\n", step, total, msg) },
 				AfterPoint: func(point string) {
 					if point == crashAfter {
@@ -125,12 +131,18 @@ func (c *cli) liftCommand() *cobra.Command {
 			}
 			if c.jsonOut {
 				return c.printJSON(map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
-					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir})
+					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir,
+					"credential": res.Status.CredentialID, "account_password_set": res.Status.AccountPasswordSet})
 			}
 			if res.PFXPath != "" {
 				fmt.Fprintf(c.stdout, "Done. Your certificate is in %s; keep it and its password safe.\n", res.PFXPath)
 			} else {
 				fmt.Fprintf(c.stdout, "Done. Certificate %s is issued; its key stays in Selo's key store for remote signing.\n", res.Certificate.Serial)
+				fmt.Fprintf(c.stdout, "Signing credential %s is on your account: sign with 'selo csc login --server %s --email <the order's e-mail>'.\n",
+					res.Status.CredentialID, serverURL)
+				if !res.Status.AccountPasswordSet {
+					fmt.Fprintln(c.stdout, "Your account has no password yet: run this command again to set it.")
+				}
 			}
 			return nil
 		},
@@ -140,7 +152,7 @@ func (c *cli) liftCommand() *cobra.Command {
 	f.StringVar(&number, "order", "", "order number from the \"ready to lift\" e-mail, e.g. SO-2026-K7Q2M9XD")
 	f.StringVar(&outDir, "out", "", "folder for Digital<ORDER>.pfx (default: ~/Desktop if it exists, else your home folder)")
 	f.StringVar(&stateDir, "state-dir", "", "where the flow keeps its state and the waiting key (default <config dir>/selo/lift/<ORDER>)")
-	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password (or set "+envPFXPass+")")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password, or for a cloud order the first password of your signing account (or set "+envPFXPass+")")
 	f.BoolVar(&resend, "resend-code", false, "have a new verification code e-mailed (the last one is lost or expired)")
 	return cmd
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/selo-qtsp/selo/lift"
 	"github.com/selo-qtsp/selo/lift/lifttest"
 	"github.com/selo-qtsp/selo/notify"
+	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/store/sqlite"
@@ -403,6 +404,14 @@ func TestLiftEndToEnd(t *testing.T) {
 	pfx := filepath.Join(outDir, lift.PFXName(o.Number))
 	desk, c := holderDesk(t, data, nil)
 	leaf := checkLifted(t, desk, c.store, o, stateDir, pfx)
+	// Issue 12 item 4: a key in a .pfx is not in a QSCD, so the certificate
+	// says neither QcSSCD nor QCP-n-qscd; it is QCP-n.
+	if pki.HasQcSSCD(leaf) {
+		t.Error("the certificate of a software key states QcSSCD")
+	}
+	if len(leaf.Policies) != 1 || leaf.Policies[0].String() != "0.4.0.194112.1.0" {
+		t.Errorf("the certificate of a software key has policies %v, want QCP-n 0.4.0.194112.1.0 only", leaf.Policies)
+	}
 
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -41,7 +43,8 @@ func (c *cli) orderCommand() *cobra.Command {
   selo order show SO-2026-K7Q2M9XD`,
 	}
 	cmd.AddCommand(c.orderCreateCommand(), c.orderListCommand(), c.orderShowCommand(), c.orderHistoryCommand(),
-		c.orderPayCommand(), c.orderCancelCommand(), c.orderChecksCommand(), c.orderDecideCommand(), c.orderWebhookSecretCommand())
+		c.orderPayCommand(), c.orderCancelCommand(), c.orderChecksCommand(), c.orderDecideCommand(), c.orderWebhookSecretCommand(),
+		c.orderIssueTokenCommand())
 	return cmd
 }
 
@@ -62,7 +65,7 @@ outbox ('selo outbox').`,
 		Example: `  selo order create --given-names "Ana Maria" --surname Silva --email ana@example.pt \
       --mobile +351912345678 --profile qualified-sign --delivery token --country PT
   selo order create --given-names Rui --surname Costa --email faturas@exemplo.pt --mobile +351931234567 \
-      --profile qualified-seal --delivery cloud --org "Exemplo Lda" --org-id VATPT-500000000 --country PT --json`,
+      --profile qualified-seal --delivery cloud --approval authorizer --org "Exemplo Lda" --org-id VATPT-500000000 --country PT --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.Holder.GivenNames == "" || req.Holder.Surname == "" || req.Holder.Email == "" || req.Holder.Mobile == "" ||
@@ -102,6 +105,7 @@ outbox ('selo outbox').`,
 	f.StringVar(&birthDate, "birth-date", "", "the holder's birth date, YYYY-MM-DD (optional)")
 	f.StringVar(&req.Profile, "profile", "", "certificate profile, e.g. qualified-sign, qualified-seal, advanced-invoice, tls-server")
 	f.StringVar(&delivery, "delivery", "", "where the key lives: software (.pfx), token (the holder's device) or cloud (Selo's key store)")
+	f.StringVar((*string)(&req.Approval), "approval", "", "cloud delivery: how signatures are approved, sms, authenticator, wallet or authorizer (e-seals)")
 	f.StringVar(&req.Subject.CommonName, "cn", "", "subject common name (default: from the holder or the organisation)")
 	f.StringVar(&req.Subject.Country, "country", "", "subject country, two letters")
 	f.StringVar(&req.Subject.Organization, "org", "", "organisation (seals)")
@@ -515,4 +519,53 @@ func (c *cli) startReadyNotices(ctx context.Context, svc *registration.Service, 
 		case <-t.C:
 		}
 	}
+}
+
+func (c *cli) orderIssueTokenCommand() *cobra.Command {
+	var csrFile, out string
+	cmd := &cobra.Command{
+		Use:   "issue-token NUMBER --csr FILE [--out FILE]",
+		Short: "Complete a token order with the CSR the holder's token made",
+		Long: `Complete a token order: the holder's token (a QSCD) made the key and a CSR,
+which the holder hands to the officer. The order must be validated and paid
+(ready). The CSR's signature proves possession; its key must never have been
+certified by Selo and must fit the profile's key policy. The certificate gets
+the order's validated subject (not the CSR's), QcSSCD and the -qscd policy
+where the profile states them. Running it again with the same CSR prints the
+same certificate; another key is refused. Audited.`,
+		Example: `  selo order issue-token SO-2026-K7Q2M9XD --csr token.csr --out token.crt`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if csrFile == "" {
+				return usagef("order issue-token needs --csr FILE")
+			}
+			csr, err := os.ReadFile(csrFile)
+			if err != nil {
+				return err
+			}
+			svc, err := c.registration(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cert, err := svc.IssueTokenOrder(cmd.Context(), actor(), args[0], csr)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := os.WriteFile(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.DER}), 0o644); err != nil {
+					return err
+				}
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"order": args[0], "serial": cert.Serial, "ca": cert.CAID, "subject": cert.Subject,
+					"not_after": cert.NotAfter})
+			}
+			fmt.Fprintf(c.stdout, "order %s: certificate %s issued to %s (valid until %s)\n", args[0], cert.Serial, cert.Subject,
+				cert.NotAfter.UTC().Format("2006-01-02"))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&csrFile, "csr", "", "the token's PKCS#10 request (PEM or DER)")
+	cmd.Flags().StringVar(&out, "out", "", "also write the certificate here (PEM)")
+	return cmd
 }

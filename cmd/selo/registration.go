@@ -59,8 +59,16 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registration.New(registration.Config{
+	cfg := registration.Config{
 		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
-		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log,
-	})
+		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log, KeysInQSCD: c.keysInQSCD(), PublicURL: c.baseURL,
+	}
+	// Cloud orders end in a credential on the holder's account: without
+	// remote signing (no master key) they are refused, the rest works.
+	if svc, err := c.signing(ctx); err == nil {
+		cfg.Credentials = svc
+	} else {
+		c.log.Warn("cloud orders are off: remote signing is not available", "err", err)
+	}
+	return registration.New(cfg)
 }

@@ -51,7 +51,7 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 	}
 	return signing.New(signing.Config{
 		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer,
-		Logger: c.log, PublicURL: c.baseURL,
+		Logger: c.log, PublicURL: c.baseURL, KeysInQSCD: c.keysInQSCD(),
 	})
 }
 

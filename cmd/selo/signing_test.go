@@ -21,11 +21,19 @@ func TestAccountAndCredentialCommands(t *testing.T) {
 	wantExit(t, runSelo(t, "account", "create", "--data", data, "--email", "maria@example.pt", "--name", "Again", "--password-file", pw), 1)
 	wantExit(t, runSelo(t, "account", "create", "--data", data, "--email", "x@example.pt"), 2, "--name")
 
-	r := mustRunSelo(t, "credential", "create", "--data", data, "--account", "maria@example.pt", "--profile", "qualified-sign",
+	// Issue 12 item 5: a qualified credential is made by an order, which
+	// checks the holder's identity; an operator cannot make one directly.
+	wantExit(t, runSelo(t, "credential", "create", "--data", data, "--account", "maria@example.pt", "--profile", "qualified-sign",
 		"--approval", "wallet", "--cn", "Maria Silva", "--given-name", "Maria", "--surname", "Silva",
-		"--serial-number", "IDCPT-12345678", "--country", "PT", "--json")
+		"--serial-number", "IDCPT-12345678", "--country", "PT"), 1, "made by an order", "selo order create --delivery cloud")
+	if got := strings.Join(auditActions(t, data), "\n"); !strings.Contains(got, "credential.create ") {
+		t.Errorf("the refused credential create is not audited:\n%s", got)
+	}
+	// An advanced one still is, audited.
+	r := mustRunSelo(t, "credential", "create", "--data", data, "--account", "maria@example.pt", "--profile", "advanced-invoice",
+		"--approval", "sms", "--cn", "Silva Lda", "--org", "Silva Lda", "--org-id", "VATPT-500000002", "--country", "PT", "--json")
 	var created map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created["approval"] != "wallet" || created["key_bits"] != float64(256) {
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created["approval"] != "sms" || created["key_bits"] != float64(256) {
 		t.Fatalf("credential create --json: %v\n%s", err, r)
 	}
 	// Authorizer approval is only for e-seals.
@@ -35,7 +43,7 @@ func TestAccountAndCredentialCommands(t *testing.T) {
 	wantExit(t, runSelo(t, "credential", "list", "--data", data, "--account", "nobody@example.pt"), 1)
 
 	r = mustRunSelo(t, "credential", "list", "--data", data, "--account", "maria@example.pt")
-	if !strings.Contains(r.stdout, created["id"].(string)) || !strings.Contains(r.stdout, "wallet") {
+	if !strings.Contains(r.stdout, created["id"].(string)) || !strings.Contains(r.stdout, "sms") {
 		t.Fatalf("credential list:\n%s", r)
 	}
 	// Disable and enable an account and a credential (issue 13 item 2).

@@ -10,6 +10,8 @@ package testenv
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/pem"
 	"log/slog"
 	"path/filepath"
@@ -198,4 +200,29 @@ func (e *Env) Issue(t testing.TB, profile, keyKind string) *selo.Certificate {
 		t.Fatalf("testenv: issue %s: %v", profile, err)
 	}
 	return cert
+}
+
+// OrderCredential makes what a cloud order makes for a holder — a key in the
+// key store, certified under profile (pkitest's subject) — and returns it
+// for signing.Service.AttachOrderCredential: the only way a qualified
+// credential comes to be. The credential is to go to the account of email.
+func (e *Env) OrderCredential(t testing.TB, email, profile string, approval selo.ApprovalType, alg selo.KeyAlgorithm) selo.OrderCredential {
+	t.Helper()
+	ctx := context.Background()
+	var b [14]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	keyID := "order/" + id
+	signer, err := e.Keys.GenerateKey(ctx, keyID, alg, selo.KeyOptions{})
+	if err != nil {
+		t.Fatalf("testenv: order key: %v", err)
+	}
+	req := pkitest.Request(profile, signer.Public())
+	cert, err := e.Authority.Issue(ctx, Actor, authority.IssueRequest{Profile: profile, PublicKey: signer.Public(), KeyID: keyID,
+		Subject: req.Subject, DNSNames: req.DNSNames, EmailAddresses: req.EmailAddresses})
+	if err != nil {
+		t.Fatalf("testenv: issue the order's %s certificate: %v", profile, err)
+	}
+	return selo.OrderCredential{ID: id, OrderNumber: "SO-TEST-" + id[:8], Email: email, KeyID: keyID, KeyAlgorithm: alg,
+		CertificateSerial: cert.Serial, Profile: profile, Approval: approval}
 }

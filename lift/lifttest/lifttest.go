@@ -7,6 +7,7 @@ package lifttest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,8 +18,10 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/idcheck/mrztest"
+	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 // CardNumber is the document number of the Cartão de Cidadão that IDCard
@@ -65,7 +68,31 @@ func WrongCheckDigit(mrz string) string {
 func NewService(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, outbox *notify.Outbox, codeKey []byte) *registration.Service {
 	t.Helper()
 	svc, err := registration.New(registration.Config{Store: store, Authority: auth, Keys: keys, Mailer: outbox,
-		CodeKey: codeKey})
+		CodeKey: codeKey, Credentials: SigningDesk(t, store, auth, keys, outbox), PublicURL: "https://ra.example.eu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// SigningDesk returns a remote-signing service over store (texts into
+// outbox, cheap password hashing) for the credentials cloud orders make.
+func SigningDesk(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, outbox *notify.Outbox) *signing.Service {
+	t.Helper()
+	st, ok := store.(signing.Store)
+	if !ok {
+		t.Fatal("lifttest: the store does not implement signing.Store")
+	}
+	master := make([]byte, soft.MasterKeySize)
+	_, _ = rand.Read(master)
+	box, err := soft.NewSecretBox(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeKey := make([]byte, 32)
+	_, _ = rand.Read(codeKey)
+	svc, err := signing.New(signing.Config{Store: st, Keys: keys, Authority: auth, Secrets: box, CodeKey: codeKey, SMS: outbox,
+		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +119,13 @@ func ReadyOrder(t testing.TB, svc *registration.Service, outbox *notify.Outbox, 
 	if profile == "qualified-seal" {
 		subject.Organization, subject.OrganizationIdentifier = "Exemplo Faturas, Lda.", "VATPT-500000000"
 	}
-	created, err := svc.CreateOrder(ctx, "officer:test", registration.OrderRequest{
+	req := registration.OrderRequest{
 		Holder:  selo.Holder{GivenNames: "Ana Maria", Surname: "Silva", Email: email, Mobile: "+351912345678"},
-		Profile: profile, Delivery: delivery, Subject: subject})
+		Profile: profile, Delivery: delivery, Subject: subject}
+	if delivery == selo.DeliveryCloud {
+		req.Approval = selo.ApprovalSMS
+	}
+	created, err := svc.CreateOrder(ctx, "officer:test", req)
 	if err != nil {
 		t.Fatalf("create order: %v", err)
 	}

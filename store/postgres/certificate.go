@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,7 +146,30 @@ func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replac
 		return nil
 	}, `UPDATE certificates SET status = $1, superseded_by = $2 WHERE serial = $3`,
 		string(selo.CertSuperseded), replacement.Serial, oldSerial)
-	return tx.commitAudited(ctx, audit, "supersede certificate")
+	// The credentials certified by the old certificate sign with the new one
+	// from this commit on: never a credential left on a superseded certificate.
+	var moved []string
+	tx.query(func(rows pgx.Rows, err error) error {
+		if err != nil {
+			return fmt.Errorf("move credentials of certificate %s: %w", oldSerial, err)
+		}
+		moved, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("move credentials of certificate %s: %w", oldSerial, err)
+		}
+		return nil
+	}, `UPDATE credentials SET certificate_serial = $1 WHERE certificate_serial = $2 RETURNING id`, replacement.Serial, oldSerial)
+	if err := check.AuditEntry(audit); err != nil {
+		return err
+	}
+	return tx.commitAuditedEntries(ctx, "supersede certificate", func() []*selo.AuditEntry {
+		slices.Sort(moved)
+		entries := []*selo.AuditEntry{audit}
+		for _, id := range moved {
+			entries = append(entries, check.CredentialMoved(audit, id, oldSerial, replacement.Serial))
+		}
+		return entries
+	})
 }
 
 // createCertificate queues the insert of cert in tx; the flush that sends it

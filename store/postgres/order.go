@@ -18,7 +18,7 @@ import (
 const orderColumns = `id, number, holder, profile, delivery, subject, state, identity_status,
 	identity_attempts, paid_at, payment_reference, payment_amount_cents, payment_currency,
 	ready_notified_at, public_key_sha256, csr, key_id, reserved_serial, certificate_serial,
-	created_by, created_at, updated_at, version`
+	created_by, created_at, updated_at, version, approval`
 
 // identityCheckColumns is the column list of identity check queries, in the
 // order scanIdentityCheck reads.
@@ -52,12 +52,12 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	order.CreatedAt = micro(order.CreatedAt)
 	order.UpdatedAt, order.Version = order.CreatedAt, 1
 	_, err = tx.Exec(ctx, `INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		order.ID, order.Number, holder, order.Profile, string(order.Delivery), subject, string(order.State),
 		string(order.IdentityStatus), order.IdentityAttempts, nullTime(order.PaidAt), order.PaymentReference,
 		order.PaymentAmountCents, order.PaymentCurrency, nullTime(order.ReadyNotifiedAt), order.PublicKeySHA256,
 		order.CSR, order.KeyID, order.ReservedSerial, order.CertificateSerial, order.CreatedBy,
-		order.CreatedAt, order.UpdatedAt, order.Version)
+		order.CreatedAt, order.UpdatedAt, order.Version, string(order.Approval))
 	if isUniqueViolation(err) {
 		return selo.Errorf(selo.ECONFLICT, "an order with ID %s or number %s already exists", order.ID, order.Number)
 	} else if err != nil {
@@ -460,18 +460,19 @@ func findOrder(ctx context.Context, q querier, query string, arg string) (*selo.
 // scanOrder reads one row of orderColumns.
 func scanOrder(row pgx.Row) (*selo.Order, error) {
 	var o selo.Order
-	var holder, subject, delivery, state, identity string
+	var holder, subject, delivery, state, identity, approval string
 	var paid, notified *time.Time
 	if err := row.Scan(&o.ID, &o.Number, &holder, &o.Profile, &delivery, &subject, &state, &identity,
 		&o.IdentityAttempts, &paid, &o.PaymentReference, &o.PaymentAmountCents, &o.PaymentCurrency,
 		&notified, &o.PublicKeySHA256, &o.CSR, &o.KeyID, &o.ReservedSerial, &o.CertificateSerial,
-		&o.CreatedBy, &o.CreatedAt, &o.UpdatedAt, &o.Version); err != nil {
+		&o.CreatedBy, &o.CreatedAt, &o.UpdatedAt, &o.Version, &approval); err != nil {
 		return nil, err
 	}
 	if err := decodeOrderJSON(&o, holder, subject); err != nil {
 		return nil, err
 	}
 	o.Delivery, o.State, o.IdentityStatus = selo.Delivery(delivery), selo.OrderState(state), selo.IdentityCheckStatus(identity)
+	o.Approval = selo.ApprovalType(approval)
 	o.PaidAt, o.ReadyNotifiedAt = fromNullTime(paid), fromNullTime(notified)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return &o, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -133,10 +134,42 @@ func (db *DB) SupersedeCertificate(ctx context.Context, oldSerial string, replac
 		string(selo.CertSuperseded), replacement.Serial, oldSerial); err != nil {
 		return fmt.Errorf("mark certificate %s superseded: %w", oldSerial, err)
 	}
+	moved, err := moveCredentials(ctx, tx, oldSerial, replacement.Serial)
+	if err != nil {
+		return err
+	}
 	if err := appendAudit(ctx, tx, audit); err != nil {
 		return err
 	}
+	for _, id := range moved {
+		if err := appendAudit(ctx, tx, check.CredentialMoved(audit, id, oldSerial, replacement.Serial)); err != nil {
+			return err
+		}
+	}
 	return tx.commit("supersede certificate")
+}
+
+// moveCredentials points every credential certified by oldSerial at
+// newSerial inside tx and returns their IDs, sorted.
+func moveCredentials(ctx context.Context, tx *Tx, oldSerial, newSerial string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE credentials SET certificate_serial = ? WHERE certificate_serial = ? RETURNING id`, newSerial, oldSerial)
+	if err != nil {
+		return nil, fmt.Errorf("move credentials of certificate %s: %w", oldSerial, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("move credentials of certificate %s: %w", oldSerial, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("move credentials of certificate %s: %w", oldSerial, err)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // createCertificate inserts cert inside tx.

@@ -17,7 +17,7 @@ import (
 const orderColumns = `id, number, holder, profile, delivery, subject, state, identity_status,
 	identity_attempts, paid_at, payment_reference, payment_amount_cents, payment_currency,
 	ready_notified_at, public_key_sha256, csr, key_id, reserved_serial, certificate_serial,
-	created_by, created_at, updated_at, version`
+	created_by, created_at, updated_at, version, approval`
 
 // identityCheckColumns is the column list of identity check queries, in the
 // order scanIdentityCheck reads.
@@ -51,12 +51,12 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	order.CreatedAt = fromMicros(toMicros(order.CreatedAt))
 	order.UpdatedAt, order.Version = order.CreatedAt, 1
 	_, err = tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		order.ID, order.Number, holder, order.Profile, string(order.Delivery), subject, string(order.State),
 		string(order.IdentityStatus), order.IdentityAttempts, toMicrosOrZero(order.PaidAt), order.PaymentReference,
 		order.PaymentAmountCents, order.PaymentCurrency, toMicrosOrZero(order.ReadyNotifiedAt), order.PublicKeySHA256,
 		order.CSR, order.KeyID, order.ReservedSerial, order.CertificateSerial, order.CreatedBy,
-		toMicros(order.CreatedAt), toMicros(order.UpdatedAt), order.Version)
+		toMicros(order.CreatedAt), toMicros(order.UpdatedAt), order.Version, string(order.Approval))
 	if isUniqueViolation(err) {
 		return selo.Errorf(selo.ECONFLICT, "an order with ID %s or number %s already exists", order.ID, order.Number)
 	} else if err != nil {
@@ -464,18 +464,19 @@ func findOrder(ctx context.Context, q querier, query string, arg string) (*selo.
 // scanOrder reads one row of orderColumns.
 func scanOrder(s scanner) (*selo.Order, error) {
 	var o selo.Order
-	var holder, subject, delivery, state, identity string
+	var holder, subject, delivery, state, identity, approval string
 	var paid, notified, created, updated int64
 	if err := s.Scan(&o.ID, &o.Number, &holder, &o.Profile, &delivery, &subject, &state, &identity,
 		&o.IdentityAttempts, &paid, &o.PaymentReference, &o.PaymentAmountCents, &o.PaymentCurrency,
 		&notified, &o.PublicKeySHA256, &o.CSR, &o.KeyID, &o.ReservedSerial, &o.CertificateSerial,
-		&o.CreatedBy, &created, &updated, &o.Version); err != nil {
+		&o.CreatedBy, &created, &updated, &o.Version, &approval); err != nil {
 		return nil, err
 	}
 	if err := decodeOrderJSON(&o, holder, subject); err != nil {
 		return nil, err
 	}
 	o.Delivery, o.State, o.IdentityStatus = selo.Delivery(delivery), selo.OrderState(state), selo.IdentityCheckStatus(identity)
+	o.Approval = selo.ApprovalType(approval)
 	o.PaidAt, o.ReadyNotifiedAt = fromMicrosOrZero(paid), fromMicrosOrZero(notified)
 	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &o, nil

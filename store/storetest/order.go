@@ -31,7 +31,7 @@ var orderTests = []struct {
 // newOrder returns an order fixture in state created.
 func newOrder(id, number string) *selo.Order {
 	return &selo.Order{
-		ID: id, Number: number, Profile: "qualified-seal", Delivery: selo.DeliveryCloud,
+		ID: id, Number: number, Profile: "qualified-seal", Delivery: selo.DeliveryCloud, Approval: selo.ApprovalAuthorizer,
 		Holder: selo.Holder{GivenNames: "Ana Maria", Surname: "Silva", Email: "ana@example.pt", Mobile: "+351912345678",
 			BirthDate: time.Date(1980, 5, 17, 0, 0, 0, 0, time.UTC)},
 		Subject:   selo.OrderSubject{Country: "PT", Organization: "Exemplo, Lda.", OrganizationIdentifier: "VATPT-500000000", CommonName: "Exemplo e-Seal"},
@@ -116,6 +116,9 @@ func testOrder(t *testing.T, open OpenFunc) {
 	wantCode(t, st.CreateOrder(ctx, newOrder("o1", "SO-2026-0002"), entry("order.create", "order/o1")), selo.ECONFLICT)
 	bad := newOrder("o3", "SO-2026-0003")
 	bad.Delivery = "pigeon"
+	wantCode(t, st.CreateOrder(ctx, bad, entry("order.create", "order/o3")), selo.EINVALID)
+	bad = newOrder("o3", "SO-2026-0003")
+	bad.Approval = "carrier-pigeon"
 	wantCode(t, st.CreateOrder(ctx, bad, entry("order.create", "order/o3")), selo.EINVALID)
 	wantCode(t, st.CreateOrder(ctx, newOrder("o4", "SO-2026-0004"), nil), selo.EINVALID)
 	wantIntactAudit(t, st, 1)

@@ -63,6 +63,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Certificate", testCertificate},
 		{"ListCertificates", testListCertificates},
 		{"SupersedeCertificate", testSupersedeCertificate},
+		{"SupersedeMovesCredentials", testSupersedeMovesCredentials},
 		{"APIKey", testAPIKey},
 		{"Audit", testAudit},
 		{"FailedWriteLeavesNothing", testFailedWriteLeavesNothing},

@@ -3,7 +3,11 @@
 // things with the same codes before any SQL runs.
 package check
 
-import "github.com/selo-qtsp/selo"
+import (
+	"encoding/json"
+
+	"github.com/selo-qtsp/selo"
+)
 
 // ErrNoAudit refuses a change that comes without its audit entry: every
 // change is audited, in the same transaction.
@@ -109,4 +113,14 @@ func AuditEntry(e *selo.AuditEntry) error {
 		return selo.Errorf(selo.EINVALID, "audit entry has no action")
 	}
 	return nil
+}
+
+// CredentialMoved is the audit entry of a credential whose certificate
+// oldSerial was superseded by newSerial and that signs with the new one from
+// now on: written in the transaction of the supersession, by the same actor
+// at the same time as base, the supersession's own entry.
+func CredentialMoved(base *selo.AuditEntry, credentialID, oldSerial, newSerial string) *selo.AuditEntry {
+	details, _ := json.Marshal(map[string]string{"old_serial": oldSerial, "new_serial": newSerial, "reason": "certificate re-issued"})
+	return &selo.AuditEntry{Time: base.Time, Actor: base.Actor, Action: "credential.certificate.update",
+		Object: "credential/" + credentialID, Outcome: selo.OutcomeSuccess, Details: string(details)}
 }

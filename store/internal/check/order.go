@@ -15,6 +15,8 @@ func Order(o *selo.Order) error {
 		return selo.Errorf(selo.EINVALID, "order %s has no profile", o.Number)
 	case !o.Delivery.Valid():
 		return selo.Errorf(selo.EINVALID, "order %s: unknown delivery %q", o.Number, o.Delivery)
+	case o.Approval != "" && !o.Approval.Valid():
+		return selo.Errorf(selo.EINVALID, "order %s: unknown approval type %q", o.Number, o.Approval)
 	}
 	if o.State == "" {
 		o.State = selo.OrderCreated
