@@ -35,6 +35,7 @@ type Store interface {
 	AccountStore
 	CredentialStore
 	ApprovalStore
+	RateStore
 	// Close releases the database.
 	Close() error
 }

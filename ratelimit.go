@@ -1,0 +1,89 @@
+package selo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ETOOMANYREQUESTS is the code of a request refused by a rate limit: HTTP
+// 429 with Retry-After.
+const ETOOMANYREQUESTS = "too_many_requests"
+
+// RateWindow is one limit of a rate: at most Max events in any span of Per.
+type RateWindow struct {
+	Max int
+	Per time.Duration
+}
+
+// MaxRateWindow is the longest Per a RateStore keeps events for.
+const MaxRateWindow = 24 * time.Hour
+
+// RateStore counts events per key (a credential's sent codes, an address's
+// failed logins) in the database, so that a limit holds across replicas and
+// restarts.
+type RateStore interface {
+	// TakeRate records one event of key at now when, for every window, fewer
+	// than Max events of key lie in (now-Per, now]; otherwise it records
+	// nothing and returns ok false and the earliest time at which an event
+	// would be allowed. Concurrent takes of one key, from any replica, are
+	// serialized, so no window is ever exceeded. EINVALID for a window with
+	// Max < 1 or Per outside (0, MaxRateWindow].
+	TakeRate(ctx context.Context, key string, now time.Time, windows []RateWindow) (retryAt time.Time, ok bool, err error)
+	// ReturnRate removes one event of key recorded at at (TakeRate's now):
+	// an attempt that turned out not to count, such as a login with the
+	// right password. Nothing when there is none.
+	ReturnRate(ctx context.Context, key string, at time.Time) error
+}
+
+// CheckRateWindows returns EINVALID unless every window is one a RateStore
+// keeps.
+func CheckRateWindows(windows []RateWindow) error {
+	if len(windows) == 0 {
+		return Errorf(EINVALID, "a rate needs at least one window")
+	}
+	for _, w := range windows {
+		if w.Max < 1 || w.Per <= 0 || w.Per > MaxRateWindow {
+			return Errorf(EINVALID, "rate window %d per %s: want at least 1 per at most %s", w.Max, w.Per, MaxRateWindow)
+		}
+	}
+	return nil
+}
+
+// RateLimitedError is an ETOOMANYREQUESTS error that says when to retry; the
+// HTTP layers turn RetryAfter into the Retry-After header.
+type RateLimitedError struct {
+	Err        *Error
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *RateLimitedError) Error() string { return e.Err.Error() }
+
+// Unwrap gives ErrorCode and ErrorMessage the application error.
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// RateLimited returns an ETOOMANYREQUESTS error whose message ends with when
+// to retry, in whole seconds (at least 1).
+func RateLimited(retryAfter time.Duration, format string, args ...any) error {
+	secs := RetryAfterSeconds(retryAfter)
+	msg := fmt.Sprintf(format, args...)
+	return &RateLimitedError{Err: Errorf(ETOOMANYREQUESTS, "%s; retry in %d s", msg, secs), RetryAfter: time.Duration(secs) * time.Second}
+}
+
+// RetryAfterSeconds rounds d up to whole seconds, at least 1.
+func RetryAfterSeconds(d time.Duration) int {
+	secs := int((d + time.Second - 1) / time.Second)
+	return max(secs, 1)
+}
+
+// RetryAfter returns how long the rate-limited error in err's chain asks the
+// client to wait, 0 when there is none.
+func RetryAfter(err error) time.Duration {
+	var e *RateLimitedError
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}

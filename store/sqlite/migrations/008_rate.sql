@@ -1,0 +1,11 @@
+-- Rate limits: one row per counted event of a key (a code sent for a
+-- credential, a failed login from an address), so that limits hold across
+-- restarts and processes. Rows older than selo.MaxRateWindow are deleted as
+-- new events come. at is INTEGER microseconds, as in 001.
+CREATE TABLE rate_events (
+	id  INTEGER PRIMARY KEY,
+	key TEXT NOT NULL,
+	at  INTEGER NOT NULL
+);
+CREATE INDEX rate_events_key_at ON rate_events (key, at);
+CREATE INDEX rate_events_at ON rate_events (at);
