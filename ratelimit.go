@@ -87,3 +87,89 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// CodeLimit bounds how often Selo sends one-time codes (SMS codes of
+// credentials and authorizers, e-mail codes of the lift flow, new lift
+// codes): sending costs money and floods the holder's phone (SMS pumping).
+// A field of 0 leaves that window out.
+type CodeLimit struct {
+	// Interval is the least time between two codes for one subject (a
+	// credential, an order).
+	Interval time.Duration
+	// PerHour is the most codes for one subject in any hour.
+	PerHour int
+	// AccountPerHour is the most codes for all the credentials of one
+	// account in any hour.
+	AccountPerHour int
+}
+
+// DefaultCodeLimit is the limit when none is configured: one code every 30
+// seconds and 5 an hour per credential or order, 10 an hour per account.
+var DefaultCodeLimit = CodeLimit{Interval: 30 * time.Second, PerHour: 5, AccountPerHour: 10}
+
+// SubjectWindows are the windows of one subject; nil when there are none.
+func (l CodeLimit) SubjectWindows() []RateWindow {
+	var w []RateWindow
+	if l.Interval > 0 {
+		w = append(w, RateWindow{Max: 1, Per: min(l.Interval, MaxRateWindow)})
+	}
+	if l.PerHour > 0 {
+		w = append(w, RateWindow{Max: l.PerHour, Per: time.Hour})
+	}
+	return w
+}
+
+// AccountWindows are the windows of one account; nil when there are none.
+func (l CodeLimit) AccountWindows() []RateWindow {
+	if l.AccountPerHour > 0 {
+		return []RateWindow{{Max: l.AccountPerHour, Per: time.Hour}}
+	}
+	return nil
+}
+
+// LoginLimit bounds failed logins (and other password or code guesses of
+// the public endpoints) per client address and per e-mail address. A field
+// of 0 leaves that limit out.
+type LoginLimit struct {
+	// PerAddress is the most failures from one client address in Window.
+	PerAddress int
+	// PerEmail is the most failures for one e-mail address, whether or not
+	// it has an account, in Window; after that only the password with a
+	// second factor logs in until the window has room again.
+	PerEmail int
+	// Window is the span the failures are counted over.
+	Window time.Duration
+}
+
+// DefaultLoginLimit is the limit when none is configured.
+var DefaultLoginLimit = LoginLimit{PerAddress: 20, PerEmail: 5, Window: 15 * time.Minute}
+
+// AddressWindows are the windows of one client address; nil when none.
+func (l LoginLimit) AddressWindows() []RateWindow {
+	if l.PerAddress > 0 && l.Window > 0 {
+		return []RateWindow{{Max: l.PerAddress, Per: min(l.Window, MaxRateWindow)}}
+	}
+	return nil
+}
+
+// EmailWindows are the windows of one e-mail address; nil when none.
+func (l LoginLimit) EmailWindows() []RateWindow {
+	if l.PerEmail > 0 && l.Window > 0 {
+		return []RateWindow{{Max: l.PerEmail, Per: min(l.Window, MaxRateWindow)}}
+	}
+	return nil
+}
+
+type clientAddressKey struct{}
+
+// WithClientAddress returns ctx carrying the client's network address (the
+// HTTP layer sets it), which per-address limits count by.
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddress returns the client address WithClientAddress put in ctx, or "".
+func ClientAddress(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddressKey{}).(string)
+	return a
+}

@@ -73,6 +73,9 @@ func newStackSMS(t testing.TB, sms selo.SMSSender) *stack {
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey,
 		SMS: sms, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+		// No limit on codes sent: these tests send many on purpose; the
+		// limits have their own tests (server/limit_test.go).
+		CodeLimit: &selo.CodeLimit{},
 	})
 	if err != nil {
 		t.Fatal(err)

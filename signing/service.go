@@ -31,6 +31,7 @@ type Store interface {
 	selo.ApprovalStore
 	selo.CertificateStore
 	selo.AuditStore
+	selo.RateStore
 }
 
 // Defaults of the lifetimes in Config.
@@ -85,6 +86,12 @@ type Config struct {
 	// CacheTTL bounds how long a credential's signer, certificate and chain
 	// are served from memory (default 30 s).
 	CacheTTL time.Duration
+	// CodeLimit bounds how often SMS codes are sent per credential and per
+	// account (selo.DefaultCodeLimit when nil; limit.go).
+	CodeLimit *selo.CodeLimit
+	// LoginLimit bounds failed logins per client address and per e-mail
+	// (selo.DefaultLoginLimit when nil; limit.go).
+	LoginLimit *selo.LoginLimit
 }
 
 // Service is the remote-signing service. It is safe for concurrent use.
@@ -106,6 +113,8 @@ type Service struct {
 	password                                   PasswordParams
 	dummyHash                                  string
 	cacheTTL                                   time.Duration
+	codeLimit                                  selo.CodeLimit
+	loginLimit                                 selo.LoginLimit
 
 	credentials sync.Map // credential ID -> *credentialEntry
 	waiters     *broadcaster
@@ -134,6 +143,8 @@ func New(cfg Config) (*Service, error) {
 		password:           cfg.Password,
 		cacheTTL:           orDuration(cfg.CacheTTL, DefaultCacheTTL),
 		waiters:            newBroadcaster(),
+		codeLimit:          orLimit(cfg.CodeLimit, selo.DefaultCodeLimit),
+		loginLimit:         orLimit(cfg.LoginLimit, selo.DefaultLoginLimit),
 	}
 	if s.smsDigits < 6 || s.smsDigits > 8 {
 		return nil, fmt.Errorf("signing: SMS codes have 6 to 8 digits, not %d", s.smsDigits)
