@@ -99,6 +99,9 @@ func accountID(r *http.Request) string {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// OTP is a code of the account's authenticator app: needed only while
+	// the e-mail is locked by too many failed logins (docs/holders.md).
+	OTP string `json:"otp,omitempty"`
 }
 
 // LoginResponse carries a holder's bearer token.
@@ -115,7 +118,7 @@ func (s *Server) handleHolderLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	token, sess, err := s.signing.Login(r.Context(), req.Email, req.Password)
+	token, sess, err := s.signing.LoginWithCode(r.Context(), req.Email, req.Password, req.OTP)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
