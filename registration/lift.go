@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
@@ -57,13 +56,8 @@ func status(o *selo.Order) *LiftStatus {
 
 // liftOrder finds the order by number and checks its lift code.
 func (s *Service) liftOrder(ctx context.Context, number, liftCode string) (*selo.Order, error) {
-	o, err := s.store.FindOrderByNumber(ctx, strings.TrimSpace(number))
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		return nil, errWrongCode
-	} else if err != nil {
-		return nil, err
-	}
-	if err := s.checkCode(ctx, "holder:"+o.Number, orderObject(o), purposeLift, liftCode); err != nil {
+	o, err := s.orderByCode(ctx, number, purposeLift, liftCode)
+	if err != nil {
 		return nil, err
 	}
 	if !o.State.Reached(selo.OrderReady) {
@@ -92,6 +86,9 @@ func (s *Service) StartLift(ctx context.Context, number, liftCode string) (*Lift
 		return nil, err
 	}
 	if o.State == selo.OrderReady {
+		if err := s.limitSend(ctx, "holder:"+o.Number, o.Number, orderObject(o), purposeEmail); err != nil {
+			return nil, err
+		}
 		code, stored, err := s.newCode(orderObject(o), purposeEmail, "0123456789", 6, s.cfg.EmailCodeValidity)
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
@@ -96,7 +98,7 @@ type abuseStack struct {
 	env     *testenv.Env
 	clock   *storetest.Clock
 	sms     *recordedSMS
-	mail    *sentMail
+	outbox  *notify.Outbox
 	box     selo.SecretBox
 	codeKey []byte
 	regKey  []byte
@@ -113,10 +115,13 @@ func newAbuseStack(t *testing.T, open openStore) *abuseStack {
 	if open != nil {
 		opts.Store = open(t, clock)
 	}
-	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: &recordedSMS{}, mail: &sentMail{}}
+	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: &recordedSMS{}}
+	var err error
+	if st.outbox, err = notify.OpenOutbox(filepath.Join(st.env.Dir, "outbox"), clock); err != nil {
+		t.Fatal(err)
+	}
 	master := make([]byte, soft.MasterKeySize)
 	_, _ = rand.Read(master)
-	var err error
 	if st.box, err = soft.NewSecretBox(master); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +145,7 @@ func (st *abuseStack) replica(t *testing.T) (*signing.Service, *registration.Ser
 		t.Fatal(err)
 	}
 	reg, err := registration.New(registration.Config{Store: st.env.Store, Authority: st.env.Authority, Keys: st.env.Keys,
-		Mailer: st.mail, Clock: st.clock, CodeKey: st.regKey, WebhookSecret: webhookSecret, Logger: slog.New(slog.DiscardHandler)})
+		Mailer: st.outbox, Clock: st.clock, CodeKey: st.regKey, WebhookSecret: webhookSecret, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

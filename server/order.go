@@ -44,6 +44,7 @@ func (s *Server) orderRoutes(mux *http.ServeMux, api func(http.HandlerFunc) http
 	s.route(mux, "/api/v1/orders/{number}/events", api, methods{http.MethodGet: s.handleOrderEvents})
 	s.route(mux, "/api/v1/orders/{number}/payment", api, methods{http.MethodPost: s.handleRecordPayment})
 	s.route(mux, "/api/v1/orders/{number}/cancel", api, methods{http.MethodPost: s.handleCancelOrder})
+	s.route(mux, "/api/v1/orders/{number}/lift-code", api, methods{http.MethodPost: s.handleRenewLiftCode})
 	s.route(mux, "/api/v1/identity-checks", api, methods{http.MethodGet: s.handleIdentityQueue})
 	s.route(mux, "/api/v1/identity-checks/{id}/decision", api, methods{http.MethodPost: s.handleDecideIdentityCheck})
 	// The holder proves the order's access code, which is worth guessing:
@@ -470,6 +471,22 @@ func (s *Server) handleRecordPayment(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := s.registration.RecordPayment(r.Context(), actorFrom(r.Context()), number,
 		registration.Payment{Reference: req.Reference, AmountCents: req.AmountCents, Currency: req.Currency})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, orderResponse(o))
+}
+
+// handleRenewLiftCode serves POST /api/v1/orders/{number}/lift-code: the
+// officer has the holder e-mailed a new lift code (the old one stops working).
+func (s *Server) handleRenewLiftCode(w http.ResponseWriter, r *http.Request) {
+	number, err := orderNumber(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o, err := s.registration.RenewLiftCode(r.Context(), actorFrom(r.Context()), number)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
