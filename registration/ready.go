@@ -45,7 +45,7 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		return nil, err
 	}
 	mailErr := s.sendMail(ctx, selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
-		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code)+renewalText(o.Number, renewal)})
+		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code) + renewalText(o.Number, renewal)})
 	if mailErr != nil {
 		back := s.transition(o, selo.OrderPaid, "system", "the ready e-mail could not be sent; it will be sent again", nil)
 		back.Audit.Outcome = selo.OutcomeFailure
