@@ -319,3 +319,29 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// NewCodeAnswer is the server's answer to RequestNewCode: the same whether
+// or not the order number and renewal code were right.
+type NewCodeAnswer struct {
+	Message string `json:"message"`
+}
+
+// RequestNewCode asks the server to e-mail the holder a new lift code for
+// the order, proven by the renewal code of the "ready to lift" e-mail. The
+// answer does not say whether number and renewal code were right: the new
+// code arrives by e-mail, or not at all.
+func RequestNewCode(ctx context.Context, baseURL, number, renewalCode string) (*NewCodeAnswer, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, selo.Errorf(selo.EINVALID, "%q is not an http(s) server URL", baseURL)
+	}
+	if err := CheckOrderNumber(number); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(renewalCode) == "" {
+		return nil, selo.Errorf(selo.EINVALID, "the renewal code (from the \"ready to lift\" e-mail) is required")
+	}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), number: number, http: &http.Client{Timeout: 2 * time.Minute}, sleep: sleepContext}
+	var out NewCodeAnswer
+	return &out, c.do(ctx, http.MethodPost, "new-code", map[string]string{"renewal_code": renewalCode}, &out)
+}

@@ -142,6 +142,7 @@ func (c *cli) liftCommand() *cobra.Command {
 	f.StringVar(&stateDir, "state-dir", "", "where the flow keeps its state and the waiting key (default <config dir>/selo/lift/<ORDER>)")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password (or set "+envPFXPass+")")
 	f.BoolVar(&resend, "resend-code", false, "have a new verification code e-mailed (the last one is lost or expired)")
+	cmd.AddCommand(c.liftNewCodeCommand())
 	return cmd
 }
 
@@ -170,4 +171,46 @@ func (c *cli) readCode(env, prompt string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+func (c *cli) liftNewCodeCommand() *cobra.Command {
+	var serverURL, number, renewal string
+	cmd := &cobra.Command{
+		Use:   "new-code --server URL --order NUMBER --renewal-code CODE",
+		Short: "Have a new lift code e-mailed when the one you have no longer works",
+		Long: `New-code asks the server to e-mail the holder a new "ready to lift" code, for
+example when the first was blocked by five wrong tries (perhaps someone
+else's). It needs the renewal code of the "ready to lift" e-mail (also in
+SELO_LIFT_RENEWAL_CODE). The answer is the same whether or not the order
+number and renewal code are right: the new code arrives by e-mail, and the
+one before stops working. At most one code every 30 seconds and 5 an hour
+per order (the operator may change this). Without the renewal code, ask the
+registration desk ('selo order lift-code').`,
+		Example: `  selo lift new-code --server https://ra.example.eu --order SO-2026-K7Q2M9XD --renewal-code 7QK2M9XDH4TP6WNCRB3F`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || number == "" {
+				return usagef("--server and --order are required")
+			}
+			if renewal == "" {
+				renewal = os.Getenv("SELO_LIFT_RENEWAL_CODE")
+			}
+			if renewal == "" {
+				return usagef("--renewal-code (or SELO_LIFT_RENEWAL_CODE) is required")
+			}
+			out, err := lift.RequestNewCode(cmd.Context(), serverURL, number, renewal)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(out)
+			}
+			fmt.Fprintln(c.stdout, out.Message)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&serverURL, "server", "", "the registration server's base URL")
+	cmd.Flags().StringVar(&number, "order", "", "the order number")
+	cmd.Flags().StringVar(&renewal, "renewal-code", "", "the renewal code of the \"ready to lift\" e-mail")
+	return cmd
 }

@@ -59,8 +59,12 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registration.New(registration.Config{
+	cfg := registration.Config{
 		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
 		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log,
-	})
+	}
+	if c.limits != nil {
+		cfg.CodeLimit, cfg.GuessLimit = &c.limits.code, &c.limits.login
+	}
+	return registration.New(cfg)
 }
