@@ -173,3 +173,16 @@ func ClientAddress(ctx context.Context) string {
 	a, _ := ctx.Value(clientAddressKey{}).(string)
 	return a
 }
+
+// RevocationCodeStore keeps the revocation codes handed to holders at
+// issuance, as argon2id hashes: the code itself is shown once and never
+// stored.
+type RevocationCodeStore interface {
+	// PutRevocationCode stores the hash of the certificate's revocation
+	// code, replacing any before, with its audit entry; ENOTFOUND when
+	// there is no such certificate.
+	PutRevocationCode(ctx context.Context, serial, hash string, audit *AuditEntry) error
+	// FindRevocationCode returns the hash of the certificate's revocation
+	// code, or ENOTFOUND.
+	FindRevocationCode(ctx context.Context, serial string) (string, error)
+}

@@ -36,6 +36,7 @@ type Store interface {
 	CredentialStore
 	ApprovalStore
 	RateStore
+	RevocationCodeStore
 	// Close releases the database.
 	Close() error
 }

@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
 	"github.com/selo-qtsp/selo/store/internal/ratewin"
 )
 
@@ -65,4 +67,47 @@ func (db *DB) ReturnRate(ctx context.Context, key string, at time.Time) error {
 		return fmt.Errorf("return rate event: %w", err)
 	}
 	return nil
+}
+
+// PutRevocationCode implements selo.RevocationCodeStore.
+func (db *DB) PutRevocationCode(ctx context.Context, serial, hash string, audit *selo.AuditEntry) error {
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	if hash == "" {
+		return selo.Errorf(selo.EINVALID, "a revocation code needs its hash")
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE serial = $1`, serial).Scan(&n); err != nil {
+		return fmt.Errorf("find certificate %s: %w", serial, err)
+	}
+	if n == 0 {
+		return selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO revocation_codes (serial, hash, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (serial) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at`,
+		serial, hash, micro(tx.now)); err != nil {
+		return fmt.Errorf("store revocation code: %w", err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit(ctx, "put revocation code")
+}
+
+// FindRevocationCode implements selo.RevocationCodeStore.
+func (db *DB) FindRevocationCode(ctx context.Context, serial string) (string, error) {
+	var hash string
+	err := db.pool.QueryRow(ctx, `SELECT hash FROM revocation_codes WHERE serial = $1`, serial).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation code", serial)
+	} else if err != nil {
+		return "", fmt.Errorf("find revocation code: %w", err)
+	}
+	return hash, nil
 }

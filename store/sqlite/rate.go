@@ -2,10 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/store/internal/check"
 	"github.com/selo-qtsp/selo/store/internal/ratewin"
 )
 
@@ -59,4 +62,47 @@ func (db *DB) ReturnRate(ctx context.Context, key string, at time.Time) error {
 		return fmt.Errorf("return rate event: %w", err)
 	}
 	return nil
+}
+
+// PutRevocationCode implements selo.RevocationCodeStore.
+func (db *DB) PutRevocationCode(ctx context.Context, serial, hash string, audit *selo.AuditEntry) error {
+	if audit == nil {
+		return check.ErrNoAudit
+	}
+	if hash == "" {
+		return selo.Errorf(selo.EINVALID, "a revocation code needs its hash")
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM certificates WHERE serial = ?`, serial).Scan(&n); err != nil {
+		return fmt.Errorf("find certificate %s: %w", serial, err)
+	}
+	if n == 0 {
+		return selo.Errorf(selo.ENOTFOUND, "certificate %s not found", serial)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO revocation_codes (serial, hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (serial) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at`,
+		serial, hash, toMicros(tx.now)); err != nil {
+		return fmt.Errorf("store revocation code: %w", err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return err
+	}
+	return tx.commit("put revocation code")
+}
+
+// FindRevocationCode implements selo.RevocationCodeStore.
+func (db *DB) FindRevocationCode(ctx context.Context, serial string) (string, error) {
+	var hash string
+	err := db.read.QueryRowContext(ctx, `SELECT hash FROM revocation_codes WHERE serial = ?`, serial).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation code", serial)
+	} else if err != nil {
+		return "", fmt.Errorf("find revocation code: %w", err)
+	}
+	return hash, nil
 }

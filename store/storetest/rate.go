@@ -16,6 +16,27 @@ var rateTests = []struct {
 }{
 	{"RateWindows", testRateWindows},
 	{"ConcurrentRateTakes", testConcurrentRateTakes},
+	{"RevocationCode", testRevocationCode},
+}
+
+// testRevocationCode: one hash per certificate, replaced by a new one,
+// audited; none for an unknown certificate.
+func testRevocationCode(t *testing.T, open OpenFunc) {
+	st := open(t, NewClock(start)).Store
+	ctx := context.Background()
+	must(t, st.CreateCA(ctx, newCA("ca", ""), entry("ca.create", "ca/ca")))
+	must(t, st.CreateCertificate(ctx, newCertificate("0a01", "ca"), entry("certificate.issue", "certificate/0a01")))
+	_, err := st.FindRevocationCode(ctx, "0a01")
+	wantCode(t, err, selo.ENOTFOUND)
+	wantCode(t, st.PutRevocationCode(ctx, "0b02", "$argon2id$x", entry("certificate.revocation_code", "certificate/0b02")), selo.ENOTFOUND)
+	wantCode(t, st.PutRevocationCode(ctx, "0a01", "$argon2id$x", nil), selo.EINVALID)
+	for _, h := range []string{"$argon2id$first", "$argon2id$second"} {
+		must(t, st.PutRevocationCode(ctx, "0a01", h, entry("certificate.revocation_code", "certificate/0a01")))
+		got, err := st.FindRevocationCode(ctx, "0a01")
+		if err != nil || got != h {
+			t.Fatalf("FindRevocationCode = %q, %v; want %q", got, err, h)
+		}
+	}
 }
 
 // testRateWindows: a take fits every window or records nothing and says
