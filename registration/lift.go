@@ -231,46 +231,64 @@ func (s *Service) SubmitKey(ctx context.Context, number, liftCode string, csr []
 // certificate already made under that serial and links it: never a second
 // certificate for one order.
 func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string) (*selo.Certificate, error) {
+	cert, _, err := s.IssueCertificateWithCode(ctx, number, liftCode)
+	return cert, err
+}
+
+// IssueCertificateWithCode is IssueCertificate that also returns the
+// certificate's revocation code when this call issued it: the code lets the
+// holder revoke without the key (RevokeWithCode), is stored only as an
+// argon2id hash, and is never shown again ("" on a repeated call).
+func (s *Service) IssueCertificateWithCode(ctx context.Context, number, liftCode string) (*selo.Certificate, string, error) {
 	o, err := s.liftOrder(ctx, number, liftCode)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if o.State == selo.OrderIssued || o.State == selo.OrderDelivered {
-		return s.store.FindCertificate(ctx, o.CertificateSerial)
+		cert, err := s.store.FindCertificate(ctx, o.CertificateSerial)
+		return cert, "", err
 	}
 	if o.State != selo.OrderKeyReady {
-		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
+		return nil, "", selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
 	}
 	actor := "holder:" + o.Number
 	profile, err := s.auth.Profile(o.Profile)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	check, err := s.approvedCheck(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pub, err := s.orderKey(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	serial, ok := new(big.Int).SetString(o.ReservedSerial, 16)
 	if !ok {
-		return nil, fmt.Errorf("order %s: stored reserved serial %q is not hex", o.Number, o.ReservedSerial)
+		return nil, "", fmt.Errorf("order %s: stored reserved serial %q is not hex", o.Number, o.ReservedSerial)
 	}
 	subj := subjectRequest(o, profile, check)
 	cert, err := s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
 		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	o.CertificateSerial = cert.Serial
 	if err := s.store.UpdateOrder(ctx, s.transition(o, selo.OrderIssued, actor, "certificate issued", map[string]any{"serial": cert.Serial})); err != nil {
 		if _, rerr := s.afterRace(ctx, o, err); rerr != nil {
-			return nil, rerr
+			return nil, "", rerr
 		}
+		return cert, "", nil // another call issued it and showed its code
 	}
-	return cert, nil
+	code, err := s.newRevocationCode(ctx, actor, cert.Serial)
+	if err != nil {
+		// The certificate is issued; only the code is missing. The holder
+		// can still revoke with the key, from the account or by an officer.
+		s.log.Error("make revocation code", "order", o.Number, "serial", cert.Serial, "err", err)
+		return cert, "", nil
+	}
+	return cert, code, nil
 }
 
 // FetchCertificate returns the issued certificate and its chain (issuing CA

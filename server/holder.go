@@ -36,6 +36,8 @@ func (s *Server) holderRoutes(mux *http.ServeMux) {
 	route("/api/v1/account/logout", h, methods{http.MethodPost: s.handleHolderLogout})
 	route("/api/v1/account/credentials", h, methods{http.MethodGet: s.handleHolderCredentials})
 	route("/api/v1/account/approvals", h, methods{http.MethodGet: s.handleHolderApprovals})
+	route("/api/v1/account/certificates/{serial}/revoke", h, methods{http.MethodPost: s.handleAccountRevoke})
+	route("/api/v1/account/certificates/{serial}/revoke/code", h, methods{http.MethodPost: s.handleAccountRevokeCode})
 	route("/api/v1/account/authenticators", h, methods{http.MethodGet: s.handleListAuthenticators, http.MethodPost: s.handleEnrollAuthenticator})
 	route("/api/v1/account/authenticators/{id}", h, methods{http.MethodDelete: s.handleDeleteAuthenticator})
 	route("/api/v1/account/authenticators/{id}/confirm", h, methods{http.MethodPost: s.handleConfirmAuthenticator})

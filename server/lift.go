@@ -63,6 +63,10 @@ type LiftCertificate struct {
 	Serial         string `json:"serial"`
 	CertificatePEM string `json:"certificate_pem"`
 	ChainPEM       string `json:"chain_pem"`
+	// RevocationCode is set once, in the answer of the issue call that made
+	// the certificate: it revokes the certificate without its key (POST
+	// /api/v1/holder/revoke-with-code). Keep it apart from the key.
+	RevocationCode string `json:"revocation_code,omitempty"`
 }
 
 // liftRoutes mounts the holder's lift flow, authenticated by the order
@@ -251,7 +255,7 @@ func (s *Server) handleLiftIssue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cert, err := s.registration.IssueCertificate(r.Context(), r.PathValue("number"), liftCode(r))
+	cert, code, err := s.registration.IssueCertificateWithCode(r.Context(), r.PathValue("number"), liftCode(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -261,7 +265,7 @@ func (s *Server) handleLiftIssue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain)
+	s.answerLiftCertificate(w, r, cert, chain, code)
 }
 
 func (s *Server) handleLiftCertificate(w http.ResponseWriter, r *http.Request) {
@@ -270,17 +274,17 @@ func (s *Server) handleLiftCertificate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain)
+	s.answerLiftCertificate(w, r, cert, chain, "")
 }
 
-func (s *Server) answerLiftCertificate(w http.ResponseWriter, r *http.Request, cert *selo.Certificate, chain []*x509.Certificate) {
+func (s *Server) answerLiftCertificate(w http.ResponseWriter, r *http.Request, cert *selo.Certificate, chain []*x509.Certificate, revocationCode string) {
 	leaf, err := x509.ParseCertificate(cert.DER)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, LiftCertificate{Serial: cert.Serial, CertificatePEM: string(pki.EncodePEM(leaf)),
-		ChainPEM: string(pki.EncodePEM(chain...))})
+		ChainPEM: string(pki.EncodePEM(chain...)), RevocationCode: revocationCode})
 }
 
 func (s *Server) handleLiftDelivered(w http.ResponseWriter, r *http.Request) {
