@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -124,8 +125,16 @@ func (c *cli) liftCommand() *cobra.Command {
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
-					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir})
+				out := map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
+					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir}
+				if res.Certificate.RevocationCode != "" {
+					out["revocation_code"] = res.Certificate.RevocationCode
+				}
+				return c.printJSON(out)
+			}
+			if code := res.Certificate.RevocationCode; code != "" {
+				fmt.Fprintf(c.stdout, "Revocation code (shown only now; write it down and keep it apart from the key): %s\n"+
+					"It revokes certificate %s if the key is lost: POST /api/v1/holder/revoke-with-code (docs/holders.md).\n", code, res.Certificate.Serial)
 			}
 			if res.PFXPath != "" {
 				fmt.Fprintf(c.stdout, "Done. Your certificate is in %s; keep it and its password safe.\n", res.PFXPath)
@@ -142,7 +151,7 @@ func (c *cli) liftCommand() *cobra.Command {
 	f.StringVar(&stateDir, "state-dir", "", "where the flow keeps its state and the waiting key (default <config dir>/selo/lift/<ORDER>)")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password (or set "+envPFXPass+")")
 	f.BoolVar(&resend, "resend-code", false, "have a new verification code e-mailed (the last one is lost or expired)")
-	cmd.AddCommand(c.liftNewCodeCommand())
+	cmd.AddCommand(c.liftNewCodeCommand(), c.liftRevokeCommand())
 	return cmd
 }
 
@@ -212,5 +221,48 @@ registration desk ('selo order lift-code').`,
 	cmd.Flags().StringVar(&serverURL, "server", "", "the registration server's base URL")
 	cmd.Flags().StringVar(&number, "order", "", "the order number")
 	cmd.Flags().StringVar(&renewal, "renewal-code", "", "the renewal code of the \"ready to lift\" e-mail")
+	return cmd
+}
+
+func (c *cli) liftRevokeCommand() *cobra.Command {
+	var serverURL, serial, code, reason string
+	cmd := &cobra.Command{
+		Use:   "revoke --server URL --serial SERIAL --revocation-code CODE [--reason keyCompromise]",
+		Short: "Revoke your certificate with its revocation code, without the key (a lost token)",
+		Long: `Revoke revokes a certificate with the revocation code shown once when it was
+lifted ("Revocation code (shown only now ...)"), for a holder who no longer
+has the key. The code may also come from SELO_REVOCATION_CODE. Reasons a
+holder may give: unspecified, keyCompromise, affiliationChanged, superseded,
+cessationOfOperation. Five wrong codes for one certificate in 15 minutes
+make the next tries wait (HTTP 429); every try is audited. Holders of a
+cloud (remote-signing) certificate can also revoke from their account with
+the password and a one-time code (docs/holders.md).`,
+		Example: `  selo lift revoke --server https://ra.example.eu --serial 3f2a9c... --revocation-code 7QK2M-9XDH4-TP6WN-CRB3F --reason keyCompromise`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || serial == "" {
+				return usagef("--server and --serial are required")
+			}
+			if code == "" {
+				code = os.Getenv("SELO_REVOCATION_CODE")
+			}
+			if code == "" {
+				return usagef("--revocation-code (or SELO_REVOCATION_CODE) is required")
+			}
+			rev, err := lift.RevokeWithCode(cmd.Context(), serverURL, serial, code, reason)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(rev)
+			}
+			fmt.Fprintf(c.stdout, "certificate %s revoked (%s) at %s\n", rev.Serial, rev.Reason, rev.RevokedAt.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&serverURL, "server", "", "the Selo server's base URL")
+	cmd.Flags().StringVar(&serial, "serial", "", "the certificate's serial number (hex)")
+	cmd.Flags().StringVar(&code, "revocation-code", "", "the revocation code shown when the certificate was lifted")
+	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation")
 	return cmd
 }
