@@ -47,8 +47,9 @@ const (
 	DefaultCacheTTL           = 30 * time.Second
 )
 
-// MaxFailures is how many wrong passwords lock an account and how many wrong
-// codes kill an approval and lock a credential.
+// MaxFailures is how many wrong codes kill an approval and lock a
+// credential. Failed logins are limited by Config.LoginLimit instead
+// (selo.DefaultLoginLimit: 5 per e-mail in 15 minutes).
 const MaxFailures = approval.MaxFailures
 
 // Config wires a Service. Store, Keys, Authority, Secrets, CodeKey and SMS
