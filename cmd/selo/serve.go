@@ -69,6 +69,7 @@ func (c *cli) serveCommand() *cobra.Command {
   GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
   POST /tsa                     RFC 3161 timestamps (after 'selo tsa init')
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
+  POST /api/v1/holder/revoke-with-code   revocation with the code shown at issuance (no key)
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
