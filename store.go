@@ -35,6 +35,8 @@ type Store interface {
 	AccountStore
 	CredentialStore
 	ApprovalStore
+	RateStore
+	RevocationCodeStore
 	// Close releases the database.
 	Close() error
 }

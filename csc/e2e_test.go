@@ -90,6 +90,9 @@ func newStackWith(t testing.TB, sms selo.SMSSender, open func(selo.Clock) selo.S
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey,
 		SMS: sms, Mailer: mailer, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+		// No limit on codes sent: these tests send many on purpose; the
+		// limits have their own tests (server/limit_test.go).
+		CodeLimit: &selo.CodeLimit{},
 	})
 	if err != nil {
 		t.Fatal(err)

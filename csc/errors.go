@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 )
@@ -26,6 +27,8 @@ type Error struct {
 	Status      int    `json:"-"`
 	Name        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	// RetryAfter is sent as the Retry-After header of a 429 answer.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements error.
@@ -115,6 +118,13 @@ func mapError(op operation, err error) (e *Error, internal bool) {
 		return newError(ErrAccessDenied, "%s", msg), false
 	case selo.ECONFLICT:
 		return newError(ErrInvalidRequest, "%s", msg), false
+	case selo.ETOOMANYREQUESTS:
+		// A rate limit (codes sent, failed logins): CSC has no error name of
+		// its own for it; the status and Retry-After say it.
+		e := newError(ErrAccessDenied, "%s", msg)
+		e.Status = http.StatusTooManyRequests
+		e.RetryAfter = selo.RetryAfter(err)
+		return e, false
 	case selo.ENOTIMPLEMENTED:
 		e := newError(ErrInvalidRequest, "%s", msg)
 		e.Status = http.StatusNotImplemented

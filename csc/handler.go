@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -260,6 +261,9 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(selo.RetryAfterSeconds(e.RetryAfter)))
 	}
 	if status == http.StatusUnauthorized && e.Name == ErrInvalidToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="csc", error="invalid_token"`)

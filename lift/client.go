@@ -69,6 +69,9 @@ type Certificate struct {
 	Serial string
 	Leaf   *x509.Certificate
 	Chain  []*x509.Certificate
+	// RevocationCode is set only by the Issue call that made the
+	// certificate: the code that revokes it without the key, shown once.
+	RevocationCode string
 }
 
 // Client calls a Selo server's lift endpoints for one order. It is safe for
@@ -180,11 +183,17 @@ func (c *Client) certificate(ctx context.Context, method, step string) (*Certifi
 		Serial         string `json:"serial"`
 		CertificatePEM string `json:"certificate_pem"`
 		ChainPEM       string `json:"chain_pem"`
+		RevocationCode string `json:"revocation_code"`
 	}
 	if err := c.do(ctx, method, step, nil, &wire); err != nil {
 		return nil, err
 	}
-	return ParseCertificate(wire.Serial, []byte(wire.CertificatePEM), []byte(wire.ChainPEM))
+	cert, err := ParseCertificate(wire.Serial, []byte(wire.CertificatePEM), []byte(wire.ChainPEM))
+	if err != nil {
+		return nil, err
+	}
+	cert.RevocationCode = wire.RevocationCode
+	return cert, nil
 }
 
 // ParseCertificate reads the server's certificate answer: one certificate
@@ -329,4 +338,75 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// NewCodeAnswer is the server's answer to RequestNewCode: the same whether
+// or not the order number and renewal code were right.
+type NewCodeAnswer struct {
+	Message string `json:"message"`
+}
+
+// RequestNewCode asks the server to e-mail the holder a new lift code for
+// the order, proven by the renewal code of the "ready to lift" e-mail. The
+// answer does not say whether number and renewal code were right: the new
+// code arrives by e-mail, or not at all.
+func RequestNewCode(ctx context.Context, baseURL, number, renewalCode string) (*NewCodeAnswer, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, selo.Errorf(selo.EINVALID, "%q is not an http(s) server URL", baseURL)
+	}
+	if err := CheckOrderNumber(number); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(renewalCode) == "" {
+		return nil, selo.Errorf(selo.EINVALID, "the renewal code (from the \"ready to lift\" e-mail) is required")
+	}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), number: number, http: &http.Client{Timeout: 2 * time.Minute}, sleep: sleepContext}
+	var out NewCodeAnswer
+	return &out, c.do(ctx, http.MethodPost, "new-code", map[string]string{"renewal_code": renewalCode}, &out)
+}
+
+// Revocation is the server's answer to RevokeWithCode.
+type Revocation struct {
+	Serial    string    `json:"serial"`
+	Reason    string    `json:"reason"`
+	RevokedAt time.Time `json:"revoked_at"`
+	Created   bool      `json:"created"`
+}
+
+// RevokeWithCode revokes a certificate with the revocation code shown when
+// it was issued, for a holder who lost the key (POST
+// /api/v1/holder/revoke-with-code). reason is a holder's RFC 5280 reason
+// name, "" for unspecified.
+func RevokeWithCode(ctx context.Context, baseURL, serial, code, reason string) (*Revocation, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, selo.Errorf(selo.EINVALID, "%q is not an http(s) server URL", baseURL)
+	}
+	body, err := json.Marshal(map[string]string{"serial": serial, "reason": reason, "revocation_code": code})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/api/v1/holder/revoke-with-code", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the server at %s: %w", baseURL, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, answerError(resp.StatusCode, b)
+	}
+	var out Revocation
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, selo.Errorf(selo.EINTERNAL, "the server's answer is not the JSON expected: %v", err)
+	}
+	return &out, nil
 }

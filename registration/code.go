@@ -72,7 +72,12 @@ func (s *Service) newCode(owner, purpose string, alphabet string, length int, va
 
 // errWrongCode is what every wrong, expired or unknown code gets, so the
 // answer tells an attacker nothing about which it was.
-var errWrongCode = selo.Errorf(selo.EUNAUTHORIZED, "the order number or code is wrong or has expired")
+// A locked code answers the same, so that nobody learns that an order
+// exists by locking its code.
+var errWrongCode = selo.Errorf(selo.EUNAUTHORIZED, "the order number or code is wrong or has expired, or no longer works after too many wrong tries (the holder can ask for a new one: docs/lifting.md)")
+
+// hmacEqual compares two MACs in constant time.
+func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }
 
 // checkCode compares code with the stored one in constant time. The attempt
 // is counted before the comparison, so concurrent guesses cannot exceed
@@ -85,6 +90,9 @@ func (s *Service) checkCode(ctx context.Context, actor, owner, purpose, code str
 	case selo.ENOTFOUND:
 		return errWrongCode
 	case selo.EFORBIDDEN:
+		if purpose == purposeLift || purpose == purposeAccess {
+			return errWrongCode
+		}
 		return err
 	default:
 		return err
@@ -104,7 +112,7 @@ func (s *Service) checkCode(ctx context.Context, actor, owner, purpose, code str
 	if err := s.store.AppendAudit(ctx, s.audit(actor, action, owner, selo.OutcomeFailure, details)); err != nil {
 		s.log.Error("append audit entry", "action", action, "object", owner, "err", err)
 	}
-	if action == "code.locked" {
+	if action == "code.locked" && purpose != purposeLift && purpose != purposeAccess {
 		return selo.Errorf(selo.EFORBIDDEN, "the %s code was entered wrongly too many times and no longer works", purpose)
 	}
 	return errWrongCode

@@ -42,13 +42,8 @@ type DocumentChecker interface {
 // pass joins the officers' queue. It returns the recorded check.
 func (s *Service) SubmitIdentityCheck(ctx context.Context, number, accessCode string, sub IdentitySubmission) (*selo.IdentityCheck, error) {
 	actor := "holder:" + number
-	o, err := s.store.FindOrderByNumber(ctx, strings.TrimSpace(number))
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		return nil, errWrongCode
-	} else if err != nil {
-		return nil, err
-	}
-	if err := s.checkCode(ctx, actor, orderObject(o), purposeAccess, accessCode); err != nil {
+	o, err := s.orderByCode(ctx, number, purposeAccess, accessCode)
+	if err != nil {
 		return nil, err
 	}
 	switch {

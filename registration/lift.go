@@ -62,13 +62,8 @@ func status(o *selo.Order) *LiftStatus {
 
 // liftOrder finds the order by number and checks its lift code.
 func (s *Service) liftOrder(ctx context.Context, number, liftCode string) (*selo.Order, error) {
-	o, err := s.store.FindOrderByNumber(ctx, strings.TrimSpace(number))
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		return nil, errWrongCode
-	} else if err != nil {
-		return nil, err
-	}
-	if err := s.checkCode(ctx, "holder:"+o.Number, orderObject(o), purposeLift, liftCode); err != nil {
+	o, err := s.orderByCode(ctx, number, purposeLift, liftCode)
+	if err != nil {
 		return nil, err
 	}
 	if !o.State.Reached(selo.OrderReady) {
@@ -113,6 +108,9 @@ func (s *Service) StartLift(ctx context.Context, number, liftCode string) (*Lift
 		return nil, err
 	}
 	if o.State == selo.OrderReady {
+		if err := s.limitSend(ctx, "holder:"+o.Number, o.Number, orderObject(o), purposeEmail); err != nil {
+			return nil, err
+		}
 		code, stored, err := s.newCode(orderObject(o), purposeEmail, "0123456789", 6, s.cfg.EmailCodeValidity)
 		if err != nil {
 			return nil, err
@@ -255,44 +253,67 @@ func (s *Service) SubmitKey(ctx context.Context, number, liftCode string, csr []
 // certificate already made under that serial and links it: never a second
 // certificate for one order.
 func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string) (*selo.Certificate, error) {
+	cert, _, err := s.IssueCertificateWithCode(ctx, number, liftCode)
+	return cert, err
+}
+
+// IssueCertificateWithCode is IssueCertificate that also returns the
+// certificate's revocation code when this call issued it: the code lets the
+// holder revoke without the key (RevokeWithCode), is stored only as an
+// argon2id hash, and is never shown again ("" on a repeated call).
+func (s *Service) IssueCertificateWithCode(ctx context.Context, number, liftCode string) (*selo.Certificate, string, error) {
 	o, err := s.liftOrder(ctx, number, liftCode)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if o.State == selo.OrderIssued || o.State == selo.OrderDelivered {
-		return s.store.FindCertificate(ctx, o.CertificateSerial)
+		cert, err := s.store.FindCertificate(ctx, o.CertificateSerial)
+		return cert, "", err
 	}
 	if o.State != selo.OrderKeyReady {
-		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
+		return nil, "", selo.Errorf(selo.ECONFLICT, "order %s is %s: submit the key first", o.Number, o.State)
 	}
-	return s.issueOrder(ctx, "holder:"+o.Number, o)
+	cert, fresh, err := s.issueOrder(ctx, "holder:"+o.Number, o)
+	if err != nil || !fresh {
+		return cert, "", err // a call that lost the race: the winner showed the code
+	}
+	code, err := s.newRevocationCode(ctx, "holder:"+o.Number, cert.Serial)
+	if err != nil {
+		// The certificate is issued; only the code is missing. The holder
+		// can still revoke with the key, from the account or by an officer.
+		s.log.Error("make revocation code", "order", o.Number, "serial", cert.Serial, "err", err)
+		return cert, "", nil
+	}
+	return cert, code, nil
 }
 
 // issueOrder issues the certificate of an order in key_ready with its
 // reserved serial and moves it to issued (a cloud order's credential first).
-func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (*selo.Certificate, error) {
+// fresh is false when another call moved the order first (a retry or a race):
+// that call sent the messages.
+func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (cert *selo.Certificate, fresh bool, err error) {
 	profile, err := s.auth.Profile(o.Profile)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	check, err := s.approvedCheck(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	pub, err := s.orderKey(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	serial, ok := new(big.Int).SetString(o.ReservedSerial, 16)
 	if !ok {
-		return nil, fmt.Errorf("order %s: stored reserved serial %q is not hex", o.Number, o.ReservedSerial)
+		return nil, false, fmt.Errorf("order %s: stored reserved serial %q is not hex", o.Number, o.ReservedSerial)
 	}
 	subj := subjectRequest(o, profile, check)
-	cert, err := s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
+	cert, err = s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
 		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial,
 		KeyInQSCD: s.keyInQSCD(o)})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	o.CertificateSerial = cert.Serial
 	var attached *selo.AttachedCredential
@@ -301,20 +322,20 @@ func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (
 		// Issued means usable: the credential is on the holder's account
 		// before the order says issued. A retry finds both made.
 		if attached, err = s.attachCredential(ctx, actor, o, cert); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		details["credential"], details["account"] = attached.CredentialID, attached.AccountID
 	}
 	if err := s.store.UpdateOrder(ctx, s.transition(o, selo.OrderIssued, actor, "certificate issued", details)); err != nil {
 		if _, rerr := s.afterRace(ctx, o, err); rerr != nil {
-			return nil, rerr
+			return nil, false, rerr
 		}
-		return cert, nil // the winner of the race sent the message
+		return cert, false, nil // the winner of the race sent the message
 	}
 	if attached != nil {
 		s.sendMail(ctx, s.credentialMail(o, attached))
 	}
-	return cert, nil
+	return cert, true, nil
 }
 
 // FetchCertificate returns the issued certificate and its chain (issuing CA

@@ -28,7 +28,8 @@ type Payment struct {
 // RecordPayment records a payment an officer saw. It is a fact recorded
 // whatever the order's state before issuance; when the identity is already
 // validated the order moves to paid and the "ready to lift" e-mail goes out.
-// Recording the same reference again is a no-op.
+// Recording the same reference again is a no-op; another reference on a paid
+// order is ECONFLICT (the order keeps its first payment).
 func (s *Service) RecordPayment(ctx context.Context, actor, number string, p Payment) (*selo.Order, error) {
 	o, err := s.recordPayment(ctx, actor, number, p, "")
 	if err != nil {
@@ -51,7 +52,11 @@ type webhookPayload struct {
 // HandlePaymentWebhook verifies and applies a payment provider's event. The
 // header is "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>";
 // the timestamp must be within WebhookTolerance of the clock and each event
-// ID is processed once (a replay is ECONFLICT). Only "payment.succeeded"
+// ID is processed once (a replay is ECONFLICT). A payment.succeeded event
+// for an order already paid is acknowledged when it carries the same
+// reference (the provider's retry under a new event ID) and refused with
+// ECONFLICT when it carries another; the order keeps its first payment
+// either way. Only "payment.succeeded"
 // events are applied; the others are acknowledged and ignored.
 func (s *Service) HandlePaymentWebhook(ctx context.Context, body []byte, signatureHeader string) (*selo.Order, error) {
 	const actor = "webhook:payment"
@@ -137,10 +142,13 @@ func (s *Service) recordPayment(ctx context.Context, actor, number string, p Pay
 		if err != nil {
 			return nil, err
 		}
-		if o.Paid() && eventID == "" && o.PaymentReference == p.Reference {
+		samePayment := o.Paid() && o.PaymentReference == p.Reference
+		if samePayment && eventID == "" {
 			return o, nil // the same payment recorded again
 		}
-		if o.Paid() && eventID == "" {
+		if o.Paid() && !samePayment {
+			// A second payment (another reference) never replaces or adds to
+			// the first: the order keeps the payment it has.
 			return nil, selo.Errorf(selo.ECONFLICT, "order %s already has a payment (%s)", o.Number, o.PaymentReference)
 		}
 		if o.State.Terminal() || o.State.Reached(selo.OrderPaid) && !o.Paid() {
@@ -148,15 +156,18 @@ func (s *Service) recordPayment(ctx context.Context, actor, number string, p Pay
 		}
 		details := map[string]any{"reference": p.Reference, "amount_cents": p.AmountCents, "currency": p.Currency, "event": eventID}
 		var u *selo.OrderUpdate
-		alreadyPaid := o.Paid()
-		if !alreadyPaid {
+		switch {
+		case samePayment:
+			// The provider sent the same payment again under a new event
+			// ID: acknowledged as it was, the event noted so that its own
+			// replay is refused, the order unchanged.
+			u = &selo.OrderUpdate{Order: o, Audit: s.audit(actor, "order.payment.duplicate", orderObject(o), selo.OutcomeSuccess, details)}
+		case o.State == selo.OrderIdentityValidated:
 			o.PaidAt, o.PaymentReference, o.PaymentAmountCents, o.PaymentCurrency = s.clock.Now(), p.Reference, p.AmountCents, p.Currency
-		}
-		if o.State == selo.OrderIdentityValidated {
 			u = s.transition(o, selo.OrderPaid, actor, "payment recorded", details)
-		} else {
-			// Identity not validated yet (or a second webhook for a paid
-			// order): the fact is recorded, the state waits.
+		default:
+			// Identity not validated yet: the fact is recorded, the state waits.
+			o.PaidAt, o.PaymentReference, o.PaymentAmountCents, o.PaymentCurrency = s.clock.Now(), p.Reference, p.AmountCents, p.Currency
 			u = &selo.OrderUpdate{Order: o, Audit: s.audit(actor, "order.payment", orderObject(o), selo.OutcomeSuccess, details)}
 		}
 		u.WebhookEventID = eventID

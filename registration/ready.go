@@ -30,8 +30,14 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 	if err != nil {
 		return nil, err
 	}
+	// The renewal code lets the holder ask for a new lift code when the
+	// first is locked by someone else's wrong tries (RequestLiftCode).
+	renewal, renewalStored, err := s.newCode(orderObject(o), purposeRenewal, codeAlphabet, renewalCodeLength, s.cfg.LiftCodeValidity)
+	if err != nil {
+		return nil, err
+	}
 	u := s.transition(o, selo.OrderReady, actor, "validated and paid: ready to lift", map[string]any{"lift_code_expires_at": stored.ExpiresAt})
-	u.PutCodes = []*selo.OneTimeCode{stored}
+	u.PutCodes = []*selo.OneTimeCode{stored, renewalStored}
 	if err := s.store.UpdateOrder(ctx, u); err != nil {
 		if selo.ErrorCode(err) == selo.ECONFLICT {
 			// Another caller won the gate and sends the e-mail.
@@ -40,7 +46,7 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		return nil, err
 	}
 	ready := selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
-		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code)}
+		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code) + renewalText(o.Number, renewal)}
 	ready.Body += s.cloudReadyNote(o)
 	mailErr := s.sendMail(ctx, ready)
 	if mailErr != nil {
@@ -59,6 +65,14 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		return s.store.FindOrder(ctx, o.ID)
 	}
 	return o, nil
+}
+
+// renewalText is the part of the "ready" e-mail that tells the holder how to
+// get a new lift code without a new order.
+func renewalText(number, renewal string) string {
+	return fmt.Sprintf("\nIf the code stops working (five wrong tries block it), ask for a new one with this renewal code: %s\n"+
+		"  selo lift new-code %s --renewal-code %s\n"+
+		"or POST /api/v1/lift/%s/new-code with {\"renewal_code\": \"%s\"}, or ask the registration desk.\n", renewal, number, renewal, number, renewal)
 }
 
 // RetryReadyNotices sends the "ready to lift" e-mail of every order left in

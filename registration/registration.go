@@ -35,6 +35,9 @@ const (
 	purposeAccess = "access" // the identity access code, for SubmitIdentityCheck
 	purposeLift   = "lift"   // the "ready to lift" code
 	purposeEmail  = "email"  // the e-mail verification code of the lift flow
+	// purposeRenewal is the code of the "ready" e-mail that asks for a new
+	// lift code (RequestLiftCode): long and random, so it is never locked.
+	purposeRenewal = "lift-renewal"
 )
 
 // Config wires a Service. Store, Authority, Mailer and a 32-byte CodeKey are
@@ -75,6 +78,12 @@ type Config struct {
 	// certified as one): cloud keys are then certified with QcSSCD and the
 	// -qscd policy. Token keys always are; software (.pfx) keys never.
 	KeysInQSCD bool
+	// CodeLimit bounds how often codes are e-mailed per order (e-mail
+	// verification codes, new lift codes); selo.DefaultCodeLimit when nil.
+	CodeLimit *selo.CodeLimit
+	// GuessLimit bounds wrong order numbers and codes per client address
+	// (its PerAddress and Window); selo.DefaultLoginLimit when nil.
+	GuessLimit *selo.LoginLimit
 }
 
 // Service is the registration desk. It is safe for concurrent use.
@@ -121,6 +130,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxIdentityChecks <= 0 {
 		cfg.MaxIdentityChecks = DefaultMaxIdentityChecks
+	}
+	if cfg.CodeLimit == nil {
+		cfg.CodeLimit = &selo.DefaultCodeLimit
+	}
+	if cfg.GuessLimit == nil {
+		cfg.GuessLimit = &selo.DefaultLoginLimit
 	}
 	if cfg.CloudKeyAlgorithm == "" {
 		cfg.CloudKeyAlgorithm = selo.KeyECDSAP256

@@ -50,7 +50,8 @@ func (s *Service) issueTokenOrder(ctx context.Context, actor, number string, csr
 	case selo.OrderIssued, selo.OrderDelivered:
 		return s.store.FindCertificate(ctx, o.CertificateSerial)
 	case selo.OrderKeyReady:
-		return s.issueOrder(ctx, actor, o)
+		cert, _, err := s.issueOrder(ctx, actor, o)
+		return cert, err
 	case selo.OrderReady, selo.OrderEmailVerified:
 	default:
 		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: a token's CSR is taken once the identity is validated and the order paid", o.Number, o.State)
@@ -92,7 +93,8 @@ func (s *Service) issueTokenOrder(ctx context.Context, actor, number string, csr
 	if err := s.store.UpdateOrder(ctx, next); err != nil {
 		return nil, err
 	}
-	return s.issueOrder(ctx, actor, o)
+	cert, _, err := s.issueOrder(ctx, actor, o)
+	return cert, err
 }
 
 // keyCertified returns the serial of a certificate Selo issued for pub, or

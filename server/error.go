@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/selo-qtsp/selo"
 )
@@ -79,6 +80,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code, message = selo.EINTERNAL, "Internal error."
 	} else {
 		s.logger(r).Debug("request refused", "code", code, "message", message)
+	}
+	if d := selo.RetryAfter(err); d > 0 && status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(selo.RetryAfterSeconds(d)))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="selo"`)

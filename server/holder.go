@@ -38,6 +38,8 @@ func (s *Server) holderRoutes(mux *http.ServeMux) {
 	route("/api/v1/account/credentials", h, methods{http.MethodGet: s.handleHolderCredentials})
 	route("/api/v1/account/approvals", h, methods{http.MethodGet: s.handleHolderApprovals})
 	route("/api/v1/account/factor-code", h, methods{http.MethodPost: s.handleFactorCode})
+	route("/api/v1/account/certificates/{serial}/revoke", h, methods{http.MethodPost: s.handleAccountRevoke})
+	route("/api/v1/account/certificates/{serial}/revoke/code", h, methods{http.MethodPost: s.handleAccountRevokeCode})
 	route("/api/v1/account/authenticators", h, methods{http.MethodGet: s.handleListAuthenticators, http.MethodPost: s.handleEnrollAuthenticator})
 	route("/api/v1/account/authenticators/{id}", h, methods{http.MethodDelete: s.handleDeleteAuthenticator})
 	route("/api/v1/account/authenticators/{id}/confirm", h, methods{http.MethodPost: s.handleConfirmAuthenticator})
@@ -107,6 +109,9 @@ func accountID(r *http.Request) string {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// OTP is a code of the account's authenticator app: needed only while
+	// the e-mail is locked by too many failed logins (docs/holders.md).
+	OTP string `json:"otp,omitempty"`
 }
 
 // LoginResponse carries a holder's bearer token.
@@ -123,7 +128,7 @@ func (s *Server) handleHolderLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	token, sess, err := s.signing.LoginHolder(r.Context(), req.Email, req.Password)
+	token, sess, err := s.signing.LoginHolder(r.Context(), req.Email, req.Password, req.OTP)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -74,6 +74,10 @@ type LiftCertificate struct {
 	Serial         string `json:"serial"`
 	CertificatePEM string `json:"certificate_pem"`
 	ChainPEM       string `json:"chain_pem"`
+	// RevocationCode is set once, in the answer of the issue call that made
+	// the certificate: it revokes the certificate without its key (POST
+	// /api/v1/holder/revoke-with-code). Keep it apart from the key.
+	RevocationCode string `json:"revocation_code,omitempty"`
 }
 
 // liftRoutes mounts the holder's lift flow, authenticated by the order
@@ -88,6 +92,9 @@ func (s *Server) liftRoutes(mux *http.ServeMux) {
 	s.route(mux, "/api/v1/lift/{number}/certificate", lift, methods{http.MethodGet: s.handleLiftCertificate})
 	s.route(mux, "/api/v1/lift/{number}/delivered", lift, methods{http.MethodPost: s.handleLiftDelivered})
 	s.route(mux, "/api/v1/lift/{number}/account", lift, methods{http.MethodPost: s.handleLiftAccount})
+	// The holder whose lift code is locked asks for a new one with the
+	// renewal code of the "ready" e-mail; no lift code needed.
+	s.route(mux, "/api/v1/lift/{number}/new-code", s.limited, methods{http.MethodPost: s.handleLiftNewCode})
 }
 
 // liftAuth checks that the request carries a plausible order number and
@@ -115,6 +122,45 @@ func (s *Server) liftAuth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// LiftNewCodeRequest is the body of POST /api/v1/lift/{number}/new-code.
+type LiftNewCodeRequest struct {
+	// RenewalCode is the renewal code of the "ready to lift" e-mail.
+	RenewalCode string `json:"renewal_code"`
+}
+
+// LiftNewCodeResponse is the one answer of new-code, right or wrong, so
+// that it never says whether the order exists.
+type LiftNewCodeResponse struct {
+	Message string `json:"message"`
+}
+
+// LiftNewCodeMessage is LiftNewCodeResponse's message.
+const LiftNewCodeMessage = "if the order number and renewal code are right, a new lift code has been e-mailed to the holder"
+
+// handleLiftNewCode serves POST /api/v1/lift/{number}/new-code: 202 with
+// the same body whether or not the number and renewal code are right.
+func (s *Server) handleLiftNewCode(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	number := r.PathValue("number")
+	if number == "" || len(number) > maxOrderNumberLength || !utf8.ValidString(number) {
+		s.writeError(w, r, selo.Errorf(selo.EINVALID, "the path does not hold an order number"))
+		return
+	}
+	var req LiftNewCodeRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.RenewalCode) > maxLiftCodeLength {
+		req.RenewalCode = ""
+	}
+	if err := s.registration.RequestLiftCode(r.Context(), number, req.RenewalCode); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, LiftNewCodeResponse{Message: LiftNewCodeMessage})
 }
 
 // liftCode is the code liftAuth let through.
@@ -222,7 +268,7 @@ func (s *Server) handleLiftIssue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cert, err := s.registration.IssueCertificate(r.Context(), r.PathValue("number"), liftCode(r))
+	cert, code, err := s.registration.IssueCertificateWithCode(r.Context(), r.PathValue("number"), liftCode(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -232,7 +278,7 @@ func (s *Server) handleLiftIssue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain)
+	s.answerLiftCertificate(w, r, cert, chain, code)
 }
 
 func (s *Server) handleLiftCertificate(w http.ResponseWriter, r *http.Request) {
@@ -241,17 +287,17 @@ func (s *Server) handleLiftCertificate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain)
+	s.answerLiftCertificate(w, r, cert, chain, "")
 }
 
-func (s *Server) answerLiftCertificate(w http.ResponseWriter, r *http.Request, cert *selo.Certificate, chain []*x509.Certificate) {
+func (s *Server) answerLiftCertificate(w http.ResponseWriter, r *http.Request, cert *selo.Certificate, chain []*x509.Certificate, revocationCode string) {
 	leaf, err := x509.ParseCertificate(cert.DER)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, LiftCertificate{Serial: cert.Serial, CertificatePEM: string(pki.EncodePEM(leaf)),
-		ChainPEM: string(pki.EncodePEM(chain...))})
+		ChainPEM: string(pki.EncodePEM(chain...)), RevocationCode: revocationCode})
 }
 
 func (s *Server) handleLiftDelivered(w http.ResponseWriter, r *http.Request) {

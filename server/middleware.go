@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/selo-qtsp/selo"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -127,7 +129,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		ri := &requestInfo{ID: id}
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
+		// The client address goes with the request so that the services can
+		// limit failed logins and guesses per address.
+		r = r.WithContext(selo.WithClientAddress(context.WithValue(r.Context(), requestInfoKey, ri), clientKey(r)))
 		w.Header()[requestIDKey] = []string{id}
 		rec := &statusRecorder{ResponseWriter: w}
 

@@ -45,6 +45,7 @@ func (s *Server) orderRoutes(mux *http.ServeMux, api func(http.HandlerFunc) http
 	s.route(mux, "/api/v1/orders/{number}/payment", api, methods{http.MethodPost: s.handleRecordPayment})
 	s.route(mux, "/api/v1/orders/{number}/cancel", api, methods{http.MethodPost: s.handleCancelOrder})
 	s.route(mux, "/api/v1/orders/{number}/token-csr", api, methods{http.MethodPost: s.handleTokenCSR})
+	s.route(mux, "/api/v1/orders/{number}/lift-code", api, methods{http.MethodPost: s.handleRenewLiftCode})
 	s.route(mux, "/api/v1/identity-checks", api, methods{http.MethodGet: s.handleIdentityQueue})
 	s.route(mux, "/api/v1/identity-checks/{id}/decision", api, methods{http.MethodPost: s.handleDecideIdentityCheck})
 	// The holder proves the order's access code, which is worth guessing:
@@ -483,6 +484,22 @@ func (s *Server) handleRecordPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, orderResponse(o))
 }
 
+// handleRenewLiftCode serves POST /api/v1/orders/{number}/lift-code: the
+// officer has the holder e-mailed a new lift code (the old one stops working).
+func (s *Server) handleRenewLiftCode(w http.ResponseWriter, r *http.Request) {
+	number, err := orderNumber(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o, err := s.registration.RenewLiftCode(r.Context(), actorFrom(r.Context()), number)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, orderResponse(o))
+}
+
 // handleCancelOrder serves POST /api/v1/orders/{number}/cancel.
 func (s *Server) handleCancelOrder(w http.ResponseWriter, r *http.Request) {
 	number, err := orderNumber(r)
@@ -696,5 +713,5 @@ func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain)
+	s.answerLiftCertificate(w, r, cert, chain, "")
 }

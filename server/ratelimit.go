@@ -12,7 +12,7 @@ import (
 )
 
 // ETOOMANYREQUESTS is the code of a request refused by a rate limit (429).
-const ETOOMANYREQUESTS = "too_many_requests"
+const ETOOMANYREQUESTS = selo.ETOOMANYREQUESTS
 
 // RateLimit bounds how often one client (one remote IP address) may call the
 // endpoints that need no API key and guard something worth guessing: holder

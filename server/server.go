@@ -190,6 +190,7 @@ func (s *Server) routes() *http.ServeMux {
 	// The holder proves who they are by a signature with the certificate's
 	// key, not with an API key.
 	s.route(mux, "/api/v1/holder/revoke", s.limited, methods{http.MethodPost: s.handleHolderRevoke})
+	s.route(mux, "/api/v1/holder/revoke-with-code", s.limited, methods{http.MethodPost: s.handleHolderRevokeWithCode})
 	if s.signing != nil {
 		s.holderRoutes(mux) // holders and wallets authenticate themselves (holder.go)
 		s.cscRoutes(mux)    // integrators: the CSC API v2 (csc.go)

@@ -271,6 +271,50 @@ type HolderRevokeRequest struct {
 	Signature string `json:"signature"`
 }
 
+// HolderRevokeWithCodeRequest is the JSON body of POST
+// /api/v1/holder/revoke-with-code: a revocation asked for with the
+// revocation code handed over at issuance, for a holder without the key.
+type HolderRevokeWithCodeRequest struct {
+	Serial string `json:"serial"`
+	// Reason is one of unspecified, keyCompromise, affiliationChanged,
+	// superseded, cessationOfOperation.
+	Reason string `json:"reason,omitempty"`
+	// RevocationCode is the code shown once when the certificate was issued.
+	RevocationCode string `json:"revocation_code"`
+}
+
+// handleHolderRevokeWithCode serves POST /api/v1/holder/revoke-with-code. It
+// needs no API key: the revocation code is the proof.
+func (s *Server) handleHolderRevokeWithCode(w http.ResponseWriter, r *http.Request) {
+	if s.registration == nil {
+		s.writeError(w, r, selo.Errorf(selo.ENOTFOUND, "revocation codes need the registration desk, which is off"))
+		return
+	}
+	var req HolderRevokeWithCodeRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reason, err := selo.ParseRevocationReason(req.Reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(req.RevocationCode) > 64 {
+		req.RevocationCode = ""
+	}
+	rev, created, err := s.registration.RevokeWithCode(r.Context(), req.Serial, req.RevocationCode, reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, revocationResponse(rev, created))
+}
+
 // handleHolderRevoke serves POST /api/v1/holder/revoke. It needs no API key:
 // the signature by the certificate's key is the proof.
 func (s *Server) handleHolderRevoke(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/approval"
 )
 
 // CreateAccountRequest describes a new holder account.
@@ -54,42 +53,82 @@ func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 // errBadLogin is the one answer for an unknown e-mail and a wrong password.
 func errBadLogin() error { return selo.Errorf(selo.EUNAUTHORIZED, "invalid e-mail or password") }
 
-// login checks an e-mail and password and opens a session. The token is
-// returned once; only its SHA-256 is stored. An unknown e-mail costs one
-// argon2id verification like a known one, and gets the same answer as a
-// wrong password. MaxFailures wrong passwords lock the account for
-// approval.CoolingOff(lockouts), which grows with each lockout and is capped.
+// errEmailLocked is the one answer for an e-mail address with too many
+// failed logins, whether or not it has an account.
+func errEmailLocked(retryAfter time.Duration) error {
+	return selo.RateLimited(retryAfter, "too many failed logins for this e-mail address: log in with the password and a code of your authenticator app")
+}
+
+// login checks an e-mail and password (and, when the e-mail is
+// locked, code, the current code of one of the account's authenticators) and
+// opens a session. The token is returned once; only its SHA-256 is stored.
+//
+// Nothing in the answer or its timing tells whether the e-mail has an
+// account: an unknown e-mail costs one argon2id verification (of a dummy
+// hash) like a known one, gets the same answer as a wrong password, and is
+// locked the same way. Failures are counted first per client address (the
+// attacker's), then per e-mail address (selo.LoginLimit, in the store so that
+// every replica counts them): too many from one address is
+// ETOOMANYREQUESTS for that address alone; too many for one e-mail locks the
+// e-mail until its window has room, except for the right password with an
+// authenticator code, so that whoever locks a holder out on purpose does not
+// keep a holder with an authenticator out. A successful login does not count.
 // The session has the given scope (see Login and LoginHolder).
-func (s *Service) login(ctx context.Context, email, password string, scope selo.SessionScope) (string, *selo.Session, error) {
+func (s *Service) login(ctx context.Context, email, password, code string, scope selo.SessionScope) (string, *selo.Session, error) {
 	now := s.clock.Now()
-	a, err := s.store.FindAccountByEmail(ctx, normalizeEmail(email))
-	if selo.ErrorCode(err) == selo.ENOTFOUND {
-		VerifyPassword(password, s.dummyHash)
-		s.auditFailure(ctx, "anonymous", "account.login", "account/unknown", errBadLogin(), nil)
-		return "", nil, errBadLogin()
-	} else if err != nil {
-		return "", nil, err
-	}
-	object := "account/" + a.ID
-	if now.Before(a.LockedUntil) {
-		err := selo.Errorf(selo.EFORBIDDEN, "too many wrong passwords: account locked until %s", a.LockedUntil.UTC().Format(time.RFC3339))
-		s.auditFailure(ctx, holder(a.ID), "account.login", object, err, nil)
-		return "", nil, err
-	}
-	if !VerifyPassword(password, a.PasswordHash) {
-		attempt, err := s.store.RecordLoginFailure(ctx, a.ID, now, MaxFailures, approval.CoolingOff,
-			s.entry(holder(a.ID), "account.login", object, selo.OutcomeFailure, map[string]any{"code": selo.EUNAUTHORIZED, "reason": "wrong password"}))
+	email = normalizeEmail(email)
+	var counted []string // the rate events this attempt took, returned if it succeeds
+	if addr := selo.ClientAddress(ctx); addr != "" {
+		key := loginAddressKey(addr)
+		retryAt, ok, err := s.takeRate(ctx, key, now, s.loginLimit.AddressWindows())
 		if err != nil {
 			return "", nil, err
 		}
-		if !attempt.LockedUntil.IsZero() {
-			s.appendAudit(ctx, s.entry("system", "account.lock", object, selo.OutcomeSuccess,
-				map[string]any{"until": attempt.LockedUntil, "lockouts": attempt.Lockouts}))
-			// The attempt that locks says so, so the holder knows why the
-			// next ones will be refused and until when.
-			return "", nil, selo.Errorf(selo.EFORBIDDEN, "invalid e-mail or password; too many wrong passwords: account locked until %s",
-				attempt.LockedUntil.UTC().Format(time.RFC3339))
+		if !ok {
+			err := selo.RateLimited(retryAt.Sub(now), "too many failed logins from your address")
+			s.auditFailure(ctx, "anonymous", "account.login", "address/"+addr, err, nil)
+			return "", nil, err
 		}
+		if len(s.loginLimit.AddressWindows()) > 0 {
+			counted = append(counted, key)
+		}
+	}
+	emailKey := loginEmailKey(email)
+	lockedUntil, open, err := s.takeRate(ctx, emailKey, now, s.loginLimit.EmailWindows())
+	if err != nil {
+		return "", nil, err
+	}
+	if open && len(s.loginLimit.EmailWindows()) > 0 {
+		counted = append(counted, emailKey)
+	}
+	a, err := s.store.FindAccountByEmail(ctx, email)
+	known := err == nil
+	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+		return "", nil, err
+	}
+	actor, object, hash := "anonymous", "account/unknown", s.dummyHash
+	if known {
+		actor, object, hash = holder(a.ID), "account/"+a.ID, a.PasswordHash
+	}
+	passwordOK := VerifyPassword(password, hash) && known
+	secondFactor := false
+	if !open {
+		if passwordOK && code != "" {
+			if secondFactor, err = s.accountCode(ctx, a.ID, code); err != nil {
+				return "", nil, err
+			}
+		}
+		if !secondFactor {
+			err := errEmailLocked(lockedUntil.Sub(now))
+			s.auditFailure(ctx, actor, "account.login", object, err, nil)
+			return "", nil, err
+		}
+	} else if !passwordOK {
+		reason := "wrong password"
+		if !known {
+			reason = "unknown e-mail"
+		}
+		s.auditFailure(ctx, actor, "account.login", object, errBadLogin(), map[string]any{"cause": reason})
 		return "", nil, errBadLogin()
 	}
 	if a.Disabled {
@@ -97,10 +136,18 @@ func (s *Service) login(ctx context.Context, email, password string, scope selo.
 		s.auditFailure(ctx, holder(a.ID), "account.login", object, err, nil)
 		return "", nil, err
 	}
+	for _, key := range counted {
+		if err := s.store.ReturnRate(ctx, key, now); err != nil {
+			return "", nil, err
+		}
+	}
 	token := randomToken()
 	sess := &selo.Session{TokenHash: tokenHash(token), AccountID: a.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(s.sessionLifetime)}
-	if err := s.store.CreateSession(ctx, sess, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess,
-		map[string]any{"expires_at": sess.ExpiresAt, "scope": scope})); err != nil {
+	details := map[string]any{"expires_at": sess.ExpiresAt, "scope": scope}
+	if secondFactor {
+		details["second_factor"] = "authenticator"
+	}
+	if err := s.store.CreateSession(ctx, sess, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess, details)); err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil

@@ -59,6 +59,9 @@ func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) e
 // sendCode expires the credential's pending approvals of this purpose and
 // subject, stores a new one with the HMAC of a fresh code and texts the code.
 func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, subject, text string) error {
+	if err := s.limitCode(ctx, c, purpose); err != nil {
+		return err
+	}
 	now := s.clock.Now()
 	if err := s.expirePending(ctx, c.AccountID, c.ID, purpose, subject); err != nil {
 		return err

@@ -11,14 +11,16 @@ import (
 // only; the holder account API (where approval factors are managed) refuses
 // it (RequireAccountScope). See login for lockouts and timing.
 func (s *Service) Login(ctx context.Context, email, password string) (string, *selo.Session, error) {
-	return s.login(ctx, email, password, selo.SessionCSC)
+	return s.login(ctx, email, password, "", selo.SessionCSC)
 }
 
 // LoginHolder checks an e-mail and password and opens a holder session
 // (POST /api/v1/account/login): it reaches the holder account API and the
 // CSC API. Changing an approval factor still needs an existing factor.
-func (s *Service) LoginHolder(ctx context.Context, email, password string) (string, *selo.Session, error) {
-	return s.login(ctx, email, password, selo.SessionAccount)
+// code, a current code of one of the account's authenticators, is needed only
+// while the e-mail is locked by failed logins (see login).
+func (s *Service) LoginHolder(ctx context.Context, email, password, code string) (string, *selo.Session, error) {
+	return s.login(ctx, email, password, code, selo.SessionAccount)
 }
 
 // RequireAccountScope refuses a session that may not use the holder account

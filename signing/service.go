@@ -33,6 +33,7 @@ type Store interface {
 	selo.AuditStore
 	// FindRevocation tells a certificate on hold from a revoked one.
 	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
+	selo.RateStore
 }
 
 // Defaults of the lifetimes in Config.
@@ -48,8 +49,9 @@ const (
 	DefaultCacheTTL           = 30 * time.Second
 )
 
-// MaxFailures is how many wrong passwords lock an account and how many wrong
-// codes kill an approval and lock a credential.
+// MaxFailures is how many wrong codes kill an approval and lock a
+// credential. Failed logins are limited by Config.LoginLimit instead
+// (selo.DefaultLoginLimit: 5 per e-mail in 15 minutes).
 const MaxFailures = approval.MaxFailures
 
 // Config wires a Service. Store, Keys, Authority, Secrets, CodeKey and SMS
@@ -93,6 +95,12 @@ type Config struct {
 	// CacheTTL bounds how long a credential's signer, certificate and chain
 	// are served from memory (default 30 s).
 	CacheTTL time.Duration
+	// CodeLimit bounds how often SMS codes are sent per credential and per
+	// account (selo.DefaultCodeLimit when nil; limit.go).
+	CodeLimit *selo.CodeLimit
+	// LoginLimit bounds failed logins per client address and per e-mail
+	// (selo.DefaultLoginLimit when nil; limit.go).
+	LoginLimit *selo.LoginLimit
 }
 
 // Service is the remote-signing service. It is safe for concurrent use.
@@ -117,6 +125,8 @@ type Service struct {
 	password                                   PasswordParams
 	dummyHash                                  string
 	cacheTTL                                   time.Duration
+	codeLimit                                  selo.CodeLimit
+	loginLimit                                 selo.LoginLimit
 
 	credentials sync.Map // credential ID -> *credentialEntry
 	waiters     *broadcaster
@@ -145,6 +155,8 @@ func New(cfg Config) (*Service, error) {
 		password:           cfg.Password,
 		cacheTTL:           orDuration(cfg.CacheTTL, DefaultCacheTTL),
 		waiters:            newBroadcaster(),
+		codeLimit:          orLimit(cfg.CodeLimit, selo.DefaultCodeLimit),
+		loginLimit:         orLimit(cfg.LoginLimit, selo.DefaultLoginLimit),
 	}
 	if s.smsDigits < 6 || s.smsDigits > 8 {
 		return nil, fmt.Errorf("signing: SMS codes have 6 to 8 digits, not %d", s.smsDigits)

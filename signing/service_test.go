@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha512"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,29 +50,54 @@ func TestLoginAndSessions(t *testing.T) {
 	wantCode(t, err, selo.EUNAUTHORIZED)
 }
 
+// TestPasswordPastLockout: MaxFailures wrong passwords lock the e-mail
+// (whether or not it has an account, with the same answer); while locked
+// even the right password is refused, unless it comes with a code of the
+// account's authenticator; the lock ends with its window.
 func TestPasswordPastLockout(t *testing.T) {
 	f := newFixture(t)
 	a := f.holder(t, "ana@example.pt", "+351912345678")
-	for i := 0; i < signing.MaxFailures-1; i++ {
-		_, _, err := f.svc.Login(ctx, "ana@example.pt", "guess number "+string(rune('0'+i)))
-		wantCode(t, err, selo.EUNAUTHORIZED)
+	var locked [2]error
+	for i, email := range []string{"ana@example.pt", "nobody@example.pt"} {
+		for j := 0; j < signing.MaxFailures; j++ {
+			_, _, err := f.svc.Login(ctx, email, "guess number "+string(rune('0'+j)))
+			wantCode(t, err, selo.EUNAUTHORIZED)
+		}
+		_, _, locked[i] = f.svc.Login(ctx, email, password)
+		wantCode(t, locked[i], selo.ETOOMANYREQUESTS)
 	}
-	// The attempt that locks says so, and until when.
-	_, _, err := f.svc.Login(ctx, "ana@example.pt", "the last guess")
-	wantCode(t, err, selo.EFORBIDDEN)
-	until := f.clock.Now().Add(approval.CoolingOff(1)).UTC().Format(time.RFC3339)
-	if !strings.Contains(selo.ErrorMessage(err), "locked until "+until) {
-		t.Fatalf("locking attempt says %q, want it to name %s", selo.ErrorMessage(err), until)
+	if selo.ErrorMessage(locked[0]) != selo.ErrorMessage(locked[1]) || selo.RetryAfter(locked[0]) != selo.RetryAfter(locked[1]) {
+		t.Fatalf("a locked account says %q, a locked unknown e-mail %q: must be the same", selo.ErrorMessage(locked[0]), selo.ErrorMessage(locked[1]))
 	}
-	// The right password no longer opens the account while it is locked.
-	_, _, err = f.svc.Login(ctx, "ana@example.pt", password)
-	wantCode(t, err, selo.EFORBIDDEN)
-	if !f.audited(t, "account.lock", "account/"+a.ID, selo.OutcomeSuccess) {
-		t.Fatal("the lock is not audited")
+	if selo.RetryAfter(locked[0]) != selo.DefaultLoginLimit.Window {
+		t.Fatalf("retry after %s, want %s", selo.RetryAfter(locked[0]), selo.DefaultLoginLimit.Window)
 	}
-	f.clock.Add(approval.CoolingOff(1) + time.Second)
+
+	// The holder's way past the lock: the password and an authenticator code.
+	enr, err := f.svc.EnrollAuthenticator(ctx, a.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, p := secretOf(t, enr.URI), paramsOf(t, enr.URI)
+	if err := f.svc.ConfirmAuthenticator(ctx, a.ID, enr.Authenticator.ID, approval.TOTP(secret, f.clock.Now(), p)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(30 * time.Second)
+	code := approval.TOTP(secret, f.clock.Now(), p)
+	_, _, err = f.svc.LoginHolder(ctx, "ana@example.pt", "a wrong password", code)
+	wantCode(t, err, selo.ETOOMANYREQUESTS)
+	if _, _, err := f.svc.LoginHolder(ctx, "ana@example.pt", password, code); err != nil {
+		t.Fatalf("password and authenticator code on a locked e-mail: %v", err)
+	}
+	if !f.audited(t, "account.login", "account/"+a.ID, selo.OutcomeSuccess) {
+		t.Fatal("the login past the lock is not audited")
+	}
+	_, _, err = f.svc.LoginHolder(ctx, "ana@example.pt", password, code)
+	wantCode(t, err, selo.ETOOMANYREQUESTS) // the code is single use
+
+	f.clock.Add(selo.DefaultLoginLimit.Window)
 	if _, _, err := f.svc.Login(ctx, "ana@example.pt", password); err != nil {
-		t.Fatalf("login after the cooling-off: %v", err)
+		t.Fatalf("login after the window: %v", err)
 	}
 }
 

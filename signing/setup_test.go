@@ -95,6 +95,9 @@ func newFixtureOn(t *testing.T, open func(selo.Clock) selo.Store) *fixture {
 		Clock: clock, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
 		// Cheap argon2id: the tests are about the logic, not the cost.
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+		// No limit on codes sent: these tests send many on purpose; the
+		// limits have their own tests (server/limit_test.go).
+		CodeLimit: &selo.CodeLimit{},
 	})
 	if err != nil {
 		t.Fatal(err)

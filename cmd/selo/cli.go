@@ -54,6 +54,8 @@ type cli struct {
 	notify *notifiers
 	auth   *authority.Authority
 	log    *slog.Logger
+	// limits are serve's abuse limits; nil leaves the services' defaults.
+	limits *abuseLimits
 }
 
 // fileConfig is the config file (DATA/selo.yaml by default). Every global and

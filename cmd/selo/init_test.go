@@ -38,7 +38,7 @@ func TestInitCreatesDataDirectory(t *testing.T) {
 		perm os.FileMode
 		dir  bool
 	}{
-		{"selo.db", 0, false},
+		{"selo.db", 0o600, false},
 		{"selo.yaml", 0o600, false},
 		{"master.key", 0o600, false},
 		{"keys", 0o700, true},

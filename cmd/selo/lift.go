@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -130,9 +131,17 @@ func (c *cli) liftCommand() *cobra.Command {
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
+				out := map[string]any{"order": number, "state": res.Status.State, "delivery": res.Status.Delivery,
 					"serial": res.Certificate.Serial, "pfx": res.PFXPath, "state_dir": res.StateDir,
-					"credential": res.Status.CredentialID, "account_password_set": res.Status.AccountPasswordSet})
+					"credential": res.Status.CredentialID, "account_password_set": res.Status.AccountPasswordSet}
+				if res.Certificate.RevocationCode != "" {
+					out["revocation_code"] = res.Certificate.RevocationCode
+				}
+				return c.printJSON(out)
+			}
+			if code := res.Certificate.RevocationCode; code != "" {
+				fmt.Fprintf(c.stdout, "Revocation code (shown only now; write it down and keep it apart from the key): %s\n"+
+					"It revokes certificate %s if the key is lost: POST /api/v1/holder/revoke-with-code (docs/holders.md).\n", code, res.Certificate.Serial)
 			}
 			if res.PFXPath != "" {
 				fmt.Fprintf(c.stdout, "Done. Your certificate is in %s; keep it and its password safe.\n", res.PFXPath)
@@ -154,6 +163,7 @@ func (c *cli) liftCommand() *cobra.Command {
 	f.StringVar(&stateDir, "state-dir", "", "where the flow keeps its state and the waiting key (default <config dir>/selo/lift/<ORDER>)")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the .pfx password, or for a cloud order the first password of your signing account (or set "+envPFXPass+")")
 	f.BoolVar(&resend, "resend-code", false, "have a new verification code e-mailed (the last one is lost or expired)")
+	cmd.AddCommand(c.liftNewCodeCommand(), c.liftRevokeCommand())
 	return cmd
 }
 
@@ -182,4 +192,89 @@ func (c *cli) readCode(env, prompt string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+func (c *cli) liftNewCodeCommand() *cobra.Command {
+	var serverURL, number, renewal string
+	cmd := &cobra.Command{
+		Use:   "new-code --server URL --order NUMBER --renewal-code CODE",
+		Short: "Have a new lift code e-mailed when the one you have no longer works",
+		Long: `New-code asks the server to e-mail the holder a new "ready to lift" code, for
+example when the first was blocked by five wrong tries (perhaps someone
+else's). It needs the renewal code of the "ready to lift" e-mail (also in
+SELO_LIFT_RENEWAL_CODE). The answer is the same whether or not the order
+number and renewal code are right: the new code arrives by e-mail, and the
+one before stops working. At most one code every 30 seconds and 5 an hour
+per order (the operator may change this). Without the renewal code, ask the
+registration desk ('selo order lift-code').`,
+		Example: `  selo lift new-code --server https://ra.example.eu --order SO-2026-K7Q2M9XD --renewal-code 7QK2M9XDH4TP6WNCRB3F`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || number == "" {
+				return usagef("--server and --order are required")
+			}
+			if renewal == "" {
+				renewal = os.Getenv("SELO_LIFT_RENEWAL_CODE")
+			}
+			if renewal == "" {
+				return usagef("--renewal-code (or SELO_LIFT_RENEWAL_CODE) is required")
+			}
+			out, err := lift.RequestNewCode(cmd.Context(), serverURL, number, renewal)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(out)
+			}
+			fmt.Fprintln(c.stdout, out.Message)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&serverURL, "server", "", "the registration server's base URL")
+	cmd.Flags().StringVar(&number, "order", "", "the order number")
+	cmd.Flags().StringVar(&renewal, "renewal-code", "", "the renewal code of the \"ready to lift\" e-mail")
+	return cmd
+}
+
+func (c *cli) liftRevokeCommand() *cobra.Command {
+	var serverURL, serial, code, reason string
+	cmd := &cobra.Command{
+		Use:   "revoke --server URL --serial SERIAL --revocation-code CODE [--reason keyCompromise]",
+		Short: "Revoke your certificate with its revocation code, without the key (a lost token)",
+		Long: `Revoke revokes a certificate with the revocation code shown once when it was
+lifted ("Revocation code (shown only now ...)"), for a holder who no longer
+has the key. The code may also come from SELO_REVOCATION_CODE. Reasons a
+holder may give: unspecified, keyCompromise, affiliationChanged, superseded,
+cessationOfOperation. Five wrong codes for one certificate in 15 minutes
+make the next tries wait (HTTP 429); every try is audited. Holders of a
+cloud (remote-signing) certificate can also revoke from their account with
+the password and a one-time code (docs/holders.md).`,
+		Example: `  selo lift revoke --server https://ra.example.eu --serial 3f2a9c... --revocation-code 7QK2M-9XDH4-TP6WN-CRB3F --reason keyCompromise`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" || serial == "" {
+				return usagef("--server and --serial are required")
+			}
+			if code == "" {
+				code = os.Getenv("SELO_REVOCATION_CODE")
+			}
+			if code == "" {
+				return usagef("--revocation-code (or SELO_REVOCATION_CODE) is required")
+			}
+			rev, err := lift.RevokeWithCode(cmd.Context(), serverURL, serial, code, reason)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(rev)
+			}
+			fmt.Fprintf(c.stdout, "certificate %s revoked (%s) at %s\n", rev.Serial, rev.Reason, rev.RevokedAt.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&serverURL, "server", "", "the Selo server's base URL")
+	cmd.Flags().StringVar(&serial, "serial", "", "the certificate's serial number (hex)")
+	cmd.Flags().StringVar(&code, "revocation-code", "", "the revocation code shown when the certificate was lifted")
+	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation")
+	return cmd
 }

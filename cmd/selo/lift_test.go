@@ -391,7 +391,7 @@ func TestLiftEndToEnd(t *testing.T) {
 	}
 	t.Setenv(envEmailCode, lifttest.Find(t, outboxMail(t, data, email, "Verification code for order "+number), `is ([0-9]{6})`))
 	r = mustRunSelo(t, append(args, "--password-file", pwFile)...)
-	for _, want := range []string{"step 2/5: e-mail address verified", "step 3/5", "step 4/5", "step 5/5", "Done."} {
+	for _, want := range []string{"step 2/5: e-mail address verified", "step 3/5", "step 4/5", "step 5/5", "Done.", "Revocation code (shown only now"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("no %q:\n%s", want, r)
 		}
@@ -411,6 +411,14 @@ func TestLiftEndToEnd(t *testing.T) {
 	}
 	if len(leaf.Policies) != 1 || leaf.Policies[0].String() != "0.4.0.194112.1.0" {
 		t.Errorf("the certificate of a software key has policies %v, want QCP-n 0.4.0.194112.1.0 only", leaf.Policies)
+	}
+
+	// The revocation code shown once revokes the certificate without the key.
+	revCode := lifttest.Find(t, r.stdout, `Revocation code \(shown only now[^)]*\): ([A-Z0-9-]+)`)
+	wantExit(t, runSelo(t, "lift", "revoke", "--server", base, "--serial", leaf.SerialNumber.Text(16), "--revocation-code", "AAAAA-AAAAA-AAAAA-AAAAA"), 1, "revocation code is wrong")
+	rr := mustRunSelo(t, "lift", "revoke", "--server", base, "--serial", leaf.SerialNumber.Text(16), "--revocation-code", revCode, "--reason", "keyCompromise")
+	if !strings.Contains(rr.stdout, "revoked (keyCompromise)") {
+		t.Fatalf("lift revoke:\n%s", rr)
 	}
 
 	openssl, err := exec.LookPath("openssl")

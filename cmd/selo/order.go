@@ -43,7 +43,7 @@ func (c *cli) orderCommand() *cobra.Command {
   selo order show SO-2026-K7Q2M9XD`,
 	}
 	cmd.AddCommand(c.orderCreateCommand(), c.orderListCommand(), c.orderShowCommand(), c.orderHistoryCommand(),
-		c.orderPayCommand(), c.orderCancelCommand(), c.orderChecksCommand(), c.orderDecideCommand(), c.orderWebhookSecretCommand(),
+		c.orderPayCommand(), c.orderLiftCodeCommand(), c.orderCancelCommand(), c.orderChecksCommand(), c.orderDecideCommand(), c.orderWebhookSecretCommand(),
 		c.orderIssueTokenCommand())
 	return cmd
 }
@@ -342,6 +342,32 @@ func (c *cli) printOrderResult(o *selo.Order, what string) error {
 	}
 	fmt.Fprintf(c.stdout, "%s: order %s is %s\n", what, o.Number, o.State)
 	return nil
+}
+
+func (c *cli) orderLiftCodeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lift-code NUMBER",
+		Short: "E-mail the holder a new lift code (the one before stops working)",
+		Long: `Lift-code replaces the "ready to lift" code of an order between ready and
+issued and e-mails the new one to the holder's address on the order: for a
+holder whose code was blocked by wrong tries and who has lost the renewal
+code of the "ready" e-mail. The order stays where it is; audited as
+order.lift_code.renew. At most one code every 30 seconds and 5 an hour per
+order, counted with the holder's own requests.`,
+		Example: `  selo order lift-code SO-2026-K7Q2M9XD`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := c.registration(cmd.Context())
+			if err != nil {
+				return err
+			}
+			o, err := svc.RenewLiftCode(cmd.Context(), actor(), args[0])
+			if err != nil {
+				return err
+			}
+			return c.printOrderResult(o, "new lift code e-mailed")
+		},
+	}
 }
 
 func (c *cli) orderCancelCommand() *cobra.Command {

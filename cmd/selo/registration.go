@@ -63,6 +63,9 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
 		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log, KeysInQSCD: c.keysInQSCD(), PublicURL: c.baseURL,
 	}
+	if c.limits != nil {
+		cfg.CodeLimit, cfg.GuessLimit = &c.limits.code, &c.limits.login
+	}
 	// Cloud orders end in a credential on the holder's account: without
 	// remote signing (no master key) they are refused, the rest works.
 	if svc, err := c.signing(ctx); err == nil {

@@ -55,6 +55,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	var workerInterval time.Duration
 	var gcPercent int
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
+	var limits abuseLimits
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
@@ -68,6 +69,7 @@ func (c *cli) serveCommand() *cobra.Command {
   GET  /ocsp/{base64 request}   OCSP (RFC 6960, RFC 5019); POST /ocsp too
   POST /tsa                     RFC 3161 timestamps (after 'selo tsa init')
   POST /api/v1/holder/revoke    revocation by the holder, signed with the certificate's key
+  POST /api/v1/holder/revoke-with-code   revocation with the code shown at issuance (no key)
   /api/v1/account/...           the holder API (login, then Authorization: Bearer TOKEN)
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
@@ -81,6 +83,17 @@ renews OCSP responder certificates, and resends "ready to lift" e-mails that
 could not be sent). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a PostgreSQL
 advisory lock elects it; the others stand by).
+
+Abuse limits, counted in the database so that they hold across replicas
+(give every replica the same values): one-time codes (SMS codes of
+credentials and authorizers, e-mailed lift and verification codes) at most
+one per --code-interval and --codes-per-hour per credential or order, and
+--account-codes-per-hour per account; failed logins and wrong order codes
+at most --failures-per-address per client address in --failure-window;
+--login-failures-per-email failed logins lock an e-mail address (known or
+not, with the same answer) for the rest of the window, except for the
+password with an authenticator code. A refusal is HTTP 429 with Retry-After
+and an audit entry. Behind a proxy, the client address is the proxy's.
 
 On its first run with an empty data directory it initializes one on the
 embedded defaults (as 'selo init' with its default flags) and prints the
@@ -105,6 +118,10 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			if len(roleSet) == 0 {
 				return usagef("--roles needs at least one of api, ocsp, worker")
 			}
+			if err := limits.check(); err != nil {
+				return err
+			}
+			c.limits = &limits
 			if gcPercent < 0 {
 				return usagef("--gc-percent must be 1 or more, or 0 for Go's default")
 			}
@@ -220,6 +237,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
 	cmd.Flags().IntVar(&gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target (GOGC): the heap may grow this many percent over live data between collections; higher trades memory for CPU, 0 keeps Go's default (100); a GOGC variable wins")
 	loadTSA = c.tsaServeFlag(cmd)
+	addLimitFlags(cmd, &limits)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd

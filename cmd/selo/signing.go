@@ -49,10 +49,14 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("the store does not hold accounts and credentials")
 	}
-	return signing.New(signing.Config{
+	cfg := signing.Config{
 		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer,
 		Logger: c.log, PublicURL: c.baseURL, KeysInQSCD: c.keysInQSCD(),
-	})
+	}
+	if c.limits != nil {
+		cfg.CodeLimit, cfg.LoginLimit = &c.limits.code, &c.limits.login
+	}
+	return signing.New(cfg)
 }
 
 func (c *cli) accountCommand() *cobra.Command {

@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/selo-qtsp/selo"
@@ -92,5 +94,48 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 	if seq, hash, err := db.AuditHead(context.Background()); err != nil || seq != 8 || hash != entries[7].Hash {
 		t.Fatalf("AuditHead = %d, %q, %v; want the last entry", seq, hash, err)
+	}
+}
+
+// TestOpenFilesOwnerOnly opens a database outside any data directory under
+// the usual umask and checks the real files: the database, its -wal and its
+// -shm are 0600, and an existing world-readable file is tightened.
+func TestOpenFilesOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "selo.db")
+	db, err := sqlite.Open(context.Background(), path, selo.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendAudit(context.Background(), &selo.AuditEntry{Actor: "t", Action: "test.perm"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v (the database is open, it must exist)", p, err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s is %o, want 600", filepath.Base(p), perm)
+		}
+	}
+	db.Close()
+
+	// A file left 0644 by an older version is tightened on open.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlite.Open(context.Background(), path, selo.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("reopened file: %v %v, want 600", info.Mode(), err)
 	}
 }

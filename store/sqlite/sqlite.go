@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -68,6 +69,9 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 	if clock == nil {
 		clock = selo.SystemClock{}
 	}
+	if err := restrictFiles(path); err != nil {
+		return nil, err
+	}
 	// busy_timeout comes first so the switch to WAL waits for other processes.
 	pragmas := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=foreign_keys(1)"
 	write, err := sql.Open("sqlite", path+"?_txlock=immediate&"+pragmas+
@@ -111,6 +115,34 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 	db.read = read
 	db.readStmts.db = read
 	return db, nil
+}
+
+// restrictFiles creates the database file readable by its owner only (0600)
+// before the driver opens it, and takes group and world access away from an
+// existing one and its -wal and -shm files. SQLite gives the -wal and -shm
+// files it creates the permissions of the database file, so they are 0600
+// too, whatever the umask and wherever the file lies (--database may point
+// outside the 0700 data directory).
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("restrict %s to its owner: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database. It is safe to call more than once.

@@ -102,6 +102,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"AuthenticatorFailures", testAuthenticatorFailures},
 	}
 	tests = append(tests, orderTests...)
+	tests = append(tests, rateTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

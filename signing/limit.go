@@ -1,0 +1,92 @@
+package signing
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/approval"
+)
+
+// orLimit returns *l, or def when l is nil.
+func orLimit[T any](l *T, def T) T {
+	if l == nil {
+		return def
+	}
+	return *l
+}
+
+// Rate keys. E-mail addresses are hashed: the table also counts addresses
+// that have no account, which Selo has no reason to keep in clear.
+func credentialCodeKey(id string) string { return "code:credential:" + id }
+func accountCodeKey(id string) string    { return "code:account:" + id }
+func loginAddressKey(addr string) string { return "login:address:" + addr }
+func loginEmailKey(email string) string {
+	h := sha256.Sum256([]byte(email))
+	return "login:email:" + hex.EncodeToString(h[:])
+}
+
+// limitCode counts a code about to be texted for credential c against the
+// credential's and the account's windows. A refusal sends nothing, is
+// audited and is ETOOMANYREQUESTS with when to retry; it does not count.
+func (s *Service) limitCode(ctx context.Context, c *selo.Credential, purpose string) error {
+	now := s.clock.Now()
+	credKey := credentialCodeKey(c.ID)
+	retryAt, ok, err := s.takeRate(ctx, credKey, now, s.codeLimit.SubjectWindows())
+	if err != nil {
+		return err
+	}
+	if ok {
+		if retryAt, ok, err = s.takeRate(ctx, accountCodeKey(c.AccountID), now, s.codeLimit.AccountWindows()); err != nil {
+			return err
+		}
+		if !ok {
+			// The credential's code was not sent: its place is free again.
+			if err := s.store.ReturnRate(ctx, credKey, now); err != nil {
+				return err
+			}
+		}
+	}
+	if ok {
+		return nil
+	}
+	err = selo.RateLimited(retryAt.Sub(now), "too many codes were sent for this credential or account")
+	s.auditFailure(ctx, holder(c.AccountID), "approval.send", "credential/"+c.ID, err,
+		map[string]any{"purpose": purpose, "retry_at": retryAt})
+	return err
+}
+
+// takeRate is the store's TakeRate; no windows allow everything.
+func (s *Service) takeRate(ctx context.Context, key string, now time.Time, windows []selo.RateWindow) (time.Time, bool, error) {
+	if len(windows) == 0 {
+		return time.Time{}, true, nil
+	}
+	return s.store.TakeRate(ctx, key, now, windows)
+}
+
+// accountCode reports whether code is the current code of one of the
+// account's confirmed authenticators, and consumes that code (its time step).
+func (s *Service) accountCode(ctx context.Context, accountID, code string) (bool, error) {
+	as, err := s.store.ListAuthenticators(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	now := s.clock.Now()
+	for _, a := range as {
+		if !a.Confirmed || a.AccountID != accountID {
+			continue
+		}
+		secret, err := s.secrets.Open(a.SealedSecret, authenticatorAD(a.ID))
+		if err != nil {
+			return false, err
+		}
+		step, ok := approval.VerifyTOTP(secret, code, now, otpParams(a.Settings), -1)
+		if !ok {
+			continue
+		}
+		return s.store.AdvanceAuthenticatorStep(ctx, a.ID, step, false)
+	}
+	return false, nil
+}
