@@ -141,6 +141,11 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 	if err != nil {
 		return err
 	}
+	// The audit key first, so that every entry of a new log is written
+	// while it exists; a checkpoint at the end anchors them all.
+	if _, err := a.EnsureAuditKey(ctx, actor()); err != nil {
+		return err
+	}
 	res := initResult{DataDir: c.dataDir, Config: c.configPath}
 	for _, spec := range []authority.CreateCAOptions{
 		{ID: o.RootID, Name: o.RootName, KeyAlgorithm: selo.KeyAlgorithm(o.RootKey), ValidityDays: o.RootDays},
@@ -160,6 +165,9 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 		return err
 	}
 	res.APIKey = secret
+	if _, err := a.CheckpointAudit(ctx, actor()); err != nil {
+		return err
+	}
 	if err := c.writeConfig(); err != nil {
 		return err
 	}

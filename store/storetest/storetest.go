@@ -65,6 +65,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"SupersedeCertificate", testSupersedeCertificate},
 		{"APIKey", testAPIKey},
 		{"Audit", testAudit},
+		{"AuditCheckpoint", testAuditCheckpoint},
 		{"FailedWriteLeavesNothing", testFailedWriteLeavesNothing},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentSameSerial", testConcurrentSameSerial},

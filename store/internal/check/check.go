@@ -110,3 +110,18 @@ func AuditEntry(e *selo.AuditEntry) error {
 	}
 	return nil
 }
+
+// AuditCheckpoint validates a checkpoint before it is stored.
+func AuditCheckpoint(cp *selo.AuditCheckpoint) error {
+	switch {
+	case cp == nil:
+		return selo.Errorf(selo.EINVALID, "no audit checkpoint given")
+	case cp.Seq <= 0 || cp.Hash == "":
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs the sequence number and hash of an entry")
+	case cp.KeyID == "" || len(cp.Signature) == 0:
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs its key ID and signature")
+	case cp.Time.IsZero():
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs its time")
+	}
+	return nil
+}
