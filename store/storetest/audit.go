@@ -170,7 +170,7 @@ func testAuditCheckpoint(t *testing.T, open OpenFunc) {
 	first := &selo.AuditCheckpoint{Seq: 3, Hash: "aa", Time: start, KeyID: selo.AuditKeyID, Signature: []byte{1, 2, 3}}
 	must(t, st.AppendAuditCheckpoint(ctx, second))
 	must(t, st.AppendAuditCheckpoint(ctx, first))
-	if !second.Time.Equal(micro(start.Add(time.Hour + 1500*time.Nanosecond))) || second.Time.Nanosecond()%1000 != 0 {
+	if !second.Time.Equal(micro(start.Add(time.Hour+1500*time.Nanosecond))) || second.Time.Nanosecond()%1000 != 0 {
 		t.Fatalf("AppendAuditCheckpoint kept time %v; want it truncated to microseconds", second.Time)
 	}
 	cps, err := st.ListAuditCheckpoints(ctx)
