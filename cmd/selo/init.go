@@ -135,7 +135,7 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 	// Write the CA choice per profile first so that the authority reads it.
 	c.cfg.ProfileCA = map[string]string{
 		"qualified-sign": o.QualifiedID, "qualified-seal": o.QualifiedID,
-		"advanced-invoice": o.QualifiedID, "advanced-email": o.QualifiedID, "tls-server": o.TLSID,
+		"advanced-invoice": o.QualifiedID, "advanced-email": o.QualifiedID, "tls-server": o.TLSID, "tls-server-ov": o.TLSID,
 	}
 	a, err := c.authority(ctx)
 	if err != nil {
