@@ -120,6 +120,8 @@ type OrderSubject struct {
 	CommonName             string   `json:",omitempty"`
 	Country                string   `json:",omitempty"` // ISO 3166 alpha-2
 	Organization           string   `json:",omitempty"`
+	Locality               string   `json:",omitempty"` // the organisation's, for an OV TLS certificate
+	State                  string   `json:",omitempty"` // state or province, likewise
 	OrganizationIdentifier string   `json:",omitempty"` // ETSI EN 319 412-1, e.g. VATPT-500000000
 	SerialNumber           string   `json:",omitempty"` // natural person identifier, e.g. IDCPT-12345678
 	DNSNames               []string `json:",omitempty"`

@@ -263,7 +263,7 @@ func (s *Service) IssueCertificate(ctx context.Context, number, liftCode string)
 	}
 	subj := subjectRequest(o, profile, check)
 	cert, err := s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
-		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial})
+		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Validated: subj.Validated, Serial: serial})
 	if err != nil {
 		return nil, err
 	}

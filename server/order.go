@@ -78,6 +78,8 @@ type OrderSubjectJSON struct {
 	CommonName             string   `json:"common_name,omitempty"`
 	Country                string   `json:"country,omitempty"`
 	Organization           string   `json:"organization,omitempty"`
+	Locality               string   `json:"locality,omitempty"`
+	State                  string   `json:"state,omitempty"`
 	OrganizationIdentifier string   `json:"organization_identifier,omitempty"`
 	SerialNumber           string   `json:"serial_number,omitempty"`
 	DNSNames               []string `json:"dns_names,omitempty"`
@@ -270,7 +272,7 @@ func decodeCreateOrder(body io.Reader) (registration.OrderRequest, error) {
 		Profile:  req.Profile,
 		Delivery: selo.Delivery(req.Delivery),
 		Subject: selo.OrderSubject{CommonName: sub.CommonName, Country: sub.Country, Organization: sub.Organization,
-			OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
+			Locality: sub.Locality, State: sub.State, OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
 	}, nil
 }
 
@@ -323,7 +325,7 @@ func orderResponse(o *selo.Order) *OrderResponse {
 		Holder: HolderJSON{GivenNames: o.Holder.GivenNames, Surname: o.Holder.Surname, Email: o.Holder.Email,
 			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate)},
 		Subject: OrderSubjectJSON{CommonName: o.Subject.CommonName, Country: o.Subject.Country, Organization: o.Subject.Organization,
-			OrganizationIdentifier: o.Subject.OrganizationIdentifier, SerialNumber: o.Subject.SerialNumber, DNSNames: o.Subject.DNSNames},
+			Locality: o.Subject.Locality, State: o.Subject.State, OrganizationIdentifier: o.Subject.OrganizationIdentifier, SerialNumber: o.Subject.SerialNumber, DNSNames: o.Subject.DNSNames},
 		IdentityStatus: string(o.IdentityStatus), IdentityAttempts: o.IdentityAttempts,
 		CertificateSerial: o.CertificateSerial, CreatedBy: o.CreatedBy, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/selo-qtsp/selo/server"
 )
 
 var oidOrganizationValidated = asn1.ObjectIdentifier{2, 23, 140, 1, 2, 2}
@@ -96,4 +98,22 @@ func TestTLSProfilesOrganisationCSR(t *testing.T) {
 		// Organisation flags name the validation, not the certificate's names.
 		wantExit(t, runSelo(t, "cert", "issue", "--data", data, "--profile", "tls-server-ov", "--csr", cnCSR, "--cn", "other.exemplo.pt"), 2, "names come from the CSR")
 	})
+}
+
+// TestOVOrderOrganisation creates tls-server-ov orders: the organisation the
+// officer validates goes with the order (the certificate's O, L, ST, C come
+// from it at issuance); an order without its locality or state is refused at
+// once, not when the holder is halfway through.
+func TestOVOrderOrganisation(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	base := []string{"--data", data, "order", "create", "--given-names", "Ana", "--surname", "Silva", "--email", "ana@exemplo.pt",
+		"--mobile", "+351912345678", "--profile", "tls-server-ov", "--delivery", "software", "--dns", "www.exemplo.pt"}
+	wantExit(t, runSelo(t, append(base, "--org", "Exemplo Lda", "--country", "PT")...), 1, "locality or state")
+	wantExit(t, runSelo(t, append(base, "--locality", "Lisboa", "--country", "PT")...), 1, "O is required")
+	var created server.CreateOrderResponse
+	decodeJSON(t, mustRunSelo(t, append(base, "--org", "Exemplo Lda", "--locality", "Lisboa", "--country", "PT", "--json")...), &created)
+	if s := created.Order.Subject; s.Organization != "Exemplo Lda" || s.Locality != "Lisboa" || s.Country != "PT" {
+		t.Fatalf("OV order subject %+v", s)
+	}
 }
