@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/notify"
+	"github.com/selo-qtsp/selo/server"
 )
 
 func TestOutboxCommand(t *testing.T) {
@@ -57,4 +60,53 @@ func TestOutboxCommand(t *testing.T) {
 	wantExit(t, runSelo(t, "--data", data, "outbox", "show", "nope"), 1)
 	wantExit(t, runSelo(t, "--data", data, "outbox", "--channel", "fax"), 1, "unknown outbox channel")
 	wantExit(t, runSelo(t, "--data", filepath.Join(t.TempDir(), "missing"), "outbox"), 1, "not initialized")
+}
+
+// TestOutboxJSONShape checks that `selo outbox --json`, `outbox show --json`,
+// the outbox files and the API name the fields alike: id, channel, to,
+// subject, body, created_at.
+func TestOutboxJSONShape(t *testing.T) {
+	t.Parallel()
+	data := dataDir(t)
+	c := newCLI(strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+	c.dataDir = data
+	n, err := c.notifiers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Mailer.SendEmail(context.Background(), selo.Email{To: "maria@example.pt", Subject: "Hello", Body: "Text\n"}); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(t *testing.T, b []byte) string {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%v:\n%s", err, b)
+		}
+		var k []string
+		for key := range m {
+			k = append(k, key)
+		}
+		slices.Sort(k)
+		return strings.Join(k, ",")
+	}
+	want := "body,channel,created_at,id,subject,to"
+	list := mustRunSelo(t, "--data", data, "--json", "outbox")
+	if got := keys(t, []byte(list.stdout)); got != want {
+		t.Errorf("selo outbox --json fields %s, want %s", got, want)
+	}
+	var m selo.OutboxMessage
+	if err := json.Unmarshal([]byte(list.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(t, []byte(mustRunSelo(t, "--data", data, "--json", "outbox", "show", m.ID).stdout)); got != want {
+		t.Errorf("selo outbox show --json fields %s, want %s", got, want)
+	}
+	if got := keys(t, readFile(t, filepath.Join(data, "outbox", m.ID+".json"))); got != want {
+		t.Errorf("outbox file fields %s, want %s", got, want)
+	}
+	api, _ := json.Marshal(server.OutboxMessage{Subject: "s"})
+	if got := keys(t, api); got != want {
+		t.Errorf("API outbox message fields %s, want %s", got, want)
+	}
 }
