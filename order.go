@@ -112,6 +112,10 @@ type Holder struct {
 	Email      string
 	Mobile     string    // E.164, "+351912345678"
 	BirthDate  time.Time // zero when not given
+	// Language of the holder's e-mails, "pt" or "en" (or another an
+	// operator added templates for); "" writes Portuguese then English to a
+	// +351 mobile and English to others.
+	Language string `json:",omitempty"`
 }
 
 // OrderSubject is the certificate subject data the order asks for, beyond

@@ -2,9 +2,9 @@ package registration
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // sendMail sends m and logs a failure without its body, which may hold a code.
@@ -14,6 +14,17 @@ func (s *Service) sendMail(ctx context.Context, m selo.Email) error {
 		return err
 	}
 	return nil
+}
+
+// sendHolderMail writes message name to the order's holder from the
+// templates, in the holder's language(s), and sends it.
+func (s *Service) sendHolderMail(ctx context.Context, o *selo.Order, name string, data map[string]any) error {
+	m, err := s.cfg.Templates.Email(o.Holder.Email, name, notify.HolderLanguages(o.Holder.Language, o.Holder.Mobile), data)
+	if err != nil {
+		s.log.Error("write e-mail", "message", name, "order", o.Number, "err", err)
+		return err
+	}
+	return s.sendMail(ctx, m)
 }
 
 // notifyReady moves a paid order to ready with a fresh lift code and e-mails
@@ -38,8 +49,8 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		}
 		return nil, err
 	}
-	mailErr := s.sendMail(ctx, selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
-		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code)})
+	mailErr := s.sendHolderMail(ctx, o, notify.MessageReady, map[string]any{"Number": o.Number, "Code": code,
+		"BaseURL": s.cfg.BaseURL, "Delivery": string(o.Delivery), "Profile": o.Profile})
 	if mailErr != nil {
 		back := s.transition(o, selo.OrderPaid, "system", "the ready e-mail could not be sent; it will be sent again", nil)
 		back.Audit.Outcome = selo.OutcomeFailure

@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // Defaults for Config's zero values.
@@ -44,6 +46,11 @@ type Config struct {
 	Authority *authority.Authority
 	Keys      selo.KeyStore // required for cloud delivery
 	Mailer    selo.Mailer
+	// Templates writes the e-mails (nil: the embedded pt and en ones).
+	Templates *notify.Templates
+	// BaseURL is the server's public URL, which the "ready" e-mail tells
+	// the holder to lift from (selo lift --server BaseURL).
+	BaseURL string
 	// Documents runs the machine checks of identity documents; nil means
 	// the catalogue shipped with Selo (NewCatalogueChecker("")).
 	Documents DocumentChecker
@@ -90,6 +97,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Templates == nil {
+		cfg.Templates = notify.DefaultTemplates()
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if cfg.Documents == nil {
 		docs, err := NewCatalogueChecker("")
 		if err != nil {

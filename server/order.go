@@ -71,6 +71,8 @@ type HolderJSON struct {
 	Mobile     string `json:"mobile"`
 	// BirthDate is YYYY-MM-DD; optional.
 	BirthDate string `json:"birth_date,omitempty"`
+	// Language of the holder's e-mails: "pt" or "en"; optional (see docs/orders.md).
+	Language string `json:"language,omitempty"`
 }
 
 // OrderSubjectJSON is the certificate subject data an order asks for.
@@ -268,7 +270,7 @@ func decodeCreateOrder(body io.Reader) (registration.OrderRequest, error) {
 	}
 	h, sub := req.Holder, req.Subject
 	return registration.OrderRequest{
-		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth},
+		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth, Language: h.Language},
 		Profile:  req.Profile,
 		Delivery: selo.Delivery(req.Delivery),
 		Subject: selo.OrderSubject{CommonName: sub.CommonName, Country: sub.Country, Organization: sub.Organization,
@@ -323,7 +325,7 @@ func orderResponse(o *selo.Order) *OrderResponse {
 	out := &OrderResponse{
 		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery),
 		Holder: HolderJSON{GivenNames: o.Holder.GivenNames, Surname: o.Holder.Surname, Email: o.Holder.Email,
-			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate)},
+			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate), Language: o.Holder.Language},
 		Subject: OrderSubjectJSON{CommonName: o.Subject.CommonName, Country: o.Subject.Country, Organization: o.Subject.Organization,
 			Locality: o.Subject.Locality, State: o.Subject.State, OrganizationIdentifier: o.Subject.OrganizationIdentifier, SerialNumber: o.Subject.SerialNumber, DNSNames: o.Subject.DNSNames},
 		IdentityStatus: string(o.IdentityStatus), IdentityAttempts: o.IdentityAttempts,

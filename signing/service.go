@@ -22,6 +22,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // Store is what the service persists through. selo.Store satisfies it.
@@ -61,8 +62,10 @@ type Config struct {
 	// CodeKey keys the HMAC under which SMS codes are stored (at least 32 bytes).
 	CodeKey []byte
 	SMS     selo.SMSSender
-	Clock   selo.Clock
-	Logger  *slog.Logger
+	// Templates writes the texts (nil: the embedded pt and en ones).
+	Templates *notify.Templates
+	Clock     selo.Clock
+	Logger    *slog.Logger
 	// Issuer names the service in otpauth:// URIs (the authenticator app shows it).
 	Issuer string
 	// PublicURL is the base URL wallets call, e.g. "https://sign.example.eu".
@@ -95,6 +98,7 @@ type Service struct {
 	secrets   selo.SecretBox
 	codeKey   []byte
 	sms       selo.SMSSender
+	templates *notify.Templates
 	clock     selo.Clock
 	log       *slog.Logger
 	issuer    string
@@ -121,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, authority: cfg.Authority, secrets: cfg.Secrets,
-		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, clock: cfg.Clock, log: cfg.Logger,
+		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, templates: cfg.Templates, clock: cfg.Clock, log: cfg.Logger,
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		sessionLifetime:    orDuration(cfg.SessionLifetime, DefaultSessionLifetime),
 		sadLifetime:        orDuration(cfg.SADLifetime, DefaultSADLifetime),
@@ -134,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 		password:           cfg.Password,
 		cacheTTL:           orDuration(cfg.CacheTTL, DefaultCacheTTL),
 		waiters:            newBroadcaster(),
+	}
+	if s.templates == nil {
+		s.templates = notify.DefaultTemplates()
 	}
 	if s.smsDigits < 6 || s.smsDigits > 8 {
 		return nil, fmt.Errorf("signing: SMS codes have 6 to 8 digits, not %d", s.smsDigits)

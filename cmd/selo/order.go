@@ -99,6 +99,7 @@ outbox ('selo outbox').`,
 	f.StringVar(&req.Holder.Surname, "surname", "", "the holder's surname")
 	f.StringVar(&req.Holder.Email, "email", "", "the holder's e-mail (codes are sent there)")
 	f.StringVar(&req.Holder.Mobile, "mobile", "", "the holder's mobile number in E.164 form, e.g. +351912345678")
+	f.StringVar(&req.Holder.Language, "language", "", "language of the holder's e-mails: pt or en (default: Portuguese then English for a +351 mobile, else English)")
 	f.StringVar(&birthDate, "birth-date", "", "the holder's birth date, YYYY-MM-DD (optional)")
 	f.StringVar(&req.Profile, "profile", "", "certificate profile, e.g. qualified-sign, qualified-seal, advanced-invoice, tls-server")
 	f.StringVar(&delivery, "delivery", "", "where the key lives: software (.pfx), token (the holder's device) or cloud (Selo's key store)")
@@ -209,6 +210,7 @@ func (c *cli) printOrder(o *selo.Order) {
 	row("Profile", o.Profile)
 	row("Delivery", string(o.Delivery))
 	row("Holder", fmt.Sprintf("%s %s <%s> %s", o.Holder.GivenNames, o.Holder.Surname, o.Holder.Email, o.Holder.Mobile))
+	row("Language", o.Holder.Language)
 	if !o.Holder.BirthDate.IsZero() {
 		row("Birth date", o.Holder.BirthDate.Format("2006-01-02"))
 	}

@@ -60,7 +60,7 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 		return nil, err
 	}
 	return registration.New(registration.Config{
-		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
+		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer, Templates: n.Templates, BaseURL: c.baseURL,
 		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log,
 	})
 }

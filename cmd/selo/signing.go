@@ -50,7 +50,7 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 		return nil, fmt.Errorf("the store does not hold accounts and credentials")
 	}
 	return signing.New(signing.Config{
-		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS,
+		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Templates: n.Templates,
 		Logger: c.log, PublicURL: c.baseURL,
 	})
 }
