@@ -303,8 +303,10 @@ type AuditReport struct {
 	// or an entry that no longer matches a signed checkpoint. Nil when intact.
 	Problem *selo.AuditProblem
 	// KeyMissing is set when the key store holds no audit key yet: no entry
-	// is anchored.
+	// is anchored. Unchecked counts the checkpoints found all the same (a
+	// lost key, or the wrong key store): they cannot be checked.
 	KeyMissing bool
+	Unchecked  int
 	// Checkpoints counts the checkpoints whose signature verified.
 	Checkpoints int
 	// AnchoredThrough is the last entry a valid checkpoint vouches for (0
@@ -347,7 +349,7 @@ func (a *Authority) VerifyAuditLog(ctx context.Context, extra []*selo.AuditCheck
 			}
 		}
 	} else {
-		cps = nil
+		r.Unchecked, cps = len(cps), nil
 	}
 	next := 0 // the next checkpoint to meet while walking
 	var prev *selo.AuditEntry

@@ -275,8 +275,11 @@ func TestIssueRefusals(t *testing.T) {
 				Subject: pkix.Name{CommonName: "www.example.pt"}})}, selo.EINVALID},
 			{"DNS SAN on qualified-seal", authority.IssueRequest{Profile: "qualified-seal", CSR: csrPEM(t, p256, &x509.CertificateRequest{
 				Subject: sealReq.Subject, DNSNames: []string{"example.pt"}})}, selo.EINVALID},
-			{"organization on tls-server", authority.IssueRequest{Profile: "tls-server", CSR: csrPEM(t, p256, &x509.CertificateRequest{
-				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
+			// A DV profile leaves a CSR's O, L, ST, C out; other attributes are refused.
+			{"serialNumber on tls-server", authority.IssueRequest{Profile: "tls-server", CSR: csrPEM(t, p256, &x509.CertificateRequest{
+				Subject: pkix.Name{SerialNumber: "X1"}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
+			{"unvalidated organization on tls-server-ov", authority.IssueRequest{Profile: "tls-server-ov", CSR: csrPEM(t, p256, &x509.CertificateRequest{
+				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}, Locality: []string{"Lisboa"}, Country: []string{"PT"}}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
 			{"organization on advanced-email", authority.IssueRequest{Profile: "advanced-email", CSR: csrPEM(t, p256, &x509.CertificateRequest{
 				Subject: pkix.Name{CommonName: "ana@example.pt", Organization: []string{"Exemplo, Lda."}}, EmailAddresses: []string{"ana@example.pt"}})}, selo.EINVALID},
 			{"qualified-sign without serialNumber", authority.IssueRequest{Profile: "qualified-sign", CSR: csrPEM(t, p256, &x509.CertificateRequest{
@@ -290,7 +293,7 @@ func TestIssueRefusals(t *testing.T) {
 			{"unknown key type to generate", authority.IssueRequest{Profile: "tls-server", GenerateKey: "ed25519", Subject: tlsReq.Subject, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
 			{"generated RSA 2048 under a 3072-bit profile", authority.IssueRequest{Profile: "qualified-seal", GenerateKey: selo.KeyRSA2048, Subject: sealReq.Subject}, selo.EINVALID},
 			{"generated key for a subject the profile refuses", authority.IssueRequest{Profile: "tls-server", GenerateKey: selo.KeyECDSAP256,
-				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}}, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
+				Subject: pkix.Name{SerialNumber: "X1"}, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
 			{"generated key without the required SAN", authority.IssueRequest{Profile: "advanced-email", GenerateKey: selo.KeyECDSAP256,
 				Subject: pkix.Name{CommonName: "ana@example.pt"}}, selo.EINVALID},
 		} {

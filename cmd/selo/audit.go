@@ -81,6 +81,9 @@ it exits 0 when the log is intact.`,
 			if c.jsonOut {
 				out := map[string]any{"entries_verified": n, "intact": problem == nil,
 					"audit_key": !report.KeyMissing, "checkpoints": report.Checkpoints, "anchored_through": report.AnchoredThrough}
+				if report.Unchecked > 0 {
+					out["unchecked_checkpoints"] = report.Unchecked
+				}
 				if report.AnchoredThrough > 0 {
 					out["anchored_at"] = report.AnchoredAt
 				}

@@ -35,6 +35,10 @@ type auditExport struct {
 // they do not yet.
 func printAnchoring(w io.Writer, n int64, r *authority.AuditReport) {
 	switch {
+	case r.KeyMissing && r.Unchecked > 0:
+		fmt.Fprintf(w, "Unproven: the database holds %d signed checkpoint(s) but the key store has no audit key to check them:\n"+
+			"  is this the key store the log was written with (--keystore, --master-key-file)? A lost key cannot be replaced.\n", r.Unchecked)
+		return
 	case r.KeyMissing:
 		fmt.Fprintf(w, "Unproven: there is no audit key yet, so no entry is anchored by a signed checkpoint.\n"+
 			"  'selo serve' makes the key when it starts; 'selo audit checkpoint' makes it and signs one now.\n")

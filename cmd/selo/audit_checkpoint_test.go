@@ -172,6 +172,10 @@ func TestAuditCheckpointOldDataDirectory(t *testing.T) {
 	if err := os.Remove(keyFile); err != nil {
 		t.Fatalf("the template data directory has no audit key: %v", err)
 	}
+	// Checkpoints without their key are not taken as proof, and verify says why.
+	if r := mustRunSelo(t, "audit", "verify", "--data", data); !strings.Contains(r.stdout, "holds 1 signed checkpoint(s) but the key store has no audit key") {
+		t.Fatalf("audit verify with checkpoints and no key:\n%s", r)
+	}
 	openAuditDB(t, data, "").exec(t, `DELETE FROM audit_checkpoints`)
 	r := mustRunSelo(t, "audit", "verify", "--data", data)
 	if !strings.Contains(r.stdout, "Audit log intact") || !strings.Contains(r.stdout, "there is no audit key yet") {

@@ -27,6 +27,7 @@ type auditVerify struct {
 	AnchoredAt      time.Time `json:"anchored_at"`
 	UnprovenFrom    int64     `json:"unproven_from"`
 	BeforeKey       int64     `json:"written_before_audit_key"`
+	Unchecked       int       `json:"unchecked_checkpoints"`
 }
 
 // tamper runs SQL statements on the data directory's database as an intruder
