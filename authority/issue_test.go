@@ -566,7 +566,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Store() != st || len(a.Profiles()) != 5 {
+	if a.Store() != st || len(a.Profiles()) != len(profiles) || len(profiles) != 6 {
 		t.Fatal("Store or Profiles do not return what the authority was given")
 	}
 	if got := a.URLs("ca-1"); got != (pki.IssuerURLs{CRL: "https://pki.example.eu/crl/ca-1.crl", OCSP: "https://pki.example.eu/ocsp", CAIssuers: "https://pki.example.eu/ca/ca-1.crt"}) {
