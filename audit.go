@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -90,6 +91,31 @@ func VerifyAuditChain(prev *AuditEntry, entries []*AuditEntry) *AuditProblem {
 	return nil
 }
 
+// AuditKeyID is the key store ID of the audit key, the key that signs audit
+// checkpoints. The database never holds it: whoever can rewrite the database
+// cannot sign a checkpoint for a rewritten log.
+const AuditKeyID = "audit/checkpoint"
+
+// AuditCheckpoint is a signed statement that the audit log had Seq entries and
+// that entry Seq's hash was Hash at Time. Because each hash covers every
+// earlier entry, a checkpoint anchors the whole log up to Seq: an entry
+// changed and every later hash recomputed (a re-chain) no longer matches it.
+type AuditCheckpoint struct {
+	Seq       int64     `json:"seq"`       // the head entry's sequence number: the number of entries covered
+	Hash      string    `json:"hash"`      // the head entry's hash
+	Time      time.Time `json:"time"`      // when it was signed, truncated to microseconds
+	KeyID     string    `json:"key_id"`    // the key store ID of the key that signed it
+	Signature []byte    `json:"signature"` // the signature over SignedBytes (ASN.1 ECDSA or PKCS#1 v1.5, SHA-256)
+}
+
+// SignedBytes returns the exact bytes the checkpoint's signature covers. The
+// prefix names the purpose, so a checkpoint signature can never be taken for
+// a signature on anything else the audit key might sign.
+func (c *AuditCheckpoint) SignedBytes() []byte {
+	return fmt.Appendf(nil, "selo audit checkpoint v1\nseq %d\nhash %s\ntime %s\nkey %s\n",
+		c.Seq, c.Hash, c.Time.UTC().Format(time.RFC3339Nano), c.KeyID)
+}
+
 // AuditStore appends to and reads the audit log.
 type AuditStore interface {
 	// AppendAudit seals and appends one entry on its own (for events that change
@@ -97,4 +123,10 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, entry *AuditEntry) error
 	// ListAudit returns up to limit entries with Seq > afterSeq, in Seq order.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]*AuditEntry, error)
+	// AppendAuditCheckpoint stores a signed checkpoint; its Time is
+	// truncated to microseconds.
+	AppendAuditCheckpoint(ctx context.Context, cp *AuditCheckpoint) error
+	// ListAuditCheckpoints returns every stored checkpoint in Seq order (then
+	// Time), as stored, without checking them.
+	ListAuditCheckpoints(ctx context.Context) ([]*AuditCheckpoint, error)
 }

@@ -28,13 +28,14 @@ type SMSSender interface {
 }
 
 // OutboxMessage is one message the local outbox holds.
+// Its JSON shape is the one the outbox files and the API use.
 type OutboxMessage struct {
-	ID        string // sortable: later messages have greater IDs
-	Channel   string // "email" or "sms"
-	To        string
-	Subject   string // e-mail only
-	Body      string
-	CreatedAt time.Time
+	ID        string    `json:"id"`      // sortable: later messages have greater IDs
+	Channel   string    `json:"channel"` // "email" or "sms"
+	To        string    `json:"to"`
+	Subject   string    `json:"subject,omitempty"` // e-mail only
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // SecretBox encrypts small secrets (TOTP seeds, authorizer secrets, one-time

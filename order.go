@@ -112,6 +112,10 @@ type Holder struct {
 	Email      string
 	Mobile     string    // E.164, "+351912345678"
 	BirthDate  time.Time // zero when not given
+	// Language of the holder's e-mails, "pt" or "en" (or another an
+	// operator added templates for); "" writes Portuguese then English to a
+	// +351 mobile and English to others.
+	Language string `json:",omitempty"`
 }
 
 // OrderSubject is the certificate subject data the order asks for, beyond
@@ -120,6 +124,8 @@ type OrderSubject struct {
 	CommonName             string   `json:",omitempty"`
 	Country                string   `json:",omitempty"` // ISO 3166 alpha-2
 	Organization           string   `json:",omitempty"`
+	Locality               string   `json:",omitempty"` // the organisation's, for an OV TLS certificate
+	State                  string   `json:",omitempty"` // state or province, likewise
 	OrganizationIdentifier string   `json:",omitempty"` // ETSI EN 319 412-1, e.g. VATPT-500000000
 	SerialNumber           string   `json:",omitempty"` // natural person identifier, e.g. IDCPT-12345678
 	DNSNames               []string `json:",omitempty"`

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/store/storetest"
 )
 
 // wantProblem fails the test unless VerifyAudit names entry seq for reason.
@@ -119,5 +121,67 @@ func TestVerifyAuditEmpty(t *testing.T) {
 	}
 	if n, problem, err := a.VerifyAudit(ctx); n != 0 || problem != nil || err != nil {
 		t.Fatalf("VerifyAudit of an empty log = %d, %+v, %v", n, problem, err)
+	}
+}
+
+// TestCheckpointPolicy checks when CheckpointAuditIfDue signs: at once when
+// there is no checkpoint, then after policy.Entries entries or policy.Interval
+// with new entries, never for an unchanged head; and that it refuses to sign
+// over a log rewritten under an earlier checkpoint.
+func TestCheckpointPolicy(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			clock := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
+			var s *stack
+			if backend == "sqlite" {
+				s = sqliteStack(t, testenv.Options{Clock: clock})
+			} else {
+				s = postgresStack(t, clock)
+			}
+			ctx := context.Background()
+			policy := authority.CheckpointPolicy{Entries: 3, Interval: time.Hour}
+			due := func(want bool) {
+				t.Helper()
+				cp, err := s.A.CheckpointAuditIfDue(ctx, "test", policy)
+				if err != nil || (cp != nil) != want {
+					t.Fatalf("CheckpointAuditIfDue = %+v, %v; want signed %v", cp, err, want)
+				}
+			}
+			appendN := func(n int) {
+				for i := 0; i < n; i++ {
+					if err := s.Store.AppendAudit(ctx, &selo.AuditEntry{Actor: "test", Action: "test.event", Object: "x", Outcome: selo.OutcomeSuccess, Details: "{}"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			due(true)  // the first checkpoint (and the key) at once
+			due(false) // nothing new
+			appendN(2)
+			due(false) // 2 < 3 entries, no hour passed
+			appendN(1)
+			due(true) // 3 entries
+			appendN(1)
+			clock.Add(59 * time.Minute)
+			due(false)
+			clock.Add(time.Minute)
+			due(true) // an hour with a new entry
+			clock.Add(2 * time.Hour)
+			due(false) // an hour, but nothing new
+
+			report, err := s.A.VerifyAuditLog(ctx, nil)
+			if err != nil || report.Problem != nil || report.Checkpoints != 3 || report.AnchoredThrough != report.Entries || report.KeyCreatedAt == 0 {
+				t.Fatalf("VerifyAuditLog = %+v, %v", report, err)
+			}
+			// Change an entry after the checkpoint and recompute its hash:
+			// no new checkpoint is signed over the broken chain.
+			appendN(3)
+			entries := s.audit(t)
+			e := entries[len(entries)-2]
+			e.Details = `{"changed":true}`
+			s.exec(t, `UPDATE audit_log SET details = $1, hash = $2 WHERE seq = $3`, e.Details, e.ComputeHash(), e.Seq)
+			if _, err := s.A.CheckpointAuditIfDue(ctx, "test", policy); selo.ErrorCode(err) != selo.ECONFLICT {
+				t.Fatalf("CheckpointAuditIfDue over a rewritten log = %v; want ECONFLICT", err)
+			}
+		})
 	}
 }

@@ -33,6 +33,11 @@ type IssueRequest struct {
 	DNSNames       []string
 	EmailAddresses []string
 
+	// Validated holds the subject attributes the registration authority
+	// validated (an OV order's organisation: O, L, ST, C by short name); a
+	// profile's subject.validated attributes come only from here.
+	Validated map[string]string
+
 	// KeyID, with PublicKey, names the key store key it belongs to (a cloud
 	// key), recorded with the certificate. It is never deleted on failure.
 	KeyID string
@@ -128,10 +133,12 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 		return nil, selo.Errorf(selo.EINVALID, "a CSR or a key type to generate is required")
 	}
 	preq.KeyInQSCD = req.KeyInQSCD
+	preq.Validated = req.Validated
 	if err := profile.CheckRequest(preq); err != nil {
 		a.dropKey(ctx, keyID)
 		return nil, err
 	}
+	dropped := profile.DroppedAttributes(preq)
 	if req.Serial != nil {
 		existing, err := a.store.FindCertificate(ctx, pki.SerialHex(req.Serial))
 		switch {
@@ -150,10 +157,17 @@ func (a *Authority) issue(ctx context.Context, actor string, req IssueRequest) (
 	}
 	storeIssued := func(issued *pki.Issued) (*selo.Certificate, error) {
 		rec := a.record(ca.ID, profile.Name, recordKeyID, issued)
-		entry := a.audit(actor, "certificate.issue", "certificate/"+rec.Serial, selo.OutcomeSuccess, map[string]any{
+		details := map[string]any{
 			"ca": ca.ID, "profile": profile.Name, "subject": rec.Subject, "key": pki.KeyDescription(preq.PublicKey),
 			"key_id": recordKeyID, "key_in_qscd": preq.KeyInQSCD, "not_after": rec.NotAfter, "lint_findings": len(issued.Findings),
-		})
+		}
+		if len(dropped) > 0 {
+			details["dropped_subject"] = dropped
+		}
+		if len(req.Validated) > 0 {
+			details["validated_subject"] = req.Validated
+		}
+		entry := a.audit(actor, "certificate.issue", "certificate/"+rec.Serial, selo.OutcomeSuccess, details)
 		return rec, a.store.CreateCertificate(ctx, rec, entry)
 	}
 	if req.Serial != nil {
@@ -330,4 +344,23 @@ func lintJSON(findings []pki.LintFinding) []byte {
 		return []byte("[]")
 	}
 	return b
+}
+
+// DroppedSubject names the subject attributes of req's CSR (or subject) that
+// its profile ignores and so leaves out of the certificate, such as the O, L,
+// ST and C of a CSR for a DV TLS certificate, for telling the user.
+func (a *Authority) DroppedSubject(req IssueRequest) ([]string, error) {
+	profile, err := a.Profile(req.Profile)
+	if err != nil {
+		return nil, err
+	}
+	preq := &pki.Request{Subject: req.Subject}
+	if len(req.CSR) > 0 {
+		csr, err := pki.ParseCSR(req.CSR)
+		if err != nil {
+			return nil, err
+		}
+		preq = pki.RequestFromCSR(csr)
+	}
+	return profile.DroppedAttributes(preq), nil
 }

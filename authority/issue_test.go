@@ -295,8 +295,11 @@ func TestIssueRefusals(t *testing.T) {
 				Subject: pkix.Name{CommonName: "www.example.pt"}})}, selo.EINVALID},
 			{"DNS SAN on qualified-seal", authority.IssueRequest{Profile: "qualified-seal", CSR: csrPEM(t, p256, &x509.CertificateRequest{
 				Subject: sealReq.Subject, DNSNames: []string{"example.pt"}})}, selo.EINVALID},
-			{"organization on tls-server", authority.IssueRequest{Profile: "tls-server", CSR: csrPEM(t, p256, &x509.CertificateRequest{
-				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
+			// A DV profile leaves a CSR's O, L, ST, C out; other attributes are refused.
+			{"serialNumber on tls-server", authority.IssueRequest{Profile: "tls-server", CSR: csrPEM(t, p256, &x509.CertificateRequest{
+				Subject: pkix.Name{SerialNumber: "X1"}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
+			{"unvalidated organization on tls-server-ov", authority.IssueRequest{Profile: "tls-server-ov", CSR: csrPEM(t, p256, &x509.CertificateRequest{
+				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}, Locality: []string{"Lisboa"}, Country: []string{"PT"}}, DNSNames: []string{"www.example.pt"}})}, selo.EINVALID},
 			{"organization on advanced-email", authority.IssueRequest{Profile: "advanced-email", CSR: csrPEM(t, p256, &x509.CertificateRequest{
 				Subject: pkix.Name{CommonName: "ana@example.pt", Organization: []string{"Exemplo, Lda."}}, EmailAddresses: []string{"ana@example.pt"}})}, selo.EINVALID},
 			{"qualified-sign without serialNumber", authority.IssueRequest{Profile: "qualified-sign", CSR: csrPEM(t, p256, &x509.CertificateRequest{
@@ -310,7 +313,7 @@ func TestIssueRefusals(t *testing.T) {
 			{"unknown key type to generate", authority.IssueRequest{Profile: "tls-server", GenerateKey: "ed25519", Subject: tlsReq.Subject, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
 			{"generated RSA 2048 under a 3072-bit profile", authority.IssueRequest{Profile: "qualified-seal", GenerateKey: selo.KeyRSA2048, Subject: sealReq.Subject}, selo.EINVALID},
 			{"generated key for a subject the profile refuses", authority.IssueRequest{Profile: "tls-server", GenerateKey: selo.KeyECDSAP256,
-				Subject: pkix.Name{Organization: []string{"Exemplo, Lda."}}, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
+				Subject: pkix.Name{SerialNumber: "X1"}, DNSNames: tlsReq.DNSNames}, selo.EINVALID},
 			{"generated key without the required SAN", authority.IssueRequest{Profile: "advanced-email", GenerateKey: selo.KeyECDSAP256,
 				Subject: pkix.Name{CommonName: "ana@example.pt"}}, selo.EINVALID},
 		} {
@@ -583,7 +586,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Store() != st || len(a.Profiles()) != 5 {
+	if a.Store() != st || len(a.Profiles()) != len(profiles) || len(profiles) != 6 {
 		t.Fatal("Store or Profiles do not return what the authority was given")
 	}
 	if got := a.URLs("ca-1"); got != (pki.IssuerURLs{CRL: "https://pki.example.eu/crl/ca-1.crl", OCSP: "https://pki.example.eu/ocsp", CAIssuers: "https://pki.example.eu/ca/ca-1.crt"}) {

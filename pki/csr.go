@@ -180,3 +180,56 @@ func RequestFromCSR(csr *x509.CertificateRequest) *Request {
 	}
 	return req
 }
+
+// CSRProblem says in words why data (a file's contents, PEM or DER) is not a
+// readable PKCS#10 certificate request, for a person who gave the wrong file
+// or a damaged one; "" when it parses. It never returns an ASN.1 dump.
+func CSRProblem(data []byte) string {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return "the file is empty"
+	}
+	der := trimmed
+	if bytes.Contains(trimmed, []byte("-----BEGIN")) {
+		block, rest := pem.Decode(trimmed)
+		switch {
+		case block == nil:
+			return "the PEM block is damaged: its BEGIN/END lines or its base64 text are broken (was it cut or edited?)"
+		case block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST":
+			return fmt.Sprintf("the file holds a PEM %q block, not a CERTIFICATE REQUEST", truncate(block.Type, 40))
+		case len(bytes.TrimSpace(rest)) != 0 && bytes.Contains(rest, []byte("-----BEGIN")):
+			return "the file holds more than one PEM block; give the certificate request alone"
+		}
+		der = block.Bytes
+	} else if trimmed[0] != 0x30 {
+		return "the file is neither PEM (-----BEGIN CERTIFICATE REQUEST-----) nor DER: it is not a certificate request"
+	} else {
+		der = data
+	}
+	_, err := x509.ParseCertificateRequest(der)
+	if err == nil {
+		return ""
+	}
+	if _, cerr := x509.ParseCertificate(der); cerr == nil {
+		return "this is a certificate, not a certificate request"
+	}
+	if _, kerr := x509.ParsePKCS8PrivateKey(der); kerr == nil {
+		return "this is a private key, not a certificate request: keep it secret and give the CSR instead"
+	}
+	if _, kerr := x509.ParseECPrivateKey(der); kerr == nil {
+		return "this is a private key, not a certificate request: keep it secret and give the CSR instead"
+	}
+	if _, kerr := x509.ParsePKIXPublicKey(der); kerr == nil {
+		return "this is a public key, not a certificate request"
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "truncated"):
+		return "the request is cut short: the data ends before the request does (was the file copied only in part?)"
+	case strings.Contains(msg, "trailing data"):
+		return "there are extra bytes after the request"
+	case strings.Contains(msg, "asn1:"):
+		return "the data is not laid out as a PKCS#10 certificate request (wrong file, or damaged)"
+	}
+	return "it is not a valid PKCS#10 certificate request: " + x509Message(err)
+}

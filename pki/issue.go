@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -155,6 +156,16 @@ func (iss *Issuer) Reissue(p *Profile, old *x509.Certificate, serial *big.Int, n
 		// The key has not moved: a key certified in a QSCD still is.
 		KeyInQSCD: HasQcSSCD(old),
 	}
+	// The old certificate's validated attributes were validated when it was
+	// issued; a re-issue repeats them.
+	for _, sv := range subjectValues(old.Subject) {
+		if a := attributeByOID(sv.oid); a != nil && slices.Contains(p.Subject.Validated, a.name) {
+			if req.Validated == nil {
+				req.Validated = map[string]string{}
+			}
+			req.Validated[a.name] = anyString(sv.value)
+		}
+	}
 	for _, ip := range old.IPAddresses {
 		req.unsupportedSANs = append(req.unsupportedSANs, "ip address "+ip.String())
 	}
@@ -254,7 +265,7 @@ func (iss *Issuer) leafTemplate(p *Profile, req *Request, rawSubject []byte, ser
 	}
 
 	if rawSubject == nil {
-		values, err := p.checkSubject(req.Subject, req.DNSNames)
+		values, err := p.checkSubject(req)
 		if err != nil {
 			return nil, err
 		}

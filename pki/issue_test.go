@@ -27,6 +27,7 @@ var issueProfiles = []struct {
 	{"advanced-invoice", []string{"ecdsa-p256", "rsa-2048"}, pki.KindAdvanced},
 	{"advanced-email", []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048"}, pki.KindSMIME},
 	{"tls-server", []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048"}, pki.KindTLS},
+	{"tls-server-ov", []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048"}, pki.KindTLS},
 }
 
 func mustSerial(t testing.TB) *big.Int {

@@ -23,7 +23,7 @@ import (
 )
 
 // Profile says what a certificate may be. Loaded from YAML data files; the
-// five built-ins are embedded and an operator may copy and change them.
+// built-ins are embedded and an operator may copy and change them.
 type Profile struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
@@ -46,6 +46,15 @@ type Profile struct {
 	Subject struct {
 		Required []string `yaml:"required"`
 		Allowed  []string `yaml:"allowed"`
+		// Validated attributes come only from what the registration
+		// authority validated (Request.Validated: an order's organisation),
+		// never from the request's subject: a CSR may repeat the validated
+		// value, any other value is refused. May overlap Required.
+		Validated []string `yaml:"validated"`
+		// Ignored attributes are accepted in a request and left out of the
+		// certificate (a DV certificate names only the domain, whatever the
+		// CSR says); DroppedAttributes tells the caller which were.
+		Ignored []string `yaml:"ignored"`
 	} `yaml:"subject"`
 	// SAN rules: which subjectAltName types are required/allowed.
 	SAN struct {
@@ -248,7 +257,7 @@ func (p *Profile) validate() error {
 	}
 
 	seen = map[string]bool{}
-	for _, list := range [][]string{p.Subject.Required, p.Subject.Allowed} {
+	for _, list := range [][]string{p.Subject.Required, p.Subject.Allowed, p.Subject.Ignored} {
 		for _, a := range list {
 			if _, ok := attributeByName[a]; !ok {
 				return invalidProfile("subject: unknown attribute %q (want one of %s)", a, strings.Join(attributeNames(), ", "))
@@ -257,6 +266,14 @@ func (p *Profile) validate() error {
 				return invalidProfile("subject: attribute %q is listed twice", a)
 			}
 			seen[a] = true
+		}
+	}
+	for _, a := range p.Subject.Validated {
+		if _, ok := attributeByName[a]; !ok {
+			return invalidProfile("subject.validated: unknown attribute %q (want one of %s)", a, strings.Join(attributeNames(), ", "))
+		}
+		if slices.Contains(p.Subject.Allowed, a) || slices.Contains(p.Subject.Ignored, a) {
+			return invalidProfile("subject: attribute %q is validated and also allowed or ignored", a)
 		}
 	}
 	for _, r := range []struct {
@@ -371,8 +388,9 @@ var builtins = sync.OnceValues(func() (map[string][]byte, map[string]*Profile) {
 	return files, profiles
 })
 
-// BuiltinProfiles returns the five embedded profiles by name:
-// qualified-sign, qualified-seal, advanced-invoice, advanced-email, tls-server.
+// BuiltinProfiles returns the embedded profiles by name: qualified-sign,
+// qualified-seal, advanced-invoice, advanced-email, tls-server (DV) and
+// tls-server-ov.
 // Each call returns fresh copies, so a caller may change them.
 func BuiltinProfiles() map[string]*Profile {
 	files, _ := builtins()

@@ -16,7 +16,7 @@ import (
 func TestBuiltinProfiles(t *testing.T) {
 	profiles := pki.BuiltinProfiles()
 	files := pki.BuiltinProfileFiles()
-	want := []string{"advanced-email", "advanced-invoice", "qualified-seal", "qualified-sign", "tls-server"}
+	want := []string{"advanced-email", "advanced-invoice", "qualified-seal", "qualified-sign", "tls-server", "tls-server-ov"}
 	var names []string
 	for n := range profiles {
 		names = append(names, n)
@@ -93,7 +93,7 @@ func TestLoadProfileErrors(t *testing.T) {
 
 func TestLoadProfiles(t *testing.T) {
 	dir := t.TempDir()
-	if ps, err := pki.LoadProfiles(filepath.Join(dir, "missing")); err != nil || len(ps) != 5 {
+	if ps, err := pki.LoadProfiles(filepath.Join(dir, "missing")); err != nil || len(ps) != 6 {
 		t.Fatalf("missing dir: %d profiles, %v", len(ps), err)
 	}
 	custom := strings.Replace(string(pki.BuiltinProfileFiles()["tls-server"]), "validity_days: 199", "validity_days: 90", 1)
@@ -108,7 +108,7 @@ func TestLoadProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 6 || ps["tls-server"].ValidityDays != 90 || ps["tls-ov"] == nil {
+	if len(ps) != 7 || ps["tls-server"].ValidityDays != 90 || ps["tls-ov"] == nil {
 		t.Fatalf("overlay: %d profiles, tls-server %d days", len(ps), ps["tls-server"].ValidityDays)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: [\n"), 0o644); err != nil {
@@ -151,7 +151,19 @@ func TestCheckRequest(t *testing.T) {
 		{"CN not a SAN mailbox", "advanced-email", func(r *pki.Request) { r.Subject.CommonName = "Ana Silva" }, "subject CN"},
 		{"no dns", "tls-server", func(r *pki.Request) { r.DNSNames = nil; r.Subject = pkix.Name{} }, "requires at least one dns name"},
 		{"CN not a SAN", "tls-server", func(r *pki.Request) { r.Subject.CommonName = "other.example.pt" }, "subject CN"},
-		{"O on DV", "tls-server", func(r *pki.Request) { r.Subject.Organization = []string{"X"} }, "subject attribute O is not allowed"},
+		{"O, L, ST, C on DV are dropped", "tls-server", func(r *pki.Request) {
+			r.Subject.Organization, r.Subject.Locality, r.Subject.Province, r.Subject.Country = []string{"X"}, []string{"Lisboa"}, []string{"Lisboa"}, []string{"PT"}
+		}, ""},
+		{"serialNumber on DV", "tls-server", func(r *pki.Request) { r.Subject.SerialNumber = "X1" }, "subject attribute serialNumber is not allowed"},
+		{"OV ok", "tls-server-ov", func(r *pki.Request) {}, ""},
+		{"OV from validation only", "tls-server-ov", func(r *pki.Request) { r.Subject = pkix.Name{CommonName: "www.example.pt"} }, ""},
+		{"OV organisation not validated", "tls-server-ov", func(r *pki.Request) { r.Validated = nil }, "only from the validated organisation"},
+		{"OV CSR organisation differs", "tls-server-ov", func(r *pki.Request) { r.Subject.Organization = []string{"Other, S.A."} }, "does not match the validated organisation"},
+		{"OV CSR locality differs", "tls-server-ov", func(r *pki.Request) { r.Subject.Locality = []string{"Porto"} }, "does not match the validated organisation"},
+		{"OV without locality or state", "tls-server-ov", func(r *pki.Request) { r.Subject.Locality = nil; delete(r.Validated, "L") }, "locality or state"},
+		{"OV without country", "tls-server-ov", func(r *pki.Request) { r.Subject.Country = nil; delete(r.Validated, "C") }, "subject attribute C is required"},
+		{"OV validated attribute the profile does not take", "tls-server-ov", func(r *pki.Request) { r.Validated["serialNumber"] = "X" }, "does not take a validated serialNumber"},
+		{"OV OU dropped", "tls-server-ov", func(r *pki.Request) { r.Subject.OrganizationalUnit = []string{"IT"} }, ""},
 		{"upper-case dns", "tls-server", func(r *pki.Request) { r.DNSNames = []string{"WWW.example.pt"}; r.Subject = pkix.Name{} }, "lower case"},
 		{"ip as dns", "tls-server", func(r *pki.Request) { r.DNSNames = []string{"192.0.2.1"}; r.Subject = pkix.Name{} }, "ip address"},
 		{"bad wildcard", "tls-server", func(r *pki.Request) { r.DNSNames = []string{"www.*.example.pt"}; r.Subject = pkix.Name{} }, "not a valid host name"},

@@ -28,6 +28,10 @@ type Request struct {
 	// does a profile with QcSSCD certify QcSSCD and its -qscd policy; any
 	// other key gets the profile without them (QCP-n / QCP-l).
 	KeyInQSCD bool
+	// Validated holds the subject attributes the registration authority
+	// checked (an OV order's organisation), by short name: O, L, ST, C. A
+	// profile's subject.validated attributes come only from here.
+	Validated map[string]string
 
 	// unsupportedSANs are SANs of a CSR that a Request cannot carry.
 	unsupportedSANs []string
@@ -52,7 +56,7 @@ func (p *Profile) CheckRequest(req *Request) error {
 	if err := p.checkKey(req.PublicKey); err != nil {
 		return err
 	}
-	values, err := p.checkSubject(req.Subject, req.DNSNames)
+	values, err := p.checkSubject(req)
 	if err != nil {
 		return err
 	}
@@ -84,17 +88,33 @@ func (p *Profile) checkKey(pub crypto.PublicKey) error {
 // A TLS profile that does not allow CN still accepts a request whose CN only
 // repeats one of its DNS names, as nearly every CSR does, and leaves it out of
 // the certificate: the BRs (7.1.4.3) call CN NOT RECOMMENDED and the SAN is
-// what clients check.
-func (p *Profile) checkSubject(name pkix.Name, dnsNames []string) (map[string]string, error) {
+// what clients check. Attributes the profile ignores are left out the same
+// way (DroppedAttributes names them); validated attributes come from
+// req.Validated, and a request's own value must agree with it.
+func (p *Profile) checkSubject(req *Request) (map[string]string, error) {
 	values := map[string]string{}
-	for _, sv := range subjectValues(name) {
+	for _, sv := range subjectValues(req.Subject) {
 		a := attributeByOID(sv.oid)
 		if a == nil {
 			return nil, selo.Errorf(selo.EINVALID, "subject attribute %s is not allowed by profile %s", sv.oid, p.Name)
 		}
+		if slices.Contains(p.Subject.Ignored, a.name) {
+			continue
+		}
+		if slices.Contains(p.Subject.Validated, a.name) {
+			v, ok := req.Validated[a.name]
+			switch {
+			case !ok:
+				return nil, selo.Errorf(selo.EINVALID, "subject attribute %s %q: profile %s takes %s only from the validated organisation (an order, or the officer's --org, --locality, --state and --country), never from the request alone",
+					a.name, anyString(sv.value), p.Name, a.name)
+			case anyString(sv.value) != v:
+				return nil, selo.Errorf(selo.EINVALID, "subject attribute %s %q in the request does not match the validated organisation's %q", a.name, anyString(sv.value), v)
+			}
+			continue
+		}
 		allowed := slices.Contains(p.Subject.Required, a.name) || slices.Contains(p.Subject.Allowed, a.name)
 		if !allowed && p.Kind == KindTLS && a.name == "CN" {
-			if s, ok := sv.value.(string); ok && slices.Contains(dnsNames, s) {
+			if s, ok := sv.value.(string); ok && slices.Contains(req.DNSNames, s) {
 				continue
 			}
 			return nil, selo.Errorf(selo.EINVALID, "subject CN %q must be one of the dns names", anyString(sv.value))
@@ -114,12 +134,36 @@ func (p *Profile) checkSubject(name pkix.Name, dnsNames []string) (map[string]st
 		}
 		values[a.name] = s
 	}
+	for name, v := range req.Validated {
+		switch {
+		case slices.Contains(p.Subject.Validated, name):
+		case slices.Contains(p.Subject.Ignored, name):
+			continue
+		default:
+			return nil, selo.Errorf(selo.EINVALID, "profile %s does not take a validated %s", p.Name, name)
+		}
+		a := attributeByName[name]
+		if err := checkAttributeValue(a, v); err != nil {
+			return nil, err
+		}
+		values[name] = v
+	}
 	for _, r := range p.Subject.Required {
 		if _, ok := values[r]; !ok {
 			return nil, selo.Errorf(selo.EINVALID, "subject attribute %s is required by profile %s", r, p.Name)
 		}
 	}
 	switch p.Kind {
+	case KindTLS:
+		// CA/B BR 7.1.2.7.4 (OV): an organisation comes with its country
+		// and its locality or state.
+		if _, ok := values["O"]; ok {
+			_, l := values["L"]
+			_, st := values["ST"]
+			if _, c := values["C"]; !c || (!l && !st) {
+				return nil, selo.Errorf(selo.EINVALID, "profile %s names an organisation: the validated organisation needs its country and its locality or state", p.Name)
+			}
+		}
 	case KindQualifiedNatural:
 		if v, ok := values["serialNumber"]; ok && !naturalIdentifierPattern.MatchString(v) {
 			return nil, selo.Errorf(selo.EINVALID, "subject serialNumber %q is not an ETSI EN 319 412-1 natural person identifier such as IDCPT-12345678", v)
@@ -262,4 +306,24 @@ func checkEmail(e string) error {
 		return selo.Errorf(selo.EINVALID, "email address %q has an invalid domain", e)
 	}
 	return nil
+}
+
+// DroppedAttributes names the subject attributes of req that the profile
+// ignores and so leaves out of the certificate (the O, L, ST and C of a CSR
+// for a DV certificate), in the order certificates list them, so that the
+// caller can tell the user.
+func (p *Profile) DroppedAttributes(req *Request) []string {
+	found := map[string]bool{}
+	for _, sv := range subjectValues(req.Subject) {
+		if a := attributeByOID(sv.oid); a != nil && slices.Contains(p.Subject.Ignored, a.name) {
+			found[a.name] = true
+		}
+	}
+	var out []string
+	for _, a := range attributes {
+		if found[a.name] {
+			out = append(out, a.name)
+		}
+	}
+	return out
 }

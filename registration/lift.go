@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki"
 )
 
@@ -119,8 +121,8 @@ func (s *Service) StartLift(ctx context.Context, number, liftCode string) (*Lift
 			map[string]any{"purpose": purposeEmail, "expires_at": stored.ExpiresAt})); err != nil {
 			return nil, err
 		}
-		if err := s.sendMail(ctx, selo.Email{To: o.Holder.Email, Subject: "Verification code for order " + o.Number,
-			Body: fmt.Sprintf("Your e-mail verification code for order %s is %s. It expires in %s.\n", o.Number, code, s.cfg.EmailCodeValidity)}); err != nil {
+		if err := s.sendHolderMail(ctx, o, notify.MessageEmailCode, map[string]any{"Number": o.Number, "Code": code,
+			"Minutes": int(s.cfg.EmailCodeValidity / time.Minute)}); err != nil {
 			return nil, selo.Errorf(selo.EINTERNAL, "the verification e-mail could not be sent; try again")
 		}
 	}
@@ -310,7 +312,7 @@ func (s *Service) issueOrder(ctx context.Context, actor string, o *selo.Order) (
 	}
 	subj := subjectRequest(o, profile, check)
 	cert, err = s.auth.Issue(ctx, actor, authority.IssueRequest{Profile: o.Profile, PublicKey: pub, KeyID: o.KeyID,
-		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Serial: serial,
+		Subject: subj.Subject, DNSNames: subj.DNSNames, EmailAddresses: subj.EmailAddresses, Validated: subj.Validated, Serial: serial,
 		KeyInQSCD: s.keyInQSCD(o)})
 	if err != nil {
 		return nil, false, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki"
 )
 
@@ -82,8 +83,7 @@ func (s *Service) createOrder(ctx context.Context, actor string, req OrderReques
 			map[string]any{"purpose": purposeAccess, "expires_at": stored.ExpiresAt})); err != nil {
 			return nil, err
 		}
-		s.sendMail(ctx, selo.Email{To: o.Holder.Email, Subject: "Your certificate order " + o.Number,
-			Body: fmt.Sprintf("Your order %s was created.\n\nTo validate your identity, use the order number %s and the access code %s.\n", o.Number, o.Number, code)})
+		s.sendHolderMail(ctx, o, notify.MessageOrderCreated, map[string]any{"Number": o.Number, "AccessCode": code})
 		return &CreatedOrder{Order: o, AccessCode: code}, nil
 	}
 }
@@ -101,6 +101,9 @@ func (s *Service) checkOrderRequest(req *OrderRequest) error {
 	}
 	if addr, err := mail.ParseAddress(h.Email); err != nil || addr.Address != h.Email || addr.Name != "" {
 		return selo.Errorf(selo.EINVALID, "e-mail %q is not a plain e-mail address", h.Email)
+	}
+	if h.Language = strings.ToLower(strings.TrimSpace(h.Language)); h.Language != "" && (s.cfg.Templates == nil || !s.cfg.Templates.HasLanguage(h.Language)) {
+		return selo.Errorf(selo.EINVALID, "language %q has no message templates (pt, en, or a folder an operator added)", h.Language)
 	}
 	if !e164.MatchString(h.Mobile) {
 		return selo.Errorf(selo.EINVALID, "mobile %q is not an E.164 number such as +351912345678", h.Mobile)

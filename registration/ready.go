@@ -2,10 +2,9 @@ package registration
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // sendMail sends m and logs a failure without its body, which may hold a code.
@@ -15,6 +14,17 @@ func (s *Service) sendMail(ctx context.Context, m selo.Email) error {
 		return err
 	}
 	return nil
+}
+
+// sendHolderMail writes message name to the order's holder from the
+// templates, in the holder's language(s), and sends it.
+func (s *Service) sendHolderMail(ctx context.Context, o *selo.Order, name string, data map[string]any) error {
+	m, err := s.cfg.Templates.Email(o.Holder.Email, name, notify.HolderLanguages(o.Holder.Language, o.Holder.Mobile), data)
+	if err != nil {
+		s.log.Error("write e-mail", "message", name, "order", o.Number, "err", err)
+		return err
+	}
+	return s.sendMail(ctx, m)
 }
 
 // notifyReady moves a paid order to ready with a fresh lift code and e-mails
@@ -45,10 +55,9 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		}
 		return nil, err
 	}
-	ready := selo.Email{To: o.Holder.Email, Subject: "Your certificate is ready: order " + o.Number,
-		Body: fmt.Sprintf("Your certificate is ready to lift.\n\nOrder number: %s\nCode: %s\n\nEnter both in the issuance application and click Validate.\n", o.Number, code) + renewalText(o.Number, renewal)}
-	ready.Body += s.cloudReadyNote(o)
-	mailErr := s.sendMail(ctx, ready)
+	mailErr := s.sendHolderMail(ctx, o, notify.MessageReady, map[string]any{"Number": o.Number, "Code": code,
+		"BaseURL": s.cfg.PublicURL, "Delivery": string(o.Delivery), "Profile": o.Profile,
+		"Renewal": renewal, "Email": o.Holder.Email, "Approval": string(o.Approval)})
 	if mailErr != nil {
 		back := s.transition(o, selo.OrderPaid, "system", "the ready e-mail could not be sent; it will be sent again", nil)
 		back.Audit.Outcome = selo.OutcomeFailure
@@ -65,14 +74,6 @@ func (s *Service) notifyReady(ctx context.Context, actor string, o *selo.Order) 
 		return s.store.FindOrder(ctx, o.ID)
 	}
 	return o, nil
-}
-
-// renewalText is the part of the "ready" e-mail that tells the holder how to
-// get a new lift code without a new order.
-func renewalText(number, renewal string) string {
-	return fmt.Sprintf("\nIf the code stops working (five wrong tries block it), ask for a new one with this renewal code: %s\n"+
-		"  selo lift new-code %s --renewal-code %s\n"+
-		"or POST /api/v1/lift/%s/new-code with {\"renewal_code\": \"%s\"}, or ask the registration desk.\n", renewal, number, renewal, number, renewal)
 }
 
 // RetryReadyNotices sends the "ready to lift" e-mail of every order left in
@@ -98,16 +99,3 @@ func (s *Service) RetryReadyNotices(ctx context.Context) (int, error) {
 	}
 }
 
-// cloudReadyNote tells the holder of a cloud order what lifting does and how
-// signing follows; "" for other deliveries.
-func (s *Service) cloudReadyNote(o *selo.Order) string {
-	if o.Delivery != selo.DeliveryCloud {
-		return ""
-	}
-	url := strings.TrimRight(s.cfg.PublicURL, "/")
-	return fmt.Sprintf("\nYour key will be made in Selo's key store, where it stays: lift it with\n"+
-		"   selo lift --server %s --order %s\n"+
-		"It makes the key and the certificate, puts the signing credential on your account %s (approved by %s) "+
-		"and, the first time, asks for the password of that account. Then sign with\n"+
-		"   selo csc login --server %s --email %s\n", url, o.Number, o.Holder.Email, o.Approval, url, o.Holder.Email)
-}

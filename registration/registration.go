@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // Defaults for Config's zero values.
@@ -50,6 +52,8 @@ type Config struct {
 	// account (the signing service); required for cloud delivery.
 	Credentials CredentialDesk
 	Mailer      selo.Mailer
+	// Templates writes the e-mails (nil: the embedded pt and en ones).
+	Templates *notify.Templates
 	// Documents runs the machine checks of identity documents; nil means
 	// the catalogue shipped with Selo (NewCatalogueChecker("")).
 	Documents DocumentChecker
@@ -109,6 +113,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Templates == nil {
+		cfg.Templates = notify.DefaultTemplates()
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.Documents == nil {
 		docs, err := NewCatalogueChecker("")
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"slices"
 	"strings"
 	"sync"
 
@@ -66,6 +67,16 @@ func subjectRequest(o *selo.Order, profile *pki.Profile, check *selo.IdentityChe
 		req.Subject = pkix.Name{CommonName: o.Holder.Email}
 	case pki.KindTLS:
 		req.DNSNames = sub.DNSNames
+		// An OV profile's organisation is the one the officer validated
+		// with the order.
+		for name, v := range map[string]string{"O": sub.Organization, "L": sub.Locality, "ST": sub.State, "C": sub.Country} {
+			if v != "" && slices.Contains(profile.Subject.Validated, name) {
+				if req.Validated == nil {
+					req.Validated = map[string]string{}
+				}
+				req.Validated[name] = v
+			}
+		}
 	}
 	if profile.SAN.Email == pki.SANRequired || (profile.SAN.Email == pki.SANAllowed && profile.Kind != pki.KindTLS) {
 		req.EmailAddresses = []string{o.Holder.Email}

@@ -73,6 +73,8 @@ type HolderJSON struct {
 	Mobile     string `json:"mobile"`
 	// BirthDate is YYYY-MM-DD; optional.
 	BirthDate string `json:"birth_date,omitempty"`
+	// Language of the holder's e-mails: "pt" or "en"; optional (see docs/orders.md).
+	Language string `json:"language,omitempty"`
 }
 
 // OrderSubjectJSON is the certificate subject data an order asks for.
@@ -80,6 +82,8 @@ type OrderSubjectJSON struct {
 	CommonName             string   `json:"common_name,omitempty"`
 	Country                string   `json:"country,omitempty"`
 	Organization           string   `json:"organization,omitempty"`
+	Locality               string   `json:"locality,omitempty"`
+	State                  string   `json:"state,omitempty"`
 	OrganizationIdentifier string   `json:"organization_identifier,omitempty"`
 	SerialNumber           string   `json:"serial_number,omitempty"`
 	DNSNames               []string `json:"dns_names,omitempty"`
@@ -272,12 +276,12 @@ func decodeCreateOrder(body io.Reader) (registration.OrderRequest, error) {
 	}
 	h, sub := req.Holder, req.Subject
 	return registration.OrderRequest{
-		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth},
+		Holder:   selo.Holder{GivenNames: h.GivenNames, Surname: h.Surname, Email: h.Email, Mobile: h.Mobile, BirthDate: birth, Language: h.Language},
 		Profile:  req.Profile,
 		Delivery: selo.Delivery(req.Delivery),
 		Approval: selo.ApprovalType(req.Approval),
 		Subject: selo.OrderSubject{CommonName: sub.CommonName, Country: sub.Country, Organization: sub.Organization,
-			OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
+			Locality: sub.Locality, State: sub.State, OrganizationIdentifier: sub.OrganizationIdentifier, SerialNumber: sub.SerialNumber, DNSNames: sub.DNSNames},
 	}, nil
 }
 
@@ -328,9 +332,9 @@ func orderResponse(o *selo.Order) *OrderResponse {
 	out := &OrderResponse{
 		ID: o.ID, Number: o.Number, State: string(o.State), Profile: o.Profile, Delivery: string(o.Delivery), Approval: string(o.Approval),
 		Holder: HolderJSON{GivenNames: o.Holder.GivenNames, Surname: o.Holder.Surname, Email: o.Holder.Email,
-			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate)},
+			Mobile: o.Holder.Mobile, BirthDate: formatDate(o.Holder.BirthDate), Language: o.Holder.Language},
 		Subject: OrderSubjectJSON{CommonName: o.Subject.CommonName, Country: o.Subject.Country, Organization: o.Subject.Organization,
-			OrganizationIdentifier: o.Subject.OrganizationIdentifier, SerialNumber: o.Subject.SerialNumber, DNSNames: o.Subject.DNSNames},
+			Locality: o.Subject.Locality, State: o.Subject.State, OrganizationIdentifier: o.Subject.OrganizationIdentifier, SerialNumber: o.Subject.SerialNumber, DNSNames: o.Subject.DNSNames},
 		IdentityStatus: string(o.IdentityStatus), IdentityAttempts: o.IdentityAttempts,
 		CertificateSerial: o.CertificateSerial, CreatedBy: o.CreatedBy, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // Approval purposes.
@@ -53,12 +54,14 @@ func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) e
 		s.auditFailure(ctx, holder(accountID), "approval.send", "credential/"+c.ID, err, nil)
 		return err
 	}
-	return s.sendCode(ctx, c, purposeSignature, c.ID, "Selo signature code: %s (valid %d minutes). Never share it.")
+	return s.sendCode(ctx, c, purposeSignature, c.ID, notify.MessageSMSSignature)
 }
 
 // sendCode expires the credential's pending approvals of this purpose and
-// subject, stores a new one with the HMAC of a fresh code and texts the code.
-func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, subject, text string) error {
+// subject, stores a new one with the HMAC of a fresh code and texts the code
+// with the message template named message, in the language of the mobile's
+// country (Portuguese for +351, English otherwise).
+func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, subject, message string) error {
 	if err := s.limitCode(ctx, c, purpose); err != nil {
 		return err
 	}
@@ -79,7 +82,11 @@ func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, sub
 		map[string]any{"approval": a.ID, "purpose": purpose, "to": maskMobile(c.Mobile), "expires_at": a.ExpiresAt})); err != nil {
 		return err
 	}
-	if err := s.sms.SendSMS(ctx, c.Mobile, fmt.Sprintf(text, code, int(s.codeLifetime/time.Minute))); err != nil {
+	text, err := s.templates.SMS(message, notify.SMSLanguage("", c.Mobile), map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute), "Subject": subject})
+	if err != nil {
+		return err
+	}
+	if err := s.sms.SendSMS(ctx, c.Mobile, text); err != nil {
 		return fmt.Errorf("send SMS code: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // AuthorizerInfo is an authorizer with its authorizations, newest first.
@@ -55,7 +56,7 @@ func (s *Service) RegisterAuthorizer(ctx context.Context, accountID, credentialI
 		map[string]any{"credential": c.ID, "name": name})); err != nil {
 		return nil, err
 	}
-	if err := s.sendCode(ctx, c, purposeAuthorizerRegister, a.ID, "Selo code to register authorizer: %s (valid %d minutes)."); err != nil {
+	if err := s.sendCode(ctx, c, purposeAuthorizerRegister, a.ID, notify.MessageSMSAuthorizerRegister); err != nil {
 		return nil, err
 	}
 	a.SealedSecret = nil
@@ -113,7 +114,7 @@ func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, au
 	if err := s.signable(ctx, c); err != nil {
 		return err
 	}
-	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, "Selo code to renew an authorizer: %s (valid %d minutes).")
+	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, notify.MessageSMSAuthorizerRenew)
 }
 
 // RenewAuthorization checks the SMS code and adds a new authorization of

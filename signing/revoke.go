@@ -5,6 +5,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // purposeRevoke is the purpose of an SMS code that confirms a revocation
@@ -49,7 +50,7 @@ func (s *Service) SendRevocationCode(ctx context.Context, accountID, serial stri
 	if c.Mobile == "" {
 		return selo.Errorf(selo.EINVALID, "credential %s has no phone number: use a code of your authenticator app", c.ID)
 	}
-	return s.sendCode(ctx, c, purposeRevoke, norm, "Selo code to REVOKE certificate "+norm+": %s (valid %d minutes). Never share it.")
+	return s.sendCode(ctx, c, purposeRevoke, norm, notify.MessageSMSRevoke)
 }
 
 // RevokeCertificate revokes the certificate of one of the account's

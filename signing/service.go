@@ -22,6 +22,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // Store is what the service persists through. selo.Store satisfies it.
@@ -71,8 +72,10 @@ type Config struct {
 	// Mailer sends holders notices by e-mail (a factor added or removed);
 	// nil sends none.
 	Mailer selo.Mailer
-	Clock  selo.Clock
-	Logger *slog.Logger
+	// Templates writes the texts (nil: the embedded pt and en ones).
+	Templates *notify.Templates
+	Clock     selo.Clock
+	Logger    *slog.Logger
 	// Issuer names the service in otpauth:// URIs (the authenticator app shows it).
 	Issuer string
 	// PublicURL is the base URL wallets call, e.g. "https://sign.example.eu".
@@ -112,6 +115,7 @@ type Service struct {
 	codeKey   []byte
 	sms       selo.SMSSender
 	mailer    selo.Mailer
+	templates *notify.Templates
 	clock     selo.Clock
 	log       *slog.Logger
 	issuer    string
@@ -142,7 +146,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, authority: cfg.Authority, secrets: cfg.Secrets,
-		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, clock: cfg.Clock, log: cfg.Logger,
+		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, templates: cfg.Templates, clock: cfg.Clock, log: cfg.Logger,
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), keysInQSCD: cfg.KeysInQSCD,
 		sessionLifetime:    orDuration(cfg.SessionLifetime, DefaultSessionLifetime),
 		sadLifetime:        orDuration(cfg.SADLifetime, DefaultSADLifetime),
@@ -157,6 +161,9 @@ func New(cfg Config) (*Service, error) {
 		waiters:            newBroadcaster(),
 		codeLimit:          orLimit(cfg.CodeLimit, selo.DefaultCodeLimit),
 		loginLimit:         orLimit(cfg.LoginLimit, selo.DefaultLoginLimit),
+	}
+	if s.templates == nil {
+		s.templates = notify.DefaultTemplates()
 	}
 	if s.smsDigits < 6 || s.smsDigits > 8 {
 		return nil, fmt.Errorf("signing: SMS codes have 6 to 8 digits, not %d", s.smsDigits)

@@ -16,12 +16,30 @@ func (c *cli) auditCommand() *cobra.Command {
 		Use:   "audit",
 		Short: "Read and verify the hash-chained audit log",
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
+	var checkpointsFile string
+	verify := &cobra.Command{
+		Use:   "verify [--checkpoints FILE]",
 		Short: "Check that no audit entry was changed, removed or reordered",
 		Long: `Verify walks the audit log from its first entry, recomputing each entry's hash
-and checking that it chains to the one before. It names the first entry where
-the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
+and checking that it chains to the one before, then checks the signed
+checkpoints: each says which hash the log's entry N had when the audit key
+(in the key store, never in the database) signed it. Someone who can write
+the database can change an entry and recompute every later hash, but cannot
+sign a checkpoint: an entry that no longer matches a checkpoint shows the
+rewrite.
+
+Entries after the last checkpoint are unproven until the next one (selo serve
+signs one every --audit-checkpoint-entries entries or
+--audit-checkpoint-interval, and when it stops; 'selo audit checkpoint' signs
+one now). Verify says which entries that is, and which entries were written
+before the audit key existed (data directories from before checkpoints).
+
+--checkpoints adds the checkpoints of a file written by 'selo audit export'
+(a copy kept outside the database), so deleting checkpoints from the
+database does not hide a rewrite.
+
+It names the first entry where the log does not hold and exits with status 1;
+it exits 0 when the log is intact.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := c.open(cmd.Context()); err != nil {
@@ -30,6 +48,12 @@ the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
 			a, err := c.authority(cmd.Context())
 			if err != nil {
 				return err
+			}
+			var extra []*selo.AuditCheckpoint
+			if checkpointsFile != "" {
+				if extra, err = readAuditExport(checkpointsFile); err != nil {
+					return err
+				}
 			}
 			// The head is read before the walk, so entries a running server
 			// appends meanwhile lie past it and raise no false alarm.
@@ -41,22 +65,34 @@ the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
 					return err
 				}
 			}
-			n, problem, err := a.VerifyAudit(cmd.Context())
+			report, err := a.VerifyAuditLog(cmd.Context(), extra)
 			if err != nil {
 				return err
 			}
-			switch {
-			case problem != nil:
-				// VerifyAudit counts only the pages before the one that
-				// breaks; every entry before the bad one was checked.
-				n = problem.Seq - 1
-			case hasHead:
+			n, problem := report.Entries, report.Problem
+			if problem == nil && hasHead {
 				if problem, err = c.checkAuditHead(cmd, n, headSeq, headHash); err != nil {
 					return err
 				}
+				if problem != nil {
+					n = problem.Seq - 1
+				}
 			}
 			if c.jsonOut {
-				out := map[string]any{"entries_verified": n, "intact": problem == nil}
+				out := map[string]any{"entries_verified": n, "intact": problem == nil,
+					"audit_key": !report.KeyMissing, "checkpoints": report.Checkpoints, "anchored_through": report.AnchoredThrough}
+				if report.Unchecked > 0 {
+					out["unchecked_checkpoints"] = report.Unchecked
+				}
+				if report.AnchoredThrough > 0 {
+					out["anchored_at"] = report.AnchoredAt
+				}
+				if problem == nil && n > report.AnchoredThrough {
+					out["unproven_from"] = report.AnchoredThrough + 1
+				}
+				if report.KeyCreatedAt > 1 {
+					out["written_before_audit_key"] = report.KeyCreatedAt - 1
+				}
 				if problem != nil {
 					out["first_bad_entry"], out["reason"] = problem.Seq, problem.Reason
 				}
@@ -69,10 +105,13 @@ the chain breaks and exits with status 1; it exits 0 when the log is intact.`,
 			}
 			if !c.jsonOut {
 				fmt.Fprintf(c.stdout, "Audit log intact: %d entries verified.\n", n)
+				printAnchoring(c.stdout, n, report)
 			}
 			return nil
 		},
-	})
+	}
+	verify.Flags().StringVar(&checkpointsFile, "checkpoints", "", "also check the signed checkpoints of `FILE`, written by 'selo audit export'")
+	cmd.AddCommand(verify, c.auditCheckpointCommand(), c.auditExportCommand())
 	var after int64
 	var limit int
 	list := &cobra.Command{

@@ -20,6 +20,14 @@ type auditVerify struct {
 	Intact          bool   `json:"intact"`
 	FirstBadEntry   int64  `json:"first_bad_entry"`
 	Reason          string `json:"reason"`
+
+	AuditKey        bool      `json:"audit_key"`
+	Checkpoints     int       `json:"checkpoints"`
+	AnchoredThrough int64     `json:"anchored_through"`
+	AnchoredAt      time.Time `json:"anchored_at"`
+	UnprovenFrom    int64     `json:"unproven_from"`
+	BeforeKey       int64     `json:"written_before_audit_key"`
+	Unchecked       int       `json:"unchecked_checkpoints"`
 }
 
 // tamper runs SQL statements on the data directory's database as an intruder
@@ -72,13 +80,17 @@ func TestAuditVerifyIntact(t *testing.T) {
 	t.Parallel()
 	data := dataDir(t)
 	r := mustRunSelo(t, "audit", "verify", "--data", data)
-	m := regexp.MustCompile(`^Audit log intact: (\d+) entries verified\.\n$`).FindStringSubmatch(r.stdout)
+	m := regexp.MustCompile(`^Audit log intact: (\d+) entries verified\.\nAnchored: entries 1-(\d+), by 1 signed checkpoint`).FindStringSubmatch(r.stdout)
 	if m == nil {
 		t.Fatalf("audit verify on a fresh data directory:\n%s", r)
 	}
 	// init: a key.generate and a ca.create for each of the 3 CAs, and the API key.
 	if n, _ := strconv.Atoi(m[1]); n < 7 {
 		t.Errorf("a fresh data directory has %d audit entries, want at least 7", n)
+	}
+	// init signs a checkpoint over its whole log; nothing is unproven.
+	if m[2] != m[1] || strings.Contains(r.stdout, "Unproven") || strings.Contains(r.stdout, "before the audit key") {
+		t.Errorf("audit verify on a fresh data directory does not anchor every entry:\n%s", r)
 	}
 	var v auditVerify
 	decodeJSON(t, mustRunSelo(t, "audit", "verify", "--json", "--data", data), &v)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +36,8 @@ type certOutput struct {
 	SupersededBy string            `json:"superseded_by,omitempty"`
 	Lint         []pki.LintFinding `json:"lint_findings"`
 	PEM          string            `json:"certificate,omitempty"`
+	// Dropped names the CSR's subject attributes the profile left out (cert issue only).
+	Dropped []string `json:"dropped_subject,omitempty"`
 }
 
 func certToOutput(c *selo.Certificate, withPEM bool) *certOutput {
@@ -66,7 +69,7 @@ func (c *cli) certCommand() *cobra.Command {
 type certIssueOptions struct {
 	Profile, CA, CSR, Out, GenerateKey   string
 	CN, GivenName, Surname, SerialNumber string
-	Org, OrgID, Country, Locality        string
+	Org, OrgID, Country, Locality, State string
 	Emails, DNS                          []string
 }
 
@@ -102,6 +105,13 @@ Profiles: see 'selo profile list'.`,
 					return fmt.Errorf("read CSR: %w", err)
 				}
 				req.CSR = b
+				// With a CSR the subject comes from the CSR; the
+				// organisation flags are what the officer validated
+				// (tls-server-ov takes O, L, ST and C only from them).
+				req.Validated = validatedFromFlags(o)
+				if o.CN != "" || o.GivenName != "" || o.Surname != "" || o.SerialNumber != "" || o.OrgID != "" || len(o.DNS) > 0 || len(o.Emails) > 0 {
+					return usagef("with --csr the names come from the CSR: only --org, --locality, --state and --country (the validated organisation) may be given")
+				}
 			case o.GenerateKey != "":
 				req.Subject = subjectFromFlags(o)
 				req.DNSNames, req.EmailAddresses = o.DNS, o.Emails
@@ -116,14 +126,22 @@ Profiles: see 'selo profile list'.`,
 			if err != nil {
 				return err
 			}
+			dropped, _ := a.DroppedSubject(req)
 			if c.jsonOut {
-				return c.printJSON(certToOutput(cert, true))
+				out := certToOutput(cert, true)
+				out.Dropped = dropped
+				return c.printJSON(out)
 			}
 			x, err := authority.ParsedCertificate(cert)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stderr, "issued %s serial %s (%s, until %s)\n", cert.Profile, cert.Serial, cert.Subject, cert.NotAfter.Format("2006-01-02"))
+			fmt.Fprintf(c.stderr, "issued %s serial %s (%s, until %s)\n", cert.Profile, cert.Serial, subjectLabel(cert), cert.NotAfter.Format("2006-01-02"))
+			if len(dropped) > 0 {
+				fmt.Fprintf(c.stderr, "note: left out of the certificate: %s from the CSR's subject; %s names only its DNS names"+
+					" (use --profile tls-server-ov with the validated --org, --locality or --state, and --country to certify the organisation)\n",
+					strings.Join(dropped, ", "), cert.Profile)
+			}
 			return c.writeOutput(o.Out, pki.EncodePEM(x), 0o644)
 		},
 	}
@@ -137,10 +155,11 @@ Profiles: see 'selo profile list'.`,
 	f.StringVar(&o.GivenName, "given-name", "", "given name (natural persons)")
 	f.StringVar(&o.Surname, "surname", "", "surname (natural persons)")
 	f.StringVar(&o.SerialNumber, "serial-number", "", "subject serialNumber, e.g. IDCPT-12345678 (ETSI EN 319 412-1 semantics)")
-	f.StringVar(&o.Org, "org", "", "organisation (legal persons)")
+	f.StringVar(&o.Org, "org", "", "organisation (legal persons; with --csr: the organisation you validated, for tls-server-ov)")
 	f.StringVar(&o.OrgID, "org-id", "", "organizationIdentifier, e.g. VATPT-500000000 (legal persons)")
 	f.StringVar(&o.Country, "country", "", "two-letter country code")
-	f.StringVar(&o.Locality, "locality", "", "locality")
+	f.StringVar(&o.Locality, "locality", "", "locality (with --csr: the validated organisation's, for tls-server-ov)")
+	f.StringVar(&o.State, "state", "", "state or province (with --csr: the validated organisation's, for tls-server-ov)")
 	f.StringSliceVar(&o.Emails, "email", nil, "e-mail address for the SAN (repeatable)")
 	f.StringSliceVar(&o.DNS, "dns", nil, "DNS name for the SAN (repeatable)")
 	return cmd
@@ -161,6 +180,9 @@ func subjectFromFlags(o certIssueOptions) pkix.Name {
 	if o.Locality != "" {
 		n.Locality = []string{o.Locality}
 	}
+	if o.State != "" {
+		n.Province = []string{o.State}
+	}
 	for _, extra := range []struct {
 		oid asn1.ObjectIdentifier
 		v   string
@@ -170,6 +192,34 @@ func subjectFromFlags(o certIssueOptions) pkix.Name {
 		}
 	}
 	return n
+}
+
+// validatedFromFlags returns the organisation an officer validated, given
+// with --org, --locality, --state and --country beside a CSR.
+func validatedFromFlags(o certIssueOptions) map[string]string {
+	v := map[string]string{}
+	for name, value := range map[string]string{"O": o.Org, "L": o.Locality, "ST": o.State, "C": o.Country} {
+		if value != "" {
+			v[name] = value
+		}
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// subjectLabel is how a certificate is named in messages and lists: its
+// subject, or for a DV TLS certificate with an empty subject (the BRs'
+// recommendation) its DNS names.
+func subjectLabel(c *selo.Certificate) string {
+	if c.Subject != "" {
+		return c.Subject
+	}
+	if x, err := x509.ParseCertificate(c.DER); err == nil && len(x.DNSNames) > 0 {
+		return "DNS " + strings.Join(x.DNSNames, ", ") + " (the subject is empty: DV)"
+	}
+	return "(empty subject)"
 }
 
 func (c *cli) certShowCommand() *cobra.Command {
@@ -192,7 +242,7 @@ func (c *cli) certShowCommand() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "Serial:\t%s\nStatus:\t%s\nProfile:\t%s\nCA:\t%s\nSubject:\t%s\nIssuer:\t%s\nKey:\t%s\n",
-				out.Serial, out.Status, out.Profile, out.CA, out.Subject, out.Issuer, out.Key)
+				out.Serial, out.Status, out.Profile, out.CA, subjectLabel(cert), out.Issuer, out.Key)
 			for _, d := range out.DNSNames {
 				fmt.Fprintf(tw, "DNS name:\t%s\n", d)
 			}
@@ -297,13 +347,17 @@ func (c *cli) certListCommand() *cobra.Command {
 			for _, cert := range certs {
 				outs = append(outs, certToOutput(cert, false))
 			}
+			labels := make([]string, len(certs))
+			for i, cert := range certs {
+				labels[i] = subjectLabel(cert)
+			}
 			if c.jsonOut {
 				return c.printJSON(outs)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERIAL\tCA\tPROFILE\tSTATUS\tNOT AFTER\tSUBJECT")
-			for _, o := range outs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Serial, o.CA, o.Profile, o.Status, o.NotAfter.Format("2006-01-02"), o.Subject)
+			for i, o := range outs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Serial, o.CA, o.Profile, o.Status, o.NotAfter.Format("2006-01-02"), labels[i])
 			}
 			return tw.Flush()
 		},

@@ -122,7 +122,7 @@ func TestCertIssueTLS(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"organisation in a DV request", []string{"--profile", "tls-server", "--csr", orgCSR}, 1, "not allowed by profile tls-server"},
+		{"organisation in an OV request, not validated", []string{"--profile", "tls-server-ov", "--csr", orgCSR}, 1, "only from the validated organisation"},
 		{"unknown profile", []string{"--profile", "no-such-profile", "--csr", csr}, 1, "no-such-profile"},
 		{"CSR file missing", []string{"--profile", "tls-server", "--csr", filepath.Join(dir, "missing.csr")}, 1, "read CSR"},
 		{"not a CSR", []string{"--profile", "tls-server", "--csr", pw}, 1, ""},

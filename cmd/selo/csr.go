@@ -191,15 +191,15 @@ func (c *cli) csrShowCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read CSR: %w", err)
 			}
+			if problem := pki.CSRProblem(b); problem != "" {
+				return selo.Errorf(selo.EINVALID, "%s is not a valid CSR: %s", args[0], problem)
+			}
 			if block, _ := pem.Decode(b); block != nil {
-				if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-					return selo.Errorf(selo.EINVALID, "%s holds a %q block, not a CERTIFICATE REQUEST", args[0], block.Type)
-				}
 				b = block.Bytes
 			}
 			csr, err := x509.ParseCertificateRequest(b)
-			if err != nil {
-				return selo.Errorf(selo.EINVALID, "%s is not a valid CSR: %v", args[0], err)
+			if err != nil { // CSRProblem parsed it; this does not happen
+				return selo.Errorf(selo.EINVALID, "%s is not a valid CSR", args[0])
 			}
 			out := csrOutput{Subject: pki.NameString(csr.Subject), Key: pki.KeyDescription(csr.PublicKey),
 				DNSNames: csr.DNSNames, EmailAddresses: csr.EmailAddresses, SignatureValid: csr.CheckSignature() == nil}

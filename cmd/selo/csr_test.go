@@ -8,11 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const keyPassword = "key-password-1"
@@ -259,10 +261,14 @@ func TestCSRShow(t *testing.T) {
 		name, content string
 		msg           []string
 	}{
-		{"garbage", "this is not a certificate request\n", []string{"garbage is not a valid CSR"}},
-		{"empty", "", []string{"empty is not a valid CSR"}},
+		{"garbage", "this is not a certificate request\n", []string{"garbage is not a valid CSR", "neither PEM", "nor DER"}},
+		{"empty", "", []string{"empty is not a valid CSR: the file is empty"}},
 		{"key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), []string{`"PRIVATE KEY" block`, "not a CERTIFICATE REQUEST"}},
-		{"broken-pem", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", []string{"broken-pem is not a valid CSR"}},
+		{"key-der", string(keyDER), []string{"this is a private key, not a certificate request"}},
+		{"broken-pem", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", []string{"broken-pem is not a valid CSR", "not laid out as a PKCS#10 certificate request"}},
+		{"damaged-base64", "-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n", []string{"the PEM block is damaged"}},
+		{"truncated", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: weakDER[:len(weakDER)/2]})), []string{"the request is cut short"}},
+		{"certificate", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: selfSignedDER(t)})), []string{"this is a certificate, not a certificate request"}},
 	} {
 		path := writeFile(t, filepath.Join(dir, tc.name), tc.content)
 		r := runSelo(t, "csr", "show", path)
@@ -270,7 +276,26 @@ func TestCSRShow(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("%s: csr show printed something for a broken CSR:\n%s", tc.name, r)
 		}
+		// Words, not a Go ASN.1 dump.
+		for _, dump := range []string{"asn1", "{class:", "tags don't match", "optional:false"} {
+			if strings.Contains(r.stderr, dump) {
+				t.Errorf("%s: csr show prints Go internals (%q):\n%s", tc.name, dump, r)
+			}
+		}
 	}
 	wantExit(t, runSelo(t, "csr", "show", filepath.Join(dir, "no-such.csr")), 1, "read CSR")
 	wantExit(t, runSelo(t, "csr", "show"), 2, "needs a CSR file")
+}
+
+// selfSignedDER is a certificate, to hand csr show in place of a CSR.
+func selfSignedDER(t *testing.T) []byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not a csr"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

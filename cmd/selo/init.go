@@ -135,10 +135,15 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 	// Write the CA choice per profile first so that the authority reads it.
 	c.cfg.ProfileCA = map[string]string{
 		"qualified-sign": o.QualifiedID, "qualified-seal": o.QualifiedID,
-		"advanced-invoice": o.QualifiedID, "advanced-email": o.QualifiedID, "tls-server": o.TLSID,
+		"advanced-invoice": o.QualifiedID, "advanced-email": o.QualifiedID, "tls-server": o.TLSID, "tls-server-ov": o.TLSID,
 	}
 	a, err := c.authority(ctx)
 	if err != nil {
+		return err
+	}
+	// The audit key first, so that every entry of a new log is written
+	// while it exists; a checkpoint at the end anchors them all.
+	if _, err := a.EnsureAuditKey(ctx, actor()); err != nil {
 		return err
 	}
 	res := initResult{DataDir: c.dataDir, Config: c.configPath}
@@ -160,6 +165,9 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 		return err
 	}
 	res.APIKey = secret
+	if _, err := a.CheckpointAudit(ctx, actor()); err != nil {
+		return err
+	}
 	if err := c.writeConfig(); err != nil {
 		return err
 	}

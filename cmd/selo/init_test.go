@@ -57,8 +57,8 @@ func TestInitCreatesDataDirectory(t *testing.T) {
 		}
 	}
 	keys, err := filepath.Glob(filepath.Join(data, "keys", "*.key"))
-	if err != nil || len(keys) != 3 {
-		t.Errorf("key store holds %d keys (%v), want the 3 CA keys", len(keys), err)
+	if err != nil || len(keys) != 4 {
+		t.Errorf("key store holds %d keys (%v), want the 3 CA keys and the audit key", len(keys), err)
 	}
 
 	// The config file: the profile to CA map, and no secret.
@@ -69,7 +69,7 @@ func TestInitCreatesDataDirectory(t *testing.T) {
 	}
 	wantProfileCA := map[string]string{
 		"qualified-sign": "qualified-ecc-v1", "qualified-seal": "qualified-ecc-v1",
-		"advanced-invoice": "qualified-ecc-v1", "advanced-email": "qualified-ecc-v1", "tls-server": "tls-rsa-v1",
+		"advanced-invoice": "qualified-ecc-v1", "advanced-email": "qualified-ecc-v1", "tls-server": "tls-rsa-v1", "tls-server-ov": "tls-rsa-v1",
 	}
 	pca, _ := cfg["profile_ca"].(map[string]any)
 	for p, ca := range wantProfileCA {

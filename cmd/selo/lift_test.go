@@ -374,6 +374,10 @@ func TestLiftEndToEnd(t *testing.T) {
 		t.Fatalf("order pay:\n%s", r)
 	}
 	ready := outboxMail(t, data, email, "Your certificate is ready: order "+number)
+	// The exact next step, not "click Validate" in an application the holder does not have.
+	if !strings.Contains(ready, "selo lift --server http://127.0.0.1:8080 --order "+number) || strings.Contains(ready, "click Validate") {
+		t.Fatalf("the ready e-mail does not give the next step:\n%s", ready)
+	}
 	o := lifttest.Order{Number: lifttest.Find(t, ready, `Order number: (\S+)`), LiftCode: lifttest.Find(t, ready, `Code: ([A-Z0-9]+)`), Email: email}
 	if o.Number != number {
 		t.Fatalf("the ready e-mail names order %s, want %s", o.Number, number)

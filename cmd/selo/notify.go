@@ -21,6 +21,9 @@ type notifiers struct {
 	Mailer selo.Mailer
 	SMS    selo.SMSSender
 	Outbox *notify.Outbox // nil when neither channel uses it
+	// Templates write the holders' e-mails and texts: the embedded pt and en
+	// ones, overridden by DATA/templates/LANG/NAME.txt.
+	Templates *notify.Templates
 }
 
 // notifiers builds the senders from SELO_SMTP_* and SELO_SMS_GATEWAY_*.
@@ -40,6 +43,11 @@ func (c *cli) notifiers() (*notifiers, error) {
 
 func (c *cli) buildNotifiers() (*notifiers, error) {
 	n := &notifiers{}
+	t, err := notify.LoadTemplates(filepath.Join(c.dataDir, "templates"))
+	if err != nil {
+		return nil, err
+	}
+	n.Templates = t
 	outbox := func() (*notify.Outbox, error) {
 		if n.Outbox == nil {
 			o, err := notify.OpenOutbox(filepath.Join(c.dataDir, "outbox"), selo.SystemClock{})

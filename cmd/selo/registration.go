@@ -60,7 +60,7 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 		return nil, err
 	}
 	cfg := registration.Config{
-		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer,
+		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer, Templates: n.Templates,
 		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log, KeysInQSCD: c.keysInQSCD(), PublicURL: c.baseURL,
 	}
 	if c.limits != nil {

@@ -54,6 +54,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	var noInit bool
 	var workerInterval time.Duration
 	var gcPercent int
+	var checkpoints authority.CheckpointPolicy
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	var limits abuseLimits
 	cmd := &cobra.Command{
@@ -79,8 +80,10 @@ func (c *cli) serveCommand() *cobra.Command {
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
 CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
-renews OCSP responder certificates, and resends "ready to lift" e-mails that
-could not be sent). Run OCSP replicas with --roles ocsp over
+renews OCSP responder certificates, resends "ready to lift" e-mails that
+could not be sent, and signs audit checkpoints with the audit key: every
+--audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
+it stops; see 'selo audit verify --help'). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a PostgreSQL
 advisory lock elects it; the others stand by).
 
@@ -147,6 +150,16 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return err
 			}
 			defer a.Close()
+			if roleSet["worker"] {
+				// The audit key is made on the first start of a data
+				// directory from before checkpoints, before the worker
+				// appends anything.
+				if created, err := a.EnsureAuditKey(ctx, "system"); err != nil {
+					return err
+				} else if created {
+					fmt.Fprintln(c.stderr, "made the audit key: audit checkpoints are signed from now on ('selo audit verify' says what came before)")
+				}
+			}
 			var httpRoles []string
 			for _, r := range []string{server.RoleAPI, server.RoleOCSP} {
 				if roleSet[r] {
@@ -175,6 +188,13 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				go func() {
 					defer wg.Done()
 					_ = a.RunStatusWorker(ctx, workerInterval, lock)
+				}()
+				// The first checkpoint is signed at once, the last when
+				// the server stops.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a.RunAuditCheckpoints(ctx, checkpoints, min(workerInterval, checkpoints.Interval))
 				}()
 				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
 					wg.Add(1)
@@ -235,6 +255,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
+	cmd.Flags().Int64Var(&checkpoints.Entries, "audit-checkpoint-entries", authority.DefaultCheckpointEntries, "the worker signs an audit checkpoint once this many audit entries were appended since the last one")
+	cmd.Flags().DurationVar(&checkpoints.Interval, "audit-checkpoint-interval", authority.DefaultCheckpointInterval, "the worker signs an audit checkpoint at least this often while entries are appended (and one when it stops)")
 	cmd.Flags().IntVar(&gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target (GOGC): the heap may grow this many percent over live data between collections; higher trades memory for CPU, 0 keeps Go's default (100); a GOGC variable wins")
 	loadTSA = c.tsaServeFlag(cmd)
 	addLimitFlags(cmd, &limits)

@@ -50,7 +50,7 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 		return nil, fmt.Errorf("the store does not hold accounts and credentials")
 	}
 	cfg := signing.Config{
-		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer,
+		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer, Templates: n.Templates,
 		Logger: c.log, PublicURL: c.baseURL, KeysInQSCD: c.keysInQSCD(),
 	}
 	if c.limits != nil {

@@ -50,6 +50,7 @@ var ProfileCA = map[string]string{
 	"advanced-invoice": QualifiedID,
 	"advanced-email":   QualifiedID,
 	"tls-server":       TLSID,
+	"tls-server-ov":    TLSID,
 }
 
 // Options change what New builds. The zero value is the usual environment.

@@ -139,7 +139,7 @@ func newCA(id string, der []byte, key crypto.Signer) (*CA, error) {
 
 // IssuerFor returns the CA of the hierarchy that issues a built-in profile.
 func (h *Hierarchy) IssuerFor(profile string) *CA {
-	if profile == "tls-server" {
+	if profile == "tls-server" || profile == "tls-server-ov" {
 		return h.TLS
 	}
 	return h.Issuing
@@ -171,6 +171,11 @@ func Request(profile string, pub crypto.PublicKey) *pki.Request {
 	case "tls-server":
 		req.Subject = pkix.Name{CommonName: "www.example.pt"}
 		req.DNSNames = []string{"www.example.pt", "example.pt"}
+	case "tls-server-ov":
+		// The CSR repeats the organisation the registration authority validated.
+		req.Subject = pkix.Name{CommonName: "www.example.pt", Organization: []string{"Exemplo Web, Lda."}, Locality: []string{"Lisboa"}, Country: []string{"PT"}}
+		req.DNSNames = []string{"www.example.pt", "example.pt"}
+		req.Validated = map[string]string{"O": "Exemplo Web, Lda.", "L": "Lisboa", "C": "PT"}
 	}
 	return req
 }

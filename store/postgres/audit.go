@@ -126,3 +126,40 @@ func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 	}
 	return nil
 }
+
+// AppendAuditCheckpoint stores a signed checkpoint. The store does not check
+// the signature (it has no key to check it with): the verifier does.
+func (db *DB) AppendAuditCheckpoint(ctx context.Context, cp *selo.AuditCheckpoint) error {
+	if err := check.AuditCheckpoint(cp); err != nil {
+		return err
+	}
+	cp.Time = cp.Time.UTC().Truncate(time.Microsecond)
+	if _, err := db.pool.Exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)`,
+		cp.Seq, cp.Hash, cp.Time, cp.KeyID, cp.Signature); err != nil {
+		return fmt.Errorf("append audit checkpoint at %d: %w", cp.Seq, err)
+	}
+	return nil
+}
+
+// ListAuditCheckpoints returns every stored checkpoint in Seq order, then
+// Time, as stored.
+func (db *DB) ListAuditCheckpoints(ctx context.Context) ([]*selo.AuditCheckpoint, error) {
+	rows, err := db.pool.Query(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq, time, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var cps []*selo.AuditCheckpoint
+	for rows.Next() {
+		var cp selo.AuditCheckpoint
+		if err := rows.Scan(&cp.Seq, &cp.Hash, &cp.Time, &cp.KeyID, &cp.Signature); err != nil {
+			return nil, fmt.Errorf("list audit checkpoints: %w", err)
+		}
+		cp.Time = cp.Time.UTC()
+		cps = append(cps, &cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit checkpoints: %w", err)
+	}
+	return cps, nil
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/internal/check"
@@ -104,4 +105,47 @@ func appendAudit(ctx context.Context, tx *Tx, e *selo.AuditEntry) error {
 		return fmt.Errorf("advance audit head to %d: %w", e.Seq, err)
 	}
 	return nil
+}
+
+// AppendAuditCheckpoint stores a signed checkpoint. The store does not check
+// the signature (it has no key to check it with): the verifier does.
+func (db *DB) AppendAuditCheckpoint(ctx context.Context, cp *selo.AuditCheckpoint) error {
+	if err := check.AuditCheckpoint(cp); err != nil {
+		return err
+	}
+	cp.Time = cp.Time.UTC().Truncate(time.Microsecond)
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
+		cp.Seq, cp.Hash, toMicros(cp.Time), cp.KeyID, cp.Signature); err != nil {
+		return fmt.Errorf("append audit checkpoint at %d: %w", cp.Seq, err)
+	}
+	return tx.commit("append audit checkpoint")
+}
+
+// ListAuditCheckpoints returns every stored checkpoint in Seq order, then
+// Time, as stored.
+func (db *DB) ListAuditCheckpoints(ctx context.Context) ([]*selo.AuditCheckpoint, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq, time, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var cps []*selo.AuditCheckpoint
+	for rows.Next() {
+		var cp selo.AuditCheckpoint
+		var t int64
+		if err := rows.Scan(&cp.Seq, &cp.Hash, &t, &cp.KeyID, &cp.Signature); err != nil {
+			return nil, fmt.Errorf("list audit checkpoints: %w", err)
+		}
+		cp.Time = fromMicros(t)
+		cps = append(cps, &cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit checkpoints: %w", err)
+	}
+	return cps, nil
 }

@@ -157,3 +157,34 @@ func testTamper(t *testing.T, open OpenFunc) {
 		})
 	}
 }
+
+// testAuditCheckpoint stores checkpoints and reads them back in Seq order,
+// as stored: the store keeps them; the verifier judges them.
+func testAuditCheckpoint(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	st := open(t, NewClock(start)).Store
+	if cps, err := st.ListAuditCheckpoints(ctx); err != nil || len(cps) != 0 {
+		t.Fatalf("ListAuditCheckpoints of a new store = %v, %v; want none", cps, err)
+	}
+	second := &selo.AuditCheckpoint{Seq: 7, Hash: "bb", Time: start.Add(time.Hour + 1500*time.Nanosecond), KeyID: selo.AuditKeyID, Signature: []byte{4, 5}}
+	first := &selo.AuditCheckpoint{Seq: 3, Hash: "aa", Time: start, KeyID: selo.AuditKeyID, Signature: []byte{1, 2, 3}}
+	must(t, st.AppendAuditCheckpoint(ctx, second))
+	must(t, st.AppendAuditCheckpoint(ctx, first))
+	if !second.Time.Equal(micro(start.Add(time.Hour+1500*time.Nanosecond))) || second.Time.Nanosecond()%1000 != 0 {
+		t.Fatalf("AppendAuditCheckpoint kept time %v; want it truncated to microseconds", second.Time)
+	}
+	cps, err := st.ListAuditCheckpoints(ctx)
+	must(t, err)
+	if len(cps) != 2 || cps[0].Seq != 3 || cps[1].Seq != 7 || cps[1].Hash != "bb" || !cps[1].Time.Equal(second.Time) ||
+		cps[1].Time.Location() != time.UTC || string(cps[0].Signature) != string(first.Signature) || cps[0].KeyID != selo.AuditKeyID {
+		t.Fatalf("ListAuditCheckpoints = %+v; want seq 3 then 7 as stored", cps)
+	}
+	for _, bad := range []*selo.AuditCheckpoint{
+		nil,
+		{Seq: 0, Hash: "aa", Time: start, KeyID: "k", Signature: []byte{1}},
+		{Seq: 1, Hash: "aa", Time: start, KeyID: "k"},
+		{Seq: 1, Hash: "", Time: start, KeyID: "k", Signature: []byte{1}},
+	} {
+		wantCode(t, st.AppendAuditCheckpoint(ctx, bad), selo.EINVALID)
+	}
+}

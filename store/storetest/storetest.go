@@ -66,6 +66,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"SupersedeMovesCredentials", testSupersedeMovesCredentials},
 		{"APIKey", testAPIKey},
 		{"Audit", testAudit},
+		{"AuditCheckpoint", testAuditCheckpoint},
 		{"FailedWriteLeavesNothing", testFailedWriteLeavesNothing},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentSameSerial", testConcurrentSameSerial},

@@ -124,3 +124,18 @@ func CredentialMoved(base *selo.AuditEntry, credentialID, oldSerial, newSerial s
 	return &selo.AuditEntry{Time: base.Time, Actor: base.Actor, Action: "credential.certificate.update",
 		Object: "credential/" + credentialID, Outcome: selo.OutcomeSuccess, Details: string(details)}
 }
+
+// AuditCheckpoint validates a checkpoint before it is stored.
+func AuditCheckpoint(cp *selo.AuditCheckpoint) error {
+	switch {
+	case cp == nil:
+		return selo.Errorf(selo.EINVALID, "no audit checkpoint given")
+	case cp.Seq <= 0 || cp.Hash == "":
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs the sequence number and hash of an entry")
+	case cp.KeyID == "" || len(cp.Signature) == 0:
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs its key ID and signature")
+	case cp.Time.IsZero():
+		return selo.Errorf(selo.EINVALID, "an audit checkpoint needs its time")
+	}
+	return nil
+}
