@@ -98,4 +98,3 @@ func (s *Service) RetryReadyNotices(ctx context.Context) (int, error) {
 		}
 	}
 }
-
