@@ -97,6 +97,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"SignatureActivation", testSignatureActivation},
 	}
 	tests = append(tests, orderTests...)
+	tests = append(tests, keyRevocationTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
