@@ -31,6 +31,9 @@ type Store interface {
 	selo.ApprovalStore
 	selo.CertificateStore
 	selo.AuditStore
+	// FindCA reads the issuing CA of a credential's certificate: a revoked
+	// CA stops its signatures.
+	FindCA(ctx context.Context, id string) (*selo.CA, error)
 }
 
 // Defaults of the lifetimes in Config.
