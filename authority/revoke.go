@@ -91,12 +91,12 @@ func (a *Authority) revokeKey(ctx context.Context, actor string, cert *selo.Cert
 			return first, false, nil
 		}
 	}
-	keyHash, err := selo.KeyHash(cert.DER)
-	if err != nil {
-		return nil, false, err
-	}
-	same, err := a.store.ListCertificatesByKey(ctx, keyHash)
-	if err != nil {
+	var same []*selo.Certificate
+	if keyHash, err := selo.KeyHash(cert.DER); err != nil {
+		// Not a certificate Selo signed (a bulk-loaded record): it has no
+		// key to share.
+		a.log.Warn("revoke for key compromise: stored certificate does not parse; revoking it alone", "serial", cert.Serial, "err", err)
+	} else if same, err = a.store.ListCertificatesByKey(ctx, keyHash); err != nil {
 		return nil, false, err
 	}
 	revs, entries, certs := []*selo.Revocation{rev}, []*selo.AuditEntry{entry}, []*selo.Certificate{cert}
