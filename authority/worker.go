@@ -149,6 +149,12 @@ func (a *Authority) RunStatusWorker(ctx context.Context, interval time.Duration,
 	}
 }
 
+// crlRevocationMargin is how much older than a CRL's thisUpdate a revocation
+// may be and still not be in it: the second thisUpdate is truncated to, the
+// time between a revocation's timestamp and its commit, and clock skew
+// between replicas.
+const crlRevocationMargin = 5 * time.Second
+
 // crlDue says why the CA whose CRL state is st needs a new CRL now, or "" when
 // it does not: there is none yet; a revocation is newer than the latest CRL's
 // content (its publication was lost, say to a crash between the revocation's
@@ -158,9 +164,12 @@ func (a *Authority) crlDue(st *selo.CRLState, now time.Time) string {
 	switch {
 	case st.Published == 0:
 		return "no crl yet"
-	case st.LatestRevocation.Truncate(time.Second).After(st.ThisUpdate):
-		// publishCRL lists the revocations up to its thisUpdate, to the second.
-		return "a revocation is newer than the crl"
+	case !st.LatestRevocation.IsZero() && !st.LatestRevocation.Before(st.ThisUpdate.Add(-crlRevocationMargin)):
+		// thisUpdate is truncated to the second and a revocation's time is
+		// taken before its commit: one a little older than thisUpdate may
+		// still have been committed after the CRL read the revocations. The
+		// margin makes sure it is listed, at the cost of one more CRL.
+		return "a revocation may be newer than the crl"
 	case st.Reserved > st.Published:
 		return "a crl number was reserved and not published"
 	case st.NextUpdate.Sub(now) < a.crlValidity/2:
