@@ -27,6 +27,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/tsa"
 )
 
@@ -413,4 +414,27 @@ func TestCARevoke(t *testing.T) {
 		}
 		mustRunSelo(t, "audit", "verify", "--data", data)
 	})
+}
+
+// TestSignRefusedUnderRevokedCA: once the CA that issued a credential's
+// certificate is revoked, the credential signs nothing, though its own
+// certificate was never revoked.
+func TestSignRefusedUnderRevokedCA(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	dir := t.TempDir()
+	tf := filepath.Join(dir, "token.json")
+	mustRunSelo(t, "csc", "login", "--server", s.url, "--email", "maria@example.pt", "--password-file", s.pwFile, "--token-file", tf)
+	doc := writeFile(t, filepath.Join(dir, "contract.txt"), "Contrato n.º 8\n")
+	mustRunSelo(t, "sign", "file", doc, "--credential", cred, "--token-file", tf, "--otp-file", s.sendOTP(t, tf, cred))
+
+	// The credential's certificate comes from the qualified-sign profile's CA.
+	if _, _, err := s.ca.RevokeCA(context.Background(), "operator", authority.RevokeCARequest{CAID: testenv.QualifiedID, Reason: selo.ReasonCACompromise}); err != nil {
+		t.Fatal(err)
+	}
+	r := runSelo(t, "sign", "file", doc, "--out", filepath.Join(dir, "again.p7s"), "--credential", cred, "--token-file", tf, "--otp-file", s.sendOTP(t, tf, cred))
+	if r.code == 0 || !strings.Contains(r.stderr, "revoked") {
+		t.Fatalf("signing under a revoked CA:\n%s", r)
+	}
 }
