@@ -21,8 +21,8 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
-	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
