@@ -143,8 +143,8 @@ func (a *Authority) RetireCA(ctx context.Context, actor, id string) (*selo.CA, e
 		a.auditFailure(ctx, actor, "ca.retire", "ca/"+id, err)
 		return nil, err
 	}
-	if ca.Status == selo.CARetired {
-		return ca, nil // idempotent: retiring twice changes nothing
+	if ca.Status == selo.CARetired || ca.Status == selo.CARevoked {
+		return ca, nil // idempotent: retiring twice changes nothing, and a revoked CA issues nothing already
 	}
 	if err := a.store.SetCAStatus(ctx, id, selo.CARetired, a.audit(actor, "ca.retire", "ca/"+id, selo.OutcomeSuccess, nil)); err != nil {
 		return nil, err

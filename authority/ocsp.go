@@ -244,6 +244,9 @@ func (a *Authority) newOCSPSigner(ctx context.Context, actor string, ca *selo.CA
 }
 
 func (a *Authority) createOCSPSigner(ctx context.Context, actor string, ca *selo.CA) (*selo.OCSPSigner, error) {
+	if ca.Status == selo.CARevoked {
+		return nil, selo.Errorf(selo.EINVALID, "CA %q is revoked and certifies no new OCSP responder", ca.ID)
+	}
 	iss, err := a.issuer(ctx, ca)
 	if err != nil {
 		return nil, err

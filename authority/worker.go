@@ -65,7 +65,13 @@ func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshRepo
 	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
 		return err
 	}
-	if err != nil || signer.NotAfter.Sub(now) < ocspSignerRenewBefore {
+	if ca.Status == selo.CARevoked {
+		// A revoked CA certifies nothing new: its responder serves until
+		// it ends, and its certificates are void through the CA anyway.
+		if err != nil || !now.Before(signer.NotAfter) {
+			return nil
+		}
+	} else if err != nil || signer.NotAfter.Sub(now) < ocspSignerRenewBefore {
 		if _, err := a.newOCSPSigner(ctx, "system", ca); err != nil {
 			return err
 		}
