@@ -2,6 +2,9 @@ package selo
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"time"
 )
 
@@ -51,6 +54,10 @@ type CertificateStore interface {
 	FindCertificate(ctx context.Context, serial string) (*Certificate, error)
 	// ListCertificates returns certificates ordered by serial.
 	ListCertificates(ctx context.Context, filter CertificateFilter) ([]*Certificate, error)
+	// ListCertificatesByKey returns every certificate whose SubjectPublicKeyInfo
+	// has this SHA-256 (lower-case hex, see KeyHash), of any CA and status,
+	// ordered by serial.
+	ListCertificatesByKey(ctx context.Context, keyHash string) ([]*Certificate, error)
 	// SupersedeCertificate stores replacement (a re-issue of oldSerial) and marks
 	// oldSerial superseded by it, atomically. ECONFLICT when oldSerial is already
 	// superseded or not valid; ENOTFOUND when it does not exist. Every
@@ -59,4 +66,16 @@ type CertificateStore interface {
 	// "credential.certificate.update" after audit, so that no credential is
 	// ever left on a superseded certificate.
 	SupersedeCertificate(ctx context.Context, oldSerial string, replacement *Certificate, audit *AuditEntry) error
+}
+
+// KeyHash returns the lower-case hex SHA-256 of the SubjectPublicKeyInfo of
+// a DER certificate: what identifies the key of every certificate issued
+// for it, whatever the CA.
+func KeyHash(certDER []byte) (string, error) {
+	c, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		return "", Errorf(EINVALID, "certificate does not parse: %v", err)
+	}
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:]), nil
 }

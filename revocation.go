@@ -90,6 +90,21 @@ type CRL struct {
 	CreatedAt  time.Time
 }
 
+// CRLState is what decides whether a CA needs a new CRL: the latest published
+// one, the last number reserved, and the newest revocation it lists or must list.
+type CRLState struct {
+	// Published is the number of the latest stored CRL (0: none), with its
+	// ThisUpdate and NextUpdate.
+	Published              int64
+	ThisUpdate, NextUpdate time.Time
+	// Reserved is the last number NextCRLNumber handed out (0: none). Higher
+	// than Published means a publication began and did not finish (a crash).
+	Reserved int64
+	// LatestRevocation is the RevokedAt of the CA's newest revocation,
+	// including those of the CA certificates it issued (zero: none).
+	LatestRevocation time.Time
+}
+
 // OCSPResponse is a pre-signed OCSP response for one certificate, as served by
 // the responder for requests without a nonce.
 type OCSPResponse struct {
@@ -150,6 +165,16 @@ type RevocationStore interface {
 	LatestCRL(ctx context.Context, caID string) (*CRL, error)
 	// CRLInfo is LatestCRL without the DER, for cheap freshness checks.
 	CRLInfo(ctx context.Context, caID string) (*CRL, error)
+
+	// RevokeCertificates is RevokeCertificate for several certificates in one
+	// transaction: each rev whose certificate has no revocation yet is
+	// recorded with its audit entry (audits[i] goes with revs[i]); the others
+	// are left as they are and their audit entries dropped. created[i] says
+	// whether revs[i] was recorded. ENOTFOUND when a certificate does not
+	// exist (and nothing is written).
+	RevokeCertificates(ctx context.Context, revs []*Revocation, audits []*AuditEntry) (created []bool, err error)
+	// CRLState says whether the CA's CRL is behind what the database holds.
+	CRLState(ctx context.Context, caID string) (*CRLState, error)
 
 	// SaveOCSPResponse inserts or replaces the stored response for resp.Serial.
 	// ENOTFOUND if the certificate does not exist; ECONFLICT if resp.Status

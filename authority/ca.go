@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/pki"
@@ -142,8 +143,8 @@ func (a *Authority) RetireCA(ctx context.Context, actor, id string) (*selo.CA, e
 		a.auditFailure(ctx, actor, "ca.retire", "ca/"+id, err)
 		return nil, err
 	}
-	if ca.Status == selo.CARetired {
-		return ca, nil // idempotent: retiring twice changes nothing
+	if ca.Status == selo.CARetired || ca.Status == selo.CARevoked {
+		return ca, nil // idempotent: retiring twice changes nothing, and a revoked CA issues nothing already
 	}
 	if err := a.store.SetCAStatus(ctx, id, selo.CARetired, a.audit(actor, "ca.retire", "ca/"+id, selo.OutcomeSuccess, nil)); err != nil {
 		return nil, err
@@ -187,4 +188,69 @@ func (a *Authority) readChain(ctx context.Context, caID string) ([]*x509.Certifi
 		id = ca.ParentID
 	}
 	return chain, nil
+}
+
+// RevokeCARequest asks to revoke a CA's own certificate.
+type RevokeCARequest struct {
+	CAID           string
+	Reason         selo.RevocationReason // cACompromise when the CA's key is compromised
+	InvalidityDate time.Time             // optional
+}
+
+// RevokeCA revokes the certificate of a subordinate CA, as its parent. From
+// then on the CA issues nothing (issuance, re-issue, TSA and OCSP responder
+// certificates are refused), the parent's CRL (an ARL for a root) lists the
+// CA certificate, OCSP answers "revoked" for it, and the signing service
+// refuses every credential whose certificate the CA issued. A root is not
+// revoked this way: relying parties remove it from their trust stores.
+// Revoking twice answers with the first revocation and created=false.
+func (a *Authority) RevokeCA(ctx context.Context, actor string, req RevokeCARequest) (*selo.CARevocation, bool, error) {
+	rev, created, err := a.revokeCA(ctx, actor, req)
+	if err != nil {
+		a.auditFailure(ctx, actor, "ca.revoke", "ca/"+req.CAID, err)
+		return nil, false, err
+	}
+	return rev, created, nil
+}
+
+func (a *Authority) revokeCA(ctx context.Context, actor string, req RevokeCARequest) (*selo.CARevocation, bool, error) {
+	if !req.Reason.Valid() || req.Reason == selo.ReasonCertificateHold {
+		return nil, false, selo.Errorf(selo.EINVALID, "%s is not a reason to revoke a CA with (a CA is not put on hold)", req.Reason)
+	}
+	now := a.clock.Now()
+	if !req.InvalidityDate.IsZero() && req.InvalidityDate.After(now) {
+		return nil, false, selo.Errorf(selo.EINVALID, "invalidity date %s is in the future", req.InvalidityDate.UTC().Format(time.RFC3339))
+	}
+	ca, err := a.store.FindCA(ctx, req.CAID)
+	if err != nil {
+		return nil, false, err
+	}
+	if ca.IsRoot() {
+		return nil, false, selo.Errorf(selo.EINVALID, "CA %q is a root: no CRL can revoke it; remove it from the trust stores and trusted lists", ca.ID)
+	}
+	cert, err := x509.ParseCertificate(ca.CertDER)
+	if err != nil {
+		return nil, false, fmt.Errorf("parse certificate of ca %s: %w", ca.ID, err)
+	}
+	serial := pki.SerialHex(cert.SerialNumber)
+	rev := &selo.CARevocation{CAID: ca.ID, ParentID: ca.ParentID, Serial: serial, Reason: req.Reason,
+		RevokedAt: now, InvalidityDate: req.InvalidityDate, Actor: actor}
+	details := map[string]any{"parent": ca.ParentID, "serial": serial, "reason": req.Reason.String(), "previous_status": ca.Status}
+	if !req.InvalidityDate.IsZero() {
+		details["invalidity_date"] = req.InvalidityDate.UTC()
+	}
+	got, created, err := a.store.RevokeCA(ctx, rev, a.audit(actor, "ca.revoke", "ca/"+ca.ID, selo.OutcomeSuccess, details))
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		a.ocsp.forget(serial)
+		a.crls.schedule(ca.ParentID)
+	}
+	return got, created, nil
+}
+
+// FindCARevocation returns the revocation of a CA's certificate or ENOTFOUND.
+func (a *Authority) FindCARevocation(ctx context.Context, caID string) (*selo.CARevocation, error) {
+	return a.store.FindCARevocation(ctx, caID)
 }

@@ -55,12 +55,27 @@ func (a *Authority) publishCRL(ctx context.Context, actor, caID string) (*selo.C
 		OnlyContainsCACerts:      ca.IsRoot(),
 		TempDir:                  a.tempDir,
 	}
+	// The CA certificates this CA issued and revoked (few: an ARL's
+	// content when this is a root), read before the certificates'.
+	caRevs, err := a.store.ListCARevocations(ctx, caID)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	stats, err := pki.WriteCRL(&buf, iss.Cert, iss.Signer, tmpl, func(yield func(pki.CRLEntry) error) error {
+		for _, r := range caRevs {
+			if r.RevokedAt.Truncate(time.Second).After(tmpl.ThisUpdate) {
+				continue // as below
+			}
+			if err := yield(pki.CRLEntry{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: r.Reason, InvalidityDate: r.InvalidityDate}); err != nil {
+				return err
+			}
+		}
 		return a.store.ForEachRevocation(ctx, caID, func(rev *selo.Revocation) error {
 			if rev.RevokedAt.Truncate(time.Second).After(tmpl.ThisUpdate) {
 				// Committed while this CRL was being made: the publication
-				// that revocation scheduled lists it.
+				// that revocation scheduled (or the status worker's next
+				// pass, which sees a revocation newer than the CRL) lists it.
 				return nil
 			}
 			return yield(pki.NewCRLEntry(rev))

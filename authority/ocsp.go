@@ -244,6 +244,9 @@ func (a *Authority) newOCSPSigner(ctx context.Context, actor string, ca *selo.CA
 }
 
 func (a *Authority) createOCSPSigner(ctx context.Context, actor string, ca *selo.CA) (*selo.OCSPSigner, error) {
+	if ca.Status == selo.CARevoked {
+		return nil, selo.Errorf(selo.EINVALID, "CA %q is revoked and certifies no new OCSP responder", ca.ID)
+	}
 	iss, err := a.issuer(ctx, ca)
 	if err != nil {
 		return nil, err
@@ -428,7 +431,7 @@ func (r *ocspResponder) status(ctx context.Context, is *ocspIssuer, id pki.OCSPC
 	cert, err := r.a.store.FindCertificate(ctx, serial)
 	switch {
 	case err != nil && selo.ErrorCode(err) == selo.ENOTFOUND:
-		return single, false, nil
+		return r.caStatus(ctx, is, id, single)
 	case err != nil:
 		return single, false, err
 	case cert.CAID != is.ca.ID:
@@ -443,6 +446,50 @@ func (r *ocspResponder) status(ctx context.Context, is *ocspIssuer, id pki.OCSPC
 		single.Status, single.RevokedAt, single.Reason = pki.OCSPRevoked, rev.RevokedAt, rev.Reason
 	}
 	return single, true, nil
+}
+
+// caStatus answers for the certificate of a CA that is issued (a
+// subordinate of is), read from the database: good, or revoked from the
+// moment RevokeCA committed. A serial that is no CA certificate of is stays
+// unknown. The answer is not stored (ocsp_responses holds end-entity
+// certificates), only cached in memory for the cache TTL.
+func (r *ocspResponder) caStatus(ctx context.Context, is *ocspIssuer, id pki.OCSPCertID, single pki.OCSPSingleResponse) (pki.OCSPSingleResponse, bool, error) {
+	find := func() *ocspIssuer {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		for _, c := range r.cas {
+			if c.ca.ParentID == is.ca.ID && c.cert.SerialNumber.Cmp(id.Serial) == 0 {
+				return c
+			}
+		}
+		return nil
+	}
+	child := find()
+	if child == nil {
+		// A CA created since the list was read: read it again, at most
+		// once per ocspIssuerReload.
+		r.mu.RLock()
+		stale := r.a.clock.Now().Sub(r.issuersAt) > ocspIssuerReload
+		r.mu.RUnlock()
+		if !stale {
+			return single, false, nil
+		}
+		if err := r.loadIssuers(ctx); err != nil {
+			return single, false, err
+		}
+		if child = find(); child == nil {
+			return single, false, nil
+		}
+	}
+	single.Status = pki.OCSPGood
+	rev, err := r.a.store.FindCARevocation(ctx, child.ca.ID)
+	switch {
+	case err == nil:
+		single.Status, single.RevokedAt, single.Reason = pki.OCSPRevoked, rev.RevokedAt, rev.Reason
+	case selo.ErrorCode(err) != selo.ENOTFOUND:
+		return single, false, fmt.Errorf("revocation of ca %s: %w", child.ca.ID, err)
+	}
+	return single, false, nil
 }
 
 // sign signs a response for ids, all of CA is, with the CA's delegated

@@ -44,7 +44,7 @@ func (a *Authority) reissue(ctx context.Context, actor, serial, newCAID string) 
 	if !a.clock.Now().Before(oldX509.NotAfter) {
 		return nil, selo.Errorf(selo.EINVALID, "certificate %s expired on %s; an expired certificate is not re-issued", old.Serial, oldX509.NotAfter.Format("2006-01-02"))
 	}
-	profile, err := a.Profile(old.Profile)
+	profile, timestamping, err := a.reissueProfile(old.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +56,12 @@ func (a *Authority) reissue(ctx context.Context, actor, serial, newCAID string) 
 	if err != nil {
 		return nil, err
 	}
+	reissue := iss.Reissue
+	if timestamping {
+		reissue = iss.ReissueTimestamping
+	}
 	return a.signAndStore(ctx, func(serial *big.Int) (*pki.Issued, error) {
-		return iss.Reissue(profile, oldX509, serial, a.clock.Now(), a.linter)
+		return reissue(profile, oldX509, serial, a.clock.Now(), a.linter)
 	}, func(issued *pki.Issued) (*selo.Certificate, error) {
 		rec := a.record(ca.ID, profile.Name, old.KeyID, issued)
 		rec.ReissuedFrom = old.Serial
@@ -69,6 +73,30 @@ func (a *Authority) reissue(ctx context.Context, actor, serial, newCAID string) 
 	})
 }
 
+// reissueProfile returns the profile a certificate of the named profile is
+// re-issued under, and whether it is the TSA's timestamping profile (not one
+// an order names, but a certificate under the CA all the same).
+func (a *Authority) reissueProfile(name string) (*pki.Profile, bool, error) {
+	if p, ok := a.profiles[name]; ok {
+		return p, false, nil
+	}
+	if ts := pki.TimestampingProfile(); name == ts.Name {
+		return ts, true, nil
+	}
+	return nil, false, selo.Errorf(selo.ENOTFOUND, "no profile named %q", name)
+}
+
+// CurrentCertificate returns the certificate with serial, or the one that
+// replaced it when it was re-issued (following re-issues of re-issues): what
+// a service configured with a serial, such as the TSA, must use now.
+func (a *Authority) CurrentCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
+	c, err := a.FindCertificate(ctx, serial)
+	for hops := 0; err == nil && c.Status == selo.CertSuperseded && c.SupersededBy != "" && hops < 16; hops++ {
+		c, err = a.store.FindCertificate(ctx, c.SupersededBy)
+	}
+	return c, err
+}
+
 // ReissueProgress reports how far a bulk re-issue has come.
 type ReissueProgress struct {
 	Done, Total int
@@ -76,19 +104,34 @@ type ReissueProgress struct {
 	Err         error  // non-nil when that certificate could not be re-issued
 }
 
-// ReissueAll re-issues every valid certificate of oldCAID under newCAID. It
-// can be stopped (cancel ctx) and run again: certificates already re-issued
-// are superseded and not listed again, so a second run resumes. A certificate
-// that fails is reported through progress and skipped; the count of those is
-// returned with the count re-issued.
+// ReissueAll re-issues every unexpired valid certificate of oldCAID under
+// newCAID: end-entity certificates under their profile, TSA certificates
+// under the timestamping profile (critical timeStamping EKU, same TSA key).
+// It can be stopped (cancel ctx) and run again: certificates already
+// re-issued are superseded and not listed again, so a second run resumes,
+// and one after the end finds nothing to do. A certificate that fails is
+// reported through progress and skipped; the count of those is returned with
+// the count re-issued. Certificates that expired are not re-issued and not
+// counted. The new CA's delegated OCSP responder is made first when it has
+// none, so the re-issued certificates are answered for at once; the old
+// CA's responder stays, answering for the old certificates (a responder
+// certificate is only valid for the CA that issued it, so it does not move).
 func (a *Authority) ReissueAll(ctx context.Context, actor, oldCAID, newCAID string, progress func(ReissueProgress)) (done, failed int, err error) {
 	if _, err := a.store.FindCA(ctx, oldCAID); err != nil {
 		return 0, 0, err
 	}
-	if _, err := a.issuingCA(ctx, "", newCAID); err != nil {
+	newCA, err := a.issuingCA(ctx, "", newCAID)
+	if err != nil {
 		return 0, 0, err
 	}
-	total, err := a.countCertificates(ctx, oldCAID)
+	if _, err := a.store.FindOCSPSigner(ctx, newCA.ID); selo.ErrorCode(err) == selo.ENOTFOUND {
+		if _, err := a.newOCSPSigner(ctx, actor, newCA); err != nil {
+			return 0, 0, err
+		}
+	} else if err != nil {
+		return 0, 0, err
+	}
+	total, err := a.CountReissuable(ctx, oldCAID)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -106,6 +149,9 @@ func (a *Authority) ReissueAll(ctx context.Context, actor, oldCAID, newCAID stri
 				return done, failed, err
 			}
 			after = c.Serial
+			if !a.clock.Now().Before(c.NotAfter) {
+				continue
+			}
 			_, rerr := a.Reissue(ctx, actor, c.Serial, newCAID)
 			if rerr != nil {
 				failed++
@@ -119,8 +165,11 @@ func (a *Authority) ReissueAll(ctx context.Context, actor, oldCAID, newCAID stri
 	}
 }
 
-func (a *Authority) countCertificates(ctx context.Context, caID string) (int, error) {
+// CountReissuable counts the certificates of caID that a bulk re-issue
+// moves: valid and not expired. Zero after a bulk re-issue completed.
+func (a *Authority) CountReissuable(ctx context.Context, caID string) (int, error) {
 	n, after := 0, ""
+	now := a.clock.Now()
 	for {
 		page, err := a.store.ListCertificates(ctx, selo.CertificateFilter{CAID: caID, Status: selo.CertValid, AfterSerial: after, Limit: 1000})
 		if err != nil {
@@ -129,7 +178,11 @@ func (a *Authority) countCertificates(ctx context.Context, caID string) (int, er
 		if len(page) == 0 {
 			return n, nil
 		}
-		n += len(page)
+		for _, c := range page {
+			if now.Before(c.NotAfter) {
+				n++
+			}
+		}
 		after = page[len(page)-1].Serial
 	}
 }

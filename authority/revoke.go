@@ -61,7 +61,11 @@ func (a *Authority) revoke(ctx context.Context, actor string, req RevokeRequest)
 	if !req.InvalidityDate.IsZero() {
 		details["invalidity_date"] = req.InvalidityDate.UTC()
 	}
-	got, created, err := a.store.RevokeCertificate(ctx, rev, a.audit(actor, "certificate.revoke", "certificate/"+serial, selo.OutcomeSuccess, details))
+	entry := a.audit(actor, "certificate.revoke", "certificate/"+serial, selo.OutcomeSuccess, details)
+	if req.Reason == selo.ReasonKeyCompromise {
+		return a.revokeKey(ctx, actor, cert, rev, entry)
+	}
+	got, created, err := a.store.RevokeCertificate(ctx, rev, entry)
 	if err != nil {
 		return nil, false, err
 	}
@@ -69,6 +73,64 @@ func (a *Authority) revoke(ctx context.Context, actor string, req RevokeRequest)
 		a.statusChanged(ctx, cert)
 	}
 	return got, created, nil
+}
+
+// revokeKey revokes cert for keyCompromise together with every other
+// unexpired certificate Selo issued for the same public key (a re-issue
+// under a new CA keeps the key): a compromised key is compromised in all of
+// them. One transaction records them all, each with its audit entry. A
+// certificate already revoked keeps its first revocation; when cert itself
+// is revoked for another reason (a hold included) nothing else is touched.
+func (a *Authority) revokeKey(ctx context.Context, actor string, cert *selo.Certificate, rev *selo.Revocation, entry *selo.AuditEntry) (*selo.Revocation, bool, error) {
+	if cert.Status == selo.CertRevoked {
+		first, err := a.store.FindRevocation(ctx, cert.Serial)
+		if err != nil {
+			return nil, false, err
+		}
+		if first.Reason != selo.ReasonKeyCompromise {
+			return first, false, nil
+		}
+	}
+	var same []*selo.Certificate
+	if keyHash, err := selo.KeyHash(cert.DER); err != nil {
+		// Not a certificate Selo signed (a bulk-loaded record): it has no
+		// key to share.
+		a.log.Warn("revoke for key compromise: stored certificate does not parse; revoking it alone", "serial", cert.Serial, "err", err)
+	} else if same, err = a.store.ListCertificatesByKey(ctx, keyHash); err != nil {
+		return nil, false, err
+	}
+	revs, entries, certs := []*selo.Revocation{rev}, []*selo.AuditEntry{entry}, []*selo.Certificate{cert}
+	for _, c := range same {
+		if c.Serial == cert.Serial || c.Status == selo.CertRevoked || !rev.RevokedAt.Before(c.NotAfter) {
+			continue
+		}
+		twin := &selo.Revocation{Serial: c.Serial, CAID: c.CAID, Reason: selo.ReasonKeyCompromise, RevokedAt: rev.RevokedAt,
+			InvalidityDate: rev.InvalidityDate, Actor: actor}
+		details := map[string]any{"ca": c.CAID, "reason": selo.ReasonKeyCompromise.String(), "previous_status": c.Status, "same_key_as": cert.Serial}
+		if !rev.InvalidityDate.IsZero() {
+			details["invalidity_date"] = rev.InvalidityDate.UTC()
+		}
+		revs = append(revs, twin)
+		entries = append(entries, a.audit(actor, "certificate.revoke", "certificate/"+c.Serial, selo.OutcomeSuccess, details))
+		certs = append(certs, c)
+	}
+	created, err := a.store.RevokeCertificates(ctx, revs, entries)
+	if err != nil {
+		return nil, false, err
+	}
+	for i, c := range certs {
+		if created[i] {
+			a.statusChanged(ctx, c)
+		}
+	}
+	if !created[0] {
+		first, err := a.store.FindRevocation(ctx, cert.Serial)
+		if err != nil {
+			return nil, false, err
+		}
+		return first, false, nil
+	}
+	return rev, true, nil
 }
 
 // ReleaseHold lifts a certificateHold: the certificate is good again. Only a

@@ -28,8 +28,7 @@ type RefreshReport struct {
 const ocspBatch = 500
 
 // RefreshStatus brings the published status of every CA up to date: a new
-// CRL where the current one has less than half its validity left (or none
-// exists), a delegated OCSP responder where it is missing or near its end,
+// CRL where one is due (see crlDue), a delegated OCSP responder where it is missing or near its end,
 // and a signed OCSP response for every certificate whose response is missing
 // or has less than half its validity left.
 func (a *Authority) RefreshStatus(ctx context.Context) (RefreshReport, error) {
@@ -50,11 +49,12 @@ func (a *Authority) RefreshStatus(ctx context.Context) (RefreshReport, error) {
 
 func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshReport) error {
 	now := a.clock.Now()
-	info, err := a.store.CRLInfo(ctx, ca.ID)
-	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+	state, err := a.store.CRLState(ctx, ca.ID)
+	if err != nil {
 		return err
 	}
-	if err != nil || info.NextUpdate.Sub(now) < a.crlValidity/2 {
+	if why := a.crlDue(state, now); why != "" {
+		a.log.Info("crl due", "ca", ca.ID, "why", why)
 		if _, err := a.PublishCRL(ctx, "system", ca.ID); err != nil {
 			return err
 		}
@@ -65,7 +65,13 @@ func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshRepo
 	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
 		return err
 	}
-	if err != nil || signer.NotAfter.Sub(now) < ocspSignerRenewBefore {
+	if ca.Status == selo.CARevoked {
+		// A revoked CA certifies nothing new: its responder serves until
+		// it ends, and its certificates are void through the CA anyway.
+		if err != nil || !now.Before(signer.NotAfter) {
+			return nil
+		}
+	} else if err != nil || signer.NotAfter.Sub(now) < ocspSignerRenewBefore {
 		if _, err := a.newOCSPSigner(ctx, "system", ca); err != nil {
 			return err
 		}
@@ -147,4 +153,33 @@ func (a *Authority) RunStatusWorker(ctx context.Context, interval time.Duration,
 		case <-t.C:
 		}
 	}
+}
+
+// crlRevocationMargin is how much older than a CRL's thisUpdate a revocation
+// may be and still not be in it: the second thisUpdate is truncated to, the
+// time between a revocation's timestamp and its commit, and clock skew
+// between replicas.
+const crlRevocationMargin = 5 * time.Second
+
+// crlDue says why the CA whose CRL state is st needs a new CRL now, or "" when
+// it does not: there is none yet; a revocation is newer than the latest CRL's
+// content (its publication was lost, say to a crash between the revocation's
+// commit and the CRL); a CRL number was reserved and never published (a
+// publication that did not finish); or less than half its validity is left.
+func (a *Authority) crlDue(st *selo.CRLState, now time.Time) string {
+	switch {
+	case st.Published == 0:
+		return "no crl yet"
+	case !st.LatestRevocation.IsZero() && !st.LatestRevocation.Before(st.ThisUpdate.Add(-crlRevocationMargin)):
+		// thisUpdate is truncated to the second and a revocation's time is
+		// taken before its commit: one a little older than thisUpdate may
+		// still have been committed after the CRL read the revocations. The
+		// margin makes sure it is listed, at the cost of one more CRL.
+		return "a revocation may be newer than the crl"
+	case st.Reserved > st.Published:
+		return "a crl number was reserved and not published"
+	case st.NextUpdate.Sub(now) < a.crlValidity/2:
+		return "half of its validity is over"
+	}
+	return ""
 }

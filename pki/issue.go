@@ -140,6 +140,11 @@ func (iss *Issuer) Issue(p *Profile, req *Request, serial *big.Int, now time.Tim
 // Reissue makes the certificate old (from another CA) anew under iss with the
 // same public key, subject, SANs and notAfter; notBefore is now.
 func (iss *Issuer) Reissue(p *Profile, old *x509.Certificate, serial *big.Int, now time.Time, l *Linter) (*Issued, error) {
+	return iss.reissue(p, old, serial, now, l, "certificate", nil)
+}
+
+func (iss *Issuer) reissue(p *Profile, old *x509.Certificate, serial *big.Int, now time.Time, l *Linter,
+	what string, adjust func(*Profile, *x509.Certificate) error) (*Issued, error) {
 	if old == nil {
 		return nil, selo.Errorf(selo.EINVALID, "certificate to re-issue is missing")
 	}
@@ -173,7 +178,7 @@ func (iss *Issuer) Reissue(p *Profile, old *x509.Certificate, serial *big.Int, n
 		req.unsupportedSANs = append(req.unsupportedSANs, "uri "+truncate(u.String(), 100))
 	}
 	// The old subject is kept byte for byte: relying parties match on it.
-	return iss.issue(p, req, old.RawSubject, serial, now, l, "certificate", nil)
+	return iss.issue(p, req, old.RawSubject, serial, now, l, what, adjust)
 }
 
 // issue checks req against a validated copy of p, builds the certificate,

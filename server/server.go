@@ -215,6 +215,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.route(mux, "/api/v1/profiles", api, methods{http.MethodGet: s.handleListProfiles})
 	s.route(mux, "/api/v1/cas", api, methods{http.MethodGet: s.handleListCAs})
 	s.route(mux, "/api/v1/cas/{id}", api, methods{http.MethodGet: s.handleGetCA})
+	s.route(mux, "/api/v1/cas/{id}/revoke", api, methods{http.MethodPost: s.handleRevokeCA})
 	s.route(mux, "/api/v1/certificates", api, methods{
 		http.MethodGet:  s.handleListCertificates,
 		http.MethodPost: s.handleIssueCertificate,

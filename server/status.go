@@ -233,6 +233,53 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, revocationResponse(rev, created))
 }
 
+// CARevocationResponse is the answer of POST /api/v1/cas/{id}/revoke.
+type CARevocationResponse struct {
+	CA             string     `json:"ca"`
+	Parent         string     `json:"parent"`
+	Serial         string     `json:"serial"`
+	Reason         string     `json:"reason"`
+	RevokedAt      time.Time  `json:"revoked_at"`
+	InvalidityDate *time.Time `json:"invalidity_date,omitempty"`
+	Created        bool       `json:"created"`
+}
+
+// handleRevokeCA serves POST /api/v1/cas/{id}/revoke (operators), with the
+// body of a certificate revocation ({"reason", "invalidity_date"}): 201 when
+// revoked now, 200 with the first revocation when it already was.
+func (s *Server) handleRevokeCA(w http.ResponseWriter, r *http.Request) {
+	var req RevokeRequest
+	if err := s.readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reason, err := selo.ParseRevocationReason(req.Reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ar := authority.RevokeCARequest{CAID: r.PathValue("id"), Reason: reason}
+	if req.InvalidityDate != nil {
+		ar.InvalidityDate = *req.InvalidityDate
+	}
+	rev, created, err := s.authority.RevokeCA(r.Context(), actorFrom(r.Context()), ar)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := CARevocationResponse{CA: rev.CAID, Parent: rev.ParentID, Serial: rev.Serial, Reason: rev.Reason.String(),
+		RevokedAt: rev.RevokedAt.UTC(), Created: created}
+	if !rev.InvalidityDate.IsZero() {
+		t := rev.InvalidityDate.UTC()
+		out.InvalidityDate = &t
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
+}
+
 // handleGetRevocation serves GET /api/v1/certificates/{serial}/revocation.
 func (s *Server) handleGetRevocation(w http.ResponseWriter, r *http.Request) {
 	rev, err := s.authority.FindRevocation(r.Context(), r.PathValue("serial"))

@@ -35,6 +35,9 @@ type Store interface {
 	// FindRevocation tells a certificate on hold from a revoked one.
 	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
 	selo.RateStore
+	// FindCA reads the issuing CA of a credential's certificate: a revoked
+	// CA stops its signatures.
+	FindCA(ctx context.Context, id string) (*selo.CA, error)
 }
 
 // Defaults of the lifetimes in Config.

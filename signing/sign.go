@@ -55,6 +55,7 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	hash, _ := hashByOID(req.HashAlgorithmOID)
 	var (
 		cred    *selo.Credential
+		caID    string
 		opts    crypto.SignerOpts
 		kind    keyKind
 		verdict error
@@ -65,7 +66,7 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 			if verdict != nil {
 				return s.failureEntry(holder(req.AccountID), "signature.sign", object, verdict, map[string]any{"hashes": len(req.Hashes)}), verdict
 			}
-			cred = c
+			cred, caID = c, cert.CAID
 			return s.entry(holder(req.AccountID), "signature.sign", object, selo.OutcomeSuccess,
 				map[string]any{"hashes": len(req.Hashes), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo}), nil
 		})
@@ -76,6 +77,13 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 		return refuse(selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD"))
 	case err != nil:
 		return refuse(err)
+	}
+	// A revoked issuing CA (selo ca revoke) voids every certificate it
+	// issued, whatever their own status says.
+	if ca, err := s.store.FindCA(ctx, caID); err != nil {
+		return refuse(err)
+	} else if ca.Status == selo.CARevoked {
+		return refuse(selo.Errorf(selo.EFORBIDDEN, "the CA %s that issued the certificate of credential %s is revoked", caID, cred.ID))
 	}
 	sigs, err := s.sign(ctx, cred, kind, req.Hashes, opts)
 	if err != nil {

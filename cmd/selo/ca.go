@@ -40,7 +40,7 @@ func (c *cli) caCommand() *cobra.Command {
 		Use:   "ca",
 		Short: "Create, list and retire certificate authorities; download chains",
 	}
-	cmd.AddCommand(c.caCreateCommand(), c.caListCommand(), c.caRetireCommand(), c.caChainCommand())
+	cmd.AddCommand(c.caCreateCommand(), c.caListCommand(), c.caRetireCommand(), c.caRevokeCommand(), c.caChainCommand())
 	return cmd
 }
 
@@ -144,6 +144,96 @@ func (c *cli) caRetireCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (c *cli) caRevokeCommand() *cobra.Command {
+	var reason, invalidity string
+	cmd := &cobra.Command{
+		Use:   "revoke CA --reason REASON [--invalidity-date TIME]",
+		Short: "Revoke a subordinate CA's certificate (compromise): its parent's CRL and OCSP say revoked",
+		Long: `Revoke revokes the certificate of a subordinate CA, as its parent, once:
+revoking it again prints the first revocation unchanged. At once the CA
+issues nothing (certificates, re-issues, TSA and OCSP responder
+certificates), the signing service refuses every credential whose
+certificate it issued, and OCSP (signed by the parent's responder) answers
+"revoked" for the CA certificate; the parent's CRL (an ARL when the parent
+is a root) is published again right after, listing it.
+
+What the CA issued is not revoked one by one: relying parties reject it
+through the revoked CA certificate. Re-issue it under a new CA with
+'selo cert reissue --all-from CA --ca NEW-CA' only when the CA's key is not
+what was compromised (otherwise issue anew).
+
+Reasons (RFC 5280): cACompromise (the CA's key), keyCompromise,
+affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn,
+unspecified. A CA is not put on hold. A root cannot be revoked: take it
+out of trust stores and trusted lists.
+
+This is a single operator's command for now; dual control (a second
+officer approving) comes with roles.`,
+		Example: `  selo ca revoke qualified-ecc-v1 --reason cACompromise --invalidity-date 2026-11-20T08:00:00Z`,
+		Args:    exactArgs(1, "ca revoke needs the CA's ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" {
+				return usagef("ca revoke needs --reason (cACompromise when the CA's key is compromised)")
+			}
+			r, err := selo.ParseRevocationReason(reason)
+			if err != nil {
+				return usagef("%s", selo.ErrorMessage(err))
+			}
+			req := authority.RevokeCARequest{CAID: args[0], Reason: r}
+			if invalidity != "" {
+				t, err := time.Parse(time.RFC3339, invalidity)
+				if err != nil {
+					return usagef("--invalidity-date %q is not an RFC 3339 time such as 2026-11-20T08:00:00Z", invalidity)
+				}
+				req.InvalidityDate = t
+			}
+			a, err := c.authority(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.WaitCRLs()
+			rev, created, err := a.RevokeCA(cmd.Context(), actor(), req)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(caRevocationToOutput(rev, created))
+			}
+			if !created {
+				fmt.Fprintf(c.stdout, "CA %s was already revoked on %s (%s); nothing changed.\n", rev.CAID, rev.RevokedAt.UTC().Format(time.RFC3339), rev.Reason)
+				return nil
+			}
+			fmt.Fprintf(c.stdout, "CA %s is revoked (%s): certificate %s is on the CRL of %s; it issues nothing and its credentials sign nothing.\n",
+				rev.CAID, rev.Reason, rev.Serial, rev.ParentID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "RFC 5280 reason, e.g. cACompromise")
+	cmd.Flags().StringVar(&invalidity, "invalidity-date", "", "when the key is known or suspected to have been compromised (RFC 3339)")
+	return cmd
+}
+
+// caRevocationOutput is the JSON form of a CA revocation.
+type caRevocationOutput struct {
+	CA             string     `json:"ca"`
+	Parent         string     `json:"parent"`
+	Serial         string     `json:"serial"`
+	Reason         string     `json:"reason"`
+	RevokedAt      time.Time  `json:"revoked_at"`
+	InvalidityDate *time.Time `json:"invalidity_date,omitempty"`
+	Created        bool       `json:"created"`
+}
+
+func caRevocationToOutput(rev *selo.CARevocation, created bool) caRevocationOutput {
+	out := caRevocationOutput{CA: rev.CAID, Parent: rev.ParentID, Serial: rev.Serial, Reason: rev.Reason.String(),
+		RevokedAt: rev.RevokedAt.UTC(), Created: created}
+	if !rev.InvalidityDate.IsZero() {
+		t := rev.InvalidityDate.UTC()
+		out.InvalidityDate = &t
+	}
+	return out
 }
 
 func (c *cli) caChainCommand() *cobra.Command {

@@ -431,9 +431,16 @@ again under --ca with the same public key, subject, SANs and notAfter, and
 the old certificate is marked superseded (not revoked). The holder pays
 nothing, sends no documents, and keeps their key and validity date.
 
-With --all-from, every valid certificate of the old CA is re-issued, with a
-progress bar. Stop it at any time (Ctrl-C) and run it again: it resumes with
-the certificates not yet re-issued.`,
+With --all-from, every valid certificate of the old CA that has not expired
+is re-issued, with a progress bar: end-entity certificates under their
+profile, TSA certificates (from 'selo tsa init') under the timestamping
+profile with the same TSA key ('selo serve --tsa-certificate OLD-SERIAL'
+then serves the new one). The new CA gets its own delegated OCSP responder
+if it has none; the old CA's responder stays and answers for the old
+certificates. Stop it at any time (Ctrl-C) and run it again: it resumes with
+the certificates not yet re-issued. A run that leaves nothing behind says
+the re-issue is complete; running it again then says there is nothing left.
+--json prints {"reissued", "failed", "remaining", "complete"}.`,
 		Example: `  selo cert reissue 3f2a... --ca qualified-ecc-v2
   selo cert reissue --all-from qualified-ecc-v1 --ca qualified-ecc-v2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -466,12 +473,26 @@ the certificates not yet re-issued.`,
 				bar.update(p.Done, p.Total)
 			})
 			bar.finish()
+			remaining := -1
+			if err == nil {
+				if remaining, err = a.CountReissuable(cmd.Context(), fromCA); err != nil {
+					remaining = -1
+				}
+			}
+			complete := err == nil && remaining == 0
 			if c.jsonOut {
-				if jerr := c.printJSON(map[string]any{"reissued": done, "failed": failed, "complete": err == nil}); jerr != nil {
+				if jerr := c.printJSON(map[string]any{"reissued": done, "failed": failed, "remaining": remaining, "complete": complete}); jerr != nil {
 					return jerr
 				}
 			} else {
-				fmt.Fprintf(c.stdout, "Re-issued %d certificates of %s under %s; %d failed.\n", done, fromCA, newCA, failed)
+				switch {
+				case complete && done == 0 && failed == 0:
+					fmt.Fprintf(c.stdout, "Nothing left to re-issue: %s has no valid certificate left. The re-issue to %s is complete.\n", fromCA, newCA)
+				case complete:
+					fmt.Fprintf(c.stdout, "Re-issued %d certificates of %s under %s. The re-issue is complete: %s has no valid certificate left.\n", done, fromCA, newCA, fromCA)
+				default:
+					fmt.Fprintf(c.stdout, "Re-issued %d certificates of %s under %s; %d failed.\n", done, fromCA, newCA, failed)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("stopped before the end (run the same command again to resume): %w", err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/soft"
@@ -38,6 +39,8 @@ type cscServer struct {
 	outbox *notify.Outbox
 	acct   *selo.Account
 	pwFile string
+	// ca is the authority behind the server, for operator actions.
+	ca *authority.Authority
 }
 
 // cscMobile is the holder's mobile number, where the SMS codes go.
@@ -88,7 +91,7 @@ func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cscServer{env: env, url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n")}
+	return &cscServer{env: env, url: srv.URL, svc: svc, outbox: outbox, acct: a, pwFile: writeFile(t, filepath.Join(t.TempDir(), "pw"), pw+"\n"), ca: env.Authority}
 }
 
 // credential creates a qualified-sign credential of the holder with approval

@@ -100,7 +100,7 @@ func TestCertReissueAll(t *testing.T) {
 	}
 
 	r := mustRunSelo(t, "cert", "reissue", "--all-from", "tls-ecc-v1", "--ca", "tls-ecc-v2", "--data", data)
-	if want := fmt.Sprintf("Re-issued %d certificates of tls-ecc-v1 under tls-ecc-v2; 0 failed.\n", n); r.stdout != want {
+	if want := fmt.Sprintf("Re-issued %d certificates of tls-ecc-v1 under tls-ecc-v2. The re-issue is complete: tls-ecc-v1 has no valid certificate left.\n", n); r.stdout != want {
 		t.Errorf("bulk reissue said %q, want %q\n%s", r.stdout, want, r)
 	}
 	// Progress: a line per tenth on a non-terminal, in order, up to the end.
@@ -151,13 +151,17 @@ func TestCertReissueAll(t *testing.T) {
 
 	// Running it again resumes: nothing is left to do.
 	var again struct {
-		Reissued int  `json:"reissued"`
-		Failed   int  `json:"failed"`
-		Complete bool `json:"complete"`
+		Reissued  int  `json:"reissued"`
+		Failed    int  `json:"failed"`
+		Remaining int  `json:"remaining"`
+		Complete  bool `json:"complete"`
 	}
 	decodeJSON(t, mustRunSelo(t, "cert", "reissue", "--all-from", "tls-ecc-v1", "--ca", "tls-ecc-v2", "--json", "--data", data), &again)
-	if again.Reissued != 0 || again.Failed != 0 || !again.Complete {
+	if again.Reissued != 0 || again.Failed != 0 || again.Remaining != 0 || !again.Complete {
 		t.Errorf("second bulk reissue: %+v, want nothing done and complete", again)
+	}
+	if r := mustRunSelo(t, "cert", "reissue", "--all-from", "tls-ecc-v1", "--ca", "tls-ecc-v2", "--data", data); r.stdout != "Nothing left to re-issue: tls-ecc-v1 has no valid certificate left. The re-issue to tls-ecc-v2 is complete.\n" {
+		t.Errorf("third bulk reissue said %q", r.stdout)
 	}
 	mustRunSelo(t, "audit", "verify", "--data", data)
 }

@@ -586,7 +586,9 @@ func (c *cli) tsaServeFlag(cmd *cobra.Command) func(context.Context, *authority.
 			}
 			cfg.Policy = oid
 		}
-		rec, err := a.FindCertificate(ctx, serial)
+		// After a CA change the configured certificate is superseded by its
+		// re-issue under the new CA (same key): serve that one.
+		rec, err := a.CurrentCertificate(ctx, serial)
 		if err != nil {
 			return nil, fmt.Errorf("TSA certificate %s: %w", serial, err)
 		}

@@ -157,15 +157,15 @@ func TestAddValidationDataFromSeloServer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			before, beforeCRL := p.count("POST /ocsp"), p.count("GET /crl/")
 			lt := signLT(t, p, s, in)
-			// Leaf and qualified CA each ask OCSP first; Selo's responder
-			// answers "unknown" for its CA certificates, so the CA's status
-			// comes from the root's CRL. The root needs nothing.
-			if got, gotCRL := p.count("POST /ocsp")-before, p.count("GET /crl/")-beforeCRL; got != 2 || gotCRL != 1 {
-				t.Fatalf("%d OCSP and %d CRL requests, want 2 and 1", got, gotCRL)
+			// Leaf and qualified CA each ask OCSP first, and Selo's
+			// responder answers for its CA certificates too (signed by the
+			// root's responder), so no CRL is needed. The root needs nothing.
+			if got, gotCRL := p.count("POST /ocsp")-before, p.count("GET /crl/")-beforeCRL; got != 2 || gotCRL != 0 {
+				t.Fatalf("%d OCSP and %d CRL requests, want 2 and 0", got, gotCRL)
 			}
 			dss, n, ctx := readDSS(t, lt)
-			if n["Certs"] != 3 || n["OCSPs"] != 1 || n["CRLs"] != 1 {
-				t.Fatalf("DSS holds %v, want the 3 certificates, the leaf's OCSP answer and the root's CRL", n)
+			if n["Certs"] != 3 || n["OCSPs"] != 2 || n["CRLs"] != 0 {
+				t.Fatalf("DSS holds %v, want the 3 certificates and the OCSP answers of the leaf and the CA", n)
 			}
 			vris, _ := ctx.DereferenceDict(dss["VRI"])
 			if _, ok := vris[vriKey(t, lt[:bytes.LastIndex(lt, []byte("/Type/DSS"))])]; !ok || len(vris) != 1 {
@@ -190,11 +190,11 @@ func TestAddValidationDataTwiceAndCRLFallback(t *testing.T) {
 	// The responder is down: the CRL distribution points answer instead.
 	p.block = "/ocsp"
 	second := signLT(t, p, s, first)
-	if p.count("GET /crl/") != 3 {
-		t.Fatalf("%d CRL requests, want 1 then 2", p.count("GET /crl/"))
+	if p.count("GET /crl/") != 2 {
+		t.Fatalf("%d CRL requests, want none then 2", p.count("GET /crl/"))
 	}
 	dss, n, ctx := readDSS(t, second)
-	if n["Certs"] != 6 || n["OCSPs"] != 1 || n["CRLs"] != 3 {
+	if n["Certs"] != 6 || n["OCSPs"] != 2 || n["CRLs"] != 2 {
 		t.Fatalf("DSS holds %v after two LT signatures", n)
 	}
 	vris, _ := ctx.DereferenceDict(dss["VRI"])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,6 +15,11 @@ import (
 
 // caColumns is the column list every CA query selects, in the order scanCA reads.
 const caColumns = `id, name, parent_id, key_id, key_algorithm, cert_der, status, created_at`
+
+// caSelectColumns is caColumns as the queries read them: a CA with a row in
+// ca_revocations is revoked whatever its status column says.
+const caSelectColumns = `id, name, parent_id, key_id, key_algorithm, cert_der,
+	CASE WHEN EXISTS (SELECT 1 FROM ca_revocations r WHERE r.ca_id = cas.id) THEN 'revoked' ELSE status END, created_at`
 
 // CreateCA inserts ca and appends audit in one transaction; ECONFLICT when
 // the ID exists, ENOTFOUND when the parent does not. A zero CreatedAt is set
@@ -42,7 +48,7 @@ func (db *DB) FindCA(ctx context.Context, id string) (*selo.CA, error) {
 
 // ListCAs returns every CA ordered by creation time, then ID.
 func (db *DB) ListCAs(ctx context.Context) ([]*selo.CA, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+caColumns+` FROM cas ORDER BY created_at, id`)
+	rows, err := db.pool.Query(ctx, `SELECT `+caSelectColumns+` FROM cas ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list cas: %w", err)
 	}
@@ -115,7 +121,7 @@ func createCA(tx *batchTx, ca *selo.CA) {
 
 // findCAByID returns the CA with this ID, or ENOTFOUND.
 func findCAByID(ctx context.Context, q querier, id string) (*selo.CA, error) {
-	ca, err := scanCA(q.QueryRow(ctx, `SELECT `+caColumns+` FROM cas WHERE id = $1`, id))
+	ca, err := scanCA(q.QueryRow(ctx, `SELECT `+caSelectColumns+` FROM cas WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
 	} else if err != nil {
@@ -137,4 +143,119 @@ func scanCA(row pgx.Row) (*selo.CA, error) {
 	}
 	ca.KeyAlgorithm, ca.Status, ca.CreatedAt = selo.KeyAlgorithm(alg), selo.CAStatus(status), ca.CreatedAt.UTC()
 	return &ca, nil
+}
+
+// caRevocationColumns is the column list of the CA revocation queries, in the
+// order scanCARevocation reads.
+const caRevocationColumns = `ca_id, parent_id, serial, reason, revoked_at, invalidity_date, actor`
+
+// RevokeCA records rev and appends audit in one transaction, and returns rev
+// and true; a CA already revoked gets its first revocation and false.
+func (db *DB) RevokeCA(ctx context.Context, rev *selo.CARevocation, audit *selo.AuditEntry) (*selo.CARevocation, bool, error) {
+	if rev == nil || !rev.Reason.Valid() || !check.Serial(rev.Serial) {
+		return nil, false, selo.Errorf(selo.EINVALID, "a CA revocation needs a valid reason and the CA certificate's serial")
+	}
+	if audit == nil {
+		return nil, false, check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.rollback()
+	// Lock the CA row so that two revocations take turns.
+	ca, err := scanCA(tx.QueryRow(ctx, `SELECT `+caSelectColumns+` FROM cas WHERE id = $1 FOR UPDATE`, rev.CAID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, selo.Errorf(selo.ENOTFOUND, "CA %q not found", rev.CAID)
+	} else if err != nil {
+		return nil, false, fmt.Errorf("find ca %s: %w", rev.CAID, err)
+	}
+	if ca.IsRoot() {
+		return nil, false, selo.Errorf(selo.EINVALID, "CA %q is a root: no parent can revoke it", ca.ID)
+	}
+	if rev.ParentID == "" {
+		rev.ParentID = ca.ParentID
+	}
+	if rev.ParentID != ca.ParentID {
+		return nil, false, selo.Errorf(selo.EINVALID, "CA %q was certified by %q, not %q", ca.ID, ca.ParentID, rev.ParentID)
+	}
+	if first, err := findCARevocation(ctx, tx, rev.CAID); err == nil {
+		return first, false, nil
+	} else if selo.ErrorCode(err) != selo.ENOTFOUND {
+		return nil, false, err
+	}
+	if rev.RevokedAt.IsZero() {
+		rev.RevokedAt = tx.now
+	}
+	rev.RevokedAt = micro(rev.RevokedAt)
+	var invalidity *time.Time
+	if !rev.InvalidityDate.IsZero() {
+		rev.InvalidityDate = micro(rev.InvalidityDate)
+		invalidity = &rev.InvalidityDate
+	}
+	if rev.Actor == "" {
+		rev.Actor = audit.Actor
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO ca_revocations (`+caRevocationColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		rev.CAID, rev.ParentID, rev.Serial, int16(rev.Reason), rev.RevokedAt, invalidity, rev.Actor); err != nil {
+		return nil, false, fmt.Errorf("insert revocation of ca %s: %w", rev.CAID, err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return nil, false, err
+	}
+	if err := tx.commit(ctx, "revoke ca"); err != nil {
+		return nil, false, err
+	}
+	return rev, true, nil
+}
+
+// FindCARevocation returns the revocation of a CA's certificate or ENOTFOUND.
+func (db *DB) FindCARevocation(ctx context.Context, caID string) (*selo.CARevocation, error) {
+	return findCARevocation(ctx, db.pool, caID)
+}
+
+// ListCARevocations returns the revocations of the CA certificates parentID
+// issued, by serial.
+func (db *DB) ListCARevocations(ctx context.Context, parentID string) ([]*selo.CARevocation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+caRevocationColumns+` FROM ca_revocations WHERE parent_id = $1 ORDER BY serial`, parentID)
+	if err != nil {
+		return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+	}
+	defer rows.Close()
+	var out []*selo.CARevocation
+	for rows.Next() {
+		rev, err := scanCARevocation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+		}
+		out = append(out, rev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+	}
+	return out, nil
+}
+
+func findCARevocation(ctx context.Context, q querier, caID string) (*selo.CARevocation, error) {
+	rev, err := scanCARevocation(q.QueryRow(ctx, `SELECT `+caRevocationColumns+` FROM ca_revocations WHERE ca_id = $1`, caID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q is not revoked", caID)
+	} else if err != nil {
+		return nil, fmt.Errorf("find revocation of ca %s: %w", caID, err)
+	}
+	return rev, nil
+}
+
+func scanCARevocation(row pgx.Row) (*selo.CARevocation, error) {
+	var rev selo.CARevocation
+	var reason int16
+	var invalidity *time.Time
+	if err := row.Scan(&rev.CAID, &rev.ParentID, &rev.Serial, &reason, &rev.RevokedAt, &invalidity, &rev.Actor); err != nil {
+		return nil, err
+	}
+	rev.Reason, rev.RevokedAt = selo.RevocationReason(reason), rev.RevokedAt.UTC()
+	if invalidity != nil {
+		rev.InvalidityDate = invalidity.UTC()
+	}
+	return &rev, nil
 }

@@ -192,20 +192,21 @@ func createCertificate(tx *batchTx, cert *selo.Certificate) {
 
 // insertCertificateSQL inserts a certificate; certificateArgs are its
 // arguments.
-const insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+const insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns + `, spki_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 func certificateArgs(cert *selo.Certificate) []any {
 	return []any{cert.Serial, cert.CAID, cert.Profile, cert.Subject, cert.NotBefore, cert.NotAfter,
-		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt}
+		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults, cert.CreatedAt,
+		check.KeyHash(cert.DER)}
 }
 
 // insertCertificatesSQL inserts several certificates, one array per column
 // (certificateColumnArrays), skips those whose serial is taken and returns
 // the serials inserted.
-const insertCertificatesSQL = `INSERT INTO certificates (` + certificateColumns + `)
+const insertCertificatesSQL = `INSERT INTO certificates (` + certificateColumns + `, spki_sha256)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-		$7::bytea[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::timestamptz[])
+		$7::bytea[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::timestamptz[], $14::text[])
 	ON CONFLICT (serial) DO NOTHING
 	RETURNING serial`
 
@@ -216,13 +217,15 @@ func certificateColumnArrays(certs []*selo.Certificate) []any {
 	notBefore, notAfter, createdAt := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	der, lint := make([][]byte, n), make([][]byte, n)
 	status, keyID, reissuedFrom, supersededBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keyHash := make([]string, n)
 	for i, c := range certs {
+		keyHash[i] = check.KeyHash(c.DER)
 		serial[i], caID[i], profile[i], subject[i] = c.Serial, c.CAID, c.Profile, c.Subject
 		notBefore[i], notAfter[i], createdAt[i] = c.NotBefore, c.NotAfter, c.CreatedAt
 		der[i], lint[i] = c.DER, c.LintResults
 		status[i], keyID[i], reissuedFrom[i], supersededBy[i] = string(c.Status), c.KeyID, c.ReissuedFrom, c.SupersededBy
 	}
-	return []any{serial, caID, profile, subject, notBefore, notAfter, der, status, keyID, reissuedFrom, supersededBy, lint, createdAt}
+	return []any{serial, caID, profile, subject, notBefore, notAfter, der, status, keyID, reissuedFrom, supersededBy, lint, createdAt, keyHash}
 }
 
 // prepareCertificate sets cert's creation time from tx's clock when it is
@@ -269,4 +272,59 @@ func scanCertificate(row pgx.Row) (*selo.Certificate, error) {
 	c.Status = selo.CertificateStatus(status)
 	c.NotBefore, c.NotAfter, c.CreatedAt = c.NotBefore.UTC(), c.NotAfter.UTC(), c.CreatedAt.UTC()
 	return &c, nil
+}
+
+// ListCertificatesByKey returns every certificate for the key with this
+// SubjectPublicKeyInfo SHA-256, by serial.
+func (db *DB) ListCertificatesByKey(ctx context.Context, keyHash string) ([]*selo.Certificate, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE spki_sha256 = $1 ORDER BY serial`, keyHash)
+	if err != nil {
+		return nil, fmt.Errorf("list certificates by key: %w", err)
+	}
+	defer rows.Close()
+	var certs []*selo.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list certificates by key: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list certificates by key: %w", err)
+	}
+	return certs, nil
+}
+
+// backfillKeyHashes sets spki_sha256 of the certificates stored before
+// migration 005, a page at a time.
+func (db *DB) backfillKeyHashes(ctx context.Context) error {
+	for {
+		rows, err := db.pool.Query(ctx, `SELECT serial, der FROM certificates WHERE spki_sha256 = '' LIMIT 500`)
+		if err != nil {
+			return fmt.Errorf("backfill key hashes: %w", err)
+		}
+		var serials, hashes []string
+		for rows.Next() {
+			var serial string
+			var der []byte
+			if err := rows.Scan(&serial, &der); err != nil {
+				rows.Close()
+				return fmt.Errorf("backfill key hashes: %w", err)
+			}
+			serials, hashes = append(serials, serial), append(hashes, check.KeyHash(der))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("backfill key hashes: %w", err)
+		}
+		if len(serials) == 0 {
+			return nil
+		}
+		if _, err := db.pool.Exec(ctx, `UPDATE certificates c SET spki_sha256 = u.h
+			FROM unnest($1::text[], $2::text[]) AS u(s, h) WHERE c.serial = u.s`, serials, hashes); err != nil {
+			return fmt.Errorf("backfill key hashes: %w", err)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -98,4 +99,42 @@ func findCRL(ctx context.Context, q querier, query, caID string) (*selo.CRL, err
 	}
 	crl.ThisUpdate, crl.NextUpdate, crl.CreatedAt = crl.ThisUpdate.UTC(), crl.NextUpdate.UTC(), crl.CreatedAt.UTC()
 	return &crl, nil
+}
+
+// CRLState reads, in one statement, the CA's latest CRL, its last reserved
+// number and its newest revocation (certificates and CA certificates it
+// issued). ENOTFOUND when the CA does not exist.
+func (db *DB) CRLState(ctx context.Context, caID string) (*selo.CRLState, error) {
+	var st selo.CRLState
+	var published, reserved *int64
+	var this, next, latest, latestCA *time.Time
+	err := db.pool.QueryRow(ctx, `SELECT
+			(SELECT number FROM crls WHERE ca_id = cas.id),
+			(SELECT this_update FROM crls WHERE ca_id = cas.id),
+			(SELECT next_update FROM crls WHERE ca_id = cas.id),
+			(SELECT number FROM crl_numbers WHERE ca_id = cas.id),
+			(SELECT MAX(revoked_at) FROM revocations WHERE ca_id = cas.id),
+			(SELECT MAX(revoked_at) FROM ca_revocations WHERE parent_id = cas.id)
+		FROM cas WHERE id = $1`, caID).Scan(&published, &this, &next, &reserved, &latest, &latestCA)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", caID)
+	} else if err != nil {
+		return nil, fmt.Errorf("crl state of ca %s: %w", caID, err)
+	}
+	if published != nil {
+		st.Published = *published
+	}
+	if reserved != nil {
+		st.Reserved = *reserved
+	}
+	if this != nil && next != nil {
+		st.ThisUpdate, st.NextUpdate = this.UTC(), next.UTC()
+	}
+	if latest == nil || (latestCA != nil && latestCA.After(*latest)) {
+		latest = latestCA
+	}
+	if latest != nil {
+		st.LatestRevocation = latest.UTC()
+	}
+	return &st, nil
 }

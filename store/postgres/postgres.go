@@ -77,7 +77,12 @@ func Open(ctx context.Context, dsn string, clock selo.Clock) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	return &DB{pool: pool, clock: clock}, nil
+	db := &DB{pool: pool, clock: clock}
+	if err := db.backfillKeyHashes(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Close closes every connection of the pool. It is safe to call more than

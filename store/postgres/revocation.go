@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,6 +105,76 @@ func (db *DB) RevokeCertificate(ctx context.Context, rev *selo.Revocation, audit
 		return nil, false, err
 	}
 	return rev, true, nil
+}
+
+// RevokeCertificates records each revocation of revs whose certificate has
+// none yet, marks the certificate revoked, deletes its stored OCSP response
+// and appends its audit entry, all in one transaction. The certificates are
+// locked in serial order, as RevokeCertificate locks one, so two of these
+// cannot deadlock.
+func (db *DB) RevokeCertificates(ctx context.Context, revs []*selo.Revocation, audits []*selo.AuditEntry) ([]bool, error) {
+	if len(revs) != len(audits) {
+		return nil, selo.Errorf(selo.EINVALID, "%d revocations and %d audit entries", len(revs), len(audits))
+	}
+	for i, rev := range revs {
+		if err := check.Revocation(rev); err != nil {
+			return nil, err
+		}
+		if audits[i] == nil {
+			return nil, check.ErrNoAudit
+		}
+	}
+	order := make([]int, len(revs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return revs[order[a]].Serial < revs[order[b]].Serial })
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.rollback()
+	certs := make([]*selo.Certificate, len(revs))
+	for _, i := range order {
+		if certs[i], err = certificateBySerial(tx.QueryRow(ctx, findCertificateForUpdateSQL, revs[i].Serial), revs[i].Serial); err != nil {
+			return nil, err
+		}
+	}
+	created := make([]bool, len(revs))
+	for i, rev := range revs {
+		if err := check.RevocationOf(rev, certs[i], audits[i]); err != nil {
+			return nil, err
+		}
+		if rev.RevokedAt.IsZero() {
+			rev.RevokedAt = tx.now
+		}
+		rev.RevokedAt = micro(rev.RevokedAt)
+		var invalidity *time.Time
+		if !rev.InvalidityDate.IsZero() {
+			rev.InvalidityDate = micro(rev.InvalidityDate)
+			invalidity = &rev.InvalidityDate
+		}
+		tag, err := tx.Exec(ctx, `WITH revocation AS (
+				INSERT INTO revocations (`+revocationColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (serial) DO NOTHING RETURNING serial),
+			response AS (DELETE FROM ocsp_responses WHERE serial IN (SELECT serial FROM revocation))
+			UPDATE certificates SET status = $7 WHERE serial IN (SELECT serial FROM revocation)`,
+			rev.Serial, rev.CAID, int16(rev.Reason), rev.RevokedAt, invalidity, rev.Actor, string(selo.CertRevoked))
+		if err != nil {
+			return nil, fmt.Errorf("revoke certificate %s: %w", rev.Serial, err)
+		}
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		if err := appendAudit(ctx, tx, audits[i]); err != nil {
+			return nil, err
+		}
+		created[i] = true
+	}
+	if err := tx.commit(ctx, "revoke certificates"); err != nil {
+		return nil, err
+	}
+	return created, nil
 }
 
 // errRevoked stops RevokeCertificate's transaction when the certificate

@@ -42,8 +42,7 @@ func (db *DB) FindCA(ctx context.Context, id string) (*selo.CA, error) {
 // ListCAs returns every CA ordered by creation time, then ID.
 func (db *DB) ListCAs(ctx context.Context) ([]*selo.CA, error) {
 	rows, err := db.read.QueryContext(ctx, `
-		SELECT id, name, parent_id, key_id, key_algorithm, cert_der, status, created_at
-		FROM cas ORDER BY created_at, id`)
+		SELECT `+caColumns+` FROM cas ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list cas: %w", err)
 	}
@@ -113,11 +112,16 @@ func createCA(ctx context.Context, tx *Tx, ca *selo.CA) error {
 	return nil
 }
 
+// caColumns is the column list the CA queries select, in the order scanCA
+// reads: a CA with a row in ca_revocations is revoked whatever its status
+// column says.
+const caColumns = `id, name, parent_id, key_id, key_algorithm, cert_der,
+	CASE WHEN EXISTS (SELECT 1 FROM ca_revocations r WHERE r.ca_id = cas.id) THEN 'revoked' ELSE status END, created_at`
+
 // findCAByID returns the CA with this ID, or ENOTFOUND.
 func findCAByID(ctx context.Context, q querier, id string) (*selo.CA, error) {
 	ca, err := scanCA(q.QueryRowContext(ctx, `
-		SELECT id, name, parent_id, key_id, key_algorithm, cert_der, status, created_at
-		FROM cas WHERE id = ?`, id))
+		SELECT `+caColumns+` FROM cas WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
 	} else if err != nil {
@@ -142,4 +146,116 @@ func scanCA(s scanner) (*selo.CA, error) {
 	}
 	ca.ParentID, ca.KeyAlgorithm, ca.Status, ca.CreatedAt = parent.String, selo.KeyAlgorithm(alg), selo.CAStatus(status), fromMicros(created)
 	return &ca, nil
+}
+
+// caRevocationColumns is the column list of the CA revocation queries, in the
+// order scanCARevocation reads.
+const caRevocationColumns = `ca_id, parent_id, serial, reason, revoked_at, invalidity_date, actor`
+
+// RevokeCA records rev and appends audit in one transaction, and returns rev
+// and true; a CA already revoked gets its first revocation and false.
+func (db *DB) RevokeCA(ctx context.Context, rev *selo.CARevocation, audit *selo.AuditEntry) (*selo.CARevocation, bool, error) {
+	if rev == nil || !rev.Reason.Valid() || !check.Serial(rev.Serial) {
+		return nil, false, selo.Errorf(selo.EINVALID, "a CA revocation needs a valid reason and the CA certificate's serial")
+	}
+	if audit == nil {
+		return nil, false, check.ErrNoAudit
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	ca, err := findCAByID(ctx, tx, rev.CAID)
+	if err != nil {
+		return nil, false, err
+	}
+	if ca.IsRoot() {
+		return nil, false, selo.Errorf(selo.EINVALID, "CA %q is a root: no parent can revoke it", ca.ID)
+	}
+	if rev.ParentID == "" {
+		rev.ParentID = ca.ParentID
+	}
+	if rev.ParentID != ca.ParentID {
+		return nil, false, selo.Errorf(selo.EINVALID, "CA %q was certified by %q, not %q", ca.ID, ca.ParentID, rev.ParentID)
+	}
+	if first, err := findCARevocation(ctx, tx, rev.CAID); err == nil {
+		return first, false, nil
+	} else if selo.ErrorCode(err) != selo.ENOTFOUND {
+		return nil, false, err
+	}
+	if rev.RevokedAt.IsZero() {
+		rev.RevokedAt = tx.now
+	}
+	rev.RevokedAt = fromMicros(toMicros(rev.RevokedAt))
+	var invalidity sql.NullInt64
+	if !rev.InvalidityDate.IsZero() {
+		rev.InvalidityDate = fromMicros(toMicros(rev.InvalidityDate))
+		invalidity = sql.NullInt64{Int64: toMicros(rev.InvalidityDate), Valid: true}
+	}
+	if rev.Actor == "" {
+		rev.Actor = audit.Actor
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ca_revocations (`+caRevocationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		rev.CAID, rev.ParentID, rev.Serial, int64(rev.Reason), toMicros(rev.RevokedAt), invalidity, rev.Actor); err != nil {
+		return nil, false, fmt.Errorf("insert revocation of ca %s: %w", rev.CAID, err)
+	}
+	if err := appendAudit(ctx, tx, audit); err != nil {
+		return nil, false, err
+	}
+	if err := tx.commit("revoke ca"); err != nil {
+		return nil, false, err
+	}
+	return rev, true, nil
+}
+
+// FindCARevocation returns the revocation of a CA's certificate or ENOTFOUND.
+func (db *DB) FindCARevocation(ctx context.Context, caID string) (*selo.CARevocation, error) {
+	return findCARevocation(ctx, db.read, caID)
+}
+
+// ListCARevocations returns the revocations of the CA certificates parentID
+// issued, by serial.
+func (db *DB) ListCARevocations(ctx context.Context, parentID string) ([]*selo.CARevocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+caRevocationColumns+` FROM ca_revocations WHERE parent_id = ? ORDER BY serial`, parentID)
+	if err != nil {
+		return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+	}
+	defer rows.Close()
+	var out []*selo.CARevocation
+	for rows.Next() {
+		rev, err := scanCARevocation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+		}
+		out = append(out, rev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list ca revocations of %s: %w", parentID, err)
+	}
+	return out, nil
+}
+
+func findCARevocation(ctx context.Context, q querier, caID string) (*selo.CARevocation, error) {
+	rev, err := scanCARevocation(q.QueryRowContext(ctx, `SELECT `+caRevocationColumns+` FROM ca_revocations WHERE ca_id = ?`, caID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q is not revoked", caID)
+	} else if err != nil {
+		return nil, fmt.Errorf("find revocation of ca %s: %w", caID, err)
+	}
+	return rev, nil
+}
+
+func scanCARevocation(s scanner) (*selo.CARevocation, error) {
+	var rev selo.CARevocation
+	var reason, revokedAt int64
+	var invalidity sql.NullInt64
+	if err := s.Scan(&rev.CAID, &rev.ParentID, &rev.Serial, &reason, &revokedAt, &invalidity, &rev.Actor); err != nil {
+		return nil, err
+	}
+	rev.Reason, rev.RevokedAt = selo.RevocationReason(reason), fromMicros(revokedAt)
+	if invalidity.Valid {
+		rev.InvalidityDate = fromMicros(invalidity.Int64)
+	}
+	return &rev, nil
 }

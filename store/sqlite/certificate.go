@@ -101,6 +101,65 @@ func (db *DB) ListCertificates(ctx context.Context, filter selo.CertificateFilte
 	return certs, nil
 }
 
+// ListCertificatesByKey returns every certificate for the key with this
+// SubjectPublicKeyInfo SHA-256, by serial.
+func (db *DB) ListCertificatesByKey(ctx context.Context, keyHash string) ([]*selo.Certificate, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE spki_sha256 = ? ORDER BY serial`, keyHash)
+	if err != nil {
+		return nil, fmt.Errorf("list certificates by key: %w", err)
+	}
+	defer rows.Close()
+	var certs []*selo.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list certificates by key: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list certificates by key: %w", err)
+	}
+	return certs, nil
+}
+
+// backfillKeyHashes sets spki_sha256 of the certificates stored before
+// migration 005, a page at a time.
+func (db *DB) backfillKeyHashes(ctx context.Context) error {
+	for {
+		rows, err := db.write.QueryContext(ctx, `SELECT serial, der FROM certificates WHERE spki_sha256 = '' LIMIT 500`)
+		if err != nil {
+			return fmt.Errorf("backfill key hashes: %w", err)
+		}
+		type row struct {
+			serial string
+			der    []byte
+		}
+		var page []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.serial, &r.der); err != nil {
+				rows.Close()
+				return fmt.Errorf("backfill key hashes: %w", err)
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("backfill key hashes: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, r := range page {
+			if _, err := db.write.ExecContext(ctx, `UPDATE certificates SET spki_sha256 = ? WHERE serial = ?`, check.KeyHash(r.der), r.serial); err != nil {
+				return fmt.Errorf("backfill key hashes: %w", err)
+			}
+		}
+	}
+}
+
 // SupersedeCertificate stores replacement, marks oldSerial superseded by it
 // and appends audit, all in one transaction. ENOTFOUND when oldSerial does
 // not exist, ECONFLICT when it is not valid (already superseded or revoked)
@@ -180,11 +239,11 @@ func createCertificate(ctx context.Context, tx *Tx, cert *selo.Certificate) erro
 	cert.NotBefore = fromMicros(toMicros(cert.NotBefore))
 	cert.NotAfter = fromMicros(toMicros(cert.NotAfter))
 	cert.CreatedAt = fromMicros(toMicros(cert.CreatedAt))
-	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`, spki_sha256)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		cert.Serial, cert.CAID, cert.Profile, cert.Subject, toMicros(cert.NotBefore), toMicros(cert.NotAfter),
 		cert.DER, string(cert.Status), cert.KeyID, cert.ReissuedFrom, cert.SupersededBy, cert.LintResults,
-		toMicros(cert.CreatedAt))
+		toMicros(cert.CreatedAt), check.KeyHash(cert.DER))
 	switch {
 	case isUniqueViolation(err):
 		return selo.Errorf(selo.ECONFLICT, "certificate serial %s already exists", cert.Serial)

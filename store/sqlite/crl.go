@@ -114,3 +114,36 @@ func findCRL(ctx context.Context, q querier, query, caID string) (*selo.CRL, err
 	crl.ThisUpdate, crl.NextUpdate, crl.CreatedAt = fromMicros(thisUpdate), fromMicros(nextUpdate), fromMicros(created)
 	return &crl, nil
 }
+
+// CRLState reads, in one statement, the CA's latest CRL, its last reserved
+// number and its newest revocation (certificates and CA certificates it
+// issued). ENOTFOUND when the CA does not exist.
+func (db *DB) CRLState(ctx context.Context, caID string) (*selo.CRLState, error) {
+	var st selo.CRLState
+	var this, next, latest, latestCA sql.NullInt64
+	var published, reserved sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT
+			(SELECT number FROM crls WHERE ca_id = cas.id),
+			(SELECT this_update FROM crls WHERE ca_id = cas.id),
+			(SELECT next_update FROM crls WHERE ca_id = cas.id),
+			(SELECT number FROM crl_numbers WHERE ca_id = cas.id),
+			(SELECT MAX(revoked_at) FROM revocations WHERE ca_id = cas.id),
+			(SELECT MAX(revoked_at) FROM ca_revocations WHERE parent_id = cas.id)
+		FROM cas WHERE id = ?`, caID).Scan(&published, &this, &next, &reserved, &latest, &latestCA)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", caID)
+	} else if err != nil {
+		return nil, fmt.Errorf("crl state of ca %s: %w", caID, err)
+	}
+	st.Published, st.Reserved = published.Int64, reserved.Int64
+	if this.Valid {
+		st.ThisUpdate, st.NextUpdate = fromMicros(this.Int64), fromMicros(next.Int64)
+	}
+	if latestCA.Int64 > latest.Int64 {
+		latest = latestCA
+	}
+	if latest.Valid {
+		st.LatestRevocation = fromMicros(latest.Int64)
+	}
+	return &st, nil
+}

@@ -90,6 +90,73 @@ func (db *DB) RevokeCertificate(ctx context.Context, rev *selo.Revocation, audit
 	return rev, true, nil
 }
 
+// RevokeCertificates records each revocation of revs whose certificate has
+// none yet, marks the certificate revoked, deletes its stored OCSP response
+// and appends its audit entry, all in one transaction.
+func (db *DB) RevokeCertificates(ctx context.Context, revs []*selo.Revocation, audits []*selo.AuditEntry) ([]bool, error) {
+	if len(revs) != len(audits) {
+		return nil, selo.Errorf(selo.EINVALID, "%d revocations and %d audit entries", len(revs), len(audits))
+	}
+	for i, rev := range revs {
+		if err := check.Revocation(rev); err != nil {
+			return nil, err
+		}
+		if audits[i] == nil {
+			return nil, check.ErrNoAudit
+		}
+	}
+	tx, err := db.beginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	created := make([]bool, len(revs))
+	for i, rev := range revs {
+		cert, err := findCertificateBySerial(ctx, tx, rev.Serial)
+		if err != nil {
+			return nil, err
+		}
+		if err := check.RevocationOf(rev, cert, audits[i]); err != nil {
+			return nil, err
+		}
+		if rev.RevokedAt.IsZero() {
+			rev.RevokedAt = tx.now
+		}
+		rev.RevokedAt = fromMicros(toMicros(rev.RevokedAt))
+		var invalidity sql.NullInt64
+		if !rev.InvalidityDate.IsZero() {
+			rev.InvalidityDate = fromMicros(toMicros(rev.InvalidityDate))
+			invalidity = sql.NullInt64{Int64: toMicros(rev.InvalidityDate), Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO revocations (`+revocationColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (serial) DO NOTHING`,
+			rev.Serial, rev.CAID, int64(rev.Reason), toMicros(rev.RevokedAt), invalidity, rev.Actor)
+		if err != nil {
+			return nil, fmt.Errorf("insert revocation of %s: %w", rev.Serial, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("insert revocation of %s: %w", rev.Serial, err)
+		} else if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE certificates SET status = ? WHERE serial = ?`,
+			string(selo.CertRevoked), rev.Serial); err != nil {
+			return nil, fmt.Errorf("mark certificate %s revoked: %w", rev.Serial, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ocsp_responses WHERE serial = ?`, rev.Serial); err != nil {
+			return nil, fmt.Errorf("delete OCSP response of %s: %w", rev.Serial, err)
+		}
+		if err := appendAudit(ctx, tx, audits[i]); err != nil {
+			return nil, err
+		}
+		created[i] = true
+	}
+	if err := tx.commit("revoke certificates"); err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
 // ReleaseHold deletes the certificateHold revocation of serial, gives the
 // certificate back the status it had (superseded when it has a SupersededBy,
 // else valid), deletes its stored OCSP response and appends audit, in one

@@ -92,6 +92,10 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if err := db.backfillKeyHashes(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 
 	if err := db.prepareWrites(ctx); err != nil {
 		write.Close()

@@ -139,3 +139,17 @@ func AuditCheckpoint(cp *selo.AuditCheckpoint) error {
 	}
 	return nil
 }
+
+// UnparsableKey is the spki_sha256 stored for a certificate whose DER does
+// not parse (test fixtures): it never equals a real key hash, and marks the
+// row as looked at.
+const UnparsableKey = "-"
+
+// KeyHash is selo.KeyHash of a stored certificate's DER, or UnparsableKey.
+func KeyHash(der []byte) string {
+	h, err := selo.KeyHash(der)
+	if err != nil {
+		return UnparsableKey
+	}
+	return h
+}
