@@ -297,6 +297,8 @@ func encodeAll(hashes [][]byte) []string {
 // b64 is the encoding of hashes, signatures and certificates on the wire.
 var b64 = base64.StdEncoding
 
+// truncate shortens s to about n bytes for an error message, on a UTF-8
+// boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -152,6 +152,8 @@ func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]
 	return out, nil
 }
 
+// truncate shortens s to about n bytes for an error message, on a UTF-8
+// boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
