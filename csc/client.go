@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/selo-qtsp/selo/csc/internal/flatjson"
 )
 
 // maxResponseBytes bounds what the client reads of one answer: a signHash of
@@ -233,7 +236,7 @@ func (c *Client) WaitAuthorized(ctx context.Context, credentialID, responseID st
 func (c *Client) SignHash(ctx context.Context, credentialID, sad, hashAlgorithmOID, signAlgo string, params []byte, hashes [][]byte) ([][]byte, error) {
 	// The body and the answer go through fastjson.go's encoders: a batch of
 	// a thousand hashes would otherwise cost two thousand strings.
-	size := 200 + len(credentialID) + len(sad) + len(hashAlgorithmOID) + len(signAlgo) + b64.EncodedLen(len(params)) + base64ArraySize(hashes)
+	size := 200 + len(credentialID) + len(sad) + len(hashAlgorithmOID) + len(signAlgo) + b64.EncodedLen(len(params)) + flatjson.Base64ArraySize(hashes)
 	body := appendSignHashRequest(make([]byte, 0, size), credentialID, sad, hashAlgorithmOID, signAlgo, params, hashes)
 	answer, err := c.post(ctx, "signatures/signHash", body, nil)
 	if err != nil {
@@ -289,4 +292,16 @@ func encodeAll(hashes [][]byte) []string {
 		out[i] = b64.EncodeToString(h)
 	}
 	return out
+}
+
+// b64 is the encoding of hashes, signatures and certificates on the wire.
+var b64 = base64.StdEncoding
+
+// truncate shortens s to about n bytes for an error message, on a UTF-8
+// boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }

@@ -1,16 +1,15 @@
-// Package csc serves the Cloud Signature Consortium API v2 (CSC) over a
-// remote-signing backend and holds a Go client for it.
+// Package csc is a Go client of the Cloud Signature Consortium API v2
+// (CSC): what integrators import to sign with a Selo cloud credential.
 //
-// The server side (NewHandler) translates CSC JSON to calls of Backend, the
-// small interface *signing.Service satisfies, and maps Selo's error codes to
-// the OAuth-style CSC errors ({"error": "invalid_request",
-// "error_description": "..."}) in one place (errors.go). It decides nothing
-// about who may sign: the backend binds every SAD to the account, the
-// credential and the exact hashes.
+// Client calls the API (auth/login, credentials/list, credentials/info,
+// credentials/authorize, credentials/authorizeCheck, signatures/signHash);
+// Signer is a crypto.Signer over a remote credential, so CMS, PAdES and
+// XAdES code signs through it as with a local key. The JSON bodies
+// (wire.go), the CSC error answer (Error) and the OIDs are the protocol's,
+// shared with the server handlers in csc/cscserver.
 //
-// The client side (Client, Signer) is what integrators import: Signer is a
-// crypto.Signer over a remote credential, so CMS, PAdES and XAdES code signs
-// through it as with a local key.
+// The package links net/http, crypto and encoding only: nothing of the CA,
+// the store or the signing service (TestClientLinksNoServer holds it to that).
 //
 // Asynchronous approvals: when a credential is approved with the holder's
 // wallet, credentials/authorize answers without a SAD and with a

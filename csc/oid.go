@@ -46,20 +46,8 @@ func HashOID(h crypto.Hash) string {
 	return ""
 }
 
-// impliedHash is the hash a signAlgo fixes; rsaEncryption and RSASSA-PSS
-// fix none, so hashAlgorithmOID must name it.
-var impliedHash = map[string]string{
-	OIDECDSAWithSHA256: OIDSHA256,
-	OIDECDSAWithSHA384: OIDSHA384,
-	OIDECDSAWithSHA512: OIDSHA512,
-	OIDSHA256WithRSA:   OIDSHA256,
-	OIDSHA384WithRSA:   OIDSHA384,
-	OIDSHA512WithRSA:   OIDSHA512,
-}
-
-// allSignAlgorithms is what info advertises: every signAlgo some key here
-// can use.
-var allSignAlgorithms = []string{
-	OIDECDSAWithSHA256, OIDECDSAWithSHA384, OIDECDSAWithSHA512,
-	OIDRSAEncryption, OIDSHA256WithRSA, OIDSHA384WithRSA, OIDSHA512WithRSA, OIDRSAPSS,
+// OIDHash returns the hash a hashAlgorithmOID names, or 0 for one CSC
+// signing here does not support.
+func OIDHash(oid string) crypto.Hash {
+	return hashByOID[oid]
 }

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/selo-qtsp/selo/csc"
+	"github.com/selo-qtsp/selo/csc/cscserver"
 )
 
 // funcClock is a selo.Clock over a now function.
@@ -19,7 +19,7 @@ const CSCPrefix = "/csc/v2"
 // a password without an API key, so it is rate limited per address like the
 // other logins; the other methods need the access token it hands out.
 func (s *Server) cscRoutes(mux *http.ServeMux) {
-	h := http.StripPrefix(CSCPrefix, csc.NewHandler(csc.Config{Backend: s.signing, Logger: s.log, Clock: funcClock(s.now)}))
+	h := http.StripPrefix(CSCPrefix, cscserver.NewHandler(cscserver.Config{Backend: s.signing, Logger: s.log, Clock: funcClock(s.now)}))
 	login := s.limited(h.ServeHTTP)
 	mux.HandleFunc(CSCPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == CSCPrefix+"/auth/login" {

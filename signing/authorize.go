@@ -19,24 +19,11 @@ const (
 	purposeAuthorizerRenew    = "authorizer.renew"
 )
 
-// AuthorizeRequest asks for a SAD that lets the credential sign exactly Hashes.
-type AuthorizeRequest struct {
-	AccountID, CredentialID string
-	HashAlgorithmOID        string   // 2.16.840.1.101.3.4.2.1 / .2 / .3
-	Hashes                  [][]byte // exact digests to be signed; len must equal NumSignatures
-	NumSignatures           int
-	OTP                     string // SMS code, TOTP code or authorizer code; "" for wallet approvals
-	Description             string // shown to the holder in the wallet
-}
+// AuthorizeRequest is the root's selo.AuthorizeRequest.
+type AuthorizeRequest = selo.AuthorizeRequest
 
-// AuthorizeResult is a SAD, or a wallet approval still waiting for the holder.
-type AuthorizeResult struct {
-	// SAD is set when approved: bound to account, credential and exact hashes; single use.
-	SAD       string
-	ExpiresIn time.Duration
-	// Pending is set for a wallet approval waiting for the holder; poll AuthorizeCheck.
-	Pending *selo.Approval
-}
+// AuthorizeResult is the root's selo.AuthorizeResult.
+type AuthorizeResult = selo.AuthorizeResult
 
 // SendOTP sends a fresh SMS code for the credential's next authorization; it
 // replaces any code sent before. EINVALID unless the credential is approved

@@ -18,24 +18,9 @@ import (
 	"github.com/selo-qtsp/selo/pki"
 )
 
-// CredentialInfo is a credential with what a signing client needs to know
-// about it: the certificate, its chain and the algorithms its key signs with.
-type CredentialInfo struct {
-	Credential  *selo.Credential
-	Certificate *x509.Certificate
-	// Chain runs from the issuing CA up to the root.
-	Chain []*x509.Certificate
-	// KeyBits is the RSA modulus size or the curve size.
-	KeyBits int
-	// SignAlgorithms are the signAlgo OIDs this key supports.
-	SignAlgorithms []string
-	// MaxHashes is the most hashes one SAD covers.
-	MaxHashes int
-	// CertificateStatus is the certificate's status read from the store when
-	// the info was asked for (CertificateValid, CertificateRevoked, ...);
-	// "" where it was not read.
-	CertificateStatus string
-}
+// CredentialInfo is the root's selo.CredentialInfo, named here so that
+// callers of the signing service need not spell the root.
+type CredentialInfo = selo.CredentialInfo
 
 // credentialEntry is what SignHash needs of a credential, kept in memory so
 // that signing a batch costs no database work beyond consuming the SAD.

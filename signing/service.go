@@ -109,6 +109,10 @@ type Config struct {
 	LoginLimit *selo.LoginLimit
 }
 
+// The CSC API v2 handlers (csc/cscserver) serve a *Service through the
+// root's interface.
+var _ selo.SigningService = (*Service)(nil)
+
 // Service is the remote-signing service. It is safe for concurrent use.
 type Service struct {
 	store     Store

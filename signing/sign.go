@@ -13,14 +13,8 @@ import (
 	"github.com/selo-qtsp/selo"
 )
 
-// SignHashRequest signs hashes with a credential under a SAD.
-type SignHashRequest struct {
-	AccountID, CredentialID, SAD string
-	HashAlgorithmOID             string
-	Hashes                       [][]byte
-	SignAlgo                     string // OID
-	SignAlgoParams               []byte // DER RSASSA-PSS-params for PSS
-}
+// SignHashRequest is the root's selo.SignHashRequest.
+type SignHashRequest = selo.SignHashRequest
 
 // parallelFrom is the batch size from which signing is spread over the CPUs.
 const parallelFrom = 16

@@ -45,6 +45,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/csc"
+	"github.com/selo-qtsp/selo/csc/cscserver"
 	"github.com/selo-qtsp/selo/notify"
 )
 
@@ -84,8 +85,8 @@ type credential struct {
 }
 
 func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) error {
-	if clients < 1 || rounds < 1 || repeat < 1 || batch < 1 || batch > csc.DefaultMaxHashes {
-		return fmt.Errorf("-clients, -rounds and -repeat must be at least 1, -batch 1 to %d", csc.DefaultMaxHashes)
+	if clients < 1 || rounds < 1 || repeat < 1 || batch < 1 || batch > cscserver.DefaultMaxHashes {
+		return fmt.Errorf("-clients, -rounds and -repeat must be at least 1, -batch 1 to %d", cscserver.DefaultMaxHashes)
 	}
 	tmp, err := os.MkdirTemp("", "selo-bench-csc-")
 	if err != nil {

@@ -44,6 +44,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/csc"
+	"github.com/selo-qtsp/selo/csc/cscserver"
 	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/internal/signtest"
@@ -68,8 +69,8 @@ func main() {
 }
 
 func run(bin string, n, repeat int) error {
-	if n < 1 || n > csc.DefaultMaxHashes || repeat < 1 {
-		return fmt.Errorf("-n must be 1 to %d (one approval), -repeat at least 1", csc.DefaultMaxHashes)
+	if n < 1 || n > cscserver.DefaultMaxHashes || repeat < 1 {
+		return fmt.Errorf("-n must be 1 to %d (one approval), -repeat at least 1", cscserver.DefaultMaxHashes)
 	}
 	tmp, err := os.MkdirTemp("", "selo-bench-docsign-")
 	if err != nil {

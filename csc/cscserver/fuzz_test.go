@@ -1,4 +1,4 @@
-package csc
+package cscserver
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/csc"
 )
 
 // fuzzBackend is a Backend that answers like the signing service for one
@@ -57,19 +58,19 @@ func (b *fuzzBackend) Authenticate(_ context.Context, token string) (*selo.Sessi
 
 func (b *fuzzBackend) Logout(context.Context, string) error { return nil }
 
-func (b *fuzzBackend) info() *CredentialInfo {
-	return &CredentialInfo{Credential: &selo.Credential{ID: fuzzCredential, AccountID: fuzzAccount, Status: selo.CredentialActive,
-		ApprovalType: selo.ApprovalSMS, Profile: "qualified-sign"}, KeyBits: 256, SignAlgorithms: []string{OIDECDSAWithSHA256}, MaxHashes: 1000}
+func (b *fuzzBackend) info() *selo.CredentialInfo {
+	return &selo.CredentialInfo{Credential: &selo.Credential{ID: fuzzCredential, AccountID: fuzzAccount, Status: selo.CredentialActive,
+		ApprovalType: selo.ApprovalSMS, Profile: "qualified-sign"}, KeyBits: 256, SignAlgorithms: []string{csc.OIDECDSAWithSHA256}, MaxHashes: 1000}
 }
 
-func (b *fuzzBackend) ListCredentials(_ context.Context, accountID string) ([]*CredentialInfo, error) {
+func (b *fuzzBackend) ListCredentials(_ context.Context, accountID string) ([]*selo.CredentialInfo, error) {
 	if accountID != fuzzAccount {
 		b.violate("ListCredentials for account %q", accountID)
 	}
-	return []*CredentialInfo{b.info()}, nil
+	return []*selo.CredentialInfo{b.info()}, nil
 }
 
-func (b *fuzzBackend) CredentialInfo(_ context.Context, accountID, credentialID string) (*CredentialInfo, error) {
+func (b *fuzzBackend) CredentialInfo(_ context.Context, accountID, credentialID string) (*selo.CredentialInfo, error) {
 	b.checkID(accountID, credentialID)
 	if credentialID != fuzzCredential {
 		return nil, selo.Errorf(selo.ENOTFOUND, "no credential")
@@ -93,8 +94,8 @@ func (b *fuzzBackend) SendOTP(_ context.Context, accountID, credentialID string)
 
 // checkHashes records hashes the handler should not have passed on.
 func (b *fuzzBackend) checkHashes(op, oid string, hashes [][]byte) {
-	h, ok := hashByOID[oid]
-	if !ok || len(hashes) == 0 || len(hashes) > DefaultMaxHashes {
+	h := csc.OIDHash(oid)
+	if h == 0 || len(hashes) == 0 || len(hashes) > DefaultMaxHashes {
 		b.violate("%s with hash algorithm %q and %d hashes", op, oid, len(hashes))
 		return
 	}
@@ -105,7 +106,7 @@ func (b *fuzzBackend) checkHashes(op, oid string, hashes [][]byte) {
 	}
 }
 
-func (b *fuzzBackend) Authorize(_ context.Context, req AuthorizeRequest) (*AuthorizeResult, error) {
+func (b *fuzzBackend) Authorize(_ context.Context, req selo.AuthorizeRequest) (*selo.AuthorizeResult, error) {
 	b.checkID(req.AccountID, req.CredentialID)
 	b.checkHashes("Authorize", req.HashAlgorithmOID, req.Hashes)
 	if req.NumSignatures != len(req.Hashes) || len(req.OTP) > maxOTPLength {
@@ -115,30 +116,30 @@ func (b *fuzzBackend) Authorize(_ context.Context, req AuthorizeRequest) (*Autho
 	case req.CredentialID != fuzzCredential:
 		return nil, selo.Errorf(selo.ENOTFOUND, "no credential")
 	case req.OTP == "":
-		return &AuthorizeResult{Pending: &selo.Approval{ID: "resp-1", CredentialID: fuzzCredential, ExpiresAt: time.Now().Add(time.Minute)}}, nil
+		return &selo.AuthorizeResult{Pending: &selo.Approval{ID: "resp-1", CredentialID: fuzzCredential, ExpiresAt: time.Now().Add(time.Minute)}}, nil
 	case req.OTP == fuzzOTP:
-		return &AuthorizeResult{SAD: fuzzSAD, ExpiresIn: 5 * time.Minute}, nil
+		return &selo.AuthorizeResult{SAD: fuzzSAD, ExpiresIn: 5 * time.Minute}, nil
 	}
 	return nil, selo.Errorf(selo.EUNAUTHORIZED, "wrong code")
 }
 
-func (b *fuzzBackend) AuthorizeCheck(_ context.Context, accountID, approvalID string) (*AuthorizeResult, error) {
+func (b *fuzzBackend) AuthorizeCheck(_ context.Context, accountID, approvalID string) (*selo.AuthorizeResult, error) {
 	if accountID != fuzzAccount || approvalID == "" {
 		b.violate("AuthorizeCheck for account %q, approval %q", accountID, approvalID)
 	}
 	if approvalID != "resp-1" {
 		return nil, selo.Errorf(selo.ENOTFOUND, "no approval")
 	}
-	return &AuthorizeResult{SAD: fuzzSAD, ExpiresIn: 5 * time.Minute}, nil
+	return &selo.AuthorizeResult{SAD: fuzzSAD, ExpiresIn: 5 * time.Minute}, nil
 }
 
-func (b *fuzzBackend) SignHash(_ context.Context, req SignHashRequest) ([][]byte, error) {
+func (b *fuzzBackend) SignHash(_ context.Context, req selo.SignHashRequest) ([][]byte, error) {
 	b.checkID(req.AccountID, req.CredentialID)
 	b.checkHashes("SignHash", req.HashAlgorithmOID, req.Hashes)
 	if req.SAD != fuzzSAD {
 		return nil, selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
 	}
-	if req.SignAlgo != OIDECDSAWithSHA256 {
+	if req.SignAlgo != csc.OIDECDSAWithSHA256 {
 		return nil, selo.Errorf(selo.EINVALID, "Invalid parameter signAlgo")
 	}
 	sigs := make([][]byte, len(req.Hashes))
@@ -152,8 +153,8 @@ func (b *fuzzBackend) SignHash(_ context.Context, req SignHashRequest) ([][]byte
 var fuzzPaths = append(append([]string{}, methodList...), "no/such/method")
 
 // cscErrorNames are the error names an answer may carry.
-var cscErrorNames = map[string]bool{ErrInvalidRequest: true, ErrInvalidToken: true, ErrInvalidOTP: true,
-	ErrAccessDenied: true, ErrAuthenticationError: true, ErrServerError: true}
+var cscErrorNames = map[string]bool{csc.ErrInvalidRequest: true, csc.ErrInvalidToken: true, csc.ErrInvalidOTP: true,
+	csc.ErrAccessDenied: true, csc.ErrAuthenticationError: true, csc.ErrServerError: true}
 
 // FuzzDecodeRequests sends arbitrary bodies (and Authorization headers) to
 // every CSC endpoint: no panic, never a 5xx, every refusal an OAuth-style
@@ -226,11 +227,11 @@ func FuzzDecodeRequests(f *testing.F) {
 		if status < 400 {
 			t.Fatalf("%s: status %d", path, status)
 		}
-		var e Error
+		var e csc.Error
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !cscErrorNames[e.Name] || e.Description == "" {
 			t.Fatalf("%s %q: status %d with %q: not an OAuth-style error", path, body, status, w.Body)
 		}
-		if authz == "" && path != "no/such/method" && len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) && e.Name != ErrInvalidRequest {
+		if authz == "" && path != "no/such/method" && len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) && e.Name != csc.ErrInvalidRequest {
 			t.Fatalf("%s %q: invalid JSON answered %s, want invalid_request", path, body, e.Name)
 		}
 		if strings.Contains(w.Body.String(), fuzzToken) && path != "auth/login" {

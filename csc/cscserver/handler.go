@@ -1,4 +1,4 @@
-package csc
+package cscserver
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/csc"
 )
 
 // Defaults for the zero values of Config.
@@ -26,7 +27,8 @@ const (
 
 // Config wires the CSC handler. Backend is required.
 type Config struct {
-	Backend Backend
+	// Backend is the remote-signing service (*signing.Service in selo serve).
+	Backend selo.SigningService
 	// Clock tells certificate status (valid or expired); nil uses the system clock.
 	Clock selo.Clock
 	// Logger receives the details of internal errors; nil uses slog.Default().
@@ -59,7 +61,7 @@ var methodList = []string{
 // It panics when cfg.Backend is nil, a wiring mistake.
 func NewHandler(cfg Config) http.Handler {
 	if cfg.Backend == nil {
-		panic("csc: Config.Backend is required")
+		panic("cscserver: Config.Backend is required")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = selo.SystemClock{}
@@ -105,12 +107,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if known {
 			w.Header().Set("Allow", http.MethodPost)
-			e := newError(ErrInvalidRequest, "use POST")
+			e := newError(csc.ErrInvalidRequest, "use POST")
 			e.Status = http.StatusMethodNotAllowed
 			h.writeError(w, r, e)
 			return
 		}
-		e := newError(ErrInvalidRequest, "no such CSC method: %s", truncate(r.URL.Path, 64))
+		e := newError(csc.ErrInvalidRequest, "no such CSC method: %s", truncate(r.URL.Path, 64))
 		e.Status = http.StatusNotFound
 		h.writeError(w, r, e)
 		return
@@ -126,7 +128,7 @@ func (h *handler) authed(next func(http.ResponseWriter, *http.Request, *selo.Ses
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
 		if !ok {
-			h.writeError(w, r, newError(ErrInvalidToken, "Missing access token: send Authorization: Bearer <access_token>"))
+			h.writeError(w, r, newError(csc.ErrInvalidToken, "Missing access token: send Authorization: Bearer <access_token>"))
 			return
 		}
 		sess, err := h.cfg.Backend.Authenticate(r.Context(), token)
@@ -156,15 +158,15 @@ func (h *handler) info(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, InfoResponse{
+	writeJSON(w, http.StatusOK, csc.InfoResponse{
 		Specs: SpecVersion, Name: h.cfg.Name, Logo: h.cfg.Logo, Region: h.cfg.Region, Lang: h.cfg.Lang,
 		Description: h.cfg.Description, AuthType: []string{"basic"}, Methods: methodList,
-		SignAlgorithms: SignAlgorithms{Algos: allSignAlgorithms},
+		SignAlgorithms: csc.SignAlgorithms{Algos: allSignAlgorithms},
 	})
 }
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
-	var req LoginRequest
+	var req csc.LoginRequest
 	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
 		h.writeError(w, r, e)
 		return
@@ -172,11 +174,11 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	email, password, ok := r.BasicAuth()
 	if !ok || email == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="csc", charset="UTF-8"`)
-		h.writeError(w, r, newError(ErrAuthenticationError, "send the e-mail and password with HTTP Basic authentication"))
+		h.writeError(w, r, newError(csc.ErrAuthenticationError, "send the e-mail and password with HTTP Basic authentication"))
 		return
 	}
 	if !utf8.ValidString(email) || len(email) > 320 || len(password) > 1024 {
-		h.writeError(w, r, newError(ErrAuthenticationError, "invalid e-mail or password"))
+		h.writeError(w, r, newError(csc.ErrAuthenticationError, "invalid e-mail or password"))
 		return
 	}
 	token, sess, err := h.cfg.Backend.Login(r.Context(), email, password)
@@ -188,17 +190,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if expires < 0 {
 		expires = 0
 	}
-	writeJSON(w, http.StatusOK, LoginResponse{AccessToken: token, ExpiresIn: expires})
+	writeJSON(w, http.StatusOK, csc.LoginResponse{AccessToken: token, ExpiresIn: expires})
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
-	var req RevokeRequest
+	var req csc.RevokeRequest
 	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
 		h.writeError(w, r, e)
 		return
 	}
 	if req.TokenTypeHint != "" && req.TokenTypeHint != "access_token" {
-		h.writeError(w, r, newError(ErrInvalidRequest, "Invalid parameter token_type_hint: only access tokens exist here"))
+		h.writeError(w, r, newError(csc.ErrInvalidRequest, "Invalid parameter token_type_hint: only access tokens exist here"))
 		return
 	}
 	token := r.Context().Value(sessionKey{}).(string)
@@ -207,7 +209,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, sess *selo.Sess
 		// known, is not this caller's to revoke.
 		other, err := h.cfg.Backend.Authenticate(r.Context(), req.Token)
 		if err != nil || other.AccountID != sess.AccountID {
-			h.writeError(w, r, newError(ErrInvalidRequest, "Invalid parameter token"))
+			h.writeError(w, r, newError(csc.ErrInvalidRequest, "Invalid parameter token"))
 			return
 		}
 		token = req.Token
@@ -220,7 +222,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, sess *selo.Sess
 }
 
 func (h *handler) sendOTP(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
-	var req SendOTPRequest
+	var req csc.SendOTPRequest
 	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
 		h.writeError(w, r, e)
 		return
@@ -237,12 +239,12 @@ func (h *handler) sendOTP(w http.ResponseWriter, r *http.Request, sess *selo.Ses
 }
 
 // checkID refuses a missing or absurd identifier before it reaches the backend.
-func checkID(name, v string) *Error {
+func checkID(name, v string) *csc.Error {
 	if v == "" {
-		return newError(ErrInvalidRequest, "Missing (or invalid type) string parameter %s", name)
+		return newError(csc.ErrInvalidRequest, "Missing (or invalid type) string parameter %s", name)
 	}
 	if len(v) > 256 || !utf8.ValidString(v) {
-		return newError(ErrInvalidRequest, "Invalid parameter %s", name)
+		return newError(csc.ErrInvalidRequest, "Invalid parameter %s", name)
 	}
 	return nil
 }
@@ -257,7 +259,7 @@ func (h *handler) backendError(w http.ResponseWriter, r *http.Request, op operat
 	h.writeError(w, r, e)
 }
 
-func (h *handler) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, e *csc.Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest
@@ -265,7 +267,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(selo.RetryAfterSeconds(e.RetryAfter)))
 	}
-	if status == http.StatusUnauthorized && e.Name == ErrInvalidToken {
+	if status == http.StatusUnauthorized && e.Name == csc.ErrInvalidToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="csc", error="invalid_token"`)
 	}
 	writeJSON(w, status, e)

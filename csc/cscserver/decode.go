@@ -1,4 +1,4 @@
-package csc
+package cscserver
 
 import (
 	"bytes"
@@ -9,13 +9,15 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/selo-qtsp/selo/csc"
 )
 
 // decodeBody reads one JSON object from r's body (at most limit bytes) into
 // v. An empty body is an empty object: several CSC requests have no
 // required field. Unknown fields are tolerated, trailing data is not.
 // Every failure is an invalid_request (413 when the body is too large).
-func decodeBody(r *http.Request, limit int64, v any) *Error {
+func decodeBody(r *http.Request, limit int64, v any) *csc.Error {
 	body, e := readBody(r, limit)
 	if e != nil {
 		return e
@@ -26,17 +28,17 @@ func decodeBody(r *http.Request, limit int64, v any) *Error {
 // readBody reads r's body, at most limit bytes, after checking that it is
 // JSON (or untyped). A body that announces its length is read into one
 // buffer of that size.
-func readBody(r *http.Request, limit int64) ([]byte, *Error) {
+func readBody(r *http.Request, limit int64) ([]byte, *csc.Error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			e := newError(ErrInvalidRequest, "the request body must be JSON (Content-Type: application/json)")
+			e := newError(csc.ErrInvalidRequest, "the request body must be JSON (Content-Type: application/json)")
 			e.Status = http.StatusUnsupportedMediaType
 			return nil, e
 		}
 	}
-	tooLarge := func() *Error {
-		e := newError(ErrInvalidRequest, "the request body is larger than %d bytes", limit)
+	tooLarge := func() *csc.Error {
+		e := newError(csc.ErrInvalidRequest, "the request body is larger than %d bytes", limit)
 		e.Status = http.StatusRequestEntityTooLarge
 		return e
 	}
@@ -61,7 +63,7 @@ func readBody(r *http.Request, limit int64) ([]byte, *Error) {
 		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 	}
 	if err != nil {
-		return nil, newError(ErrInvalidRequest, "cannot read the request body")
+		return nil, newError(csc.ErrInvalidRequest, "cannot read the request body")
 	}
 	if int64(len(body)) > limit {
 		return nil, tooLarge()
@@ -70,7 +72,7 @@ func readBody(r *http.Request, limit int64) ([]byte, *Error) {
 }
 
 // decodeJSON is decodeBody's parser, apart so that it can be fuzzed.
-func decodeJSON(body []byte, v any) *Error {
+func decodeJSON(body []byte, v any) *csc.Error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
@@ -80,21 +82,21 @@ func decodeJSON(body []byte, v any) *Error {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syntax):
-			return newError(ErrInvalidRequest, "the request body is not valid JSON at offset %d", syntax.Offset)
+			return newError(csc.ErrInvalidRequest, "the request body is not valid JSON at offset %d", syntax.Offset)
 		case errors.As(err, &typ) && typ.Field != "":
-			return newError(ErrInvalidRequest, "Invalid parameter %s: wrong type", truncate(typ.Field, 64))
+			return newError(csc.ErrInvalidRequest, "Invalid parameter %s: wrong type", truncate(typ.Field, 64))
 		case errors.As(err, &typ):
-			return newError(ErrInvalidRequest, "the request body must be a JSON object")
+			return newError(csc.ErrInvalidRequest, "the request body must be a JSON object")
 		default:
-			return newError(ErrInvalidRequest, "the request body is not valid JSON")
+			return newError(csc.ErrInvalidRequest, "the request body is not valid JSON")
 		}
 	}
 	if dec.More() {
-		return newError(ErrInvalidRequest, "the request body must hold exactly one JSON object")
+		return newError(csc.ErrInvalidRequest, "the request body must hold exactly one JSON object")
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); err != io.EOF {
-		return newError(ErrInvalidRequest, "the request body must hold exactly one JSON object")
+		return newError(csc.ErrInvalidRequest, "the request body must hold exactly one JSON object")
 	}
 	return nil
 }
@@ -104,20 +106,20 @@ func decodeJSON(body []byte, v any) *Error {
 var strictBase64 = base64.StdEncoding.Strict()
 
 // decodeHashes decodes base64 hashes and checks their count and length
-// against hashAlg (an OID of hashByOID). name is the parameter name for
+// against hashAlg (an OID csc.OIDHash knows). name is the parameter name for
 // error messages.
-func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]byte, *Error) {
+func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]byte, *csc.Error) {
 	if len(in) == 0 {
-		return nil, newError(ErrInvalidRequest, "Missing (or invalid type) array parameter %s", name)
+		return nil, newError(csc.ErrInvalidRequest, "Missing (or invalid type) array parameter %s", name)
 	}
 	if len(in) > maxHashes {
-		e := newError(ErrInvalidRequest, "Invalid parameter %s: %d hashes, at most %d in one request", name, len(in), maxHashes)
+		e := newError(csc.ErrInvalidRequest, "Invalid parameter %s: %d hashes, at most %d in one request", name, len(in), maxHashes)
 		e.Status = http.StatusRequestEntityTooLarge
 		return nil, e
 	}
-	h, ok := hashByOID[hashAlg]
-	if !ok {
-		return nil, newError(ErrInvalidRequest, "Invalid parameter hashAlgorithmOID: want SHA-256, SHA-384 or SHA-512 (%s, %s, %s)", OIDSHA256, OIDSHA384, OIDSHA512)
+	h := csc.OIDHash(hashAlg)
+	if h == 0 {
+		return nil, newError(csc.ErrInvalidRequest, "Invalid parameter hashAlgorithmOID: want SHA-256, SHA-384 or SHA-512 (%s, %s, %s)", csc.OIDSHA256, csc.OIDSHA384, csc.OIDSHA512)
 	}
 	// One backing array for all the hashes; each entry gets its own
 	// capacity so that no append can spill into the next.
@@ -140,16 +142,18 @@ func decodeHashes(name string, in []string, hashAlg string, maxHashes int) ([][]
 			n = copy(arena, b) // too long for any hash: refused below
 		}
 		if err != nil {
-			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d is not base64", name, i)
+			return nil, newError(csc.ErrInvalidRequest, "Invalid parameter %s: entry %d is not base64", name, i)
 		}
 		if n != h.Size() {
-			return nil, newError(ErrInvalidRequest, "Invalid parameter %s: entry %d has %d bytes; a %s hash has %d", name, i, n, h, h.Size())
+			return nil, newError(csc.ErrInvalidRequest, "Invalid parameter %s: entry %d has %d bytes; a %s hash has %d", name, i, n, h, h.Size())
 		}
 		out[i], arena = arena[:n:n], arena[n:]
 	}
 	return out, nil
 }
 
+// truncate shortens s to about n bytes for an error message, on a UTF-8
+// boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -1,4 +1,4 @@
-package csc_test
+package cscserver_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package csc
+package cscserver
 
 import (
 	"crypto/ecdsa"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/pki"
 )
 
@@ -15,18 +16,18 @@ import (
 const generalizedTime = "20060102150405Z"
 
 // certificatesMode checks the certificates parameter: none, single (default) or chain.
-func certificatesMode(v string) (string, *Error) {
+func certificatesMode(v string) (string, *csc.Error) {
 	switch v {
 	case "":
 		return "single", nil
 	case "none", "single", "chain":
 		return v, nil
 	}
-	return "", newError(ErrInvalidRequest, "Invalid parameter certificates: want none, single or chain")
+	return "", newError(csc.ErrInvalidRequest, "Invalid parameter certificates: want none, single or chain")
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
-	var req CredentialsListRequest
+	var req csc.CredentialsListRequest
 	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
 		h.writeError(w, r, e)
 		return
@@ -39,7 +40,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, sess *selo.Sessio
 	if req.UserID != "" && req.UserID != sess.AccountID {
 		// The access token names the user; another userID is not a way
 		// to see someone else's credentials.
-		h.writeError(w, r, newError(ErrInvalidRequest, "Invalid parameter userID"))
+		h.writeError(w, r, newError(csc.ErrInvalidRequest, "Invalid parameter userID"))
 		return
 	}
 	infos, err := h.cfg.Backend.ListCredentials(r.Context(), sess.AccountID)
@@ -48,7 +49,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, sess *selo.Sessio
 		return
 	}
 	now := h.cfg.Clock.Now()
-	resp := CredentialsListResponse{CredentialIDs: []string{}, OnlyValid: req.OnlyValid}
+	resp := csc.CredentialsListResponse{CredentialIDs: []string{}, OnlyValid: req.OnlyValid}
 	for _, ci := range infos {
 		if ci.Credential.AccountID != sess.AccountID {
 			continue // defence in depth: never list another account's credential
@@ -67,7 +68,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, sess *selo.Sessio
 }
 
 func (h *handler) credentialInfo(w http.ResponseWriter, r *http.Request, sess *selo.Session) {
-	var req CredentialsInfoRequest
+	var req csc.CredentialsInfoRequest
 	if e := decodeBody(r, h.cfg.MaxBodyBytes, &req); e != nil {
 		h.writeError(w, r, e)
 		return
@@ -87,7 +88,7 @@ func (h *handler) credentialInfo(w http.ResponseWriter, r *http.Request, sess *s
 		return
 	}
 	if ci.Credential.AccountID != sess.AccountID {
-		h.writeError(w, r, newError(ErrInvalidRequest, "Invalid parameter credentialID"))
+		h.writeError(w, r, newError(csc.ErrInvalidRequest, "Invalid parameter credentialID"))
 		return
 	}
 	writeJSON(w, http.StatusOK, h.detail(ci, h.cfg.Clock.Now(), mode, req.CertInfo, true))
@@ -108,20 +109,20 @@ func signatureQualifier(profile string) string {
 }
 
 // detail renders a credential as credentials/info describes it.
-func (h *handler) detail(ci *CredentialInfo, now time.Time, certificates string, certInfo, authInfo bool) CredentialDetail {
+func (h *handler) detail(ci *selo.CredentialInfo, now time.Time, certificates string, certInfo, authInfo bool) csc.CredentialDetail {
 	c := ci.Credential
-	d := CredentialDetail{
+	d := csc.CredentialDetail{
 		Description:        c.Description,
 		SignatureQualifier: signatureQualifier(c.Profile),
 		SCAL:               "2",
 		Multisign:          ci.MaxHashes,
 		Lang:               h.cfg.Lang,
-		PIN:                &PINPresent{Presence: "false"},
+		PIN:                &csc.PINPresent{Presence: "false"},
 	}
 	if d.Multisign <= 0 || d.Multisign > h.cfg.MaxHashes {
 		d.Multisign = h.cfg.MaxHashes
 	}
-	d.Key = KeyInfo{Status: "enabled", Algo: ci.SignAlgorithms, Len: ci.KeyBits}
+	d.Key = csc.KeyInfo{Status: "enabled", Algo: ci.SignAlgorithms, Len: ci.KeyBits}
 	if d.Key.Algo == nil {
 		d.Key.Algo = []string{}
 	}
@@ -165,12 +166,12 @@ func (h *handler) detail(ci *CredentialInfo, now time.Time, certificates string,
 		d.Cert.Status = "not_yet_valid" // the credential's certificate is not issued yet
 		d.Key.Status = "disabled"
 	}
-	d.Auth = AuthInfo{Mode: "explicit", Approval: string(c.ApprovalType)}
+	d.Auth = csc.AuthInfo{Mode: "explicit", Approval: string(c.ApprovalType)}
 	d.AuthMode = "explicit"
 	if authInfo {
 		if obj, otp := authObject(c.ApprovalType); obj != nil {
 			d.Auth.Expression = "OTP"
-			d.Auth.Objects = []AuthObject{*obj}
+			d.Auth.Objects = []csc.AuthObject{*obj}
 			d.OTP = otp
 		}
 	}
@@ -179,7 +180,7 @@ func (h *handler) detail(ci *CredentialInfo, now time.Time, certificates string,
 
 // authObject is the OTP a credential's approval type asks for; nil for
 // wallet approvals, which need no code.
-func authObject(t selo.ApprovalType) (*AuthObject, *OTPInfo) {
+func authObject(t selo.ApprovalType) (*csc.AuthObject, *csc.OTPInfo) {
 	var label, desc, kind, generator string
 	switch t {
 	case selo.ApprovalSMS:
@@ -191,8 +192,8 @@ func authObject(t selo.ApprovalType) (*AuthObject, *OTPInfo) {
 	default:
 		return nil, nil
 	}
-	return &AuthObject{Type: "OTP", ID: "OTP", Format: "N", Label: label, Description: desc, Generator: generator},
-		&OTPInfo{Presence: "true", Type: kind, Format: "N", Label: label, Description: desc, ID: "OTP", Provider: "selo"}
+	return &csc.AuthObject{Type: "OTP", ID: "OTP", Format: "N", Label: label, Description: desc, Generator: generator},
+		&csc.OTPInfo{Presence: "true", Type: kind, Format: "N", Label: label, Description: desc, ID: "OTP", Provider: "selo"}
 }
 
 func encodeChain(leaf *x509.Certificate, chain []*x509.Certificate) []string {
@@ -206,11 +207,11 @@ func encodeChain(leaf *x509.Certificate, chain []*x509.Certificate) []string {
 func curveOID(c elliptic.Curve) string {
 	switch c {
 	case elliptic.P256():
-		return OIDCurveP256
+		return csc.OIDCurveP256
 	case elliptic.P384():
-		return OIDCurveP384
+		return csc.OIDCurveP384
 	case elliptic.P521():
-		return OIDCurveP521
+		return csc.OIDCurveP521
 	}
 	return ""
 }
