@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -53,11 +54,14 @@ type Signer struct {
 	Context context.Context
 	// PollInterval is how often a wallet approval is checked (1 s when 0).
 	PollInterval time.Duration
+
+	mu sync.Mutex // guards the first reading of Credential
 }
 
 // OpenSigner reads the credential's details and certificate chain through
 // client (which carries the access token) and returns its Signer; the
-// caller sets Approve and the other callbacks.
+// caller sets Approve and the other callbacks. A Signer made as a literal
+// reads them on its first signature.
 func OpenSigner(ctx context.Context, client *Client, credentialID string) (*Signer, error) {
 	d, err := client.CredentialInfo(ctx, credentialID)
 	if err != nil {
@@ -69,6 +73,25 @@ func OpenSigner(ctx context.Context, client *Client, credentialID string) (*Sign
 		return nil, err
 	}
 	return &Signer{Client: client, CredentialID: credentialID, Key: certs[0].PublicKey, Credential: d, Certificates: certs}, nil
+}
+
+// open reads the credential's details when the Signer was made without
+// OpenSigner: the approval type, multisign and key/algo decide how it signs.
+func (s *Signer) open(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Credential != nil {
+		return nil
+	}
+	o, err := OpenSigner(ctx, s.Client, s.CredentialID)
+	if err != nil {
+		return err
+	}
+	s.Credential, s.Certificates = o.Credential, o.Certificates
+	if s.Key == nil {
+		s.Key = o.Key
+	}
+	return nil
 }
 
 // Public returns the credential's public key.
@@ -172,6 +195,9 @@ func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 // is verified against the credential's key, and none is returned unless all
 // verify.
 func (s *Signer) SignDigests(ctx context.Context, h crypto.Hash, digests [][]byte) ([][]byte, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	signAlgo, err := s.SignAlgo(h)
 	if err != nil {
 		return nil, err
