@@ -487,6 +487,10 @@ The approval follows the credential's type:
   wallet         no code: the holder approves in the wallet; the command waits
                  (up to --wait) polling credentials/authorizeCheck
 
+The signature algorithm (signAlgo) is one the credential lists in key/algo,
+as the CSC specification requires: for RSA sha256WithRSAEncryption (or the
+SHA-384/512 one) when listed, else rsaEncryption with the hash's OID.
+
 With --file, each signature is written as FILE.sig (DER: ASN.1 ECDSA-Sig-Value
 or the PKCS#1 RSA signature; --out-dir puts them elsewhere), which
 'openssl dgst -sha256 -verify pub.pem -signature FILE.sig FILE' checks. With
