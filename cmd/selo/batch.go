@@ -95,15 +95,129 @@ type batchItem struct {
 	Status string `json:"status"` // signed, failed, skipped
 	Error  string `json:"error,omitempty"`
 
-	pdf    *pades.Prepared
-	xml    *xades.Prepared
-	cms    *cms.Prepared
-	digest []byte
+	doc batchDocument // prepared, waiting for its signature
 }
 
 func (it *batchItem) fail(err error) {
 	it.Status, it.Error = "failed", errorText(err)
-	it.pdf, it.xml, it.cms = nil, nil, nil
+	it.doc = nil
+}
+
+// batchDocument is one prepared document of a batch: the digest to sign
+// and how, and how its signature is finished into the output file.
+type batchDocument interface {
+	Digest() []byte
+	Hash() crypto.Hash
+	SignerOpts() crypto.SignerOpts
+	Finish(ctx context.Context, signature []byte, ts cades.Timestamper) ([]byte, error)
+}
+
+// batchFormat is what sign batch knows of one --format.
+type batchFormat interface {
+	// defaultGlob is the --glob when none is given, and whether names are
+	// matched case-insensitively then.
+	defaultGlob() (pattern string, foldCase bool)
+	// inPlace says whether OUTDIR may be DIR.
+	inPlace() bool
+	// output names the signed file of name in outDir.
+	output(outDir, name string) string
+	// prepare reads file and prepares its signature; held counts the bytes
+	// the batch keeps in memory.
+	prepare(file string, key *documentKey, o signBatchOptions, now time.Time, held *int64) (batchDocument, error)
+	// title is the format's name in the summary.
+	title() string
+}
+
+// batchFormats are the formats of sign batch by --format.
+var batchFormats = map[string]batchFormat{"pades": padesBatch{}, "xades": xadesBatch{}, "cades": cadesBatch{}}
+
+// padesBatch signs PDFs as 'selo sign pdf' does.
+type padesBatch struct{}
+
+func (padesBatch) defaultGlob() (string, bool)       { return "*.pdf", true }
+func (padesBatch) inPlace() bool                     { return false }
+func (padesBatch) output(outDir, name string) string { return filepath.Join(outDir, name) }
+func (padesBatch) title() string                     { return "PAdES" }
+func (padesBatch) prepare(file string, key *documentKey, o signBatchOptions, now time.Time, held *int64) (batchDocument, error) {
+	data, err := readLimitedFile(file, pades.DefaultMaxInputSize)
+	if err != nil {
+		return nil, err
+	}
+	if *held+int64(len(data)) > maxBatchBytes {
+		return nil, selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of PDFs: sign this one in another run", *held>>20)
+	}
+	p, err := pades.Prepare(data, pades.Options{CMS: cms.Options{Certificate: key.cert, Chain: key.chain}, SigningTime: now,
+		Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize})
+	if err != nil {
+		return nil, err
+	}
+	*held += int64(len(data))
+	return p, nil
+}
+
+// xadesBatch signs XML documents enveloped, as 'selo sign xml' does.
+type xadesBatch struct{}
+
+func (xadesBatch) defaultGlob() (string, bool)       { return "*.xml", true }
+func (xadesBatch) inPlace() bool                     { return false }
+func (xadesBatch) output(outDir, name string) string { return filepath.Join(outDir, name) }
+func (xadesBatch) title() string                     { return "XAdES" }
+func (xadesBatch) prepare(file string, key *documentKey, _ signBatchOptions, now time.Time, held *int64) (batchDocument, error) {
+	data, err := readLimitedFile(file, xades.MaxInputSize)
+	if err != nil {
+		return nil, err
+	}
+	if *held+int64(len(data)) > maxBatchXMLBytes {
+		return nil, selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of XML: sign this one in another run", *held>>20)
+	}
+	p, err := xades.Prepare(data, xades.Options{Certificate: key.cert, Chain: key.chain, SigningTime: now})
+	if err != nil {
+		return nil, err
+	}
+	*held += int64(len(data))
+	return p, nil
+}
+
+// cadesBatch makes a detached CAdES signature of any file, as 'selo sign
+// file' does; only the file's hash is held.
+type cadesBatch struct{}
+
+func (cadesBatch) defaultGlob() (string, bool)       { return "*", false }
+func (cadesBatch) inPlace() bool                     { return true }
+func (cadesBatch) output(outDir, name string) string { return filepath.Join(outDir, name) + ".p7s" }
+func (cadesBatch) title() string                     { return "CAdES" }
+func (cadesBatch) prepare(file string, key *documentKey, _ signBatchOptions, now time.Time, _ *int64) (batchDocument, error) {
+	co := cms.Options{Certificate: key.cert, Chain: key.chain, Detached: true, SigningTime: now}
+	h, err := cms.HashFor(co)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := hashFile(file, h)
+	if err != nil {
+		return nil, err
+	}
+	p, err := cms.PrepareDigest(digest, co)
+	if err != nil {
+		return nil, err
+	}
+	return cadesDocument{p}, nil
+}
+
+// cadesDocument finishes a prepared CMS signature into a .p7s, with a
+// signature timestamp when ts is set.
+type cadesDocument struct{ *cms.Prepared }
+
+func (d cadesDocument) Finish(ctx context.Context, sig []byte, ts cades.Timestamper) ([]byte, error) {
+	sd, err := d.Prepared.Finish(sig)
+	if err != nil {
+		return nil, err
+	}
+	if ts != nil {
+		if err := cades.AddTimestamp(ctx, sd, d.Hash(), ts); err != nil {
+			return nil, err
+		}
+	}
+	return sd.Bytes()
 }
 
 // errorText is what the user is told about err: the message of an
@@ -149,34 +263,22 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	if o.outDir == "" {
 		return usagef("sign batch needs --out with the folder for the signed files")
 	}
-	pattern, fold := o.glob, false
-	switch o.format {
-	case "pades":
-		if pattern == "" {
-			pattern, fold = "*.pdf", true
-		}
-		if samePath(dir, o.outDir) {
-			return usagef("--out must differ from %s: signed PDFs keep their names and the originals are kept", dir)
-		}
-	case "xades":
-		if pattern == "" {
-			pattern, fold = "*.xml", true
-		}
-		if samePath(dir, o.outDir) {
-			return usagef("--out must differ from %s: signed XML documents keep their names and the originals are kept", dir)
-		}
-	case "cades":
-		if pattern == "" {
-			pattern = "*"
-		}
-	default:
+	format, ok := batchFormats[o.format]
+	if !ok {
 		return usagef("--format must be pades, xades or cades")
+	}
+	pattern, fold := o.glob, false
+	if pattern == "" {
+		pattern, fold = format.defaultGlob()
+	}
+	if !format.inPlace() && samePath(dir, o.outDir) {
+		return usagef("--out must differ from %s: signed %s files keep their names and the originals are kept", dir, format.title())
 	}
 	names, err := batchFiles(dir, pattern, fold)
 	if err != nil {
 		return err
 	}
-	if o.format == "cades" && samePath(dir, o.outDir) {
+	if format.inPlace() && samePath(dir, o.outDir) {
 		// The signatures land beside the files: a second run must not
 		// take the .p7s files of the first for documents to sign.
 		names = slices.DeleteFunc(names, func(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".p7s") })
@@ -194,10 +296,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	items := make([]*batchItem, len(names))
 	todo := 0
 	for i, name := range names {
-		out := filepath.Join(o.outDir, name)
-		if o.format == "cades" {
-			out += ".p7s"
-		}
+		out := format.output(o.outDir, name)
 		items[i] = &batchItem{File: filepath.Join(dir, name), Output: out}
 		if _, err := os.Lstat(out); err == nil {
 			items[i].Status, items[i].Error = "skipped", "output exists"
@@ -227,18 +326,11 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 		if it.Status != "" {
 			continue
 		}
-		if err := c.prepareBatchItem(it, key, o, now, &held); err != nil {
+		if it.doc, err = format.prepare(it.File, key, o, now, &held); err != nil {
 			it.fail(err)
 			bar.note(fmt.Sprintf("%s: %s", it.File, it.Error))
 		} else if hash == 0 {
-			switch {
-			case it.pdf != nil:
-				hash, signerOpts = it.pdf.Hash(), it.pdf.SignerOpts()
-			case it.xml != nil:
-				hash, signerOpts = it.xml.Hash(), it.xml.SignerOpts()
-			default:
-				hash, signerOpts = it.cms.Hash(), it.cms.SignerOpts()
-			}
+			hash, signerOpts = it.doc.Hash(), it.doc.SignerOpts()
 		}
 		done++
 		bar.update(done, todo)
@@ -251,7 +343,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 	for _, it := range items {
 		if it.Status == "" {
 			ready = append(ready, it)
-			digests = append(digests, it.digest)
+			digests = append(digests, it.doc.Digest())
 		}
 	}
 	approvals := 0
@@ -259,7 +351,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 		if key.remote != nil {
 			approvals = key.approvals(len(ready))
 			fmt.Fprintf(c.stderr, "%d document(s) prepared; asking credential %s to sign %d hash(es) with %d approval(s)\n",
-				len(ready), key.remote.detail.CredentialID, len(ready), approvals)
+				len(ready), key.remote.CredentialID, len(ready), approvals)
 		}
 		sigs, err := key.signDigests(ctx, hash, signerOpts, digests)
 		if err != nil {
@@ -282,7 +374,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 			} else {
 				it.Status = "signed"
 			}
-			it.pdf, it.xml, it.cms = nil, nil, nil // let the memory go as we write
+			it.doc = nil // let the memory go as we write
 			bar.update(i+1, len(ready))
 		}
 		bar.finish()
@@ -301,84 +393,11 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// prepareBatchItem prepares one document's signature and its digest.
-func (c *cli) prepareBatchItem(it *batchItem, key *documentKey, o signBatchOptions, now time.Time, held *int64) error {
-	co := cms.Options{Certificate: key.cert, Chain: key.chain}
-	if o.format == "cades" {
-		co.Detached, co.SigningTime = true, now
-		h, err := cms.HashFor(co)
-		if err != nil {
-			return err
-		}
-		digest, err := hashFile(it.File, h)
-		if err != nil {
-			return err
-		}
-		if it.cms, err = cms.PrepareDigest(digest, co); err != nil {
-			return err
-		}
-		it.digest = it.cms.Digest()
-		return nil
-	}
-	if o.format == "xades" {
-		data, err := readLimitedFile(it.File, xades.MaxInputSize)
-		if err != nil {
-			return err
-		}
-		if *held+int64(len(data)) > maxBatchXMLBytes {
-			return selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of XML: sign this one in another run", *held>>20)
-		}
-		p, err := xades.Prepare(data, xades.Options{Certificate: key.cert, Chain: key.chain, SigningTime: now})
-		if err != nil {
-			return err
-		}
-		*held += int64(len(data))
-		it.xml, it.digest = p, p.Digest()
-		return nil
-	}
-	data, err := readLimitedFile(it.File, pades.DefaultMaxInputSize)
-	if err != nil {
-		return err
-	}
-	if *held+int64(len(data)) > maxBatchBytes {
-		return selo.Errorf(selo.ETOOLARGE, "the batch already holds %d MiB of PDFs: sign this one in another run", *held>>20)
-	}
-	p, err := pades.Prepare(data, pades.Options{CMS: co, SigningTime: now, Reason: o.reason, Location: o.location, SignatureSize: o.signatureSize})
-	if err != nil {
-		return err
-	}
-	*held += int64(len(data))
-	it.pdf, it.digest = p, p.Digest()
-	return nil
-}
-
 // finishBatchItem completes one signature and writes its output atomically.
 func finishBatchItem(ctx context.Context, it *batchItem, sig []byte, ts cades.Timestamper) error {
-	var out []byte
-	switch {
-	case it.pdf != nil:
-		var err error
-		if out, err = it.pdf.Finish(ctx, sig, ts); err != nil {
-			return err
-		}
-	case it.xml != nil:
-		var err error
-		if out, err = it.xml.Finish(ctx, sig, ts); err != nil {
-			return err
-		}
-	default:
-		sd, err := it.cms.Finish(sig)
-		if err != nil {
-			return err
-		}
-		if ts != nil {
-			if err := cades.AddTimestamp(ctx, sd, it.cms.Hash(), ts); err != nil {
-				return err
-			}
-		}
-		if out, err = sd.Bytes(); err != nil {
-			return err
-		}
+	out, err := it.doc.Finish(ctx, sig, ts)
+	if err != nil {
+		return err
 	}
 	// O_EXCL-like: another run may have written it meanwhile; keep theirs.
 	if _, err := os.Lstat(it.Output); err == nil {
@@ -417,13 +436,13 @@ func (c *cli) batchSummary(items []*batchItem, key *documentKey, o signBatchOpti
 	if o.tsaURL != "" {
 		level = "B-T"
 	}
-	format := map[string]string{"pades": "PAdES", "xades": "XAdES", "cades": "CAdES"}[o.format]
+	format := batchFormats[o.format].title()
 	by := ""
 	signer := ""
 	if key != nil {
 		signer = pki.NameString(key.cert.Subject)
 		if key.remote != nil {
-			by = fmt.Sprintf(" with %d approval(s) of credential %s", approvals, key.remote.detail.CredentialID)
+			by = fmt.Sprintf(" with %d approval(s) of credential %s", approvals, key.remote.CredentialID)
 		}
 	}
 	if c.jsonOut {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -489,6 +487,10 @@ The approval follows the credential's type:
   wallet         no code: the holder approves in the wallet; the command waits
                  (up to --wait) polling credentials/authorizeCheck
 
+The signature algorithm (signAlgo) is one the credential lists in key/algo,
+as the CSC specification requires: for RSA sha256WithRSAEncryption (or the
+SHA-384/512 one) when listed, else rsaEncryption with the hash's OID.
+
 With --file, each signature is written as FILE.sig (DER: ASN.1 ECDSA-Sig-Value
 or the PKCS#1 RSA signature; --out-dir puts them elsewhere), which
 'openssl dgst -sha256 -verify pub.pem -signature FILE.sig FILE' checks. With
@@ -539,43 +541,25 @@ func (c *cli) cscSignHashCommand(o *cscOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := cl.CredentialInfo(ctx, cred)
-			if err != nil {
-				return cscError(err)
-			}
-			certs, err := d.Certificates()
+			signer, err := c.remoteSigner(ctx, cl, cred, otpFile, description, wait)
 			if err != nil {
 				return err
 			}
-			if d.Multisign > 0 && len(items) > d.Multisign {
-				return selo.Errorf(selo.ETOOLARGE, "%d hashes, but credential %s signs at most %d per approval: split the batch", len(items), cred, d.Multisign)
+			certs := signer.Certificates
+			if n := signer.Approvals(len(items)); n > 1 {
+				return selo.Errorf(selo.ETOOLARGE, "%d hashes, but credential %s signs at most %d per approval: split the batch", len(items), cred, signer.BatchSize())
 			}
-			signAlgo, err := cscSignAlgo(certs[0].PublicKey, h)
+			signAlgo, err := signer.SignAlgo(h)
 			if err != nil {
-				return err
-			}
-			if signAlgo == "" {
-				return selo.Errorf(selo.EINVALID, "%v cannot be signed with credential %s; no approval was asked for", h, cred)
-			}
-			if err := checkRemoteUsable(cred, d); err != nil {
 				return err
 			}
 			hashes := make([][]byte, len(items))
 			for i := range items {
 				hashes[i] = items[i].digest
 			}
-			sad, err := c.cscAuthorize(ctx, cl, d, cred, csc.HashOID(h), hashes, otpFile, description, wait)
-			if err != nil {
-				return err
-			}
-			sigs, err := cl.SignHash(ctx, cred, sad, csc.HashOID(h), signAlgo, nil, hashes)
+			sigs, err := signer.SignDigests(ctx, h, hashes)
 			if err != nil {
 				return cscError(err)
-			}
-			for i, sig := range sigs {
-				if err := verifySignature(certs[0].PublicKey, h, hashes[i], sig); err != nil {
-					return fmt.Errorf("signature %d (%s) does not verify against the certificate of credential %s: %w; nothing written", i+1, items[i].name(), cred, err)
-				}
 			}
 			out := make([]cscSigned, len(items))
 			for i, it := range items {
@@ -669,66 +653,6 @@ func cscItems(h crypto.Hash, hashHex, files []string, outDir string) ([]cscItem,
 		items = append(items, cscItem{file: name, sigFile: sig, digest: hh.Sum(nil)})
 	}
 	return items, nil
-}
-
-// cscSignAlgo chooses the signAlgo for the certificate's key and the hash.
-func cscSignAlgo(pub crypto.PublicKey, h crypto.Hash) (string, error) {
-	switch pub.(type) {
-	case *ecdsa.PublicKey:
-		return map[crypto.Hash]string{crypto.SHA256: csc.OIDECDSAWithSHA256, crypto.SHA384: csc.OIDECDSAWithSHA384, crypto.SHA512: csc.OIDECDSAWithSHA512}[h], nil
-	case *rsa.PublicKey:
-		return map[crypto.Hash]string{crypto.SHA256: csc.OIDSHA256WithRSA, crypto.SHA384: csc.OIDSHA384WithRSA, crypto.SHA512: csc.OIDSHA512WithRSA}[h], nil
-	}
-	return "", selo.Errorf(selo.EINVALID, "the credential's certificate holds a %T key, which this client does not sign with", pub)
-}
-
-func verifySignature(pub crypto.PublicKey, h crypto.Hash, digest, sig []byte) error {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(k, digest, sig) {
-			return errors.New("ECDSA verification failed")
-		}
-		return nil
-	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(k, h, digest, sig)
-	}
-	return fmt.Errorf("unsupported key %T", pub)
-}
-
-// cscAuthorize gets a SAD for hashes, approved the way the credential says.
-func (c *cli) cscAuthorize(ctx context.Context, cl *csc.Client, d *csc.CredentialDetail, cred, hashOID string, hashes [][]byte,
-	otpFile, description string, wait time.Duration) (string, error) {
-	if d.Auth.Approval == string(selo.ApprovalWallet) {
-		res, err := cl.Authorize(ctx, cred, hashOID, hashes, "", description)
-		if err != nil {
-			return "", cscError(err)
-		}
-		if res.SAD != "" {
-			return res.SAD, nil
-		}
-		fmt.Fprintf(c.stderr, "waiting for the holder to approve request %s in the wallet (%d hash(es))...\n", res.ResponseID, len(hashes))
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		defer cancel()
-		done, err := cl.WaitAuthorized(wctx, cred, res.ResponseID, time.Second)
-		if errors.Is(err, context.DeadlineExceeded) {
-			return "", selo.Errorf(selo.EFORBIDDEN, "the holder did not approve request %s within %s", res.ResponseID, wait)
-		} else if err != nil {
-			return "", cscError(err)
-		}
-		return done.SAD, nil
-	}
-	otp, err := c.readOTP(ctx, cl, d, cred, otpFile)
-	if err != nil {
-		return "", err
-	}
-	res, err := cl.Authorize(ctx, cred, hashOID, hashes, otp, description)
-	if err != nil {
-		return "", cscError(err)
-	}
-	if res.SAD == "" {
-		return "", fmt.Errorf("the service answered credentials/authorize without a SAD")
-	}
-	return res.SAD, nil
 }
 
 // readOTP gets the approval code from --otp-file, SELO_CSC_OTP or a prompt;

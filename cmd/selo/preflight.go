@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/csc"
 )
 
 // Checks the sign commands run before they ask for (or use up) an approval:
@@ -41,17 +40,4 @@ func checkWritableDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
-}
-
-// checkRemoteUsable refuses, before any approval is asked for, a remote
-// credential that the service says cannot sign now (its key disabled, its
-// certificate revoked, suspended, superseded or expired).
-func checkRemoteUsable(cred string, d *csc.CredentialDetail) error {
-	if d.Cert.Status != "" && d.Cert.Status != "valid" {
-		return selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is %s: it cannot sign; no approval was asked for", cred, d.Cert.Status)
-	}
-	if d.Key.Status == "disabled" {
-		return selo.Errorf(selo.EFORBIDDEN, "credential %s is disabled or locked: it cannot sign now; no approval was asked for", cred)
-	}
-	return nil
 }

@@ -74,12 +74,14 @@ func checkKeyOptions(o signFileOptions) error {
 }
 
 // documentKey is the key a sign command signs with: a local one (.pfx or
-// PKCS#11) or a remote credential.
+// PKCS#11) or a remote credential (csc.Signer does the remote workflow).
 type documentKey struct {
-	cert   *x509.Certificate
-	chain  []*x509.Certificate
-	local  crypto.Signer
-	remote *remoteCredential
+	cert     *x509.Certificate
+	chain    []*x509.Certificate
+	local    crypto.Signer
+	remote   *csc.Signer
+	codeOnce bool // the approval code comes from a file or the environment: it approves one batch
+	loggedIn bool // this command logged in: its token is revoked by close
 }
 
 // openFileKey opens the key for signing one file: without --description
@@ -94,11 +96,7 @@ func (c *cli) openFileKey(ctx context.Context, o signFileOptions, file string) (
 // openDocumentKey opens the key the options name; close it when done.
 func (c *cli) openDocumentKey(ctx context.Context, o signFileOptions) (*documentKey, error) {
 	if o.remote.credential != "" {
-		r, err := c.openRemoteCredential(ctx, o.remote, o.passwordFile)
-		if err != nil {
-			return nil, err
-		}
-		return &documentKey{cert: r.certs[0], chain: r.certs[1:], remote: r}, nil
+		return c.openRemoteKey(ctx, o.remote, o.passwordFile)
 	}
 	signer, cert, chain, err := c.signingKey(ctx, o)
 	if err != nil {
@@ -109,8 +107,9 @@ func (c *cli) openDocumentKey(ctx context.Context, o signFileOptions) (*document
 
 // close ends a session this command opened with the CSC service.
 func (k *documentKey) close(ctx context.Context) {
-	if k.remote != nil {
-		k.remote.close(ctx)
+	if k.loggedIn {
+		_ = k.remote.Client.Revoke(ctx)
+		k.loggedIn = false
 	}
 }
 
@@ -120,8 +119,7 @@ func (k *documentKey) approvals(n int) int {
 	if k.remote == nil || n == 0 {
 		return 0
 	}
-	m := k.remote.batchSize()
-	return (n + m - 1) / m
+	return k.remote.Approvals(n)
 }
 
 // signDigests signs every digest (hash h, signer options opts, as the
@@ -132,7 +130,13 @@ func (k *documentKey) signDigests(ctx context.Context, h crypto.Hash, opts crypt
 		if _, pss := opts.(*rsa.PSSOptions); pss {
 			return nil, selo.Errorf(selo.EINVALID, "RSASSA-PSS is not offered through a remote credential")
 		}
-		return k.remote.signDigests(ctx, h, digests)
+		if n := k.remote.Approvals(len(digests)); n > 1 && k.codeOnce && !k.remote.Wallet() {
+			m := k.remote.BatchSize()
+			return nil, selo.Errorf(selo.EINVALID, "%d documents need %d approvals (credential %s signs at most %d per approval) and one code approves one batch: "+
+				"sign at most %d at a time, or type each code at the prompt", len(digests), n, k.remote.CredentialID, m, m)
+		}
+		sigs, err := k.remote.SignDigests(ctx, h, digests)
+		return sigs, cscError(err)
 	}
 	sigs := make([][]byte, len(digests))
 	for i, d := range digests {
@@ -145,113 +149,61 @@ func (k *documentKey) signDigests(ctx context.Context, h crypto.Hash, opts crypt
 	return sigs, nil
 }
 
-// remoteCredential is an open CSC credential: a client with an access
-// token, the credential's details and its certificate chain, leaf first.
-type remoteCredential struct {
-	c        *cli
-	client   *csc.Client
-	o        remoteOptions
-	detail   *csc.CredentialDetail
-	certs    []*x509.Certificate
-	loggedIn bool // this command logged in: its token is revoked by close
-}
-
-// openRemoteCredential logs in (with --user) or takes the token of 'selo
-// csc login', and reads the credential's details and chain.
-func (c *cli) openRemoteCredential(ctx context.Context, o remoteOptions, passwordFile string) (*remoteCredential, error) {
-	r := &remoteCredential{c: c, o: o}
+// openRemoteKey logs in (with --user) or takes the token of 'selo csc
+// login', and opens the credential's signer with the CLI's prompts.
+func (c *cli) openRemoteKey(ctx context.Context, o remoteOptions, passwordFile string) (*documentKey, error) {
+	k := &documentKey{codeOnce: o.otpFile != "" || os.Getenv("SELO_CSC_OTP") != ""}
+	var client *csc.Client
 	if o.user != "" {
 		base, err := cscBaseURL(o.server)
 		if err != nil {
 			return nil, err
 		}
-		if r.client, err = csc.NewClient(base); err != nil {
+		if client, err = csc.NewClient(base); err != nil {
 			return nil, err
 		}
 		pw, err := c.readPassword(passwordFile, "SELO_CSC_PASSWORD", "Password for "+o.user, false)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := r.client.Login(ctx, o.user, pw); err != nil {
+		if _, err := client.Login(ctx, o.user, pw); err != nil {
 			return nil, cscError(err)
 		}
-		r.loggedIn = true
+		k.loggedIn = true
 	} else {
-		cl, err := c.cscClient(&cscOptions{server: o.server, tokenFile: o.tokenFile}, true)
-		if err != nil {
+		var err error
+		if client, err = c.cscClient(&cscOptions{server: o.server, tokenFile: o.tokenFile}, true); err != nil {
 			return nil, err
 		}
-		r.client = cl
 	}
-	d, err := r.client.CredentialInfo(ctx, o.credential)
+	s, err := c.remoteSigner(ctx, client, o.credential, o.otpFile, o.description, o.wait)
 	if err != nil {
-		r.close(ctx)
+		if k.loggedIn {
+			_ = client.Revoke(ctx)
+		}
+		return nil, err
+	}
+	k.remote, k.cert, k.chain = s, s.Certificates[0], s.Certificates[1:]
+	return k, nil
+}
+
+// remoteSigner opens credential cred's signer, its approvals asked for
+// the command line's way: the code from otpFile, SELO_CSC_OTP or a prompt,
+// or the wallet waited for up to wait with a note on stderr.
+func (c *cli) remoteSigner(ctx context.Context, client *csc.Client, cred, otpFile, description string, wait time.Duration) (*csc.Signer, error) {
+	s, err := csc.OpenSigner(ctx, client, cred)
+	if err != nil {
 		return nil, cscError(err)
 	}
-	d.CredentialID = o.credential
-	if r.certs, err = d.Certificates(); err != nil {
-		r.close(ctx)
-		return nil, err
+	s.Description, s.WalletTimeout = description, wait
+	s.Approve = func(ctx context.Context, cred string) (string, error) {
+		return c.readOTP(ctx, client, s.Credential, cred, otpFile)
 	}
-	r.detail = d
-	return r, nil
-}
-
-// close revokes the access token when this command logged in itself.
-func (r *remoteCredential) close(ctx context.Context) {
-	if r.loggedIn {
-		_ = r.client.Revoke(ctx)
-		r.loggedIn = false
+	s.OnBatch = func(batch, batches, hashes int) {
+		fmt.Fprintf(c.stderr, "approval %d of %d (%d hashes)\n", batch, batches, hashes)
 	}
-}
-
-// batchSize is the most hashes one approval covers (the credential's
-// multisign; 1 when the service does not say).
-func (r *remoteCredential) batchSize() int {
-	return max(r.detail.Multisign, 1)
-}
-
-// signDigests gets the digests signed: one credentials/authorize (one
-// approval) and one signatures/signHash per batch of at most multisign
-// hashes. Every signature is checked against the credential's certificate.
-func (r *remoteCredential) signDigests(ctx context.Context, h crypto.Hash, digests [][]byte) ([][]byte, error) {
-	hashOID := csc.HashOID(h)
-	signAlgo, err := cscSignAlgo(r.certs[0].PublicKey, h)
-	if err != nil {
-		return nil, err
+	s.OnWalletWait = func(responseID string, hashes int) {
+		fmt.Fprintf(c.stderr, "waiting for the holder to approve request %s in the wallet (%d hash(es))...\n", responseID, hashes)
 	}
-	if hashOID == "" || signAlgo == "" {
-		return nil, selo.Errorf(selo.EINVALID, "%v cannot be signed through a remote credential", h)
-	}
-	if err := checkRemoteUsable(r.detail.CredentialID, r.detail); err != nil {
-		return nil, err
-	}
-	m := r.batchSize()
-	batches := (len(digests) + m - 1) / m
-	if batches > 1 && r.detail.Auth.Approval != string(selo.ApprovalWallet) && (r.o.otpFile != "" || os.Getenv("SELO_CSC_OTP") != "") {
-		return nil, selo.Errorf(selo.EINVALID, "%d documents need %d approvals (credential %s signs at most %d per approval) and one code approves one batch: "+
-			"sign at most %d at a time, or type each code at the prompt", len(digests), batches, r.detail.CredentialID, m, m)
-	}
-	sigs := make([][]byte, 0, len(digests))
-	for start := 0; start < len(digests); start += m {
-		chunk := digests[start:min(start+m, len(digests))]
-		if batches > 1 {
-			fmt.Fprintf(r.c.stderr, "approval %d of %d (%d hashes)\n", start/m+1, batches, len(chunk))
-		}
-		sad, err := r.c.cscAuthorize(ctx, r.client, r.detail, r.detail.CredentialID, hashOID, chunk, r.o.otpFile, r.o.description, r.o.wait)
-		if err != nil {
-			return nil, err
-		}
-		got, err := r.client.SignHash(ctx, r.detail.CredentialID, sad, hashOID, signAlgo, nil, chunk)
-		if err != nil {
-			return nil, cscError(err)
-		}
-		for i, sig := range got {
-			if err := verifySignature(r.certs[0].PublicKey, h, chunk[i], sig); err != nil {
-				return nil, fmt.Errorf("signature %d does not verify against the certificate of credential %s: %w", start+i+1, r.detail.CredentialID, err)
-			}
-		}
-		sigs = append(sigs, got...)
-	}
-	return sigs, nil
+	return s, nil
 }
