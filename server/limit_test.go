@@ -11,7 +11,6 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
-	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
@@ -27,13 +26,14 @@ func (st *abuseStack) holderWithSMS(t *testing.T, email string, n int) (*selo.Ac
 	}
 	var ids []string
 	for i := 0; i < n; i++ {
-		req := pkitest.Request("qualified-sign", nil)
-		c, err := st.svc.CreateCredential(ctx, "operator", signing.CreateCredentialRequest{AccountID: a.ID, Profile: "qualified-sign",
-			ApprovalType: selo.ApprovalSMS, KeyAlgorithm: selo.KeyECDSAP256, Subject: req.Subject})
+		// Qualified credentials come only from an order.
+		oc := st.env.OrderCredential(t, email, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
+		oc.Mobile = a.Mobile
+		att, err := st.svc.AttachOrderCredential(ctx, "operator", oc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, c.Credential.ID)
+		ids = append(ids, att.CredentialID)
 	}
 	login := send(t, st.srv, "POST", "/csc/v2/auth/login", "{}", "Authorization",
 		"Basic "+base64.StdEncoding.EncodeToString([]byte(email+":correct horse battery")))
