@@ -185,3 +185,48 @@ func TestLoginLockoutSameForUnknownEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestFactorCodeRateLimited: POST /api/v1/account/factor-code texts at most
+// one code every 30 s and 5 an hour per account, like every other code
+// Selo texts; a refusal texts nothing, answers 429 with Retry-After and is
+// audited (issue 13 item 3: a holder session must not pump SMS).
+func TestFactorCodeRateLimited(t *testing.T) {
+	onStores(t, func(t *testing.T, open openStore) {
+		st := newAbuseStack(t, open)
+		a, _, _ := st.holderWithSMS(t, "ana@example.pt", 1)
+		login := send(t, st.srv, "POST", "/api/v1/account/login", server.LoginRequest{Email: a.Email, Password: "correct horse battery"})
+		var tok server.LoginResponse
+		if login.status != 200 || jsonInto(login.body, &tok) != nil {
+			t.Fatalf("login: %d %s", login.status, login.body)
+		}
+		factorCode := func() answer {
+			return send(t, st.srv, "POST", "/api/v1/account/factor-code", nil, "Authorization", "Bearer "+tok.AccessToken)
+		}
+		before := len(st.sms.texts)
+		if r := factorCode(); r.status != http.StatusAccepted {
+			t.Fatalf("first factor code: %d %s", r.status, r.body)
+		}
+		for i := 0; i < 30; i++ {
+			wantLimited(t, factorCode(), "too_many_requests", 30*time.Second)
+		}
+		if n := len(st.sms.texts) - before; n != 1 {
+			t.Fatalf("%d factor codes texted, want 1", n)
+		}
+		if n := st.audited(t, "approval.send", selo.OutcomeFailure, "too_many_requests", "account/"+a.ID); n != 30 {
+			t.Fatalf("%d refusals audited, want 30", n)
+		}
+		for i := 1; i < 5; i++ {
+			st.clock.Add(30 * time.Second)
+			if r := factorCode(); r.status != http.StatusAccepted {
+				t.Fatalf("factor code %d after 30 s: %d %s", i+1, r.status, r.body)
+			}
+		}
+		st.clock.Add(30 * time.Second)
+		if r := factorCode(); r.status != http.StatusTooManyRequests {
+			t.Fatalf("sixth factor code in an hour: %d %s, want 429", r.status, r.body)
+		}
+		if n := len(st.sms.texts) - before; n != 5 {
+			t.Fatalf("%d factor codes texted in an hour, want 5", n)
+		}
+	})
+}

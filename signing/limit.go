@@ -22,6 +22,7 @@ func orLimit[T any](l *T, def T) T {
 // that have no account, which Selo has no reason to keep in clear.
 func credentialCodeKey(id string) string { return "code:credential:" + id }
 func accountCodeKey(id string) string    { return "code:account:" + id }
+func factorCodeKey(id string) string     { return "code:factor:" + id }
 func loginAddressKey(addr string) string { return "login:address:" + addr }
 func loginEmailKey(email string) string {
 	h := sha256.Sum256([]byte(email))
@@ -32,19 +33,25 @@ func loginEmailKey(email string) string {
 // credential's and the account's windows. A refusal sends nothing, is
 // audited and is ETOOMANYREQUESTS with when to retry; it does not count.
 func (s *Service) limitCode(ctx context.Context, c *selo.Credential, purpose string) error {
+	return s.limitSend(ctx, c.AccountID, credentialCodeKey(c.ID), "credential/"+c.ID, purpose)
+}
+
+// limitSend counts a code about to be texted against the windows of its
+// subject (subjectKey: a credential, an account's factor-change codes) and
+// of the account; see limitCode.
+func (s *Service) limitSend(ctx context.Context, accountID, subjectKey, object, purpose string) error {
 	now := s.clock.Now()
-	credKey := credentialCodeKey(c.ID)
-	retryAt, ok, err := s.takeRate(ctx, credKey, now, s.codeLimit.SubjectWindows())
+	retryAt, ok, err := s.takeRate(ctx, subjectKey, now, s.codeLimit.SubjectWindows())
 	if err != nil {
 		return err
 	}
 	if ok {
-		if retryAt, ok, err = s.takeRate(ctx, accountCodeKey(c.AccountID), now, s.codeLimit.AccountWindows()); err != nil {
+		if retryAt, ok, err = s.takeRate(ctx, accountCodeKey(accountID), now, s.codeLimit.AccountWindows()); err != nil {
 			return err
 		}
-		if !ok {
-			// The credential's code was not sent: its place is free again.
-			if err := s.store.ReturnRate(ctx, credKey, now); err != nil {
+		if !ok && len(s.codeLimit.SubjectWindows()) > 0 {
+			// The subject's code was not sent: its place is free again.
+			if err := s.store.ReturnRate(ctx, subjectKey, now); err != nil {
 				return err
 			}
 		}
@@ -53,7 +60,7 @@ func (s *Service) limitCode(ctx context.Context, c *selo.Credential, purpose str
 		return nil
 	}
 	err = selo.RateLimited(retryAt.Sub(now), "too many codes were sent for this credential or account")
-	s.auditFailure(ctx, holder(c.AccountID), "approval.send", "credential/"+c.ID, err,
+	s.auditFailure(ctx, holder(accountID), "approval.send", object, err,
 		map[string]any{"purpose": purpose, "retry_at": retryAt})
 	return err
 }
