@@ -230,3 +230,52 @@ func TestFactorCodeRateLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginSecondFactorCountsAgainstAuthenticator: past the e-mail lock, a
+// wrong authenticator code with the right password counts against the
+// authenticator like a wrong code anywhere else: five lock it, and then
+// even its right code does not log in (issue 13 item 4 and "count per
+// authenticator secret").
+func TestLoginSecondFactorCountsAgainstAuthenticator(t *testing.T) {
+	onStores(t, func(t *testing.T, open openStore) {
+		st := newAbuseStack(t, open)
+		ctx := context.Background()
+		a, err := st.svc.CreateAccount(ctx, "operator", signing.CreateAccountRequest{Email: "ana@example.pt", Name: "Ana", Password: "correct horse battery"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enr, err := st.svc.EnrollAuthenticator(ctx, a.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, p := otpSecretOf(t, enr.URI)
+		if err := st.svc.ConfirmAuthenticator(ctx, a.ID, enr.Authenticator.ID, approval.TOTP(secret, st.clock.Now(), p)); err != nil {
+			t.Fatal(err)
+		}
+		st.clock.Add(30 * time.Second)
+		login := func(password, otp string) answer {
+			return send(t, st.srv, "POST", "/api/v1/account/login", server.LoginRequest{Email: a.Email, Password: password, OTP: otp})
+		}
+		for j := 0; j < signing.MaxFailures; j++ {
+			if r := login("guess "+strconv.Itoa(j), ""); r.status != 401 {
+				t.Fatalf("guess %d: %d %s", j, r.status, r.body)
+			}
+		}
+		right := approval.TOTP(secret, st.clock.Now(), p)
+		wrong := "000000"
+		if wrong == right {
+			wrong = "111111"
+		}
+		for j := 0; j < signing.MaxFailures; j++ {
+			if r := login("correct horse battery", wrong); r.status != http.StatusTooManyRequests {
+				t.Fatalf("password with a wrong code %d: %d %s", j+1, r.status, r.body)
+			}
+		}
+		if r := login("correct horse battery", right); r.status == http.StatusOK {
+			t.Fatalf("five wrong authenticator codes at login did not lock the authenticator: the right code still logs in")
+		}
+		if n := st.audited(t, "authenticator.lock", selo.OutcomeSuccess, "account/"+a.ID); n != 1 {
+			t.Fatalf("%d authenticator locks audited, want 1", n)
+		}
+	})
+}

@@ -75,12 +75,24 @@ func (s *Service) takeRate(ctx context.Context, key string, now time.Time, windo
 
 // accountCode reports whether code is the current code of one of the
 // account's confirmed authenticators, and consumes that code (its time step).
-func (s *Service) accountCode(ctx context.Context, accountID, code string) (bool, error) {
+// Like a code anywhere else, a wrong one counts against the account's
+// authenticators (action and object name the attempt in the audit log), and
+// while they are locked no code is accepted.
+func (s *Service) accountCode(ctx context.Context, accountID, code, action, object string) (bool, error) {
 	as, err := s.store.ListAuthenticators(ctx, accountID)
 	if err != nil {
 		return false, err
 	}
 	now := s.clock.Now()
+	confirmed := 0
+	for _, a := range as {
+		if a.Confirmed && a.AccountID == accountID {
+			confirmed++
+			if now.Before(a.LockedUntil) {
+				return false, nil
+			}
+		}
+	}
 	for _, a := range as {
 		if !a.Confirmed || a.AccountID != accountID {
 			continue
@@ -93,7 +105,22 @@ func (s *Service) accountCode(ctx context.Context, accountID, code string) (bool
 		if !ok {
 			continue
 		}
-		return s.store.AdvanceAuthenticatorStep(ctx, a.ID, step, false)
+		advanced, err := s.store.AdvanceAuthenticatorStep(ctx, a.ID, step, false)
+		if err != nil || !advanced {
+			return false, err
+		}
+		return true, s.store.ResetAuthenticatorFailures(ctx, accountID)
+	}
+	if confirmed > 0 && code != "" {
+		f, err := s.store.RecordAuthenticatorFailure(ctx, accountID, now, MaxFailures, approval.CoolingOff,
+			s.failureEntry(holder(accountID), action, object, selo.Errorf(selo.EUNAUTHORIZED, "wrong authenticator code"), nil))
+		if err != nil {
+			return false, err
+		}
+		if !f.LockedUntil.IsZero() {
+			s.appendAudit(ctx, s.entry("system", "authenticator.lock", "account/"+accountID, selo.OutcomeSuccess,
+				map[string]any{"until": f.LockedUntil, "lockouts": f.Lockouts}))
+		}
 	}
 	return false, nil
 }
