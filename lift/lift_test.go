@@ -444,3 +444,32 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestLiftCloudDisabledAccount: an operator disables the account a cloud
+// order opened before its holder set the first password; setting it through
+// the order is refused and does not enable the account again (issue 13
+// item 2: disabling holds until an operator enables the account).
+func TestLiftCloudDisabledAccount(t *testing.T) {
+	s := newStack(t)
+	h := s.holder(t, "qualified-seal", selo.DeliveryCloud)
+	h.runUntil(t, lift.PointCertificate)
+	ctx := context.Background()
+	acct, err := s.env.Store.FindAccountByEmail(ctx, h.order.Email)
+	if err != nil || acct.PasswordHash != "" {
+		t.Fatalf("the order's account: %+v %v, want one without a password yet", acct, err)
+	}
+	desk := lifttest.SigningDesk(t, s.env.Store, s.env.Authority, s.env.Keys, s.outbox)
+	if err := desk.SetAccountDisabled(ctx, "operator", acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	c, err := lift.NewClient(s.url, h.order.Number, h.order.LiftCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetAccountPassword(ctx, password); selo.ErrorCode(err) != selo.EFORBIDDEN {
+		t.Fatalf("first password of a disabled account: %v, want EFORBIDDEN", err)
+	}
+	if acct, err = s.env.Store.FindAccount(ctx, acct.ID); err != nil || !acct.Disabled || acct.PasswordHash != "" {
+		t.Fatalf("after the refused first password the account is %+v (%v): want it disabled, without a password", acct, err)
+	}
+}

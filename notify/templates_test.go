@@ -16,7 +16,7 @@ var allMessages = []string{notify.MessageOrderCreated, notify.MessageReady, noti
 
 func data() map[string]any {
 	return map[string]any{"Number": "SO-2026-AAAA", "AccessCode": "ACCESS123456", "Code": "987654", "Minutes": 5,
-		"BaseURL": "https://ra.example.pt", "Delivery": "software", "Profile": "qualified-sign"}
+		"BaseURL": "https://ra.example.pt", "Delivery": "software", "Profile": "qualified-sign", "Renewal": "RENEWAL0123456789ABC"}
 }
 
 // TestTemplatesEmbedded renders every message in Portuguese and English:
@@ -53,6 +53,13 @@ func TestTemplatesEmbedded(t *testing.T) {
 	m, err := tm.Email("ana@example.pt", notify.MessageReady, []string{"en"}, data())
 	if err != nil || !strings.Contains(m.Body, "selo lift --server https://ra.example.pt --order SO-2026-AAAA") || strings.Contains(m.Body, "click Validate") {
 		t.Errorf("ready e-mail:\n%s", m.Body)
+	}
+	// ... and the renewal command as selo lift new-code takes it, in both languages.
+	for _, lang := range []string{"en", "pt"} {
+		m, err := tm.Email("ana@example.pt", notify.MessageReady, []string{lang}, data())
+		if err != nil || !strings.Contains(m.Body, "selo lift new-code --server https://ra.example.pt --order SO-2026-AAAA --renewal-code RENEWAL0123456789ABC") {
+			t.Errorf("%s ready e-mail's renewal command:\n%s", lang, m.Body)
+		}
 	}
 	// Portuguese first, then English, in one e-mail.
 	m, err = tm.Email("ana@example.pt", notify.MessageReady, []string{"pt", "en"}, data())

@@ -138,14 +138,13 @@ func (s *Service) RenewLiftCode(ctx context.Context, actor, number string) (*sel
 // RequestLiftCode e-mails the holder a new lift code when number and
 // renewalCode (from the "ready" e-mail) are right. It answers the same
 // (nil) when they are wrong, so that it tells nobody whether an order
-// exists; it is ETOOMANYREQUESTS only by the number's own count of tries
-// (known or not) or the client address's.
+// exists; wrong tries are throttled by the client address only. Only a
+// right renewal code counts against the order's code e-mails (limitSend,
+// ETOOMANYREQUESTS past them), so that whoever knows just the number
+// cannot use them up and keep the holder from lifting.
 func (s *Service) RequestLiftCode(ctx context.Context, number, renewalCode string) error {
 	number = strings.TrimSpace(number)
 	actor := "holder:" + number
-	if err := s.limitSend(ctx, actor, number, "order-number/"+number, purposeLift); err != nil {
-		return err
-	}
 	key, err := s.takeGuess(ctx)
 	if err != nil {
 		return err
@@ -166,6 +165,9 @@ func (s *Service) RequestLiftCode(ctx context.Context, number, renewalCode strin
 		return nil
 	}
 	s.giveBack(ctx, key)
+	if err := s.limitSend(ctx, actor, o.Number, orderObject(o), purposeLift); err != nil {
+		return err
+	}
 	if err := s.sendLiftCode(ctx, actor, o); err != nil {
 		s.auditFailure(ctx, actor, "order.lift_code.request", orderObject(o), err)
 		if selo.ErrorCode(err) == selo.EINTERNAL {

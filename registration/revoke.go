@@ -66,7 +66,8 @@ func groupCode(code string) string {
 // revocation code (handed over once at issuance): the holder of a lost
 // token, who no longer has the key. Wrong codes are counted per client
 // address and per certificate (Config.GuessLimit: its PerAddress, and its
-// PerEmail per certificate), and every try is audited. A certificate without
+// PerEmail per certificate; past the latter a wrong code is ETOOMANYREQUESTS
+// but the right one still revokes), and every try is audited. A certificate without
 // a code answers as a wrong code does, after the same argon2id work.
 func (s *Service) RevokeWithCode(ctx context.Context, serial, code string, reason selo.RevocationReason) (*selo.Revocation, bool, error) {
 	norm, err := authority.NormalizeSerial(serial)
@@ -87,15 +88,18 @@ func (s *Service) RevokeWithCode(ctx context.Context, serial, code string, reaso
 	}
 	now := s.clock.Now()
 	serialKey := "revoke:certificate:" + norm
+	// A full window holds back wrong codes only: the code is far too long to
+	// guess, and whoever knows the serial (the thief of the token) must not
+	// keep its holder from revoking by sending wrong ones.
+	counted, limited := false, error(nil)
 	if windows := s.cfg.GuessLimit.EmailWindows(); len(windows) > 0 {
 		retryAt, ok, err := s.store.TakeRate(ctx, serialKey, now, windows)
 		if err != nil {
 			return nil, false, err
 		}
+		counted = ok
 		if !ok {
-			err := selo.RateLimited(retryAt.Sub(now), "too many wrong revocation codes for this certificate")
-			s.auditFailure(ctx, actor, "certificate.revoke", object, err)
-			return nil, false, err
+			limited = selo.RateLimited(retryAt.Sub(now), "too many wrong revocation codes for this certificate")
 		}
 	}
 	hash, err := s.store.FindRevocationCode(ctx, norm)
@@ -107,13 +111,18 @@ func (s *Service) RevokeWithCode(ctx context.Context, serial, code string, reaso
 		hash = dummyRevocationHash()
 	}
 	if !signing.VerifyPassword(normalizeCode(code), hash) || !known {
-		err := selo.Errorf(selo.EUNAUTHORIZED, "the serial or revocation code is wrong")
+		var err error = selo.Errorf(selo.EUNAUTHORIZED, "the serial or revocation code is wrong")
+		if limited != nil {
+			err = limited
+		}
 		s.auditFailure(ctx, actor, "certificate.revoke", object, err)
 		return nil, false, err
 	}
 	s.giveBack(ctx, g)
-	if err := s.store.ReturnRate(ctx, serialKey, now); err != nil {
-		s.log.Error("return rate event", "err", err)
+	if counted {
+		if err := s.store.ReturnRate(ctx, serialKey, now); err != nil {
+			s.log.Error("return rate event", "err", err)
+		}
 	}
 	return s.auth.Revoke(ctx, actor, authority.RevokeRequest{Serial: norm, Reason: reason})
 }

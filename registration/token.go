@@ -19,64 +19,83 @@ import (
 // returns the same certificate; another key once one is recorded is
 // ECONFLICT. Audited as actor.
 func (s *Service) IssueTokenOrder(ctx context.Context, actor, number string, csrData []byte) (*selo.Certificate, error) {
-	cert, err := s.issueTokenOrder(ctx, actor, number, csrData)
-	if err != nil {
-		s.auditFailure(ctx, actor, "order.token", "order/"+strings.TrimSpace(number), err)
-		return nil, err
-	}
-	return cert, nil
+	cert, _, err := s.IssueTokenOrderWithCode(ctx, actor, number, csrData)
+	return cert, err
 }
 
-func (s *Service) issueTokenOrder(ctx context.Context, actor, number string, csrData []byte) (*selo.Certificate, error) {
+// IssueTokenOrderWithCode is IssueTokenOrder that also returns the
+// certificate's revocation code when this call issued it, for the officer to
+// hand to the holder: it revokes the certificate without the token
+// (RevokeWithCode), is stored only as an argon2id hash and is never shown
+// again ("" on a repeated call).
+func (s *Service) IssueTokenOrderWithCode(ctx context.Context, actor, number string, csrData []byte) (*selo.Certificate, string, error) {
+	cert, fresh, err := s.issueTokenOrder(ctx, actor, number, csrData)
+	if err != nil {
+		s.auditFailure(ctx, actor, "order.token", "order/"+strings.TrimSpace(number), err)
+		return nil, "", err
+	}
+	if !fresh {
+		return cert, "", nil
+	}
+	code, err := s.newRevocationCode(ctx, actor, cert.Serial)
+	if err != nil {
+		// The certificate is issued; only the code is missing.
+		s.log.Error("make revocation code", "order", strings.TrimSpace(number), "serial", cert.Serial, "err", err)
+		return cert, "", nil
+	}
+	return cert, code, nil
+}
+
+func (s *Service) issueTokenOrder(ctx context.Context, actor, number string, csrData []byte) (*selo.Certificate, bool, error) {
 	o, err := s.FindOrder(ctx, number)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if o.Delivery != selo.DeliveryToken {
-		return nil, selo.Errorf(selo.EINVALID, "order %s is for %s delivery, not a token", o.Number, o.Delivery)
+		return nil, false, selo.Errorf(selo.EINVALID, "order %s is for %s delivery, not a token", o.Number, o.Delivery)
 	}
 	req, err := pki.ParseCSR(csrData)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	hash, err := keyHash(req.PublicKey)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if o.PublicKeySHA256 != "" && o.PublicKeySHA256 != hash {
-		return nil, selo.Errorf(selo.ECONFLICT, "order %s already has another key (SHA-256 %s): send that token's CSR", o.Number, o.PublicKeySHA256)
+		return nil, false, selo.Errorf(selo.ECONFLICT, "order %s already has another key (SHA-256 %s): send that token's CSR", o.Number, o.PublicKeySHA256)
 	}
 	switch o.State {
 	case selo.OrderIssued, selo.OrderDelivered:
-		return s.store.FindCertificate(ctx, o.CertificateSerial)
+		cert, err := s.store.FindCertificate(ctx, o.CertificateSerial)
+		return cert, false, err
 	case selo.OrderKeyReady:
-		cert, _, err := s.issueOrder(ctx, actor, o)
-		return cert, err
+		return s.issueOrder(ctx, actor, o)
 	case selo.OrderReady, selo.OrderEmailVerified:
 	default:
-		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: a token's CSR is taken once the identity is validated and the order paid", o.Number, o.State)
+		return nil, false, selo.Errorf(selo.ECONFLICT, "order %s is %s: a token's CSR is taken once the identity is validated and the order paid", o.Number, o.State)
 	}
 	if serial, err := s.keyCertified(ctx, req.PublicKey); err != nil {
-		return nil, err
+		return nil, false, err
 	} else if serial != "" {
-		return nil, selo.Errorf(selo.ECONFLICT, "this key is already certified (serial %s): a token order needs a key never certified before", serial)
+		return nil, false, selo.Errorf(selo.ECONFLICT, "this key is already certified (serial %s): a token order needs a key never certified before", serial)
 	}
 	profile, err := s.auth.Profile(o.Profile)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	check, err := s.approvedCheck(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	probe := subjectRequest(o, profile, check)
 	probe.PublicKey = req.PublicKey
 	if err := profile.CheckRequest(probe); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	serial, err := pki.RandomSerial()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// The officer is the channel the CSR came through: the e-mail step of
 	// the holder's own lift does not apply to a token handed in.
@@ -91,10 +110,9 @@ func (s *Service) issueTokenOrder(ctx context.Context, actor, number string, csr
 		next.Events = append(u.Events, next.Events...)
 	}
 	if err := s.store.UpdateOrder(ctx, next); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	cert, _, err := s.issueOrder(ctx, actor, o)
-	return cert, err
+	return s.issueOrder(ctx, actor, o)
 }
 
 // keyCertified returns the serial of a certificate Selo issued for pub, or

@@ -58,6 +58,8 @@ func newHolderServer(t *testing.T) *holderServer {
 	svc, err := signing.New(signing.Config{
 		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: sms,
 		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+		// On the wall clock, without the code limits (they have their own tests).
+		CodeLimit: &selo.CodeLimit{},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func TestLiftLockoutSameAnswer(t *testing.T) {
 		if n := lifttest.Count(t, st.outbox, o.Email, "New code"); n != 1 {
 			t.Fatalf("%d new-code e-mails, want 1 (only for the right renewal code)", n)
 		}
-		// A second request at once is refused: one code every 30 s per order, known or not.
+		// A second request at once is refused: one code every 30 s per order.
 		wantLimited(t, newCode(o.Number, renewal), "too_many_requests", 30*time.Second)
 		lift := lifttest.Find(t, lifttest.Latest(t, st.outbox, o.Email, "New code"), `Code: ([A-Z0-9]+)`)
 		if a := status(o.Number, lift); a.status != 200 {
@@ -104,6 +104,42 @@ func TestLiftLockoutSameAnswer(t *testing.T) {
 		}
 		if last.status != http.StatusTooManyRequests || !strings.Contains(last.message(), "from your address") || last.header.Get("Retry-After") == "" {
 			t.Fatalf("21 more wrong guesses from one address: %d %s, want 429", last.status, last.body)
+		}
+	})
+}
+
+// TestLiftNewCodeStrangerCannotBlock: someone who knows only an order number
+// and asks for new lift codes with wrong renewal codes does not use up the
+// order's code e-mails: the holder still gets the verification code of the
+// lift and a new lift code with the right renewal code (issue 13 items 12
+// and 3: no one locks a holder out by knowing the number).
+func TestLiftNewCodeStrangerCannotBlock(t *testing.T) {
+	onStores(t, func(t *testing.T, open openStore) {
+		st := newAbuseStack(t, open)
+		o := lifttest.ReadyOrder(t, st.reg, st.outbox, "qualified-sign", selo.DeliveryToken)
+		renewal := lifttest.Find(t, lifttest.Latest(t, st.outbox, o.Email, "ready"), `renewal code: ([A-Z0-9]+)`)
+		newCode := func(renewal string) answer {
+			return send(t, st.srv, "POST", "/api/v1/lift/"+o.Number+"/new-code", server.LiftNewCodeRequest{RenewalCode: renewal})
+		}
+		// The stranger's tries, spread over the hour as the limits allow.
+		for i := 0; i < 6; i++ {
+			if a := newCode("BBBBBBBBBBBBBBBBBBBB"); a.status != http.StatusAccepted {
+				t.Fatalf("stranger's try %d: %d %s", i+1, a.status, a.body)
+			}
+			st.clock.Add(5 * time.Second)
+		}
+		if a := send(t, st.srv, "POST", "/api/v1/lift/"+o.Number+"/start", nil, server.LiftCodeHeader, o.LiftCode); a.status != http.StatusOK {
+			t.Fatalf("the holder's start after a stranger's tries: %d %s", a.status, a.body)
+		}
+		if n := lifttest.Count(t, st.outbox, o.Email, "Verification code"); n != 1 {
+			t.Fatalf("%d verification e-mails, want 1", n)
+		}
+		st.clock.Add(30 * time.Second)
+		if a := newCode(renewal); a.status != http.StatusAccepted {
+			t.Fatalf("the holder's new-code: %d %s", a.status, a.body)
+		}
+		if n := lifttest.Count(t, st.outbox, o.Email, "New code"); n != 1 {
+			t.Fatalf("%d new-code e-mails, want 1", n)
 		}
 	})
 }

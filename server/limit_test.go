@@ -27,7 +27,9 @@ func (st *abuseStack) holderWithSMS(t *testing.T, email string, n int) (*selo.Ac
 	var ids []string
 	for i := 0; i < n; i++ {
 		// Qualified credentials come only from an order.
-		att, err := st.svc.AttachOrderCredential(ctx, "operator", st.env.OrderCredential(t, email, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256))
+		oc := st.env.OrderCredential(t, email, "qualified-sign", selo.ApprovalSMS, selo.KeyECDSAP256)
+		oc.Mobile = a.Mobile
+		att, err := st.svc.AttachOrderCredential(ctx, "operator", oc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,6 +182,100 @@ func TestLoginLockoutSameForUnknownEmail(t *testing.T) {
 		st.clock.Add(15 * time.Minute)
 		if a := login("ana@example.pt", "correct horse battery", ""); a.status != 200 {
 			t.Fatalf("login after the window: %d %s", a.status, a.body)
+		}
+	})
+}
+
+// TestFactorCodeRateLimited: POST /api/v1/account/factor-code texts at most
+// one code every 30 s and 5 an hour per account, like every other code
+// Selo texts; a refusal texts nothing, answers 429 with Retry-After and is
+// audited (issue 13 item 3: a holder session must not pump SMS).
+func TestFactorCodeRateLimited(t *testing.T) {
+	onStores(t, func(t *testing.T, open openStore) {
+		st := newAbuseStack(t, open)
+		a, _, _ := st.holderWithSMS(t, "ana@example.pt", 1)
+		login := send(t, st.srv, "POST", "/api/v1/account/login", server.LoginRequest{Email: a.Email, Password: "correct horse battery"})
+		var tok server.LoginResponse
+		if login.status != 200 || jsonInto(login.body, &tok) != nil {
+			t.Fatalf("login: %d %s", login.status, login.body)
+		}
+		factorCode := func() answer {
+			return send(t, st.srv, "POST", "/api/v1/account/factor-code", nil, "Authorization", "Bearer "+tok.AccessToken)
+		}
+		before := len(st.sms.texts)
+		if r := factorCode(); r.status != http.StatusAccepted {
+			t.Fatalf("first factor code: %d %s", r.status, r.body)
+		}
+		for i := 0; i < 30; i++ {
+			wantLimited(t, factorCode(), "too_many_requests", 30*time.Second)
+		}
+		if n := len(st.sms.texts) - before; n != 1 {
+			t.Fatalf("%d factor codes texted, want 1", n)
+		}
+		if n := st.audited(t, "approval.send", selo.OutcomeFailure, "too_many_requests", "account/"+a.ID); n != 30 {
+			t.Fatalf("%d refusals audited, want 30", n)
+		}
+		for i := 1; i < 5; i++ {
+			st.clock.Add(30 * time.Second)
+			if r := factorCode(); r.status != http.StatusAccepted {
+				t.Fatalf("factor code %d after 30 s: %d %s", i+1, r.status, r.body)
+			}
+		}
+		st.clock.Add(30 * time.Second)
+		if r := factorCode(); r.status != http.StatusTooManyRequests {
+			t.Fatalf("sixth factor code in an hour: %d %s, want 429", r.status, r.body)
+		}
+		if n := len(st.sms.texts) - before; n != 5 {
+			t.Fatalf("%d factor codes texted in an hour, want 5", n)
+		}
+	})
+}
+
+// TestLoginSecondFactorCountsAgainstAuthenticator: past the e-mail lock, a
+// wrong authenticator code with the right password counts against the
+// authenticator like a wrong code anywhere else: five lock it, and then
+// even its right code does not log in (issue 13 item 4 and "count per
+// authenticator secret").
+func TestLoginSecondFactorCountsAgainstAuthenticator(t *testing.T) {
+	onStores(t, func(t *testing.T, open openStore) {
+		st := newAbuseStack(t, open)
+		ctx := context.Background()
+		a, err := st.svc.CreateAccount(ctx, "operator", signing.CreateAccountRequest{Email: "ana@example.pt", Name: "Ana", Password: "correct horse battery"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enr, err := st.svc.EnrollAuthenticator(ctx, a.ID, "phone", signing.FactorProof{IdentityCheckedBy: "operator:test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, p := otpSecretOf(t, enr.URI)
+		if err := st.svc.ConfirmAuthenticator(ctx, a.ID, enr.Authenticator.ID, approval.TOTP(secret, st.clock.Now(), p)); err != nil {
+			t.Fatal(err)
+		}
+		st.clock.Add(30 * time.Second)
+		login := func(password, otp string) answer {
+			return send(t, st.srv, "POST", "/api/v1/account/login", server.LoginRequest{Email: a.Email, Password: password, OTP: otp})
+		}
+		for j := 0; j < signing.MaxFailures; j++ {
+			if r := login("guess "+strconv.Itoa(j), ""); r.status != 401 {
+				t.Fatalf("guess %d: %d %s", j, r.status, r.body)
+			}
+		}
+		right := approval.TOTP(secret, st.clock.Now(), p)
+		wrong := "000000"
+		if wrong == right {
+			wrong = "111111"
+		}
+		for j := 0; j < signing.MaxFailures; j++ {
+			if r := login("correct horse battery", wrong); r.status != http.StatusTooManyRequests {
+				t.Fatalf("password with a wrong code %d: %d %s", j+1, r.status, r.body)
+			}
+		}
+		if r := login("correct horse battery", right); r.status == http.StatusOK {
+			t.Fatalf("five wrong authenticator codes at login did not lock the authenticator: the right code still logs in")
+		}
+		if n := st.audited(t, "authenticator.lock", selo.OutcomeSuccess, "account/"+a.ID); n != 1 {
+			t.Fatalf("%d authenticator locks audited, want 1", n)
 		}
 	})
 }

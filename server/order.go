@@ -695,7 +695,7 @@ type TokenCSRRequest struct {
 
 // handleTokenCSR serves POST /api/v1/orders/{number}/token-csr: an officer
 // completes a token order with its CSR; the answer is the certificate and
-// its chain.
+// its chain, and the first time the revocation code to hand to the holder.
 func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
 	number, err := orderNumber(r)
 	if err != nil {
@@ -707,7 +707,7 @@ func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cert, err := s.registration.IssueTokenOrder(r.Context(), actorFrom(r.Context()), number, []byte(req.CSR))
+	cert, code, err := s.registration.IssueTokenOrderWithCode(r.Context(), actorFrom(r.Context()), number, []byte(req.CSR))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -717,5 +717,5 @@ func (s *Server) handleTokenCSR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.answerLiftCertificate(w, r, cert, chain, "")
+	s.answerLiftCertificate(w, r, cert, chain, code)
 }

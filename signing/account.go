@@ -114,7 +114,7 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 	secondFactor := false
 	if !open {
 		if passwordOK && code != "" {
-			if secondFactor, err = s.accountCode(ctx, a.ID, code); err != nil {
+			if secondFactor, err = s.accountCode(ctx, a.ID, code, "account.login", object); err != nil {
 				return "", nil, err
 			}
 		}

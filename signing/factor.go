@@ -35,7 +35,8 @@ type FactorProof struct {
 // an approval factor: to the mobile of the account's credential
 // credentialID (its certificate's phone) or, when credentialID is "", to the
 // account's mobile, falling back to the first credential's. It replaces any
-// such code sent before.
+// such code sent before. The codes count against the account's code limits
+// (Config.CodeLimit); a refusal is ETOOMANYREQUESTS and sends nothing.
 func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID string) error {
 	acct, err := s.account(ctx, accountID)
 	if err != nil {
@@ -64,6 +65,10 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 		return selo.Errorf(selo.EINVALID, "the account has no mobile number: use a code from your authenticator, or ask the registration desk")
 	}
 	subject := "account/" + acct.ID
+	// Within the code limits, like every other code Selo texts (SMS pumping).
+	if err := s.limitSend(ctx, acct.ID, factorCodeKey(acct.ID), subject, purposeFactorChange); err != nil {
+		return err
+	}
 	if err := s.expirePendingFactorCodes(ctx, acct.ID); err != nil {
 		return err
 	}

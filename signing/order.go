@@ -78,7 +78,8 @@ func (s *Service) AttachOrderCredential(ctx context.Context, actor string, oc se
 
 // SetInitialPassword sets the password of an account an order opened, once:
 // ECONFLICT when the account already has one (the holder signs in with it,
-// or asks an operator to reset it). The caller has authenticated the holder
+// or asks an operator to reset it); EFORBIDDEN, audited, when an operator
+// disabled the account. The caller has authenticated the holder
 // (the order's lift code and verified e-mail).
 func (s *Service) SetInitialPassword(ctx context.Context, actor, email, password string) error {
 	if len(password) < MinPasswordLength || len(password) > maxPasswordLength {
@@ -90,6 +91,13 @@ func (s *Service) SetInitialPassword(ctx context.Context, actor, email, password
 	}
 	if acct.PasswordHash != "" {
 		return selo.Errorf(selo.ECONFLICT, "the account %s already has a password: sign in with it", acct.Email)
+	}
+	// The store enables an account when its password is set: an operator's
+	// disabling must not be undone by the holder's first password.
+	if acct.Disabled {
+		err := selo.Errorf(selo.EFORBIDDEN, "account disabled: ask the registration desk")
+		s.auditFailure(ctx, actor, "account.password.set", "account/"+acct.ID, err, nil)
+		return err
 	}
 	hash, err := HashPassword(password, s.password)
 	if err != nil {

@@ -99,7 +99,7 @@ func (s *Service) RevokeCertificate(ctx context.Context, accountID, serial, pass
 		if err := s.checkCode(ctx, c, purposeRevoke, norm, code); err != nil {
 			return fail(err)
 		}
-	} else if ok, err := s.accountCode(ctx, accountID, code); err != nil {
+	} else if ok, err := s.accountCode(ctx, accountID, code, "certificate.revoke", object); err != nil {
 		return nil, false, err
 	} else if !ok {
 		return fail(selo.Errorf(selo.EUNAUTHORIZED, "wrong one-time code: use the code texted for this revocation or one of your authenticator app"))

@@ -246,7 +246,8 @@ lifted ("Revocation code (shown only now ...)"), for a holder who no longer
 has the key. The code may also come from SELO_REVOCATION_CODE. Reasons a
 holder may give: unspecified, keyCompromise, affiliationChanged, superseded,
 cessationOfOperation. Five wrong codes for one certificate in 15 minutes
-make the next tries wait (HTTP 429); every try is audited. Holders of a
+make the next wrong tries wait (HTTP 429), never the right code; every try
+is audited. Holders of a
 cloud (remote-signing) certificate can also revoke from their account with
 the password and a one-time code (docs/holders.md).`,
 		Example: `  selo lift revoke --server https://ra.example.eu --serial 3f2a9c... --revocation-code 7QK2M-9XDH4-TP6WN-CRB3F --reason keyCompromise`,

@@ -335,7 +335,9 @@ func outboxMail(t *testing.T, data, address, subject string) string {
 // 'selo lift'.
 func TestLiftEndToEnd(t *testing.T) {
 	data := dataDir(t)
-	base, serveErr := serveInProcess(t, data)
+	// Without the 30 s between two codes of one order: the holder asks for a
+	// new lift code and then lifts at once (the limits have their own tests).
+	base, serveErr := serveInProcess(t, data, "--code-interval", "0")
 	d := []string{"--data", data}
 	const email = "ana.silva@example.pt"
 
@@ -382,6 +384,16 @@ func TestLiftEndToEnd(t *testing.T) {
 	if o.Number != number {
 		t.Fatalf("the ready e-mail names order %s, want %s", o.Number, number)
 	}
+	// The renewal command of the ready e-mail runs as written (the server's
+	// public URL is the test server's address here).
+	newCode := strings.Fields(lifttest.Find(t, ready, `(selo lift new-code [^\n]+)`))
+	for i, f := range newCode {
+		newCode[i] = strings.ReplaceAll(f, "http://127.0.0.1:8080", base)
+	}
+	if r := runSelo(t, newCode[1:]...); r.code != 0 || !strings.Contains(r.stdout, "a new lift code has been e-mailed") {
+		t.Fatalf("the ready e-mail's renewal command %q:\n%s", newCode, r)
+	}
+	o.LiftCode = lifttest.Find(t, outboxMail(t, data, email, "New code for order "+number), `Code: ([A-Z0-9]+)`)
 
 	stateDir, outDir := filepath.Join(t.TempDir(), "state"), t.TempDir()
 	args := []string{"lift", "--server", base, "--order", o.Number, "--out", outDir, "--state-dir", stateDir}

@@ -561,8 +561,11 @@ which the holder hands to the officer. The order must be validated and paid
 (ready). The CSR's signature proves possession; its key must never have been
 certified by Selo and must fit the profile's key policy. The certificate gets
 the order's validated subject (not the CSR's), QcSSCD and the -qscd policy
-where the profile states them. Running it again with the same CSR prints the
-same certificate; another key is refused. Audited.`,
+where the profile states them. The first run also prints the certificate's
+revocation code, once: hand it to the holder, apart from the token; it
+revokes the certificate without the token if the token is lost. Running it
+again with the same CSR prints the same certificate (and no code); another
+key is refused. Audited.`,
 		Example: `  selo order issue-token SO-2026-K7Q2M9XD --csr token.csr --out token.crt`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -577,7 +580,7 @@ same certificate; another key is refused. Audited.`,
 			if err != nil {
 				return err
 			}
-			cert, err := svc.IssueTokenOrder(cmd.Context(), actor(), args[0], csr)
+			cert, code, err := svc.IssueTokenOrderWithCode(cmd.Context(), actor(), args[0], csr)
 			if err != nil {
 				return err
 			}
@@ -587,11 +590,19 @@ same certificate; another key is refused. Audited.`,
 				}
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"order": args[0], "serial": cert.Serial, "ca": cert.CAID, "subject": cert.Subject,
-					"not_after": cert.NotAfter})
+				out := map[string]any{"order": args[0], "serial": cert.Serial, "ca": cert.CAID, "subject": cert.Subject,
+					"not_after": cert.NotAfter}
+				if code != "" {
+					out["revocation_code"] = code
+				}
+				return c.printJSON(out)
 			}
 			fmt.Fprintf(c.stdout, "order %s: certificate %s issued to %s (valid until %s)\n", args[0], cert.Serial, cert.Subject,
 				cert.NotAfter.UTC().Format("2006-01-02"))
+			if code != "" {
+				fmt.Fprintf(c.stdout, "Revocation code (shown only now; hand it to the holder, apart from the token): %s\n"+
+					"It revokes certificate %s if the token is lost: selo lift revoke, or POST /api/v1/holder/revoke-with-code.\n", code, cert.Serial)
+			}
 			return nil
 		},
 	}

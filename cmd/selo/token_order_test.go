@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,11 @@ func TestTokenOrderCompleted(t *testing.T) {
 			if !strings.Contains(r.stdout, "certificate ") || cert.Subject.CommonName != "Ana Maria Silva" {
 				t.Fatalf("order issue-token: %s, subject %v", r, cert.Subject)
 			}
+			// The revocation code for a lost token, shown once (issue 12 item 6).
+			code := regexp.MustCompile(`Revocation code \(shown only now[^)]*\): (\S+)`).FindStringSubmatch(r.stdout)
+			if code == nil {
+				t.Fatalf("order issue-token shows no revocation code:\n%s", r)
+			}
 			if !pki.HasQcSSCD(cert) || len(cert.Policies) != 1 || cert.Policies[0].String() != "0.4.0.194112.1.2" {
 				t.Errorf("a token key's certificate: QcSSCD %v, policies %v; want QcSSCD and QCP-n-qscd", pki.HasQcSSCD(cert), cert.Policies)
 			}
@@ -73,7 +79,9 @@ func TestTokenOrderCompleted(t *testing.T) {
 			}
 			// Again with the same CSR: the same certificate, not a second one.
 			again := filepath.Join(dir, "again.crt")
-			mustRunSelo(t, append(d, "order", "issue-token", first, "--csr", csr, "--out", again)...)
+			if r := mustRunSelo(t, append(d, "order", "issue-token", first, "--csr", csr, "--out", again)...); strings.Contains(r.stdout, code[1]) {
+				t.Errorf("the revocation code is shown again:\n%s", r)
+			}
 			if !parsePEMCertificates(t, readFile(t, again))[0].Equal(cert) {
 				t.Error("issue-token with the same CSR made another certificate")
 			}
@@ -95,8 +103,14 @@ func TestTokenOrderCompleted(t *testing.T) {
 			fresh, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			var got server.LiftCertificate
 			if st := apiJSON(t, http.MethodPost, base+"/api/v1/orders/"+second+"/token-csr", apiKey.APIKey,
-				server.TokenCSRRequest{CSR: tokenCSR(t, fresh)}, &got); st != http.StatusOK || got.Serial == "" || got.ChainPEM == "" {
+				server.TokenCSRRequest{CSR: tokenCSR(t, fresh)}, &got); st != http.StatusOK || got.Serial == "" || got.ChainPEM == "" || got.RevocationCode == "" {
 				t.Fatalf("POST token-csr: HTTP %d %+v", st, got)
+			}
+			// The lost token's holder revokes with the code, without the token.
+			mustRunSelo(t, "lift", "revoke", "--server", base, "--serial", pki.SerialHex(cert.SerialNumber), "--revocation-code", code[1], "--reason", "keyCompromise")
+			var shown server.CertificateResponse
+			if st := apiJSON(t, http.MethodGet, base+"/api/v1/certificates/"+pki.SerialHex(cert.SerialNumber), apiKey.APIKey, nil, &shown); st != http.StatusOK || shown.Status != "revoked" {
+				t.Fatalf("the token certificate after revocation with its code: HTTP %d %s", st, shown.Status)
 			}
 			// A CSR for an order that is not for a token.
 			soft := order("eva@example.pt", "software")
