@@ -5,20 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
@@ -51,39 +47,9 @@ func onStores(t *testing.T, test func(t *testing.T, open openStore)) {
 // the end of the test.
 func postgresOpener(t *testing.T) openStore {
 	t.Helper()
-	base := os.Getenv("SELO_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SELO_TEST_POSTGRES is not set in CI")
-		}
-		t.Skip("SELO_TEST_POSTGRES is not set: skipping the PostgreSQL run")
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("SELO_TEST_POSTGRES must be a postgres:// URL")
-	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "selo_server_test_" + hex.EncodeToString(b[:])
-	exec := func(sql string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatalf("connect to SELO_TEST_POSTGRES: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Errorf("%s: %v", sql, err)
-		}
-	}
-	exec(`CREATE SCHEMA ` + pgx.Identifier{schema}.Sanitize())
-	t.Cleanup(func() { exec(`DROP SCHEMA ` + pgx.Identifier{schema}.Sanitize() + ` CASCADE`) })
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := testenv.PostgresDSN(t, "selo_server_test_")
 	return func(t *testing.T, clock selo.Clock) selo.Store {
-		st, err := postgres.Open(context.Background(), u.String(), clock)
+		st, err := postgres.Open(context.Background(), dsn, clock)
 		if err != nil {
 			t.Fatalf("open postgres: %v", err)
 		}
