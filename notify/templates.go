@@ -27,6 +27,20 @@ const (
 	MessageSMSAuthorizerRegister = "sms-authorizer-register" // SMS: .Code, .Minutes
 	MessageSMSAuthorizerRenew    = "sms-authorizer-renew"    // SMS: .Code, .Minutes
 	MessageSMSRevoke             = "sms-revoke"              // SMS: .Code, .Minutes, .Subject (the certificate's serial)
+	MessageSMSFactorCode         = "sms-factor-code"         // SMS: .Code, .Minutes
+	MessageFactorChanged         = "factor-changed"          // e-mail: .Name, .When, .Change, .Factor
+	MessageSMSFactorChanged      = "sms-factor-changed"      // SMS: .When, .Change, .Factor
+)
+
+// The changes MessageFactorChanged and MessageSMSFactorChanged tell of
+// (their .Change); .Factor is the name the holder gave the factor.
+const (
+	ChangeAuthenticatorAdded   = "authenticator-added"
+	ChangeAuthenticatorRemoved = "authenticator-removed"
+	ChangeAuthorizerRegistered = "authorizer-registered"
+	ChangeWalletOffered        = "wallet-offered" // a wallet enrolment was started (no .Factor yet)
+	ChangeWalletRegistered     = "wallet-registered"
+	ChangeWalletRemoved        = "wallet-removed"
 )
 
 // Languages with embedded templates. English is the fallback of a language
@@ -48,6 +62,9 @@ var sampleData = map[string]map[string]any{
 	MessageSMSAuthorizerRegister: {"Code": "123456", "Minutes": 5},
 	MessageSMSAuthorizerRenew:    {"Code": "123456", "Minutes": 5},
 	MessageSMSRevoke:             {"Code": "123456", "Minutes": 5, "Subject": "4F2A9C"},
+	MessageSMSFactorCode:         {"Code": "123456", "Minutes": 5},
+	MessageFactorChanged:         {"Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
+	MessageSMSFactorChanged:      {"When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 }
 
 var langPattern = regexp.MustCompile(`^[a-z]{2}$`)

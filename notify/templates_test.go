@@ -12,11 +12,13 @@ import (
 )
 
 var allMessages = []string{notify.MessageOrderCreated, notify.MessageReady, notify.MessageEmailCode,
-	notify.MessageSMSSignature, notify.MessageSMSAuthorizerRegister, notify.MessageSMSAuthorizerRenew}
+	notify.MessageSMSSignature, notify.MessageSMSAuthorizerRegister, notify.MessageSMSAuthorizerRenew,
+	notify.MessageSMSRevoke, notify.MessageSMSFactorCode, notify.MessageFactorChanged, notify.MessageSMSFactorChanged}
 
 func data() map[string]any {
 	return map[string]any{"Number": "SO-2026-AAAA", "AccessCode": "ACCESS123456", "Code": "987654", "Minutes": 5,
-		"BaseURL": "https://ra.example.pt", "Delivery": "software", "Profile": "qualified-sign", "Renewal": "RENEWAL0123456789ABC"}
+		"BaseURL": "https://ra.example.pt", "Delivery": "software", "Profile": "qualified-sign", "Renewal": "RENEWAL0123456789ABC",
+		"Subject": "4F2A9C", "Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": notify.ChangeWalletRegistered, "Factor": "phone"}
 }
 
 // TestTemplatesEmbedded renders every message in Portuguese and English:
@@ -40,8 +42,16 @@ func TestTemplatesEmbedded(t *testing.T) {
 				}
 				text = m.Subject + "\n" + m.Body
 			}
-			if !strings.Contains(text, "987654") && !strings.Contains(text, "ACCESS123456") {
-				t.Errorf("%s/%s names no code:\n%s", lang, name, text)
+			switch name {
+			case notify.MessageFactorChanged, notify.MessageSMSFactorChanged:
+				// A notice carries no code; it names the factor.
+				if !strings.Contains(text, `"phone"`) {
+					t.Errorf("%s/%s names no factor:\n%s", lang, name, text)
+				}
+			default:
+				if !strings.Contains(text, "987654") && !strings.Contains(text, "ACCESS123456") {
+					t.Errorf("%s/%s names no code:\n%s", lang, name, text)
+				}
 			}
 			texts = append(texts, text)
 		}
@@ -142,6 +152,34 @@ func TestTemplatesOverride(t *testing.T) {
 		_, err := notify.LoadTemplates(bad)
 		if selo.ErrorCode(err) != selo.EINVALID || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %q: %v, want EINVALID with %q", tc.file, tc.content, err, tc.want)
+		}
+	}
+}
+
+// TestFactorChangeNotices: each change a factor notice tells of has its own
+// words in each language (a change the templates do not know would fall
+// through to another's text).
+func TestFactorChangeNotices(t *testing.T) {
+	tm := notify.DefaultTemplates()
+	changes := []string{notify.ChangeAuthenticatorAdded, notify.ChangeAuthenticatorRemoved, notify.ChangeAuthorizerRegistered,
+		notify.ChangeWalletOffered, notify.ChangeWalletRegistered, notify.ChangeWalletRemoved}
+	for _, lang := range []string{notify.LangPortuguese, notify.LangEnglish} {
+		seen := map[string]string{}
+		for _, change := range changes {
+			d := data()
+			d["Change"] = change
+			text, err := tm.SMS(notify.MessageSMSFactorChanged, lang, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other, ok := seen[text]; ok {
+				t.Errorf("%s: %s and %s read the same: %q", lang, other, change, text)
+			}
+			seen[text] = change
+			m, err := tm.Email("ana@example.pt", notify.MessageFactorChanged, []string{lang}, d)
+			if err != nil || !strings.Contains(m.Body, "2026-12-07 09:30 UTC") {
+				t.Fatalf("%s/%s e-mail: %+v, %v", lang, change, m, err)
+			}
 		}
 	}
 }

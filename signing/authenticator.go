@@ -2,12 +2,12 @@ package signing
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // AuthenticatorEnrollment is shown to the holder once: the otpauth:// URI
@@ -53,7 +53,7 @@ func (s *Service) EnrollAuthenticator(ctx context.Context, accountID, name strin
 		map[string]any{"name": name})); err != nil {
 		return nil, err
 	}
-	s.notifyFactorChange(ctx, acct, fmt.Sprintf("an authenticator app %q was added", name))
+	s.notifyFactorChange(ctx, acct, notify.ChangeAuthenticatorAdded, name)
 	uri := approval.OTPAuthURI(s.issuer, acct.Email, secret, p)
 	png, err := approval.QRPNG(uri, 256)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Service) DeleteAuthenticator(ctx context.Context, accountID, authentica
 		map[string]any{"identity_checked_by": proof.IdentityCheckedBy})); err != nil {
 		return err
 	}
-	s.notifyFactorChange(ctx, acct, fmt.Sprintf("the authenticator app %q was removed", a.Name))
+	s.notifyFactorChange(ctx, acct, notify.ChangeAuthenticatorRemoved, a.Name)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package signing
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -97,7 +96,7 @@ func (s *Service) ConfirmAuthorizer(ctx context.Context, accountID, authorizerID
 	}
 	a.Confirmed, a.Enabled, a.SealedSecret = true, true, nil
 	if acct, err := s.account(ctx, accountID); err == nil {
-		s.notifyFactorChange(ctx, acct, fmt.Sprintf("the authorizer %q was registered", a.Name))
+		s.notifyFactorChange(ctx, acct, notify.ChangeAuthorizerRegistered, a.Name)
 	}
 	return &AuthorizerSetup{Authorizer: a, Authorization: first, URI: setup.URI(s.issuer, a.Name), JSON: js}, nil
 }

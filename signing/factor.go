@@ -8,6 +8,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // purposeFactorChange is the purpose of the SMS code that lets a holder
@@ -86,8 +87,11 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 		map[string]any{"approval": a.ID, "purpose": purposeFactorChange, "to": maskMobile(mobile), "expires_at": a.ExpiresAt})); err != nil {
 		return err
 	}
-	text := fmt.Sprintf("Selo code to change how you approve signatures: %s (valid %d minutes). If you did not ask for it, do not share it and call us.",
-		code, int(s.codeLifetime/time.Minute))
+	text, err := s.templates.SMS(notify.MessageSMSFactorCode, notify.SMSLanguage("", mobile),
+		map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute)})
+	if err != nil {
+		return err
+	}
 	if err := s.sms.SendSMS(ctx, mobile, text); err != nil {
 		return fmt.Errorf("send SMS code: %w", err)
 	}
@@ -210,17 +214,11 @@ func (s *Service) proveFactor(ctx context.Context, acct *selo.Account, proof Fac
 }
 
 // notifyFactorChange tells the holder, by e-mail and by SMS, that an
-// approval factor was added or removed, so a change they did not make does
-// not go unnoticed. A failure to send is logged: the change is done.
-func (s *Service) notifyFactorChange(ctx context.Context, acct *selo.Account, what string) {
+// approval factor was added or removed (change, one of notify.Change*; factor,
+// the name the holder gave it), so a change they did not make does not go
+// unnoticed. A failure to write or send is logged: the change is done.
+func (s *Service) notifyFactorChange(ctx context.Context, acct *selo.Account, change, factor string) {
 	when := s.clock.Now().UTC().Format("2006-01-02 15:04 MST")
-	if s.mailer != nil && acct.Email != "" {
-		body := fmt.Sprintf("Hello %s,\n\nOn %s %s on your Selo signing account.\n\n"+
-			"If this was not you, disable the account at once: call the registration desk, or revoke your certificate.\n", acct.Name, when, what)
-		if err := s.mailer.SendEmail(ctx, selo.Email{To: acct.Email, Subject: "Selo: how you approve signatures changed", Body: body}); err != nil {
-			s.log.Error("send factor change e-mail", "account", acct.ID, "err", err)
-		}
-	}
 	mobile := acct.Mobile
 	if mobile == "" {
 		if cs, err := s.store.ListCredentials(ctx, acct.ID); err == nil {
@@ -232,13 +230,27 @@ func (s *Service) notifyFactorChange(ctx context.Context, acct *selo.Account, wh
 			}
 		}
 	}
+	data := map[string]any{"Name": acct.Name, "When": when, "Change": change, "Factor": factor}
+	if s.mailer != nil && acct.Email != "" {
+		m, err := s.templates.Email(acct.Email, notify.MessageFactorChanged, notify.HolderLanguages("", mobile), data)
+		if err == nil {
+			err = s.mailer.SendEmail(ctx, m)
+		}
+		if err != nil {
+			s.log.Error("send factor change e-mail", "account", acct.ID, "err", err)
+		}
+	}
 	if mobile != "" {
-		if err := s.sms.SendSMS(ctx, mobile, fmt.Sprintf("Selo: %s on your signing account (%s). Not you? Call us at once.", what, when)); err != nil {
+		text, err := s.templates.SMS(notify.MessageSMSFactorChanged, notify.SMSLanguage("", mobile), data)
+		if err == nil {
+			err = s.sms.SendSMS(ctx, mobile, text)
+		}
+		if err != nil {
 			s.log.Error("send factor change SMS", "account", acct.ID, "err", err)
 		}
 	}
 	s.appendAudit(ctx, s.entry("system", "factor.notice", "account/"+acct.ID, selo.OutcomeSuccess,
-		map[string]any{"what": what, "email": acct.Email != "" && s.mailer != nil, "sms": maskMobile(mobile)}))
+		map[string]any{"change": change, "factor": factor, "email": acct.Email != "" && s.mailer != nil, "sms": maskMobile(mobile)}))
 }
 
 // walletFactorDescription is what the wallet shows for a factor change.

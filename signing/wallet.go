@@ -6,11 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
-	"fmt"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/notify"
 )
 
 // WalletOffer is an enrolment offer shown to the holder once: the URI (with
@@ -47,7 +47,7 @@ func (s *Service) StartWalletEnrollment(ctx context.Context, accountID string, p
 		map[string]any{"expires_at": e.ExpiresAt})); err != nil {
 		return nil, err
 	}
-	s.notifyFactorChange(ctx, acct, "a wallet enrolment was started")
+	s.notifyFactorChange(ctx, acct, notify.ChangeWalletOffered, "")
 	uri := approval.WalletEnrollment{URL: s.walletRegisterURL(), EnrollmentID: e.ID, Secret: secret, ExpiresAt: e.ExpiresAt}.URI()
 	png, err := approval.QRPNG(uri, 256)
 	if err != nil {
@@ -101,7 +101,7 @@ func (s *Service) RegisterWallet(ctx context.Context, r *approval.WalletRegistra
 		return nil, err
 	}
 	if acct, err := s.account(ctx, e.AccountID); err == nil {
-		s.notifyFactorChange(ctx, acct, fmt.Sprintf("the wallet %q was registered", name))
+		s.notifyFactorChange(ctx, acct, notify.ChangeWalletRegistered, name)
 	}
 	return w, nil
 }
@@ -139,7 +139,7 @@ func (s *Service) DeleteWallet(ctx context.Context, accountID, walletID string, 
 		map[string]any{"identity_checked_by": proof.IdentityCheckedBy})); err != nil {
 		return err
 	}
-	s.notifyFactorChange(ctx, acct, fmt.Sprintf("the wallet %q was removed", w.Name))
+	s.notifyFactorChange(ctx, acct, notify.ChangeWalletRemoved, w.Name)
 	return nil
 }
 

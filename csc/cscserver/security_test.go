@@ -327,7 +327,7 @@ func TestFactorChangeNeedsExistingFactor(t *testing.T) {
 		if mails := s.messages(t, notify.ChannelEmail, "vera@example.pt"); len(mails) == 0 || !strings.Contains(mails[len(mails)-1].Body, `"phone"`) {
 			t.Fatalf("no e-mail notice of the new authenticator: %+v", mails)
 		}
-		if texts := s.messages(t, notify.ChannelSMS, mobile); !strings.Contains(texts[len(texts)-1].Body, "authenticator") {
+		if texts := s.messages(t, notify.ChannelSMS, mobile); !strings.Contains(texts[len(texts)-1].Body, `"phone"`) {
 			t.Fatalf("no SMS notice of the new authenticator: %q", texts[len(texts)-1].Body)
 		}
 		secret, p := otpauth(t, enr.URI)
