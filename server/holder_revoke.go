@@ -53,9 +53,5 @@ func (s *Server) handleAccountRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, revocationResponse(rev, created))
+	writeJSON(w, createdStatus(created), revocationResponse(rev, created))
 }

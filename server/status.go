@@ -205,32 +205,47 @@ func (s *Server) limitJSONBody(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleRevoke serves POST /api/v1/certificates/{serial}/revoke (operators).
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+// readRevokeRequest reads the body of an operator's revocation, of a
+// certificate or of a CA: {"reason", "invalidity_date"}.
+func (s *Server) readRevokeRequest(w http.ResponseWriter, r *http.Request) (selo.RevocationReason, time.Time, error) {
 	var req RevokeRequest
 	if err := s.readJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, time.Time{}, err
 	}
 	reason, err := selo.ParseRevocationReason(req.Reason)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var invalidity time.Time
+	if req.InvalidityDate != nil {
+		invalidity = *req.InvalidityDate
+	}
+	return reason, invalidity, nil
+}
+
+// createdStatus is the status of an idempotent create: 201 when this call
+// made it, 200 with what an earlier call made.
+func createdStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// handleRevoke serves POST /api/v1/certificates/{serial}/revoke (operators).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	reason, invalidity, err := s.readRevokeRequest(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ar := authority.RevokeRequest{Serial: r.PathValue("serial"), Reason: reason}
-	if req.InvalidityDate != nil {
-		ar.InvalidityDate = *req.InvalidityDate
-	}
+	ar := authority.RevokeRequest{Serial: r.PathValue("serial"), Reason: reason, InvalidityDate: invalidity}
 	rev, created, err := s.authority.Revoke(r.Context(), actorFrom(r.Context()), ar)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, revocationResponse(rev, created))
+	writeJSON(w, createdStatus(created), revocationResponse(rev, created))
 }
 
 // CARevocationResponse is the answer of POST /api/v1/cas/{id}/revoke.
@@ -248,20 +263,12 @@ type CARevocationResponse struct {
 // body of a certificate revocation ({"reason", "invalidity_date"}): 201 when
 // revoked now, 200 with the first revocation when it already was.
 func (s *Server) handleRevokeCA(w http.ResponseWriter, r *http.Request) {
-	var req RevokeRequest
-	if err := s.readJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	reason, err := selo.ParseRevocationReason(req.Reason)
+	reason, invalidity, err := s.readRevokeRequest(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ar := authority.RevokeCARequest{CAID: r.PathValue("id"), Reason: reason}
-	if req.InvalidityDate != nil {
-		ar.InvalidityDate = *req.InvalidityDate
-	}
+	ar := authority.RevokeCARequest{CAID: r.PathValue("id"), Reason: reason, InvalidityDate: invalidity}
 	rev, created, err := s.authority.RevokeCA(r.Context(), actorFrom(r.Context()), ar)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -273,11 +280,7 @@ func (s *Server) handleRevokeCA(w http.ResponseWriter, r *http.Request) {
 		t := rev.InvalidityDate.UTC()
 		out.InvalidityDate = &t
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, createdStatus(created), out)
 }
 
 // handleGetRevocation serves GET /api/v1/certificates/{serial}/revocation.
@@ -355,11 +358,7 @@ func (s *Server) handleHolderRevokeWithCode(w http.ResponseWriter, r *http.Reque
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, revocationResponse(rev, created))
+	writeJSON(w, createdStatus(created), revocationResponse(rev, created))
 }
 
 // handleHolderRevoke serves POST /api/v1/holder/revoke. It needs no API key:
@@ -387,9 +386,5 @@ func (s *Server) handleHolderRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, revocationResponse(rev, created))
+	writeJSON(w, createdStatus(created), revocationResponse(rev, created))
 }
