@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -44,28 +42,12 @@ func runCRLCrashTest(t *testing.T, dsn string) {
 		workerInterval = 2 * time.Second
 	)
 	bin := seloBinary(t)
-	data := t.TempDir()
-	env := append(os.Environ(), "SELO_DATA="+data)
-	if dsn != "" {
-		env = append(env, "SELO_DATABASE="+dsn)
-	}
-	var initOut bytes.Buffer
-	initCmd := exec.Command(bin, "init", "--json")
-	initCmd.Env, initCmd.Stdout, initCmd.Stderr = env, &initOut, os.Stderr
-	if err := initCmd.Run(); err != nil {
-		t.Fatalf("selo init: %v", err)
-	}
-	var ir struct {
-		APIKey string `json:"api_key"`
-	}
-	if err := json.Unmarshal(initOut.Bytes(), &ir); err != nil || ir.APIKey == "" {
-		t.Fatalf("init output %q: %v", initOut.String(), err)
-	}
+	env, apiKey := initCrashData(t, bin, dsn)
 	serveArgs := []string{"--worker-interval", workerInterval.String()}
 	call := func(ctx context.Context, addr, method, path string, body any) (int, []byte, error) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+ir.APIKey)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

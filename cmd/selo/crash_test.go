@@ -127,10 +127,13 @@ func TestCrashDuringIssuance(t *testing.T) {
 	}
 }
 
-func runCrashTest(t *testing.T, dsn string) {
-	bin := seloBinary(t)
+// initCrashData runs 'selo init' in a fresh data directory (over the
+// PostgreSQL database dsn, when not empty) and returns the environment that
+// points selo at it and the operator API key init printed.
+func initCrashData(t *testing.T, bin, dsn string) (env []string, apiKey string) {
+	t.Helper()
 	data := t.TempDir()
-	env := append(os.Environ(), "SELO_DATA="+data)
+	env = append(os.Environ(), "SELO_DATA="+data)
 	if dsn != "" {
 		env = append(env, "SELO_DATABASE="+dsn)
 	}
@@ -146,6 +149,12 @@ func runCrashTest(t *testing.T, dsn string) {
 	if err := json.Unmarshal(initOut.Bytes(), &ir); err != nil || ir.APIKey == "" {
 		t.Fatalf("init output %q: %v", initOut.String(), err)
 	}
+	return env, ir.APIKey
+}
+
+func runCrashTest(t *testing.T, dsn string) {
+	bin := seloBinary(t)
+	env, apiKey := initCrashData(t, bin, dsn)
 	csrs := make([]string, 64)
 	for i := range csrs {
 		csrs[i] = newCSRPEM(t, fmt.Sprintf("host%d.example.pt", i))
@@ -165,7 +174,7 @@ func runCrashTest(t *testing.T, dsn string) {
 				for i := 0; ctx.Err() == nil; i++ {
 					body, _ := json.Marshal(map[string]string{"profile": "tls-server", "csr": csrs[(w*7+i)%len(csrs)]})
 					req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/api/v1/certificates", bytes.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+ir.APIKey)
+					req.Header.Set("Authorization", "Bearer "+apiKey)
 					req.Header.Set("Content-Type", "application/json")
 					resp, err := http.DefaultClient.Do(req)
 					if err != nil {
