@@ -111,9 +111,9 @@ func run(bin string, clients int, d time.Duration, rounds, batch, repeat int) er
 	creds := make([]*credential, clients)
 	for i := range creds {
 		mobile := fmt.Sprintf("+3519100%05d", i+1)
-		out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
-			"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", fmt.Sprintf("Bench Holder %d", i), "--given-name", "Bench",
-			"--surname", fmt.Sprintf("Holder %d", i), "--serial-number", fmt.Sprintf("IDCPT-%08d", i), "--country", "PT", "--json")
+		out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "advanced-invoice", "--approval", "sms",
+			"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", fmt.Sprintf("Bench Seal %d", i), "--org", fmt.Sprintf("Bench %d Lda", i),
+			"--org-id", fmt.Sprintf("VATPT-5%08d", i), "--country", "PT", "--json")
 		if err != nil {
 			return err
 		}

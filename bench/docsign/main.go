@@ -92,9 +92,9 @@ func run(bin string, n, repeat int) error {
 	if _, err := benchkit.Output(env, bin, "account", "create", "--email", email, "--name", "Billing Seal", "--mobile", mobile, "--password-file", pwFile); err != nil {
 		return err
 	}
-	out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "qualified-sign", "--approval", "sms",
-		"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", "Billing Holder", "--given-name", "Billing",
-		"--surname", "Holder", "--serial-number", "IDCPT-00000001", "--country", "PT", "--json")
+	out, err := benchkit.Output(env, bin, "credential", "create", "--account", email, "--profile", "advanced-invoice", "--approval", "sms",
+		"--key-type", "ecdsa-p256", "--mobile", mobile, "--cn", "Billing Seal", "--org", "Billing Lda",
+		"--org-id", "VATPT-500000001", "--country", "PT", "--json")
 	if err != nil {
 		return err
 	}
