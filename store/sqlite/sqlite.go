@@ -88,7 +88,7 @@ func Open(ctx context.Context, path string, clock selo.Clock) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 	db := &DB{write: write, clock: clock, path: path}
 	db.writeStmts.db = write
-	if err := db.migrate(ctx); err != nil {
+	if err := retryBusy(ctx, func() error { return db.migrate(ctx) }); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -341,6 +341,29 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return tx.commit("migrate")
+}
+
+// retryBusy runs f again while it fails with a plain SQLITE_BUSY, for up to
+// busyTimeoutMS. SQLite answers BUSY without waiting in the busy handler
+// when a connection opened before another one switched a new file to WAL
+// begins its first transaction (the CI run of stop 12 met it with eight
+// opens of one new file; TestOpenConcurrently failed 2 times in 100), so
+// the busy_timeout alone does not cover processes opening one new file at
+// once.
+func retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := f()
+		var e *sqlite.Error
+		if err == nil || !errors.As(err, &e) || e.Code() != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // migrationVersion reads the number a migration file name starts with.
