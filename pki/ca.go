@@ -62,7 +62,7 @@ func NewRootCertificate(signer crypto.Signer, opts CAOptions, serial *big.Int, n
 	// on every certificate that is not.
 	tmpl.AuthorityKeyId = tmpl.SubjectKeyId
 	lintParent := &x509.Certificate{RawSubject: tmpl.RawSubject, SubjectKeyId: tmpl.SubjectKeyId, PublicKey: lintSigner.Public()}
-	der, _, err := signLinted(tmpl, pub, tmpl, signer, lintParent, lintSigner, l, lintSet, "root certificate")
+	der, _, err := signLinted(tmpl, pub, tmpl, signer, lintParent, lintSigner, x509.UnknownSignatureAlgorithm, l, lintSet, "root certificate")
 	return der, err
 }
 
@@ -98,7 +98,7 @@ func NewSubordinateCertificate(parent *Issuer, pub crypto.PublicKey, opts CAOpti
 	if err != nil {
 		return nil, err
 	}
-	der, _, err := signLinted(tmpl, pub, parent.Cert, parent.Signer, parent.lintCert, parent.lintSigner, l, lintSet, "ca certificate")
+	der, _, err := signLinted(tmpl, pub, parent.Cert, parent.Signer, parent.lintCert, parent.lintSigner, parent.lintSigAlg, l, lintSet, "ca certificate")
 	return der, err
 }
 

@@ -53,6 +53,9 @@ type Issuer struct {
 	// that fails its lints never carries a signature of the real key.
 	lintCert   *x509.Certificate
 	lintSigner crypto.Signer
+	// lintSigAlg is the algorithm the real key signs with, named in the
+	// certificates the throwaway key signs (see lintKey).
+	lintSigAlg x509.SignatureAlgorithm
 }
 
 // NewIssuer prepares an issuer, including the throwaway key used to sign the
@@ -71,12 +74,21 @@ func NewIssuer(cert *x509.Certificate, signer crypto.Signer, urls IssuerURLs) (*
 	if err := urls.validate(); err != nil {
 		return nil, err
 	}
-	lintSigner, err := throwawayKey(cert.PublicKey)
+	lintSigner, lintSigAlg, err := lintKey(cert.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	// The throwaway issuer certificate is real (self-signed) so that what the
-	// lint path signs under is an ordinary parent, never a half-filled struct.
+	lintCert, err := lintTwin(cert, lintSigner)
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{Cert: cert, Signer: signer, URLs: urls, lintCert: lintCert, lintSigner: lintSigner, lintSigAlg: lintSigAlg}, nil
+}
+
+// lintTwin makes the throwaway issuer certificate of cert under lintSigner.
+// It is real (self-signed) so that what the lint path signs under is an
+// ordinary parent, never a half-filled struct.
+func lintTwin(cert *x509.Certificate, lintSigner crypto.Signer) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		RawSubject:            cert.RawSubject,
@@ -95,7 +107,41 @@ func NewIssuer(cert *x509.Certificate, signer crypto.Signer, urls IssuerURLs) (*
 	if err != nil {
 		return nil, fmt.Errorf("parse lint issuer certificate: %w", err)
 	}
-	return &Issuer{Cert: cert, Signer: signer, URLs: urls, lintCert: lintCert, lintSigner: lintSigner}, nil
+	return lintCert, nil
+}
+
+// lintKey makes an issuer's throwaway key: the cheapest key of the issuer
+// key's type (P-256 for every ECDSA curve, RSA 2048 for RSA keys of 2048 bits
+// or more) and the signature algorithm the real key signs with, which the
+// lint-signed certificate names in its TBSCertificate. The TBSCertificate
+// does not depend on the issuer key's size or curve otherwise (its issuer
+// name and authority key identifier come from the twin certificate), and
+// zlint never reads the signature value, so the linted bytes stay what the
+// real key signs (signLinted checks it on every issuance) while the lint
+// signature and Go's check of it cost a P-256 signature instead of a P-384
+// one: half the public-key work of a qualified certificate under a P-384 CA.
+func lintKey(pub crypto.PublicKey) (crypto.Signer, x509.SignatureAlgorithm, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		alg, ok := map[elliptic.Curve]x509.SignatureAlgorithm{
+			elliptic.P256(): x509.ECDSAWithSHA256, elliptic.P384(): x509.ECDSAWithSHA384, elliptic.P521(): x509.ECDSAWithSHA512,
+		}[k.Curve]
+		if !ok {
+			break
+		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, 0, fmt.Errorf("generate lint key: %w", err)
+		}
+		return key, alg, nil
+	case *rsa.PublicKey:
+		key, err := rsa.GenerateKey(rand.Reader, min(k.N.BitLen(), 2048))
+		if err != nil {
+			return nil, 0, fmt.Errorf("generate lint key: %w", err)
+		}
+		return key, x509.SHA256WithRSA, nil
+	}
+	return nil, 0, selo.Errorf(selo.EINVALID, "issuer key %s is not supported (want ecdsa or rsa)", KeyDescription(pub))
 }
 
 // throwawayKey makes a key of the same algorithm and size as pub, so that the
@@ -225,7 +271,7 @@ func (iss *Issuer) issue(p *Profile, req *Request, rawSubject []byte, serial *bi
 	if err := checkKeyLocation(tmpl, req.KeyInQSCD); err != nil {
 		return nil, err
 	}
-	der, findings, err := signLinted(tmpl, req.PublicKey, iss.Cert, iss.Signer, iss.lintCert, iss.lintSigner, l, prof.Kind, what)
+	der, findings, err := signLinted(tmpl, req.PublicKey, iss.Cert, iss.Signer, iss.lintCert, iss.lintSigner, iss.lintSigAlg, l, prof.Kind, what)
 	if err != nil {
 		return nil, err
 	}
@@ -346,8 +392,16 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // issuer. It then checks that the real to-be-signed bytes are exactly the
 // linted ones, so what was linted is what was signed.
 func signLinted(tmpl *x509.Certificate, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer,
-	lintParent *x509.Certificate, lintSigner crypto.Signer, l *Linter, lintSet, what string) ([]byte, []LintFinding, error) {
-	lintDER, err := x509.CreateCertificate(rand.Reader, tmpl, lintParent, pub, lintSigner)
+	lintParent *x509.Certificate, lintSigner crypto.Signer, lintSigAlg x509.SignatureAlgorithm, l *Linter, lintSet, what string) ([]byte, []LintFinding, error) {
+	lintTmpl := tmpl
+	if lintSigAlg != x509.UnknownSignatureAlgorithm && tmpl.SignatureAlgorithm == x509.UnknownSignatureAlgorithm {
+		// The throwaway key is cheaper than the real one (lintKey): name
+		// the real key's algorithm, which Go would choose for it.
+		t := *tmpl
+		t.SignatureAlgorithm = lintSigAlg
+		lintTmpl = &t
+	}
+	lintDER, err := x509.CreateCertificate(rand.Reader, lintTmpl, lintParent, pub, lintSigner)
 	if err != nil {
 		return nil, nil, selo.Errorf(selo.EINVALID, "build %s: %s", what, x509Message(err))
 	}

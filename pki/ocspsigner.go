@@ -103,6 +103,6 @@ func NewOCSPSignerCertificate(ca *Issuer, pub crypto.PublicKey, opts OCSPSignerO
 	if err != nil {
 		return nil, err
 	}
-	der, _, err := signLinted(tmpl, pub, ca.Cert, ca.Signer, ca.lintCert, ca.lintSigner, l, lintSetOCSPResponder, "ocsp responder certificate")
+	der, _, err := signLinted(tmpl, pub, ca.Cert, ca.Signer, ca.lintCert, ca.lintSigner, ca.lintSigAlg, l, lintSetOCSPResponder, "ocsp responder certificate")
 	return der, err
 }
