@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo/internal/testenv"
+)
+
+// TestSoakShort is the CI form of the soak: a short mixed load over five
+// replicas with a SIGKILL every few seconds, and every end-of-soak check
+// (no acknowledged issuance or revocation lost, no serial twice, every
+// revocation in OCSP and on the CRL, no SAD signed twice, the audit chain
+// intact, no client error outside the kill windows).
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts five selo processes; skipped in -short")
+	}
+	dsn := testenv.PostgresDSN(t, "soak")
+	bin := filepath.Join(t.TempDir(), "selo")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/selo").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out strings.Builder
+	rep, err := run(config{
+		bin: bin, database: dsn, duration: 24 * time.Second, killEvery: 5 * time.Second, grace: time.Second,
+		workerInterval: time.Second, signers: 2, issuers: 2,
+	}, io.MultiWriter(&out, testWriter{t}))
+	if err != nil {
+		t.Fatalf("soak: %v", err)
+	}
+	for _, p := range rep.problems() {
+		t.Error(p)
+	}
+	kills := 0
+	for _, n := range rep.Kills {
+		kills += n
+	}
+	if kills < 3 {
+		t.Errorf("%d replicas killed in the run, want at least 3: the test did not soak", kills)
+	}
+	if rep.SADsReoffered == 0 {
+		t.Error("no used SAD was offered again: the check of SAD reuse did not run")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
