@@ -2,7 +2,8 @@
 // `api` replicas, one `ocsp` replica and two `worker` replicas of
 // `selo serve` over one PostgreSQL database, under a mixed load (issuance,
 // revocation, OCSP, CSC sendOTP + authorize + signHash), while a random
-// replica is killed with SIGKILL every -kill-every and started again.
+// replica is killed with SIGKILL every -kill-every and started again (each
+// replica once per cycle of five kills, so the worker that leads dies too).
 //
 // At the end it stops the load and checks what a QTSP's auditor would ask:
 //

@@ -183,23 +183,24 @@ func (r *replica) start() error {
 	return fmt.Errorf("replica %s did not start: %s", r.name, log.String())
 }
 
-// kill sends SIGKILL, waits for the process and starts it again; the
-// window covers the whole time and the grace after.
-func (r *replica) kill(grace time.Duration) (time.Time, error) {
+// kill sends SIGKILL and waits for the process; restart starts it again.
+// The kill window runs from the SIGKILL to the grace after the restart.
+func (r *replica) kill() time.Time {
 	r.mu.Lock()
-	w := window{from: time.Now(), to: time.Now().Add(24 * time.Hour)} // open until restarted
-	r.windows = append(r.windows, w)
-	i := len(r.windows) - 1
+	r.windows = append(r.windows, window{from: time.Now(), to: time.Now().Add(24 * time.Hour)}) // open until restarted
 	cmd := r.cmd
 	r.mu.Unlock()
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	killed := time.Now()
+	return time.Now()
+}
+
+func (r *replica) restart(grace time.Duration) error {
 	err := r.start()
 	r.mu.Lock()
-	r.windows[i].to = time.Now().Add(grace)
+	r.windows[len(r.windows)-1].to = time.Now().Add(grace)
 	r.mu.Unlock()
-	return killed, err
+	return err
 }
 
 // down reports whether [from, to] overlaps one of r's kill windows.
@@ -219,6 +220,13 @@ func (r *replica) leads() bool {
 	log := r.log
 	r.mu.Unlock()
 	return strings.Contains(log.String(), leaderLine)
+}
+
+func (r *replica) logText() string {
+	r.mu.Lock()
+	log := r.log
+	r.mu.Unlock()
+	return log.String()
 }
 
 func (r *replica) stop() {
@@ -390,45 +398,54 @@ func run(cfg config, out io.Writer) (*report, error) {
 	return &s.rep, nil
 }
 
-// killLoop kills a random replica every killEvery and starts it again; for
-// a worker that led, it measures how long the other took to take the lock.
+// killLoop kills a replica every killEvery and starts it again, each
+// replica once per cycle in a random order; for a worker that led, it
+// measures how long the other took to take the lock.
 func (s *soak) killLoop(ctx context.Context, all []*replica) error {
 	t := time.NewTicker(s.cfg.killEvery)
 	defer t.Stop()
+	var order []int
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		r := all[mrand.IntN(len(all))]
-		var other *replica
+		// Every replica once per cycle, in a random order: over a cycle
+		// both workers die, so the leader is killed at least once.
+		if len(order) == 0 {
+			order = mrand.Perm(len(all))
+		}
+		r := all[order[0]]
+		order = order[1:]
 		wasLeader := r.role == "worker" && r.leads()
+		killed := r.kill()
+		s.mu.Lock()
+		s.rep.Kills[r.role]++
+		s.mu.Unlock()
 		if wasLeader {
+			// The standby takes the lock at its next try, while the killed
+			// leader is still down.
+			var other *replica
 			for _, w := range s.workers {
 				if w != r {
 					other = w
 				}
 			}
-		}
-		killed, err := r.kill(s.cfg.grace)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.rep.Kills[r.role]++
-		s.mu.Unlock()
-		if other != nil {
 			for time.Since(killed) < 4*s.cfg.workerInterval && !other.leads() {
 				time.Sleep(20 * time.Millisecond)
 			}
 			if !other.leads() {
-				return fmt.Errorf("no worker took the lock %s after the leader was killed", time.Since(killed))
+				return fmt.Errorf("the standby worker did not take the lock %s after the leader was killed; its log:\n%s",
+					time.Since(killed), other.logText())
 			}
 			s.mu.Lock()
 			s.rep.WorkerTakeovers++
 			s.rep.LongestTakeover = max(s.rep.LongestTakeover, time.Since(killed))
 			s.mu.Unlock()
+		}
+		if err := r.restart(s.cfg.grace); err != nil {
+			return err
 		}
 	}
 }
