@@ -15,13 +15,17 @@
 //   - raw: ecdsa.SignASN1 of the same N digests alone.
 //
 // It prints documents per second for each (medians of -repeat alternating
-// rounds) and the ratios. The remote time is the whole command: process
-// start, login (the password hash), preparation, approval, signHash, and
-// writing N files.
+// rounds, and each round's ratio) and the ratios. The remote time is the
+// whole command: process start, sign-in, preparation, approval, signHash,
+// and writing N files. By default the command signs in with the token file
+// of one 'selo csc login' made before the rounds (a holder who is signed in
+// does not hash a password per batch); -session login logs in with the
+// password in every batch, as earlier figures did.
 //
 //	go run ./bench/docsign              # 1,000 invoices
 //	go run ./bench/docsign -n 200       # a loaded machine
 //	go run ./bench/docsign -repeat 5    # medians of 5 alternating rounds
+//	go run ./bench/docsign -session login   # a password login per batch
 package main
 
 import (
@@ -61,14 +65,19 @@ func main() {
 	bin := flag.String("selo", "", "selo binary (default: go build ./cmd/selo into a temporary directory)")
 	n := flag.Int("n", 1000, "invoices in the batch (at most the credential's multisign, 1000)")
 	repeat := flag.Int("repeat", 3, "alternate remote and local rounds this many times and report the medians (load drifts on a shared machine)")
+	session := flag.String("session", "token", "how each remote batch is signed in: token (the token file of one 'selo csc login' before the rounds, as a holder who is signed in) or login (--user and --password-file: a fresh argon2id login per batch)")
 	flag.Parse()
-	if err := run(*bin, *n, *repeat); err != nil {
+	if *session != "token" && *session != "login" {
+		fmt.Fprintln(os.Stderr, "bench: -session is token or login")
+		os.Exit(2)
+	}
+	if err := run(*bin, *n, *repeat, *session); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, repeat int) error {
+func run(bin string, n, repeat int, session string) error {
 	if n < 1 || n > cscserver.DefaultMaxHashes || repeat < 1 {
 		return fmt.Errorf("-n must be 1 to %d (one approval), -repeat at least 1", cscserver.DefaultMaxHashes)
 	}
@@ -132,9 +141,21 @@ func run(bin string, n, repeat int) error {
 	if err != nil {
 		return err
 	}
+	// How the remote command signs in: with the token of one 'selo csc
+	// login' (a holder who signed in once that day), or with the password
+	// each time (an argon2id hash per batch, on the server and in the wait).
+	signIn := []string{"--user", email, "--password-file", pwFile}
+	if session == "token" {
+		tokenFile := filepath.Join(tmp, "csc-token.json")
+		if _, err := benchkit.Output(env, bin, "csc", "login", "--server", base, "--email", email, "--password-file", pwFile, "--token-file", tokenFile); err != nil {
+			return err
+		}
+		signIn = []string{"--token-file", tokenFile}
+	}
+	fmt.Printf("remote batches sign in with %s\n", map[string]string{"token": "the token file of one 'selo csc login' (-session token)", "login": "the password, a fresh login per batch (-session login)"}[session])
 	var remotes, locals, raws []time.Duration
 	for round := range repeat {
-		r, err := remoteRound(ctx, env, bin, base, data, cred.ID, pwFile, in, filepath.Join(tmp, fmt.Sprintf("remote-%d", round)), n)
+		r, err := remoteRound(ctx, env, bin, base, data, cred.ID, signIn, in, filepath.Join(tmp, fmt.Sprintf("remote-%d", round)), n)
 		if err != nil {
 			return err
 		}
@@ -149,6 +170,8 @@ func run(bin string, n, repeat int) error {
 			}
 		}
 		remotes, locals, raws = append(remotes, r), append(locals, l), append(raws, time.Since(start))
+		fmt.Printf("round %d: remote %.3f s, local %.3f s, ratio remote/local %.2f (load average %s)\n",
+			round+1, r.Seconds(), l.Seconds(), l.Seconds()/r.Seconds(), benchkit.LoadAverage())
 	}
 	remote, local, raw := benchkit.Median(remotes), benchkit.Median(locals), benchkit.Median(raws)
 	fmt.Printf("medians of %d alternating rounds\n", repeat)
@@ -163,14 +186,15 @@ func run(bin string, n, repeat int) error {
 
 // remoteRound signs the invoices with `selo sign batch --credential` and
 // one SMS code, and returns the time the command took.
-func remoteRound(ctx context.Context, env []string, bin, base, data, credID, pwFile, in, out string, n int) (time.Duration, error) {
+func remoteRound(ctx context.Context, env []string, bin, base, data, credID string, signIn []string, in, out string, n int) (time.Duration, error) {
 	otpFile, err := smsCode(ctx, base, data, credID, out+".otp")
 	if err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	if _, err := benchkit.Output(env, bin, "sign", "batch", in, "--out", out, "--format", "pades", "--credential", credID,
-		"--csc", base, "--user", email, "--password-file", pwFile, "--otp-file", otpFile); err != nil {
+	args := append([]string{"sign", "batch", in, "--out", out, "--format", "pades", "--credential", credID,
+		"--csc", base, "--otp-file", otpFile}, signIn...)
+	if _, err := benchkit.Output(env, bin, args...); err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
