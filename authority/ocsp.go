@@ -96,6 +96,14 @@ type ocspCached struct {
 	issuer string
 }
 
+// ocspDerived is an answer for a non-SHA-1 CertID and the SHA-256 of the
+// stored (SHA-1) response of the same serial when it was signed.
+type ocspDerived struct {
+	answer OCSPAnswer
+	issuer string
+	basis  [32]byte
+}
+
 // ocspRequestRef is what a repeated request's bytes stand for in the cache.
 type ocspRequestRef struct {
 	key, issuer string
@@ -114,6 +122,13 @@ type ocspResponder struct {
 	signers   map[string]*ocspSigner    // by CA ID
 	cache     map[string]*ocspCached    // by hash algorithm + serial
 	requests  map[string]ocspRequestRef // DER request -> cache entry, for repeated identical requests
+	// derived holds the answers signed for CertIDs of another hash than
+	// SHA-1 (whose responses are the ones stored), by hash algorithm +
+	// serial, each with the stored response it was signed beside: it is
+	// served again, past the cache TTL, for as long as that stored
+	// response is the one in the database (a revocation deletes it; a
+	// refresh replaces it), instead of signing anew on every cache miss.
+	derived map[string]*ocspDerived
 	// generation counts forget calls: an answer looked up before a status
 	// change and remembered after it would bring the old status back.
 	generation   uint64
@@ -122,7 +137,8 @@ type ocspResponder struct {
 
 func newOCSPResponder(a *Authority, validity, cacheTTL time.Duration) *ocspResponder {
 	return &ocspResponder{a: a, validity: validity, cacheTTL: cacheTTL,
-		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}, requests: map[string]ocspRequestRef{}}
+		signers: map[string]*ocspSigner{}, cache: map[string]*ocspCached{}, requests: map[string]ocspRequestRef{},
+		derived: map[string]*ocspDerived{}}
 }
 
 // ocspHashes are the CertID hash algorithms whose issuer hashes are indexed;
@@ -378,25 +394,58 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		return c.answer, nil
 	}
 	serial := pki.SerialHex(id.Serial)
-	if id.HashAlgorithm == crypto.SHA1 {
-		// Pre-signed responses are made with SHA-1 CertIDs, which RFC 5019
-		// clients send.
-		stored, err := r.a.store.FindOCSPResponse(ctx, serial)
-		switch {
-		case err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4)):
-			ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}.withValidators()
-			r.remember(key, issuer, ans, now, generation)
-			return ans, nil
-		case err != nil && selo.ErrorCode(err) != selo.ENOTFOUND:
-			return OCSPAnswer{}, err
+	// Pre-signed responses are made with SHA-1 CertIDs, which RFC 5019
+	// clients send.
+	stored, err := r.a.store.FindOCSPResponse(ctx, serial)
+	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
+		return OCSPAnswer{}, err
+	}
+	fresh := err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4))
+	if fresh && id.HashAlgorithm == crypto.SHA1 {
+		ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}.withValidators()
+		r.remember(key, issuer, ans, now, generation)
+		return ans, nil
+	}
+	var basis [32]byte
+	if fresh {
+		// Another CertID hash: the answer signed beside this stored
+		// response still says what the database says while the stored
+		// response is unchanged, since every status change deletes it.
+		basis = sha256.Sum256(stored.DER)
+		r.mu.RLock()
+		d := r.derived[key]
+		r.mu.RUnlock()
+		if d != nil && d.issuer == issuer && d.basis == basis && now.Before(d.answer.NextUpdate) {
+			r.remember(key, issuer, d.answer, now, generation)
+			return d.answer, nil
 		}
 	}
+	// The status is read again while signing: a revocation committed since
+	// the lookup above shows in this answer, and its basis (the deleted
+	// stored response) is never found again.
 	ans, err := r.sign(ctx, is, []pki.OCSPCertID{id}, nil)
 	if err != nil {
 		return OCSPAnswer{}, err
 	}
 	r.remember(key, issuer, ans, now, generation)
+	if fresh {
+		r.rememberDerived(key, &ocspDerived{answer: ans, issuer: issuer, basis: basis}, generation)
+	}
 	return ans, nil
+}
+
+// rememberDerived keeps an answer for a non-SHA-1 CertID with its basis,
+// unless a status changed (forget) since the lookup at generation.
+func (r *ocspResponder) rememberDerived(key string, d *ocspDerived, generation uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.generation != generation {
+		return
+	}
+	if len(r.derived) >= ocspCacheMax {
+		clear(r.derived)
+	}
+	r.derived[key] = d
 }
 
 // remember caches an answer looked up at generation, unless a status changed
@@ -421,6 +470,7 @@ func (r *ocspResponder) forget(serial string) {
 	r.generation++
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 		delete(r.cache, string(rune(h))+"/"+serial)
+		delete(r.derived, string(rune(h))+"/"+serial)
 	}
 }
 
