@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -26,7 +27,7 @@ type CreateCAOptions struct {
 	Policies []string
 }
 
-var caIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var caIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
 // CreateCA generates the CA's key in the key store, certifies it (self-signed
 // for a root, by the parent otherwise) and records it.
@@ -41,7 +42,7 @@ func (a *Authority) CreateCA(ctx context.Context, actor string, opts CreateCAOpt
 
 func (a *Authority) createCA(ctx context.Context, actor string, opts CreateCAOptions) (*selo.CA, error) {
 	switch {
-	case !caIDPattern.MatchString(opts.ID):
+	case !caIDPattern().MatchString(opts.ID):
 		return nil, selo.Errorf(selo.EINVALID, "ca id %q must be 1-63 lower-case letters, digits or dashes", opts.ID)
 	case opts.Name == "":
 		return nil, selo.Errorf(selo.EINVALID, "ca name is required")

@@ -89,8 +89,8 @@ func LoadCatalogue(path string) (*Catalogue, error) {
 }
 
 var (
-	documentCodeRE = regexp.MustCompile(`^[A-Z][A-Z<]$`)
-	typeRE         = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+	documentCodeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z<]$`) })
+	typeRE         = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`) })
 )
 
 // ParseCatalogue reads and validates a catalogue: one YAML document, no
@@ -126,7 +126,7 @@ func ParseCatalogue(data []byte) (*Catalogue, error) {
 		c.officerChecks = append(c.officerChecks, o)
 	}
 	for i, code := range f.ResidencePermitCodes {
-		if !documentCodeRE.MatchString(code) {
+		if !documentCodeRE().MatchString(code) {
 			return nil, fmt.Errorf("residence_permit_codes[%d]: %q is not an MRZ document code (a letter, then a letter or <)", i, code)
 		}
 		c.residencePermits = append(c.residencePermits, code)
@@ -137,7 +137,7 @@ func ParseCatalogue(data []byte) (*Catalogue, error) {
 	seen := map[string]int{}
 	for i, d := range f.Documents {
 		at := fmt.Sprintf("documents[%d]", i)
-		if !typeRE.MatchString(d.Type) {
+		if !typeRE().MatchString(d.Type) {
 			return nil, fmt.Errorf("%s: type %q is not lower-case letters, digits and hyphens", at, d.Type)
 		}
 		if d.Type == residencePermitType {
@@ -181,7 +181,7 @@ func ParseCatalogue(data []byte) (*Catalogue, error) {
 			}
 		}
 		for j, code := range d.Codes {
-			if !documentCodeRE.MatchString(code) {
+			if !documentCodeRE().MatchString(code) {
 				return nil, fmt.Errorf("%s.codes[%d]: %q is not an MRZ document code (a letter, then a letter or <)", at, j, code)
 			}
 			if slices.Contains(c.residencePermits, code) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/selo-qtsp/selo"
@@ -67,7 +68,7 @@ var sampleData = map[string]map[string]any{
 	MessageSMSFactorChanged:      {"When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 }
 
-var langPattern = regexp.MustCompile(`^[a-z]{2}$`)
+var langPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}$`) })
 
 //go:embed templates
 var embeddedTemplates embed.FS
@@ -118,7 +119,7 @@ func (t *Templates) load(fsys fs.FS, root, where string) error {
 		if !l.IsDir() {
 			continue
 		}
-		if !langPattern.MatchString(l.Name()) {
+		if !langPattern().MatchString(l.Name()) {
 			return selo.Errorf(selo.EINVALID, "message templates in %s: folder %q is not a two-letter language code such as pt or en", where, l.Name())
 		}
 		files, err := fs.ReadDir(fsys, pathJoin(root, l.Name()))

@@ -121,7 +121,7 @@ func caTemplate(pub crypto.PublicKey, opts CAOptions, serial *big.Int, now time.
 		return nil, "", selo.Errorf(selo.EINVALID, "ca path length %d must be -1 (unlimited) or more", opts.PathLen)
 	}
 	for _, c := range opts.Subject.Country {
-		if !countryPattern.MatchString(c) {
+		if !countryPattern().MatchString(c) {
 			return nil, "", selo.Errorf(selo.EINVALID, "ca subject country %q is not a two-letter upper-case code", c)
 		}
 	}
@@ -151,7 +151,7 @@ func caTemplate(pub crypto.PublicKey, opts CAOptions, serial *big.Int, now time.
 	}
 	lintSet := lintSetCA
 	for _, s := range opts.Policies {
-		if !dottedOIDPattern.MatchString(s) {
+		if !dottedOIDPattern().MatchString(s) {
 			return nil, "", selo.Errorf(selo.EINVALID, "ca policy %q is not a dotted oid", s)
 		}
 		oid, err := x509.ParseOID(s)

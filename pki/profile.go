@@ -129,9 +129,9 @@ var keyTypeNames = []string{"ecdsa-p256", "ecdsa-p384", "rsa"}
 
 var approvalNames = []string{"sms", "authenticator", "wallet", "authorizer"}
 
-var profileNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var profileNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
-var dottedOIDPattern = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]{0,17}))+$`)
+var dottedOIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]{0,17}))+$`) })
 
 // LoadProfile parses and validates one profile file. Errors are selo EINVALID
 // with a message that names the field.
@@ -176,7 +176,7 @@ func invalidProfile(format string, args ...any) error {
 
 // validate checks every field and fills in the derived, unexported values.
 func (p *Profile) validate() error {
-	if !profileNamePattern.MatchString(p.Name) {
+	if !profileNamePattern().MatchString(p.Name) {
 		return invalidProfile("name %q must be 1-63 lower-case letters, digits or dashes", p.Name)
 	}
 	if !slices.Contains(Kinds, p.Kind) {
@@ -246,7 +246,7 @@ func (p *Profile) validate() error {
 			return invalidProfile("policies: %q is listed twice", s)
 		}
 		seen[s] = true
-		if !dottedOIDPattern.MatchString(s) {
+		if !dottedOIDPattern().MatchString(s) {
 			return invalidProfile("policies: %q is not a dotted oid", s)
 		}
 		oid, err := x509.ParseOID(s)
@@ -468,7 +468,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 
 // parseDottedOID parses "1.2.3" into an asn1.ObjectIdentifier.
 func parseDottedOID(s string) (asn1OID, error) {
-	if !dottedOIDPattern.MatchString(s) {
+	if !dottedOIDPattern().MatchString(s) {
 		return nil, fmt.Errorf("%q is not a dotted oid", s)
 	}
 	parts := strings.Split(s, ".")

@@ -4,6 +4,7 @@ import (
 	"encoding/asn1"
 	"net/url"
 	"regexp"
+	"sync"
 
 	"github.com/selo-qtsp/selo"
 )
@@ -56,7 +57,7 @@ type pdsLocation struct {
 	Language string `asn1:"printable"`
 }
 
-var pdsLanguagePattern = regexp.MustCompile(`^[a-z]{2}$`)
+var pdsLanguagePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}$`) })
 
 func (q *QCStatements) validate() error {
 	if q.Type != "" {
@@ -76,7 +77,7 @@ func (q *QCStatements) validate() error {
 			return invalidProfile("qc_statements.pds[%d].url %q is not an https url", i, pds.URL)
 		}
 		// ISO 639-1 in lower case, as zlint's PDS lints expect.
-		if !pdsLanguagePattern.MatchString(pds.Language) {
+		if !pdsLanguagePattern().MatchString(pds.Language) {
 			return invalidProfile("qc_statements.pds[%d].language %q is not a lower-case two-letter ISO 639-1 code", i, pds.Language)
 		}
 	}

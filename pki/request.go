@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -39,13 +40,17 @@ type Request struct {
 
 // ETSI EN 319 412-1 §5.1.3: natural person identifier, e.g. IDCPT-12345678,
 // PNOPT-..., PASPT-..., TAXPT-..., TINPT-..., or a national scheme "XX:YY-...".
-var naturalIdentifierPattern = regexp.MustCompile(`^((PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-|[A-Z]{2}:[A-Z]{2}-)[A-Za-z0-9./+-]{1,50}$`)
+var naturalIdentifierPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^((PAS|IDC|PNO|TAX|TIN)[A-Z]{2}-|[A-Z]{2}:[A-Z]{2}-)[A-Za-z0-9./+-]{1,50}$`)
+})
 
 // ETSI EN 319 412-1 §5.1.4: legal person identifier, e.g. VATPT-500000000,
 // NTRPT-..., PSDPT-..., LEIXG-..., or a national scheme "XX:YY-...".
-var legalIdentifierPattern = regexp.MustCompile(`^((VAT|NTR|PSD|LEI)[A-Z]{2}-|[A-Z]{2}:[A-Z]{2}-)[A-Za-z0-9./+-]{1,50}$`)
+var legalIdentifierPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^((VAT|NTR|PSD|LEI)[A-Z]{2}-|[A-Z]{2}:[A-Z]{2}-)[A-Za-z0-9./+-]{1,50}$`)
+})
 
-var countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+var countryPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z]{2}$`) })
 
 // CheckRequest applies the profile's subject, SAN and key rules to a request
 // (EINVALID naming what is wrong).
@@ -165,11 +170,11 @@ func (p *Profile) checkSubject(req *Request) (map[string]string, error) {
 			}
 		}
 	case KindQualifiedNatural:
-		if v, ok := values["serialNumber"]; ok && !naturalIdentifierPattern.MatchString(v) {
+		if v, ok := values["serialNumber"]; ok && !naturalIdentifierPattern().MatchString(v) {
 			return nil, selo.Errorf(selo.EINVALID, "subject serialNumber %q is not an ETSI EN 319 412-1 natural person identifier such as IDCPT-12345678", v)
 		}
 	case KindQualifiedLegal, KindAdvanced:
-		if v, ok := values["organizationIdentifier"]; ok && !legalIdentifierPattern.MatchString(v) {
+		if v, ok := values["organizationIdentifier"]; ok && !legalIdentifierPattern().MatchString(v) {
 			return nil, selo.Errorf(selo.EINVALID, "subject organizationIdentifier %q is not an ETSI EN 319 412-1 legal person identifier such as VATPT-500000000", v)
 		}
 	}
@@ -193,7 +198,7 @@ func checkAttributeValue(a *attribute, s string) error {
 		return selo.Errorf(selo.EINVALID, "subject attribute %s is longer than %d characters", a.name, a.maxLength)
 	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xfffd }):
 		return selo.Errorf(selo.EINVALID, "subject attribute %s contains control characters", a.name)
-	case a.name == "C" && !countryPattern.MatchString(s):
+	case a.name == "C" && !countryPattern().MatchString(s):
 		return selo.Errorf(selo.EINVALID, "subject attribute C %q is not a two-letter upper-case country code", s)
 	case a.tag == asn1TagPrintable && !isPrintable(s):
 		return selo.Errorf(selo.EINVALID, "subject attribute %s may contain only letters, digits, spaces and '()+,-./:=?", a.name)
@@ -258,7 +263,7 @@ func (p *Profile) checkSANs(req *Request, subject map[string]string) error {
 	return nil
 }
 
-var dnsLabelPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var dnsLabelPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`) })
 
 // checkDNSName accepts lower-case LDH host names of two labels or more, with
 // at most a leading wildcard label; IP addresses and trailing dots are refused.
@@ -277,7 +282,7 @@ func checkDNSName(d string) error {
 		if i == 0 && l == "*" && len(labels) > 2 {
 			continue
 		}
-		if !dnsLabelPattern.MatchString(l) {
+		if !dnsLabelPattern().MatchString(l) {
 			return selo.Errorf(selo.EINVALID, "dns name %q is not a valid host name", d)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -15,7 +16,7 @@ import (
 )
 
 // e164 matches an E.164 mobile number: "+", country code, at most 15 digits.
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+var e164 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`) })
 
 // OrderRequest is what an officer or an integrating shop asks for.
 type OrderRequest struct {
@@ -105,7 +106,7 @@ func (s *Service) checkOrderRequest(req *OrderRequest) error {
 	if h.Language = strings.ToLower(strings.TrimSpace(h.Language)); h.Language != "" && (s.cfg.Templates == nil || !s.cfg.Templates.HasLanguage(h.Language)) {
 		return selo.Errorf(selo.EINVALID, "language %q has no message templates (pt, en, or a folder an operator added)", h.Language)
 	}
-	if !e164.MatchString(h.Mobile) {
+	if !e164().MatchString(h.Mobile) {
 		return selo.Errorf(selo.EINVALID, "mobile %q is not an E.164 number such as +351912345678", h.Mobile)
 	}
 	if !h.BirthDate.IsZero() {

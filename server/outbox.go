@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -90,7 +91,15 @@ func (s *Server) loopbackOnly(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-var outboxTemplates = template.Must(template.New("list").Parse(`<!doctype html>
+// outboxTemplates are parsed on first use, not at start-up: most runs of
+// the binary never show the outbox.
+var outboxTemplates = sync.OnceValue(func() *template.Template {
+	t := template.Must(template.New("list").Parse(outboxListPage))
+	template.Must(t.New("message").Parse(outboxMessagePage))
+	return t
+})
+
+const outboxListPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Selo outbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}table{border-collapse:collapse;width:100%}
@@ -104,9 +113,9 @@ Newest first{{if .Filtered}}, filtered (<a href="/outbox">show all</a>){{end}}.<
 <td><a href="/outbox?to={{.To}}">{{.To}}</a></td><td><a href="/outbox/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}{{.Body}}{{end}}</a></td></tr>
 {{end}}</tbody></table>{{else}}<p>The outbox is empty.</p>{{end}}
 </body></html>
-`))
+`
 
-var _ = template.Must(outboxTemplates.New("message").Parse(`<!doctype html>
+const outboxMessagePage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Selo outbox: {{.Channel}} to {{.To}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style>
@@ -116,7 +125,7 @@ var _ = template.Must(outboxTemplates.New("message").Parse(`<!doctype html>
 <p>To {{.To}} ({{.Channel}}), {{.CreatedAt.UTC.Format "2006-01-02 15:04:05"}} UTC</p>
 <pre>{{.Body}}</pre>
 </body></html>
-`))
+`
 
 // handleOutboxPage shows the newest messages of the outbox (optionally of
 // one recipient or channel) as a web page.
@@ -153,7 +162,7 @@ func (s *Server) handleOutboxMessagePage(w http.ResponseWriter, r *http.Request)
 // error is a clean 500 rather than half a page.
 func (s *Server) writeHTML(w http.ResponseWriter, r *http.Request, name string, data any) {
 	var buf bytes.Buffer
-	if err := outboxTemplates.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := outboxTemplates().ExecuteTemplate(&buf, name, data); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

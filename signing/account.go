@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -21,7 +22,7 @@ type CreateAccountRequest struct {
 // MinPasswordLength is the shortest password an account accepts.
 const MinPasswordLength = 12
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+var e164 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`) })
 
 // CreateAccount makes a holder account (an operator's act, audited as actor).
 func (s *Service) CreateAccount(ctx context.Context, actor string, req CreateAccountRequest) (*selo.Account, error) {
@@ -29,7 +30,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor string, req CreateAcc
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
 		return nil, selo.Errorf(selo.EINVALID, "%q is not an e-mail address", req.Email)
 	}
-	if req.Mobile != "" && !e164.MatchString(req.Mobile) {
+	if req.Mobile != "" && !e164().MatchString(req.Mobile) {
 		return nil, selo.Errorf(selo.EINVALID, "mobile number must be in E.164 form, e.g. +351912345678")
 	}
 	if len(req.Password) < MinPasswordLength || len(req.Password) > maxPasswordLength {

@@ -75,7 +75,7 @@ func (s *Service) CreateCredential(ctx context.Context, actor string, req Create
 	if mobile == "" {
 		mobile = acct.Mobile
 	}
-	if mobile != "" && !e164.MatchString(mobile) {
+	if mobile != "" && !e164().MatchString(mobile) {
 		return nil, selo.Errorf(selo.EINVALID, "mobile number must be in E.164 form, e.g. +351912345678")
 	}
 	if mobile == "" && (req.ApprovalType == selo.ApprovalSMS || req.ApprovalType == selo.ApprovalAuthorizer) {
