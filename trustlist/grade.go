@@ -107,6 +107,7 @@ func (s *Set) Usable() bool {
 // Qualification is a signature's grade and why.
 type Qualification struct {
 	Level        string     `json:"level"`
+	Signer       string     `json:"signer,omitempty"`
 	At           time.Time  `json:"at"` // when the services' status was taken
 	TrustedList  string     `json:"trusted_list,omitempty"`
 	Provider     string     `json:"provider,omitempty"`
