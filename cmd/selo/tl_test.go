@@ -297,3 +297,62 @@ func TestVerifyLOTLGrades(t *testing.T) {
 		t.Fatalf("withdrawn service:\n%s", r)
 	}
 }
+
+// TestTLTimestampedSignature: the TSA that 'selo tsa init' made is on the
+// exported list as TSA/QTST, and a B-T signature is graded at the time its
+// timestamp proves, not at the present.
+func TestTLTimestampedSignature(t *testing.T) {
+	addr := freePort(t)
+	base := "http://" + addr
+	data := filepath.Join(t.TempDir(), "data")
+	var initOut initResult
+	decodeJSON(t, mustRunSelo(t, "init", "--data", data, "--base-url", base, "--json"), &initOut)
+	ca := ""
+	for _, c := range initOut.CAs {
+		if strings.Contains(c.ID, "qualified") {
+			ca = c.ID
+		}
+	}
+	mustRunSelo(t, "tsa", "init", "--ca", ca, "--data", data)
+	serveAt(t, data, addr)
+	pfx, pw := signerPFX(t, data)
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "contract.pdf"), string(onePagePDF()))
+	signed := filepath.Join(dir, "contract-bt.pdf")
+	mustRunSelo(t, "sign", "pdf", in, signed, "--pfx", pfx, "--password-file", pw, "--tsa", base+"/tsa", "--data", data)
+
+	lists := filepath.Join(dir, "lists")
+	var built tlBuildResult
+	decodeJSON(t, mustRunSelo(t, "tl", "build", "--out", lists, "--data", data, "--json"), &built)
+	var tl trustlist.List
+	if err := xml.Unmarshal(readFile(t, built.TL), &tl); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, s := range tl.Providers.Providers[0].Services {
+		types = append(types, s.Information.Type)
+	}
+	if !slices.Equal(types, []string{trustlist.ServiceTypeCAQC, trustlist.ServiceTypeQTST}) {
+		t.Fatalf("services %v", types)
+	}
+
+	r := runSelo(t, "verify", "--json", "--offline", signed, "--lotl", built.LOTL, "--lotl-cert", built.LOTLSigner, "--tl-cache", t.TempDir())
+	var v struct {
+		tlVerifyOutput
+		Report struct {
+			Signatures []struct {
+				Timestamp   time.Time `json:"timestamp"`
+				TimestampOK bool      `json:"timestamp_ok"`
+			} `json:"signatures"`
+		} `json:"report"`
+	}
+	if err := json.NewDecoder(strings.NewReader(r.stdout)).Decode(&v); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	if !v.Valid || len(v.Grades) != 1 || !v.Report.Signatures[0].TimestampOK {
+		t.Fatalf("B-T signature:\n%s", r)
+	}
+	if g := v.Grades[0]; g.Level != trustlist.LevelAdESQC || !g.At.Equal(v.Report.Signatures[0].Timestamp) {
+		t.Fatalf("graded %s at %s, want AdES-QC at the timestamp's %s", g.Level, g.At, v.Report.Signatures[0].Timestamp)
+	}
+}
