@@ -197,7 +197,7 @@ func Marshal(v any) ([]byte, error) {
 		return nil, fmt.Errorf("write the trusted list: %w", err)
 	}
 	b.WriteByte('\n')
-	return b.Bytes(), nil
+	return compactNamespaces(b.Bytes())
 }
 
 // Sign signs a marshalled list with an enveloped XAdES B-B signature by

@@ -28,8 +28,6 @@ type ExportCA struct {
 	// Ended is when the CA stopped vouching for what it issues: its
 	// retirement or the revocation of its certificate; zero while active.
 	Ended time.Time
-	// EndReason says which ("retired", "revoked: keyCompromise").
-	EndReason string
 }
 
 // ExportTSA is a timestamping unit's certificate.

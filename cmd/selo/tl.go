@@ -159,13 +159,13 @@ func (c *cli) exportProvider(ctx context.Context, info trustlist.ProviderInfo) (
 		e := trustlist.ExportCA{CA: ca, Profiles: perCA[ca.ID]}
 		switch ca.Status {
 		case selo.CARetired:
-			e.Ended, e.EndReason = retired[ca.ID], "retired"
+			e.Ended = retired[ca.ID]
 			if e.Ended.IsZero() {
 				e.Ended = time.Now() // retired before the audit log said when
 			}
 		case selo.CARevoked:
 			if rev, err := st.FindCARevocation(ctx, ca.ID); err == nil {
-				e.Ended, e.EndReason = rev.RevokedAt, "revoked: "+rev.Reason.String()
+				e.Ended = rev.RevokedAt
 			}
 		}
 		if ca.IsRoot() {

@@ -356,3 +356,19 @@ func TestTLTimestampedSignature(t *testing.T) {
 		t.Fatalf("graded %s at %s, want AdES-QC at the timestamp's %s", g.Level, g.At, v.Report.Signatures[0].Timestamp)
 	}
 }
+
+// TestTLExportRevokedCA: a CA whose certificate its root revoked is
+// withdrawn on the exported entry since the revocation, granted before.
+func TestTLExportRevokedCA(t *testing.T) {
+	data := dataDir(t)
+	mustRunSelo(t, "ca", "revoke", "qualified-ecc-v1", "--reason", "cACompromise", "--data", data)
+	var p trustlist.Provider
+	if err := xml.Unmarshal([]byte(mustRunSelo(t, "tl", "export", "--data", data).stdout), &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Services[0]
+	if s.Information.Status != trustlist.StatusWithdrawn || s.History == nil || s.History.Instances[0].Status != trustlist.StatusGranted ||
+		!s.History.Instances[0].StatusStarting.Before(s.Information.StatusStarting.Add(time.Second)) {
+		t.Fatalf("revoked CA: %+v %+v", s.Information, s.History)
+	}
+}
