@@ -114,6 +114,13 @@ func TestTLExportBuildVerify(t *testing.T) {
 		t.Fatalf("text report:\n%s", text)
 	}
 
+	// One national list on its own (--tl), trusted through its signer.
+	v, r = verifyTL(t, signed, "--tl", built.TL, "--tl-cert", filepath.Join(lists, "tl-signer.pem"))
+	if !v.Valid || len(v.TrustedLists) != 1 || v.Grades[0].Level != trustlist.LevelAdESQC {
+		t.Fatalf("--tl:\n%s", r)
+	}
+	wantExit(t, runSelo(t, "verify", signed, "--tl", built.TL, "--tl-cert", built.LOTLSigner), 1, "bad-signature")
+
 	// A second build raises the sequence number.
 	decodeJSON(t, mustRunSelo(t, "tl", "build", "--out", lists, "--data", data, "--json"), &built)
 	if built.Sequence != 2 {
