@@ -478,3 +478,26 @@ func TestParseLimits(t *testing.T) {
 		t.Fatalf("%d pointers: %v", MaxPointers+2, err)
 	}
 }
+
+// TestLoadFollowsOnlyXMLLists: the LOTL's pointer to itself and pointers to
+// PDF copies are not followed; the XML national list is.
+func TestLoadFollowsOnlyXMLLists(t *testing.T) {
+	f := buildLists(t, granted)
+	lotlKey, lotlCert := listSigner(t, "LOTL signer 2")
+	lotl := NewList(ListOptions{Type: TypeEULOTL, SequenceNumber: 1, Territory: "EU", IssueDate: pkitest.Now, NextUpdate: pkitest.Now.AddDate(0, 6, 0),
+		Pointers: []PointerSpec{
+			{Location: "lotl2.xml", Type: TypeEULOTL, Signers: []*x509.Certificate{lotlCert}},
+			{Location: "tl-PT.xml", Type: TypeEUGeneric, Territory: "PT", Signers: []*x509.Certificate{f.tlCert}},
+			{Location: "tl-PT.pdf", Type: TypeEUGeneric, Territory: "PT", Signers: []*x509.Certificate{f.tlCert}},
+		}})
+	lotl.Scheme.Pointers.Pointers[2].Info[3].MimeType = "application/pdf"
+	path := filepath.Join(f.dir, "lotl2.xml")
+	writeSigned(t, lotl, lotlKey, lotlCert, path)
+	set := (&Loader{Now: now}).LoadLOTL(context.Background(), path, []*x509.Certificate{lotlCert})
+	if len(set.Lists) != 2 || set.Lists[1].Location != "tl-PT.xml" || !set.Usable() {
+		for _, l := range set.Lists {
+			t.Logf("%+v", l)
+		}
+		t.Fatalf("want the LOTL and the XML TL only: %d lists", len(set.Lists))
+	}
+}
