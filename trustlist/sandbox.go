@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"time"
 
@@ -31,6 +32,9 @@ func NewListSigner(commonName, country string, now time.Time) (crypto.Signer, *x
 		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(3, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		BasicConstraintsValid: true,
+		// id-tsl-kp-tslSigning, which TS 119 612 clause 5.7.1 wants in a
+		// list signer's certificate.
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{0, 4, 0, 2231, 3, 0}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {

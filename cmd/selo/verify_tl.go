@@ -159,7 +159,7 @@ func (c *cli) printGrades(grades []*trustlist.Qualification) {
 		return
 	}
 	w := c.stdout
-	fmt.Fprintln(w, "Trusted lists:")
+	fmt.Fprintln(w, "\nTrusted lists:")
 	for _, l := range c.trustedLists.Lists {
 		line := fmt.Sprintf("  %-13s %s", l.Status, l.Location)
 		if l.Territory != "" {
