@@ -196,7 +196,22 @@ func (l *Loader) load(ctx context.Context, location, parent string, signers []*x
 	if len(signers) == 0 {
 		return fail(ListBadSignature, "no certificate to check the list's signature against")
 	}
-	remote := strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://")
+	if isRemote(parent) {
+		// A list downloaded from the network points at other lists on the
+		// network only: relative locations resolve against its URL, and a
+		// local file is never read on a remote list's word.
+		base, err := url.Parse(parent)
+		ref, err2 := url.Parse(location)
+		if err != nil || err2 != nil {
+			return fail(ListUnavailable, "bad list location %q", location)
+		}
+		location = base.ResolveReference(ref).String()
+		rep.Location = location
+		if !isRemote(location) {
+			return fail(ListUnavailable, "a list downloaded from %s points at %s, which is not an http(s) URL: not read", parent, location)
+		}
+	}
+	remote := isRemote(location)
 	var data []byte
 	var err error
 	if remote {
@@ -278,6 +293,10 @@ func checkSignature(data []byte, signers []*x509.Certificate, now time.Time, rep
 		}
 	}
 	return "the list is not signed by a certificate its pointer names"
+}
+
+func isRemote(location string) bool {
+	return strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://")
 }
 
 func resolve(location, parent string) string {

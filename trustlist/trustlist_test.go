@@ -501,3 +501,28 @@ func TestLoadFollowsOnlyXMLLists(t *testing.T) {
 		t.Fatalf("want the LOTL and the XML TL only: %d lists", len(set.Lists))
 	}
 }
+
+// TestLoadRemoteLOTL: a LOTL downloaded over HTTP resolves a relative
+// pointer against its own URL, and never reads a local file because a
+// remote list points at one.
+func TestLoadRemoteLOTL(t *testing.T) {
+	f := buildLists(t, granted)
+	srv := httptest.NewServer(http.FileServer(http.Dir(f.dir)))
+	defer srv.Close()
+	ctx := context.Background()
+	set := (&Loader{Now: now}).LoadLOTL(ctx, srv.URL+"/lotl.xml", []*x509.Certificate{f.lotlCert})
+	if !set.Usable() || len(set.Lists) != 2 || set.Lists[1].Location != srv.URL+"/tl-PT.xml" || set.Lists[1].Source != "download" {
+		t.Fatalf("remote LOTL: %+v", set.Lists[len(set.Lists)-1])
+	}
+	// The same LOTL pointing at a local file, by path and by file URL.
+	for _, location := range []string{"file://" + filepath.Join(f.dir, "tl-PT.xml"), filepath.Join(f.dir, "tl-PT.xml")} {
+		lotlKey, lotlCert := listSigner(t, "LOTL signer 3")
+		l := NewList(ListOptions{Type: TypeEULOTL, SequenceNumber: 1, Territory: "EU", IssueDate: pkitest.Now, NextUpdate: pkitest.Now.AddDate(0, 6, 0),
+			Pointers: []PointerSpec{{Location: location, Type: TypeEUGeneric, Territory: "PT", Signers: []*x509.Certificate{f.tlCert}}}})
+		writeSigned(t, l, lotlKey, lotlCert, filepath.Join(f.dir, "lotl-local.xml"))
+		set := (&Loader{Now: now}).LoadLOTL(ctx, srv.URL+"/lotl-local.xml", []*x509.Certificate{lotlCert})
+		if set.Lists[0].Status != ListOK || set.Lists[1].Status == ListOK || set.Services() != 0 {
+			t.Fatalf("%s: %+v", location, set.Lists[1])
+		}
+	}
+}
