@@ -526,3 +526,56 @@ func TestLoadRemoteLOTL(t *testing.T) {
 		}
 	}
 }
+
+// TestGradeSieOverrides: the list's qualifiers override the certificate's
+// QC statements, for the certificates their criteria select.
+func TestGradeSieOverrides(t *testing.T) {
+	f := buildLists(t, granted)
+	issuing := f.chains["qes"][1]
+	ku := func(assert string, bits ...KeyUsageBit) Criteria {
+		return Criteria{Assert: assert, KeyUsages: []KeyUsage{{Bits: bits}}}
+	}
+	el := func(c Criteria, qualifiers ...string) QualificationElement {
+		e := QualificationElement{Criteria: c}
+		for _, q := range qualifiers {
+			e.Qualifiers = append(e.Qualifiers, Qualifier{URI: q})
+		}
+		return e
+	}
+	ncp := PolicyQualification(QCStatement, "0.4.0.2042.1.1")
+	for _, c := range []struct {
+		name  string
+		quals []QualificationElement
+		chain string
+		want  string
+	}{
+		{"NotQualified removes QcCompliance", []QualificationElement{PolicyQualification(QCNotQualified, "0.4.0.194112.1.2")}, "qes", LevelAdES},
+		{"QCStatement makes an NCP certificate qualified", []QualificationElement{ncp}, "invoice", LevelAdESQC},
+		{"QCStatement + QCForESeal + QCWithQSCD", []QualificationElement{ncp, el(ncp.Criteria, QCForESeal, QCWithQSCD)}, "invoice", LevelQESeal},
+		{"QCNoQSCD overrides QcSSCD", []QualificationElement{el(ku("all", KeyUsageBit{"nonRepudiation", true}), QCNoQSCD)}, "qes", LevelAdESQC},
+		{"criteria not met: as the certificate says", []QualificationElement{el(ku("all", KeyUsageBit{"keyCertSign", true}), QCNoQSCD)}, "qes", LevelQES},
+		{"assert none", []QualificationElement{el(ku("none", KeyUsageBit{"keyCertSign", true}), QCNoQSCD)}, "qes", LevelAdESQC},
+		{"QCWithQSCD lifts a software key", []QualificationElement{PolicyQualification(QCWithQSCD, "0.4.0.194112.1.0")}, "pfx", LevelQES},
+		{"QCForESeal turns a signature certificate into a seal", []QualificationElement{PolicyQualification(QCForESeal, "0.4.0.194112.1.2")}, "qes", LevelQESeal},
+	} {
+		p, err := NewProvider(ProviderInfo{Name: "TSP"}, []ServiceSpec{{Type: ServiceTypeCAQC, Name: "CA", Certificate: issuing, Changes: granted, Qualifications: c.quals}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := newSet()
+		set.add(NewList(ListOptions{Type: TypeEUGeneric, IssueDate: now, NextUpdate: now, Providers: []*Provider{p}}), &ListReport{Location: "test"})
+		if q := set.Grade(f.chains[c.chain], now); q.Level != c.want {
+			t.Errorf("%s: %s, want %s: %v", c.name, q.Level, c.want, q.Reasons)
+		}
+	}
+	// A service granted for signatures only grades a seal certificate AdES.
+	p, _ := NewProvider(ProviderInfo{Name: "TSP"}, []ServiceSpec{{Type: ServiceTypeCAQC, Name: "CA", Certificate: issuing, Changes: granted, Additional: []string{ForESignatures}}})
+	set := newSet()
+	set.add(NewList(ListOptions{Type: TypeEUGeneric, IssueDate: now, NextUpdate: now, Providers: []*Provider{p}}), &ListReport{Location: "test"})
+	if q := set.Grade(f.chains["seal"], now); q.Level != LevelAdES {
+		t.Errorf("seal under a ForeSignatures service: %s %v", q.Level, q.Reasons)
+	}
+	if q := set.Grade(f.chains["qes"], now); q.Level != LevelQES {
+		t.Errorf("signature under a ForeSignatures service: %s %v", q.Level, q.Reasons)
+	}
+}
