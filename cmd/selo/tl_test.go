@@ -359,7 +359,7 @@ func TestTLTimestampedSignature(t *testing.T) {
 	if !v.Valid || len(v.Grades) != 1 || !v.Report.Signatures[0].TimestampOK {
 		t.Fatalf("B-T signature:\n%s", r)
 	}
-	if g := v.Grades[0]; g.Level != trustlist.LevelAdESQC || !g.At.Equal(v.Report.Signatures[0].Timestamp) {
+	if g := v.Grades[0]; g.Level != trustlist.LevelAdESQC || !g.At.Equal(v.Report.Signatures[0].Timestamp) || !strings.Contains(g.Reasons[0], "timestamp proves") {
 		t.Fatalf("graded %s at %s, want AdES-QC at the timestamp's %s", g.Level, g.At, v.Report.Signatures[0].Timestamp)
 	}
 }

@@ -143,6 +143,11 @@ func (c *cli) gradeReport(report any) []*trustlist.Qualification {
 			q = &trustlist.Qualification{Level: "none", At: s.ValidatedAt, Reasons: []string{"the signature is invalid: it is no electronic signature of any level"}}
 		} else {
 			q = c.trustedLists.Grade(s.Chain, s.ValidatedAt)
+			if s.TimestampOK {
+				q.Reasons = append([]string{"graded at the time the signature timestamp proves (TSA " + s.TSA + ")"}, q.Reasons...)
+			} else {
+				q.Reasons = append([]string{"no valid signature timestamp: graded at the validation time, now"}, q.Reasons...)
+			}
 			if s.Status != cades.StatusValid {
 				q.Reasons = append(q.Reasons, "the signature is indeterminate: the level holds only once its problems are resolved")
 			}
