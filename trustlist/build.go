@@ -187,8 +187,15 @@ func NewList(o ListOptions) *List {
 	return l
 }
 
-// Marshal writes v (a *List or a *Provider) as an XML document.
+// Marshal writes v (a *List or a *Provider) as an XML document, without
+// a signature (see Sign).
 func Marshal(v any) ([]byte, error) {
+	if l, ok := v.(*List); ok && l.Signature != nil {
+		// A parsed list's old signature would not cover the new bytes.
+		unsigned := *l
+		unsigned.Signature = nil
+		v = &unsigned
+	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)

@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzParse feeds Parse and the grading of what it parsed arbitrary bytes:
-// neither may panic, and a list Parse accepts must marshal again. (The
+// neither may panic, and a list Parse accepts must marshal and parse again. (The
 // signature check is xades.Verify's, fuzzed in docsign/xades.)
 func FuzzParse(f *testing.F) {
 	// Made on the spot with P-256 keys only: every fuzz worker builds its
@@ -50,8 +50,16 @@ func FuzzParse(f *testing.F) {
 		set := newSet()
 		set.add(l, &ListReport{Location: "fuzz"})
 		set.Grade(chain, now)
-		if _, err := Marshal(l); err != nil {
+		out, err := Marshal(l)
+		if err != nil {
 			t.Fatalf("a parsed list does not marshal: %v", err)
+		}
+		again, err := Parse(out)
+		if err != nil {
+			t.Fatalf("a marshalled list does not parse: %v\n%s", err, out)
+		}
+		if again.Scheme.SequenceNumber != l.Scheme.SequenceNumber || again.Scheme.Type != l.Scheme.Type {
+			t.Fatalf("the round trip changed the scheme: %+v -> %+v", l.Scheme, again.Scheme)
 		}
 	})
 }
