@@ -18,6 +18,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/trustlist"
 )
 
 // cli holds the settings shared by every command and the parts wired from
@@ -26,6 +27,9 @@ import (
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+
+	// trustedLists are the lists verify --lotl/--tl loaded, nil otherwise.
+	trustedLists *trustlist.Set
 
 	dataDir    string
 	configPath string
@@ -125,7 +129,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
-		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand())
+		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand())
 	strictArgs(root)
 	return root
 }

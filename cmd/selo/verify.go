@@ -29,8 +29,9 @@ func (c *cli) verifyCommand() *cobra.Command {
 	var content string
 	var trust []string
 	var offline bool
+	var tlf tlVerifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify FILE.pdf|FILE.xml|FILE.p7s|FILE.p7m [--content FILE] [--trust ROOTS.pem]... [--offline] [--json]",
+		Use:   "verify FILE.pdf|FILE.xml|FILE.p7s|FILE.p7m [--content FILE] [--trust ROOTS.pem]... [--lotl FILE|URL --lotl-cert PEM] [--offline] [--json]",
 		Short: "Check PAdES, XAdES and CAdES signatures: who signed, when, level, integrity, trust and revocation",
 		Long: `Verify checks every signature in a signed PDF (PAdES) or a CAdES (CMS)
 file, detached (.p7s) or enveloping (.p7m), and reports for each: who
@@ -67,6 +68,18 @@ Trusted roots come from --trust (a PEM file, repeatable), else from the data
 directory's root CAs. A detached signature needs the signed file: --content,
 or FILE without its .p7s extension when that exists.
 
+With --lotl (an EU list of trusted lists, a file or URL, and --lotl-cert,
+the certificates that sign it) or --tl (one trusted list and --tl-cert),
+the trust anchors are the services of the trusted lists instead: each list's
+signature is checked against the certificates its pointer names, and a
+stale or badly signed list is reported and not used. Each signature is then
+graded QES / QESeal (qualified certificate, key in a QSCD), AdES-QC
+(qualified certificate, key not in a QSCD) or AdES, at the time its
+timestamp proves (else now), from the status history of the CA/QC service
+that issued the certificate and its Sie qualifiers, with the reasons. A
+signature whose CA is on no list is AdES at most. Downloaded lists are
+cached (--tl-cache) until their next update. See docs/trusted-lists.md.
+
 The status of each signature is valid, invalid (the file or the signature
 was changed) or indeterminate (intact, but trust could not be established).
 The exit status is 0 only when every signature is valid.`,
@@ -75,12 +88,18 @@ The exit status is 0 only when every signature is valid.`,
   selo verify contract.pdf.p7s
   selo verify invoice.xml.p7s --content invoice.xml --trust eu-roots.pem --trust other.pem
   selo verify report.p7m --json
-  selo verify invoice-signed.xml --trust root.pem`,
+  selo verify invoice-signed.xml --trust root.pem
+  selo verify contract-signed.pdf --lotl https://ec.europa.eu/tools/lotl/eu-lotl.xml --lotl-cert oj-lotl-signers.pem
+  selo verify contract-signed.pdf --lotl sandbox-tl/lotl.xml --lotl-cert sandbox-tl/lotl-signer.pem --json`,
 		Args: exactArgs(1, "verify needs the signed file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.loadTrustedLists(cmd.Context(), tlf, offline); err != nil {
+				return err
+			}
 			return c.verify(cmd.Context(), args[0], content, trust, offline)
 		},
 	}
+	tlf.add(cmd)
 	cmd.Flags().StringVar(&content, "content", "", "the signed file, for a detached signature (default FILE without .p7s)")
 	cmd.Flags().StringArrayVar(&trust, "trust", nil, "PEM file of trusted root certificates, repeatable (default: the data directory's root CAs)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "make no OCSP or CRL request (revocation data inside a PDF or XML signature still counts)")
@@ -154,13 +173,18 @@ func (c *cli) verify(ctx context.Context, file, contentPath string, trust []stri
 // and "report" added) or with printText, and returns errNotValid unless
 // every signature is valid.
 func (c *cli) printVerdict(fields map[string]any, valid bool, report any, printText func()) error {
+	grades := c.gradeReport(report)
 	if c.jsonOut {
 		fields["valid"], fields["report"] = valid, report
+		if c.trustedLists != nil {
+			fields["trusted_lists"], fields["qualifications"] = c.trustedLists.Lists, grades
+		}
 		if err := c.printJSON(fields); err != nil {
 			return err
 		}
 	} else {
 		printText()
+		c.printGrades(grades)
 	}
 	if !valid {
 		return errNotValid
@@ -288,6 +312,10 @@ func timeOrDash(t *time.Time) string {
 func (c *cli) trustedRoots(ctx context.Context, trustFiles []string) (*x509.CertPool, string, error) {
 	pool := x509.NewCertPool()
 	var sources []string
+	if c.trustedLists != nil {
+		pool = c.trustedLists.Roots().Clone()
+		sources = append(sources, c.trustedListsSource())
+	}
 	for _, trust := range trustFiles {
 		data, err := readLimitedFile(trust, maxTrustFileSize)
 		if err != nil {

@@ -95,6 +95,9 @@ type SignatureReport struct {
 	ChainRevocation []*CARevocation `json:"chain_revocation,omitempty"`
 	Status          string          `json:"status"`
 	Problems        []string        `json:"problems,omitempty"`
+	// Chain is the validated chain, signer first and trust anchor last,
+	// when ChainOK: what a trusted-list grading looks the issuer up by.
+	Chain []*x509.Certificate `json:"-"`
 }
 
 // CARevocation is the revocation status of one CA certificate of a
@@ -200,7 +203,7 @@ func (r *SignatureReport) Conclude(opts VerifyOptions, signer *x509.Certificate,
 	} else if chain, err = cms.VerifyChain(signer, append(certs, opts.Intermediates...), opts.Roots, at, nil); err != nil {
 		r.Problems = append(r.Problems, selo.ErrorMessage(err))
 	} else {
-		r.ChainOK = true
+		r.ChainOK, r.Chain = true, chain
 	}
 	revokedEarlier := false
 	if checker != nil && len(chain) >= 2 {
