@@ -24,6 +24,7 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/pkcs11"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
@@ -132,8 +133,12 @@ func newProvider(t *testing.T) *provider {
 
 func (p *provider) serve(t *testing.T, auth *authority.Authority) {
 	t.Helper()
+	mail, err := notify.OpenOutbox(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg, err := registration.New(registration.Config{Store: p.env.Store, Authority: auth, Keys: p.env.Keys,
-		Mailer: nopMailer{}, CodeKey: make([]byte, 32)})
+		Mailer: mail, CodeKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +151,6 @@ func (p *provider) serve(t *testing.T, auth *authority.Authority) {
 	}
 	p.reg = reg
 }
-
-type nopMailer struct{}
-
-func (nopMailer) SendEmail(context.Context, selo.Email) error { return nil }
 
 // issue issues a qualified-sign certificate for key under the current CA.
 func (p *provider) issue(t *testing.T, key crypto.Signer) *x509.Certificate {

@@ -63,7 +63,7 @@ func postgresOpener(t *testing.T) openStore {
 type abuseStack struct {
 	env     *testenv.Env
 	clock   *storetest.Clock
-	sms     *recordedSMS
+	sms     smsOutbox
 	outbox  *notify.Outbox
 	box     selo.SecretBox
 	codeKey []byte
@@ -81,7 +81,7 @@ func newAbuseStack(t *testing.T, open openStore) *abuseStack {
 	if open != nil {
 		opts.Store = open(t, clock)
 	}
-	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: &recordedSMS{}}
+	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: openSMSOutbox(t, clock)}
 	var err error
 	if st.outbox, err = notify.OpenOutbox(filepath.Join(st.env.Dir, "outbox"), clock); err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func (st *abuseStack) replica(t *testing.T) (*signing.Service, *registration.Ser
 	t.Helper()
 	svc, err := signing.New(signing.Config{
 		Store: st.env.Store.(signing.Store), Keys: st.env.Keys, Authority: st.env.Authority, Secrets: st.box,
-		CodeKey: st.codeKey, SMS: st.sms, Clock: st.clock, PublicURL: "https://sign.selo-test.eu",
+		CodeKey: st.codeKey, SMS: st.sms.Outbox, Clock: st.clock, PublicURL: "https://sign.selo-test.eu",
 		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
 	})
 	if err != nil {

@@ -26,10 +26,6 @@ import (
 	"github.com/selo-qtsp/selo/server"
 )
 
-type nopMailer struct{}
-
-func (nopMailer) SendEmail(context.Context, selo.Email) error { return nil }
-
 // updateServer is a provider that issued a certificate under testenv's
 // qualified CA, then made a new issuing CA, retired the old one and pointed
 // the profile at the new one.
@@ -64,7 +60,7 @@ func newUpdateServer(t *testing.T, limit server.RateLimit) *updateServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: nopMailer{}, CodeKey: make([]byte, 32)})
+	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: newSentMail(t), CodeKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,14 +16,11 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
-
-type updateMailer struct{}
-
-func (updateMailer) SendEmail(context.Context, selo.Email) error { return nil }
 
 // updateProvider serves a provider that issued cert (in a .pfx) under
 // testenv's qualified CA and has since moved to a new issuing CA.
@@ -59,7 +56,11 @@ func updateProvider(t *testing.T) (url string, old *x509.Certificate, pfxFile st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: updateMailer{}, CodeKey: make([]byte, 32)})
+	mail, err := notify.OpenOutbox(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: mail, CodeKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
