@@ -24,7 +24,6 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/keystore/pkcs11"
-	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
@@ -133,15 +132,7 @@ func newProvider(t *testing.T) *provider {
 
 func (p *provider) serve(t *testing.T, auth *authority.Authority) {
 	t.Helper()
-	mail, err := notify.OpenOutbox(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registration.New(registration.Config{Store: p.env.Store, Authority: auth, Keys: p.env.Keys,
-		Mailer: mail, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.RegistrationService(t, p.env.Store, auth, p.env.Keys, nil) // e-mails into an outbox
 	h := server.New(server.Config{Authority: auth, Registration: reg, Logger: slog.New(slog.DiscardHandler), PublicRateLimit: server.RateLimit{Off: true}}).Handler()
 	if p.srv == nil {
 		p.srv = httptest.NewServer(h)

@@ -63,22 +63,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	clock := storetest.NewClock(time.Now().UTC())
 	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
-	outbox, err := notify.OpenOutbox(t.TempDir(), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := notify.OpenOutbox(t.TempDir(), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{env: env, clock: clock, mail: mailbox{mail}, secret: []byte("whsec-test")}
-	svc, err := registration.New(registration.Config{Store: env.Store, Authority: env.Authority, Keys: env.Keys, Mailer: f.mail,
-		Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret,
-		Credentials: lifttest.SigningDesk(t, env.Store, env.Authority, env.Keys, outbox)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.svc = svc
+	outbox := testenv.Outbox(t, clock) // the signing desk's texts
+	f := &fixture{env: env, clock: clock, mail: mailbox{testenv.Outbox(t, clock)}, secret: []byte("whsec-test")}
+	f.svc = env.RegistrationService(t, func(c *registration.Config) {
+		c.Mailer, c.WebhookSecret = f.mail, f.secret
+		c.Credentials = lifttest.SigningDesk(t, env.Store, env.Authority, env.Keys, outbox)
+	})
 	return f
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
@@ -67,24 +66,11 @@ func newHolderServer(t *testing.T) *holderServer {
 	t.Helper()
 	env := testenv.New(t)
 	srv := httptest.NewUnstartedServer(nil)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
 	sms := openSMSOutbox(t, nil)
-	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: sms.Outbox,
-		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// On the wall clock, without the code limits (they have their own tests).
-		CodeLimit: &selo.CodeLimit{},
+	// On the wall clock, without the code limits (they have their own tests).
+	svc := env.SigningService(t, func(c *signing.Config) {
+		c.SMS, c.PublicURL = sms.Outbox, "http://"+srv.Listener.Addr().String()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc,
 		Logger: slog.New(slog.DiscardHandler)}).Handler()
 	srv.Start()

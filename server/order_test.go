@@ -62,13 +62,9 @@ func (m sentMail) subjects() string {
 // withRegistration wires a real registration desk over the test stack's store.
 func withRegistration(tb testing.TB, mail selo.Mailer, secret []byte) func(*server.Config) {
 	return func(c *server.Config) {
-		reg, err := registration.New(registration.Config{Store: c.Authority.Store(), Authority: c.Authority, Mailer: mail,
-			CodeKey: bytes.Repeat([]byte{7}, 32), WebhookSecret: secret,
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c.Registration = reg
+		c.Registration = testenv.RegistrationService(tb, c.Authority.Store(), c.Authority, nil, func(c *registration.Config) {
+			c.Mailer, c.CodeKey, c.WebhookSecret = mail, bytes.Repeat([]byte{7}, 32), secret
+		})
 	}
 }
 

@@ -3,7 +3,6 @@ package signing_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/signing"
@@ -75,35 +73,11 @@ func newFixtureOn(t *testing.T, open func(selo.Clock) selo.Store) *fixture {
 		opts.Store = open(clock)
 	}
 	env := testenv.NewWithOptions(t, opts)
-	st, ok := env.Store.(signing.Store)
-	if !ok {
-		t.Fatalf("the SQLite store does not implement signing.Store")
-	}
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	outbox, err := notify.OpenOutbox(t.TempDir(), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{env: env, clock: clock, sms: smsBox{outbox}}
-	f.svc, err = signing.New(signing.Config{
-		Store: st, Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: f.sms.Outbox,
-		Clock: clock, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
-		// Cheap argon2id: the tests are about the logic, not the cost.
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// No limit on codes sent: these tests send many on purpose; the
-		// limits have their own tests (server/limit_test.go).
-		CodeLimit: &selo.CodeLimit{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{env: env, clock: clock, sms: smsBox{testenv.Outbox(t, clock)}}
+	// testenv's signing service: cheap argon2id, and no limit on codes sent
+	// (these tests send many on purpose; the limits have their own tests,
+	// server/limit_test.go).
+	f.svc = env.SigningService(t, func(c *signing.Config) { c.SMS = f.sms.Outbox })
 	return f
 }
 

@@ -16,9 +16,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
 
@@ -56,14 +54,7 @@ func updateProvider(t *testing.T) (url string, old *x509.Certificate, pfxFile st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	mail, err := notify.OpenOutbox(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: mail, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.RegistrationService(t, env.Store, auth, env.Keys, nil) // e-mails into an outbox
 	srv := httptest.NewServer(server.New(server.Config{Authority: auth, Registration: reg, Logger: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, old, pfxFile
