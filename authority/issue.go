@@ -323,7 +323,7 @@ func (a *Authority) dropKey(ctx context.Context, keyID string) {
 		return
 	}
 	if err := a.keys.DeleteKey(ctx, keyID); err != nil {
-		a.log.Error("delete unused holder key", "key", keyID, "err", err)
+		a.log.Error("delete unused key", "key", keyID, "err", err)
 	}
 }
 

@@ -132,11 +132,7 @@ func newProvider(t *testing.T) *provider {
 
 func (p *provider) serve(t *testing.T, auth *authority.Authority) {
 	t.Helper()
-	reg, err := registration.New(registration.Config{Store: p.env.Store, Authority: auth, Keys: p.env.Keys,
-		Mailer: nopMailer{}, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.RegistrationService(t, p.env.Store, auth, p.env.Keys, nil) // e-mails into an outbox
 	h := server.New(server.Config{Authority: auth, Registration: reg, Logger: slog.New(slog.DiscardHandler), PublicRateLimit: server.RateLimit{Off: true}}).Handler()
 	if p.srv == nil {
 		p.srv = httptest.NewServer(h)
@@ -146,10 +142,6 @@ func (p *provider) serve(t *testing.T, auth *authority.Authority) {
 	}
 	p.reg = reg
 }
-
-type nopMailer struct{}
-
-func (nopMailer) SendEmail(context.Context, selo.Email) error { return nil }
 
 // issue issues a qualified-sign certificate for key under the current CA.
 func (p *provider) issue(t *testing.T, key crypto.Signer) *x509.Certificate {

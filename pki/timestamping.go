@@ -14,6 +14,10 @@ import (
 //go:embed profiles/service/timestamping.yaml
 var timestampingProfile []byte
 
+// TimestampingProfileName is the name of TimestampingProfile, recorded with
+// every TSA certificate in the store.
+const TimestampingProfileName = "timestamping"
+
 // TimestampingProfile returns the profile of a TSA's time-stamping unit
 // certificate. It is not among BuiltinProfiles: nobody orders one.
 func TimestampingProfile() *Profile {

@@ -40,6 +40,9 @@ func TestIssueTimestamping(t *testing.T) {
 	if _, ok := pki.BuiltinProfiles()["timestamping"]; ok {
 		t.Fatal("the timestamping profile is orderable")
 	}
+	if name := pki.TimestampingProfile().Name; name != pki.TimestampingProfileName {
+		t.Fatalf("the timestamping profile is named %q, not %q as stored TSA certificates say", name, pki.TimestampingProfileName)
+	}
 	// A profile with another EKU is refused.
 	other := pki.BuiltinProfiles()["advanced-invoice"]
 	if _, err := h.Issuing.Issuer.IssueTimestamping(other, pkitest.Request("advanced-invoice", key.Public()), mustSerial(t), pkitest.Now, h.Linter); selo.ErrorCode(err) != selo.EINVALID {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,31 +23,27 @@ import (
 	"github.com/selo-qtsp/selo/store/storetest"
 )
 
-// mailbox is an in-memory selo.Mailer that records what it sends.
-type mailbox struct {
-	mu   sync.Mutex
-	sent []selo.Email
-	fail bool
-}
+// mailbox is the desk's mailer in these tests: the real local outbox, read
+// back as the holder reads the e-mails.
+type mailbox struct{ *notify.Outbox }
 
-func (m *mailbox) SendEmail(_ context.Context, e selo.Email) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return fmt.Errorf("smtp down")
+// sent returns the e-mails sent, oldest first.
+func (m mailbox) sent(t *testing.T) []selo.OutboxMessage {
+	t.Helper()
+	ms, err := m.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelEmail})
+	if err != nil {
+		t.Fatal(err)
 	}
-	m.sent = append(m.sent, e)
-	return nil
+	return ms
 }
 
 // last returns the first match of re in the newest e-mail whose subject matches subject.
-func (m *mailbox) last(t *testing.T, subject, re string) string {
+func (m mailbox) last(t *testing.T, subject, re string) string {
 	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.sent) - 1; i >= 0; i-- {
-		if regexp.MustCompile(subject).MatchString(m.sent[i].Subject) {
-			if g := regexp.MustCompile(re).FindStringSubmatch(m.sent[i].Body); g != nil {
+	sent := m.sent(t)
+	for i := len(sent) - 1; i >= 0; i-- {
+		if regexp.MustCompile(subject).MatchString(sent[i].Subject) {
+			if g := regexp.MustCompile(re).FindStringSubmatch(sent[i].Body); g != nil {
 				return g[1]
 			}
 		}
@@ -57,35 +52,23 @@ func (m *mailbox) last(t *testing.T, subject, re string) string {
 	return ""
 }
 
-func (m *mailbox) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sent)
-}
-
 type fixture struct {
 	svc    *registration.Service
 	env    *testenv.Env
 	clock  *storetest.Clock
-	mail   *mailbox
+	mail   mailbox
 	secret []byte
 }
 
 func newFixture(t *testing.T) *fixture {
 	clock := storetest.NewClock(time.Now().UTC())
 	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
-	f := &fixture{env: env, clock: clock, mail: &mailbox{}, secret: []byte("whsec-test")}
-	outbox, err := notify.OpenOutbox(t.TempDir(), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := registration.New(registration.Config{Store: env.Store, Authority: env.Authority, Keys: env.Keys, Mailer: f.mail,
-		Clock: clock, CodeKey: make([]byte, 32), WebhookSecret: f.secret,
-		Credentials: lifttest.SigningDesk(t, env.Store, env.Authority, env.Keys, outbox)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.svc = svc
+	outbox := testenv.Outbox(t, clock) // the signing desk's texts
+	f := &fixture{env: env, clock: clock, mail: mailbox{testenv.Outbox(t, clock)}, secret: []byte("whsec-test")}
+	f.svc = env.RegistrationService(t, func(c *registration.Config) {
+		c.Mailer, c.WebhookSecret = f.mail, f.secret
+		c.Credentials = lifttest.SigningDesk(t, env.Store, env.Authority, env.Keys, outbox)
+	})
 	return f
 }
 

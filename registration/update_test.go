@@ -82,11 +82,9 @@ func newUpdateFixture(t *testing.T, keyKind string) *updateFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	svc, err := registration.New(registration.Config{Store: f.env.Store, Authority: auth, Keys: f.env.Keys, Mailer: f.mail,
-		Clock: f.clock, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := testenv.RegistrationService(t, f.env.Store, auth, f.env.Keys, func(c *registration.Config) {
+		c.Mailer, c.Clock = f.mail, f.clock
+	})
 	return &updateFixture{fixture: f, svc: svc, auth: auth, cert: cert, key: key}
 }
 

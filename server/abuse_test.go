@@ -63,7 +63,7 @@ func postgresOpener(t *testing.T) openStore {
 type abuseStack struct {
 	env     *testenv.Env
 	clock   *storetest.Clock
-	sms     *recordedSMS
+	sms     smsOutbox
 	outbox  *notify.Outbox
 	box     selo.SecretBox
 	codeKey []byte
@@ -81,7 +81,7 @@ func newAbuseStack(t *testing.T, open openStore) *abuseStack {
 	if open != nil {
 		opts.Store = open(t, clock)
 	}
-	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: &recordedSMS{}}
+	st := &abuseStack{env: testenv.NewWithOptions(t, opts), clock: clock, sms: openSMSOutbox(t, clock)}
 	var err error
 	if st.outbox, err = notify.OpenOutbox(filepath.Join(st.env.Dir, "outbox"), clock); err != nil {
 		t.Fatal(err)
@@ -102,19 +102,14 @@ func newAbuseStack(t *testing.T, open openStore) *abuseStack {
 // of a deployment does.
 func (st *abuseStack) replica(t *testing.T) (*signing.Service, *registration.Service, *httptest.Server) {
 	t.Helper()
-	svc, err := signing.New(signing.Config{
-		Store: st.env.Store.(signing.Store), Keys: st.env.Keys, Authority: st.env.Authority, Secrets: st.box,
-		CodeKey: st.codeKey, SMS: st.sms, Clock: st.clock, PublicURL: "https://sign.selo-test.eu",
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+	// The replicas share the secret box and code keys, and keep the
+	// production code limits: they are what these tests attack.
+	svc := st.env.SigningService(t, func(c *signing.Config) {
+		c.Secrets, c.CodeKey, c.SMS, c.CodeLimit = st.box, st.codeKey, st.sms.Outbox, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registration.New(registration.Config{Store: st.env.Store, Authority: st.env.Authority, Keys: st.env.Keys,
-		Mailer: st.outbox, Clock: st.clock, CodeKey: st.regKey, WebhookSecret: webhookSecret, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := st.env.RegistrationService(t, func(c *registration.Config) {
+		c.Mailer, c.CodeKey, c.WebhookSecret = st.outbox, st.regKey, webhookSecret
+	})
 	srv := httptest.NewServer(server.New(server.Config{Authority: st.env.Authority, Signing: svc, Registration: reg,
 		Logger: slog.New(slog.DiscardHandler), Now: st.clock.Now, PublicRateLimit: server.RateLimit{Off: true}}).Handler())
 	t.Cleanup(srv.Close)

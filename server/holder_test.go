@@ -20,7 +20,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
@@ -31,39 +31,46 @@ type holderServer struct {
 	env *testenv.Env
 	svc *signing.Service
 	srv *httptest.Server
-	sms *recordedSMS
+	sms smsOutbox
 }
 
-// recordedSMS keeps the texts sent: the edge of the system.
-type recordedSMS struct{ texts []string }
+// smsOutbox is the SMS gateway of these tests: the real local outbox, read
+// back as the holder reads the phone.
+type smsOutbox struct{ *notify.Outbox }
 
-func (r *recordedSMS) SendSMS(_ context.Context, _, text string) error {
-	r.texts = append(r.texts, text)
-	return nil
+// openSMSOutbox opens an outbox in a new temporary directory.
+func openSMSOutbox(t *testing.T, clock selo.Clock) smsOutbox {
+	t.Helper()
+	o, err := notify.OpenOutbox(t.TempDir(), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return smsOutbox{o}
+}
+
+// texts returns the bodies of the text messages sent, oldest first.
+func (o smsOutbox) texts(t *testing.T) []string {
+	t.Helper()
+	ms, err := o.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelSMS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, len(ms))
+	for i, m := range ms {
+		texts[i] = m.Body
+	}
+	return texts
 }
 
 func newHolderServer(t *testing.T) *holderServer {
 	t.Helper()
 	env := testenv.New(t)
 	srv := httptest.NewUnstartedServer(nil)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	sms := &recordedSMS{}
-	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: sms,
-		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// On the wall clock, without the code limits (they have their own tests).
-		CodeLimit: &selo.CodeLimit{},
+	sms := openSMSOutbox(t, nil)
+	// On the wall clock, without the code limits (they have their own tests).
+	svc := env.SigningService(t, func(c *signing.Config) {
+		c.SMS, c.PublicURL = sms.Outbox, "http://"+srv.Listener.Addr().String()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc,
 		Logger: slog.New(slog.DiscardHandler)}).Handler()
 	srv.Start()
@@ -309,7 +316,7 @@ func TestHolderAPIIsolation(t *testing.T) {
 		t.Fatalf("A's authorizers: %+v", zs)
 	}
 	// A confirms with the texted code and gets the set-up once.
-	code := lastDigits(t, h.sms.texts)
+	code := lastDigits(t, h.sms.texts(t))
 	var setup server.AuthorizerSetupResponse
 	if st := h.call(t, "POST", "/api/v1/account/authorizers/"+z.ID+"/confirm", tokenA, server.CodeRequest{Code: code}, &setup); st != 200 || setup.URI == "" || len(setup.Authorizer.Authorizations) != 1 {
 		t.Fatalf("confirm authorizer: %d %+v", st, setup)
@@ -327,7 +334,7 @@ func (h *holderServer) factorCode(t *testing.T, token string) string {
 
 		t.Fatalf("factor code: %d", st)
 	}
-	return lastDigits(t, h.sms.texts)
+	return lastDigits(t, h.sms.texts(t))
 }
 
 func lastDigits(t *testing.T, texts []string) string {

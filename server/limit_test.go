@@ -82,8 +82,8 @@ func TestSendOTPRateLimited(t *testing.T) {
 		for i := 0; i < 30; i++ {
 			wantLimited(t, sendOTP(i%2, ids[0]), "access_denied", 30*time.Second)
 		}
-		if len(st.sms.texts) != 1 {
-			t.Fatalf("%d texts sent, want 1", len(st.sms.texts))
+		if len(st.sms.texts(t)) != 1 {
+			t.Fatalf("%d texts sent, want 1", len(st.sms.texts(t)))
 		}
 		if n := st.audited(t, "approval.send", selo.OutcomeFailure, "too_many_requests", ids[0]); n != 30 {
 			t.Fatalf("%d refusals audited, want 30", n)
@@ -106,8 +106,8 @@ func TestSendOTPRateLimited(t *testing.T) {
 			st.clock.Add(30 * time.Second)
 		}
 		wantLimited(t, sendOTP(0, ids[2]), "access_denied", t0.Add(time.Hour).Sub(st.clock.Now()))
-		if len(st.sms.texts) != 10 {
-			t.Fatalf("%d texts sent, want 10", len(st.sms.texts))
+		if len(st.sms.texts(t)) != 10 {
+			t.Fatalf("%d texts sent, want 10", len(st.sms.texts(t)))
 		}
 	})
 }
@@ -202,14 +202,14 @@ func TestFactorCodeRateLimited(t *testing.T) {
 		factorCode := func() answer {
 			return send(t, st.srv, "POST", "/api/v1/account/factor-code", nil, "Authorization", "Bearer "+tok.AccessToken)
 		}
-		before := len(st.sms.texts)
+		before := len(st.sms.texts(t))
 		if r := factorCode(); r.status != http.StatusAccepted {
 			t.Fatalf("first factor code: %d %s", r.status, r.body)
 		}
 		for i := 0; i < 30; i++ {
 			wantLimited(t, factorCode(), "too_many_requests", 30*time.Second)
 		}
-		if n := len(st.sms.texts) - before; n != 1 {
+		if n := len(st.sms.texts(t)) - before; n != 1 {
 			t.Fatalf("%d factor codes texted, want 1", n)
 		}
 		if n := st.audited(t, "approval.send", selo.OutcomeFailure, "too_many_requests", "account/"+a.ID); n != 30 {
@@ -225,7 +225,7 @@ func TestFactorCodeRateLimited(t *testing.T) {
 		if r := factorCode(); r.status != http.StatusTooManyRequests {
 			t.Fatalf("sixth factor code in an hour: %d %s, want 429", r.status, r.body)
 		}
-		if n := len(st.sms.texts) - before; n != 5 {
+		if n := len(st.sms.texts(t)) - before; n != 5 {
 			t.Fatalf("%d factor codes texted in an hour, want 5", n)
 		}
 	})

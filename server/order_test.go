@@ -14,13 +14,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/lift/lifttest"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
@@ -32,24 +32,28 @@ var webhookSecret = []byte("whsec-test-secret-0123456789abcdef")
 var anaCard = lifttest.IDCard(selo.Holder{GivenNames: "Ana Maria", Surname: "Silva",
 	BirthDate: time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC)}, lifttest.CardNumber, lifttest.Expiry())
 
-// sentMail records the e-mails the registration desk sends.
-type sentMail struct {
-	mu   sync.Mutex
-	sent []selo.Email
+// sentMail is the registration desk's mailer in these tests: the real
+// local outbox, read back for the subjects it holds.
+type sentMail struct{ *notify.Outbox }
+
+// newSentMail opens a mail outbox in a new temporary directory.
+func newSentMail(tb testing.TB) sentMail {
+	tb.Helper()
+	o, err := notify.OpenOutbox(tb.TempDir(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sentMail{o}
 }
 
-func (m *sentMail) SendEmail(_ context.Context, e selo.Email) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, e)
-	return nil
-}
-
-func (m *sentMail) subjects() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// subjects returns the subjects of the e-mails sent, one a line, oldest first.
+func (m sentMail) subjects() string {
+	ms, err := m.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelEmail})
+	if err != nil {
+		return "cannot list the outbox: " + err.Error()
+	}
 	var s []string
-	for _, e := range m.sent {
+	for _, e := range ms {
 		s = append(s, e.Subject)
 	}
 	return strings.Join(s, "\n")
@@ -58,19 +62,15 @@ func (m *sentMail) subjects() string {
 // withRegistration wires a real registration desk over the test stack's store.
 func withRegistration(tb testing.TB, mail selo.Mailer, secret []byte) func(*server.Config) {
 	return func(c *server.Config) {
-		reg, err := registration.New(registration.Config{Store: c.Authority.Store(), Authority: c.Authority, Mailer: mail,
-			CodeKey: bytes.Repeat([]byte{7}, 32), WebhookSecret: secret,
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c.Registration = reg
+		c.Registration = testenv.RegistrationService(tb, c.Authority.Store(), c.Authority, nil, func(c *registration.Config) {
+			c.Mailer, c.CodeKey, c.WebhookSecret = mail, bytes.Repeat([]byte{7}, 32), secret
+		})
 	}
 }
 
-func newOrderServer(t *testing.T, configure ...func(*server.Config)) (*testServer, *sentMail) {
+func newOrderServer(t *testing.T, configure ...func(*server.Config)) (*testServer, sentMail) {
 	t.Helper()
-	mail := &sentMail{}
+	mail := newSentMail(t)
 	return newTestServer(t, append([]func(*server.Config){withRegistration(t, mail, webhookSecret)}, configure...)...), mail
 }
 
@@ -637,7 +637,7 @@ func TestPaymentWebhook(t *testing.T) {
 }
 
 func TestPaymentWebhookNotConfigured(t *testing.T) {
-	mail := &sentMail{}
+	mail := newSentMail(t)
 	ts := newTestServer(t, withRegistration(t, mail, nil))
 	event := paymentEvent("evt_1", "SO-2026-X")
 	resp, body := ts.webhook(t, event, signWebhook(nil, event, time.Now()))
@@ -658,7 +658,7 @@ func TestOrderRoutesNeedRegistration(t *testing.T) {
 func fuzzHandler(f *testing.F) (http.Handler, string) {
 	env := testenv.New(f)
 	cfg := server.Config{Authority: env.Authority, Logger: slog.New(slog.DiscardHandler), PublicRateLimit: server.RateLimit{Off: true}}
-	withRegistration(f, &sentMail{}, webhookSecret)(&cfg)
+	withRegistration(f, newSentMail(f), webhookSecret)(&cfg)
 	return server.New(cfg).Handler(), env.APIKey
 }
 

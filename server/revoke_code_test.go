@@ -126,7 +126,7 @@ func TestRevokeFromAccount(t *testing.T) {
 		if r := call(tok.AccessToken, path+"/code", nil); r.status != http.StatusNoContent {
 			t.Fatalf("revocation code: %d %s", r.status, r.body)
 		}
-		code := smsCode(t, st.sms.texts)
+		code := smsCode(t, st.sms.texts(t))
 		if r := call(tok.AccessToken, path, server.AccountRevokeRequest{Password: "wrong password!!", OTP: code, Reason: "keyCompromise"}); r.status != 401 {
 			t.Fatalf("wrong password: %d %s", r.status, r.body)
 		}
@@ -141,7 +141,7 @@ func TestRevokeFromAccount(t *testing.T) {
 		if r := call(tok.AccessToken, path+"/code", nil); r.status != http.StatusNoContent {
 			t.Fatalf("second revocation code: %d %s", r.status, r.body)
 		}
-		code = smsCode(t, st.sms.texts)
+		code = smsCode(t, st.sms.texts(t))
 		r := call(tok.AccessToken, path, server.AccountRevokeRequest{Password: "correct horse battery", OTP: code, Reason: "keyCompromise"})
 		if r.status != http.StatusCreated {
 			t.Fatalf("revoke from the account: %d %s", r.status, r.body)

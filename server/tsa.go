@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // tsaRoutes mounts the RFC 3161 time-stamp authority at POST /tsa when one
@@ -25,22 +25,22 @@ func (s *Server) tsaRoutes(mux *http.ServeMux) {
 // failure reason (RFC 3161 3.4); only HTTP-level mistakes get JSON errors.
 func (s *Server) handleTimestamp(w http.ResponseWriter, r *http.Request) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != tsa.ContentTypeQuery {
-		s.writeError(w, r, selo.Errorf(EUNSUPPORTEDMEDIA, "the body must be a DER TimeStampReq sent as Content-Type: %s", tsa.ContentTypeQuery))
+	if err != nil || mt != timestamp.ContentTypeQuery {
+		s.writeError(w, r, selo.Errorf(EUNSUPPORTEDMEDIA, "the body must be a DER TimeStampReq sent as Content-Type: %s", timestamp.ContentTypeQuery))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tsa.MaxRequestSize))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, timestamp.MaxRequestSize))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.writeError(w, r, selo.Errorf(selo.ETOOLARGE, "a TimeStampReq is at most %d bytes", tsa.MaxRequestSize))
+			s.writeError(w, r, selo.Errorf(selo.ETOOLARGE, "a TimeStampReq is at most %d bytes", timestamp.MaxRequestSize))
 			return
 		}
 		s.writeError(w, r, selo.Errorf(selo.EINVALID, "could not read the request body"))
 		return
 	}
 	resp, _ := s.tsa.Respond(r.Context(), body)
-	w.Header().Set("Content-Type", tsa.ContentTypeReply)
+	w.Header().Set("Content-Type", timestamp.ContentTypeReply)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(resp)
 }

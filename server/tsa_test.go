@@ -13,8 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 )
@@ -29,8 +31,7 @@ func newTSAServer(t *testing.T, limit server.RateLimit) *tsaServer {
 	t.Helper()
 	env := testenv.New(t)
 	ctx := context.Background()
-	p := &tsa.Provisioner{Store: env.Store, Keys: env.Keys, Linter: env.Linter}
-	rec, err := p.Issue(ctx, tsa.IssueOptions{CAID: testenv.QualifiedID, URLs: env.Authority.URLs(testenv.QualifiedID), Actor: "test"})
+	rec, err := env.Authority.IssueTimestamping(ctx, "test", authority.TimestampingRequest{CAID: testenv.QualifiedID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +75,8 @@ func TestTSAWithOpenSSL(t *testing.T) {
 		t.Fatalf("openssl ts -query: %v\n%s", err, out)
 	}
 	q, _ := os.ReadFile(query)
-	resp, body := post(t, ts.url+"/tsa", tsa.ContentTypeQuery, q)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != tsa.ContentTypeReply {
+	resp, body := post(t, ts.url+"/tsa", timestamp.ContentTypeQuery, q)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != timestamp.ContentTypeReply {
 		t.Fatalf("status %d, type %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	tsr := filepath.Join(dir, "r.tsr")
@@ -88,9 +89,9 @@ func TestTSAWithOpenSSL(t *testing.T) {
 		t.Fatalf("openssl ts -verify: %v\n%s", err, out)
 	}
 	// A request the TSA refuses is still a TimeStampResp, with the reason.
-	resp, body = post(t, ts.url+"/tsa", tsa.ContentTypeQuery, []byte("garbage"))
-	r, err := tsa.ParseResponse(body)
-	if resp.StatusCode != http.StatusOK || err != nil || r.Status != tsa.StatusRejection || r.Fail != tsa.FailBadDataFormat {
+	resp, body = post(t, ts.url+"/tsa", timestamp.ContentTypeQuery, []byte("garbage"))
+	r, err := timestamp.ParseResponse(body)
+	if resp.StatusCode != http.StatusOK || err != nil || r.Status != timestamp.StatusRejection || r.Fail != timestamp.FailBadDataFormat {
 		t.Fatalf("garbage: status %d, %+v, %v", resp.StatusCode, r, err)
 	}
 }
@@ -100,7 +101,7 @@ func TestTSAHTTPErrors(t *testing.T) {
 	if resp, body := post(t, ts.url+"/tsa", "application/json", []byte("{}")); resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("wrong type: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := post(t, ts.url+"/tsa", tsa.ContentTypeQuery, make([]byte, tsa.MaxRequestSize+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
+	if resp, body := post(t, ts.url+"/tsa", timestamp.ContentTypeQuery, make([]byte, timestamp.MaxRequestSize+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("too large: %d %s", resp.StatusCode, body)
 	}
 	resp, err := http.Get(ts.url + "/tsa")
@@ -112,14 +113,14 @@ func TestTSAHTTPErrors(t *testing.T) {
 		t.Fatalf("GET: %d", resp.StatusCode)
 	}
 	// The burst is spent: the next request is refused with 429.
-	if resp, body := post(t, ts.url+"/tsa", tsa.ContentTypeQuery, []byte{0x30, 0}); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, body := post(t, ts.url+"/tsa", timestamp.ContentTypeQuery, []byte{0x30, 0}); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("after burst: %d %s", resp.StatusCode, body)
 	}
 }
 
 func TestTSAOffWhenNotConfigured(t *testing.T) {
 	ts := newTestServer(t)
-	resp, _ := ts.do(t, http.MethodPost, "/tsa", bytes.NewReader([]byte{0x30, 0}), "Content-Type", tsa.ContentTypeQuery)
+	resp, _ := ts.do(t, http.MethodPost, "/tsa", bytes.NewReader([]byte{0x30, 0}), "Content-Type", timestamp.ContentTypeQuery)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("status %d, want 404", resp.StatusCode)
 	}

@@ -22,13 +22,8 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
-
-type nopMailer struct{}
-
-func (nopMailer) SendEmail(context.Context, selo.Email) error { return nil }
 
 // updateServer is a provider that issued a certificate under testenv's
 // qualified CA, then made a new issuing CA, retired the old one and pointed
@@ -64,10 +59,7 @@ func newUpdateServer(t *testing.T, limit server.RateLimit) *updateServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: nopMailer{}, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.RegistrationService(t, env.Store, auth, env.Keys, nil)
 	srv := httptest.NewServer(server.New(server.Config{Authority: auth, Registration: reg, PublicRateLimit: limit,
 		Logger: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)

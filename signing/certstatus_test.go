@@ -20,16 +20,12 @@ func TestNoApprovalForARevokedCertificate(t *testing.T) {
 		Reason: selo.ReasonKeyCompromise}); err != nil {
 		t.Fatal(err)
 	}
-	f.sms.mu.Lock()
-	before := len(f.sms.sent)
-	f.sms.mu.Unlock()
+	before := len(f.sms.texts(t, ""))
 	err := f.svc.SendOTP(ctx, a.ID, c.Credential.ID)
 	if selo.ErrorCode(err) != selo.EFORBIDDEN || !strings.Contains(selo.ErrorMessage(err), "revoked") {
 		t.Fatalf("SendOTP for a revoked certificate: %v, want EFORBIDDEN naming the revocation", err)
 	}
-	f.sms.mu.Lock()
-	after := len(f.sms.sent)
-	f.sms.mu.Unlock()
+	after := len(f.sms.texts(t, ""))
 	if after != before {
 		t.Fatal("an SMS code was sent for a credential whose certificate is revoked")
 	}

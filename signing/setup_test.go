@@ -3,44 +3,40 @@ package signing_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/signing"
 	"github.com/selo-qtsp/selo/store/storetest"
 )
 
-// smsBox records the texts the service sends: the edge of the system.
-type smsBox struct {
-	mu   sync.Mutex
-	sent []struct{ to, text string }
-}
+// smsBox is the SMS gateway of these tests: the real local outbox, with
+// readers for what the service texted.
+type smsBox struct{ *notify.Outbox }
 
-func (b *smsBox) SendSMS(_ context.Context, to, text string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.sent = append(b.sent, struct{ to, text string }{to, text})
-	return nil
+// texts returns the text messages sent to the number ("" for every number),
+// oldest first.
+func (b smsBox) texts(t testing.TB, to string) []selo.OutboxMessage {
+	t.Helper()
+	ms, err := b.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelSMS, To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
 
 // lastCode returns the digits of the last text sent to the number.
-func (b *smsBox) lastCode(t testing.TB, to string) string {
+func (b smsBox) lastCode(t testing.TB, to string) string {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := len(b.sent) - 1; i >= 0; i-- {
-		if b.sent[i].to != to {
-			continue
-		}
-		for _, f := range strings.Fields(b.sent[i].text) {
+	sent := b.texts(t, to)
+	for i := len(sent) - 1; i >= 0; i-- {
+		for _, f := range strings.Fields(sent[i].Body) {
 			f = strings.TrimRight(f, ".,")
 			if len(f) >= 6 && len(f) <= 8 && strings.Trim(f, "0123456789") == "" {
 				return f
@@ -52,12 +48,12 @@ func (b *smsBox) lastCode(t testing.TB, to string) string {
 }
 
 // fixture is a signing service over testenv's real stack (SQLite, soft key
-// store, authority with a CA hierarchy), a fake clock and a recording SMS box.
+// store, authority with a CA hierarchy), a fake clock and the outbox as SMS gateway.
 type fixture struct {
 	env   *testenv.Env
 	svc   *signing.Service
 	clock *storetest.Clock
-	sms   *smsBox
+	sms   smsBox
 }
 
 const password = "correct horse battery"
@@ -77,31 +73,11 @@ func newFixtureOn(t *testing.T, open func(selo.Clock) selo.Store) *fixture {
 		opts.Store = open(clock)
 	}
 	env := testenv.NewWithOptions(t, opts)
-	st, ok := env.Store.(signing.Store)
-	if !ok {
-		t.Fatalf("the SQLite store does not implement signing.Store")
-	}
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	f := &fixture{env: env, clock: clock, sms: &smsBox{}}
-	f.svc, err = signing.New(signing.Config{
-		Store: st, Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: f.sms,
-		Clock: clock, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
-		// Cheap argon2id: the tests are about the logic, not the cost.
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// No limit on codes sent: these tests send many on purpose; the
-		// limits have their own tests (server/limit_test.go).
-		CodeLimit: &selo.CodeLimit{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{env: env, clock: clock, sms: smsBox{testenv.Outbox(t, clock)}}
+	// testenv's signing service: cheap argon2id, and no limit on codes sent
+	// (these tests send many on purpose; the limits have their own tests,
+	// server/limit_test.go).
+	f.svc = env.SigningService(t, func(c *signing.Config) { c.SMS = f.sms.Outbox })
 	return f
 }
 

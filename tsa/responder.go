@@ -1,3 +1,9 @@
+// Package tsa is Selo's RFC 3161 time-stamp authority: it answers
+// TimeStampReq with a TimeStampResp whose token is signed by a dedicated TSA
+// certificate (id-kp-timeStamping, critical), issued through the authority
+// (authority.IssueTimestamping). The protocol itself, which document signing
+// uses too, is pki/timestamp; this package imports no docsign package
+// (TestImportRules).
 package tsa
 
 import (
@@ -17,7 +23,8 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki/cms"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // DefaultAccuracy is the accuracy a token states when Config leaves it zero:
@@ -56,15 +63,12 @@ type Responder struct {
 	log *slog.Logger
 }
 
-// oidExtKeyUsage is id-ce-extKeyUsage.
-var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
-
 // NewResponder checks the TSA certificate and key and returns a Responder.
 func NewResponder(cfg Config) (*Responder, error) {
 	if cfg.Certificate == nil || cfg.Signer == nil {
 		return nil, selo.Errorf(selo.EINVALID, "the TSA certificate and key are required")
 	}
-	if err := CheckCertificate(cfg.Certificate); err != nil {
+	if err := timestamp.CheckCertificate(cfg.Certificate); err != nil {
 		return nil, err
 	}
 	pub, ok := cfg.Signer.Public().(interface{ Equal(crypto.PublicKey) bool })
@@ -91,68 +95,54 @@ func NewResponder(cfg Config) (*Responder, error) {
 	return r, nil
 }
 
-// CheckCertificate checks what RFC 3161 2.3 demands of a TSA certificate:
-// one extended key usage, id-kp-timeStamping, in a critical extension, and
-// a key usage (when present) that allows digitalSignature or nonRepudiation.
-func CheckCertificate(c *x509.Certificate) error {
-	critical := false
-	for _, e := range c.Extensions {
-		if e.Id.Equal(oidExtKeyUsage) {
-			critical = e.Critical
-		}
-	}
-	if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageTimeStamping || len(c.UnknownExtKeyUsage) != 0 || !critical {
-		return selo.Errorf(selo.EINVALID, "certificate %q is not a TSA certificate: its only extended key usage must be timeStamping, marked critical", c.Subject.CommonName)
-	}
-	if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return selo.Errorf(selo.EINVALID, "certificate %q does not allow digital signatures", c.Subject.CommonName)
-	}
-	return nil
-}
-
 // Certificate returns the TSA certificate.
 func (r *Responder) Certificate() *x509.Certificate { return r.cfg.Certificate }
 
 // Respond answers a DER TimeStampReq with a DER TimeStampResp. It always
 // answers: a request it cannot serve gets a rejection with the failure
 // reason, and trouble on this side gets systemFailure (details logged).
-func (r *Responder) Respond(ctx context.Context, der []byte) ([]byte, Status) {
-	req, err := ParseRequest(der)
+func (r *Responder) Respond(ctx context.Context, der []byte) ([]byte, timestamp.Status) {
+	req, err := timestamp.ParseRequest(der)
 	if err != nil {
-		re, ok := err.(*RequestError)
+		re, ok := err.(*timestamp.RequestError)
 		if !ok {
-			re = refuse(FailBadDataFormat, "malformed request")
+			re = refuse(timestamp.FailBadDataFormat, "malformed request")
 		}
 		return r.reject(re)
 	}
 	if req.Policy != nil && !req.Policy.Equal(r.cfg.Policy) {
-		return r.reject(refuse(FailUnacceptedPolicy, "this TSA serves policy %s only", r.cfg.Policy))
+		return r.reject(refuse(timestamp.FailUnacceptedPolicy, "this TSA serves policy %s only", r.cfg.Policy))
 	}
 	if req.Extensions {
-		return r.reject(refuse(FailUnacceptedExtension, "this TSA supports no request extensions"))
+		return r.reject(refuse(timestamp.FailUnacceptedExtension, "this TSA supports no request extensions"))
 	}
 	token, info, err := r.issue(ctx, req)
 	if err != nil {
 		r.log.Error("timestamp failed", "err", err)
-		return r.reject(refuse(FailSystemFailure, "the TSA could not sign; try again later"))
+		return r.reject(refuse(timestamp.FailSystemFailure, "the TSA could not sign; try again later"))
 	}
-	resp, err := marshalResponse(StatusGranted, nil, "", token)
+	resp, err := timestamp.MarshalResponse(timestamp.StatusGranted, nil, "", token)
 	if err != nil {
 		r.log.Error("encode timestamp response", "err", err)
-		return r.reject(refuse(FailSystemFailure, "the TSA could not answer"))
+		return r.reject(refuse(timestamp.FailSystemFailure, "the TSA could not answer"))
 	}
 	r.log.Debug("timestamp granted", "serial", info.SerialNumber.Text(16), "hash", req.Hash.String())
-	return resp, StatusGranted
+	return resp, timestamp.StatusGranted
 }
 
-func (r *Responder) reject(re *RequestError) ([]byte, Status) {
+// refuse is the rejection of a request, with the failure RFC 3161 names.
+func refuse(f timestamp.FailureInfo, format string, args ...any) *timestamp.RequestError {
+	return &timestamp.RequestError{Fail: f, Message: fmt.Sprintf(format, args...)}
+}
+
+func (r *Responder) reject(re *timestamp.RequestError) ([]byte, timestamp.Status) {
 	f := re.Fail
-	resp, err := marshalResponse(StatusRejection, &f, re.Message, nil)
+	resp, err := timestamp.MarshalResponse(timestamp.StatusRejection, &f, re.Message, nil)
 	if err != nil {
 		// The encoder cannot fail on these inputs; answer the bare status.
-		resp, _ = marshalResponse(StatusRejection, nil, "", nil)
+		resp, _ = timestamp.MarshalResponse(timestamp.StatusRejection, nil, "", nil)
 	}
-	return resp, StatusRejection
+	return resp, timestamp.StatusRejection
 }
 
 // serialBits is the size of token serial numbers: 128 bits of which 126
@@ -172,7 +162,7 @@ func randomSerial() (*big.Int, error) {
 }
 
 // issue makes the token for a parsed request.
-func (r *Responder) issue(ctx context.Context, req *Request) ([]byte, *Info, error) {
+func (r *Responder) issue(ctx context.Context, req *timestamp.Request) ([]byte, *timestamp.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -185,11 +175,11 @@ func (r *Responder) issue(ctx context.Context, req *Request) ([]byte, *Info, err
 	if err != nil {
 		return nil, nil, err
 	}
-	info := &Info{
+	info := &timestamp.Info{
 		Policy: r.cfg.Policy, Hash: req.Hash, HashedMessage: req.HashedMessage, SerialNumber: serial,
 		GenTime: now, Accuracy: r.cfg.Accuracy, Nonce: req.Nonce,
 	}
-	tstInfo, err := marshalInfo(info, cert.RawSubject)
+	tstInfo, err := info.Marshal(cert.RawSubject)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,7 +205,7 @@ func (r *Responder) issue(ctx context.Context, req *Request) ([]byte, *Info, err
 // Timestamp issues a token over digest in process (no HTTP), with the TSA's
 // certificates included: Selo signing its own documents at level B-T.
 func (r *Responder) Timestamp(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error) {
-	req := &Request{Hash: hash, HashedMessage: digest, CertReq: true}
+	req := &timestamp.Request{Hash: hash, HashedMessage: digest, CertReq: true}
 	if cms.HashOID(hash) == nil || len(digest) != hash.Size() {
 		return nil, selo.Errorf(selo.EINVALID, "timestamp: a %v digest of %d bytes is not accepted", hash, len(digest))
 	}
@@ -229,25 +219,25 @@ func (r *Responder) Timestamp(ctx context.Context, hash crypto.Hash, digest []by
 func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "use POST with "+ContentTypeQuery, http.StatusMethodNotAllowed)
+		http.Error(w, "use POST with "+timestamp.ContentTypeQuery, http.StatusMethodNotAllowed)
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != ContentTypeQuery {
-		http.Error(w, "the body must be a DER TimeStampReq with Content-Type "+ContentTypeQuery, http.StatusUnsupportedMediaType)
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != timestamp.ContentTypeQuery {
+		http.Error(w, "the body must be a DER TimeStampReq with Content-Type "+timestamp.ContentTypeQuery, http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxRequestSize))
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, timestamp.MaxRequestSize))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			http.Error(w, fmt.Sprintf("a TimeStampReq is at most %d bytes", MaxRequestSize), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("a TimeStampReq is at most %d bytes", timestamp.MaxRequestSize), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "could not read the request body", http.StatusBadRequest)
 		return
 	}
 	resp, _ := r.Respond(req.Context(), body)
-	w.Header().Set("Content-Type", ContentTypeReply)
+	w.Header().Set("Content-Type", timestamp.ContentTypeReply)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(resp)
 }

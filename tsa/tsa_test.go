@@ -16,6 +16,7 @@ import (
 
 	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/pki/pkitest"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 	"github.com/selo-qtsp/selo/tsa"
 )
 
@@ -35,7 +36,7 @@ func newResponder(t testing.TB, mod func(*tsa.Config)) (*tsa.Responder, *signtes
 	return r, s
 }
 
-func request(t testing.TB, r *tsa.Request) []byte {
+func request(t testing.TB, r *timestamp.Request) []byte {
 	t.Helper()
 	der, err := r.Marshal()
 	if err != nil {
@@ -53,15 +54,15 @@ func TestGranted(t *testing.T) {
 	r, s := newResponder(t, nil)
 	for _, certReq := range []bool{true, false} {
 		nonce := big.NewInt(0x1234567890)
-		resp, status := r.Respond(context.Background(), request(t, &tsa.Request{Hash: crypto.SHA256, HashedMessage: digest(data), Nonce: nonce, CertReq: certReq}))
-		if status != tsa.StatusGranted {
+		resp, status := r.Respond(context.Background(), request(t, &timestamp.Request{Hash: crypto.SHA256, HashedMessage: digest(data), Nonce: nonce, CertReq: certReq}))
+		if status != timestamp.StatusGranted {
 			t.Fatalf("status = %v", status)
 		}
-		parsed, err := tsa.ParseResponse(resp)
-		if err != nil || parsed.Status != tsa.StatusGranted || parsed.Token == nil {
+		parsed, err := timestamp.ParseResponse(resp)
+		if err != nil || parsed.Status != timestamp.StatusGranted || parsed.Token == nil {
 			t.Fatalf("parse response: %v %+v", err, parsed)
 		}
-		tok, err := tsa.ParseToken(parsed.Token)
+		tok, err := timestamp.ParseToken(parsed.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +73,7 @@ func TestGranted(t *testing.T) {
 		if got := len(tok.SignedData.Certificates); (got > 0) != certReq {
 			t.Fatalf("certReq=%v but the token carries %d certificates", certReq, got)
 		}
-		opts := tsa.VerifyOptions{Roots: s.Roots()}
+		opts := timestamp.VerifyOptions{Roots: s.Roots()}
 		if !certReq {
 			opts.Certificates = append([]*x509.Certificate{s.Cert}, s.Chain...)
 		}
@@ -88,11 +89,11 @@ func TestGranted(t *testing.T) {
 func TestSerialsUnique(t *testing.T) {
 	r, _ := newResponder(t, nil)
 	seen := map[string]bool{}
-	req := request(t, &tsa.Request{Hash: crypto.SHA256, HashedMessage: digest(data)})
+	req := request(t, &timestamp.Request{Hash: crypto.SHA256, HashedMessage: digest(data)})
 	for i := 0; i < 200; i++ {
 		resp, _ := r.Respond(context.Background(), req)
-		p, _ := tsa.ParseResponse(resp)
-		tok, err := tsa.ParseToken(p.Token)
+		p, _ := timestamp.ParseResponse(resp)
+		tok, err := timestamp.ParseToken(p.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,27 +120,27 @@ func TestRejections(t *testing.T) {
 		Version int
 		Imprint imprint
 	}{1, imprint{algorithm{asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}, asn1.NullRawValue}, make([]byte, 20)}})
-	short := request(t, &tsa.Request{Hash: crypto.SHA256, HashedMessage: []byte{1, 2, 3}})
-	otherPolicy := request(t, &tsa.Request{Hash: crypto.SHA256, HashedMessage: digest(data), Policy: asn1.ObjectIdentifier{1, 2, 3}})
+	short := request(t, &timestamp.Request{Hash: crypto.SHA256, HashedMessage: []byte{1, 2, 3}})
+	otherPolicy := request(t, &timestamp.Request{Hash: crypto.SHA256, HashedMessage: digest(data), Policy: asn1.ObjectIdentifier{1, 2, 3}})
 	cases := []struct {
 		name string
 		der  []byte
-		want tsa.FailureInfo
+		want timestamp.FailureInfo
 	}{
-		{"sha1", sha1Req, tsa.FailBadAlg},
-		{"short digest", short, tsa.FailBadDataFormat},
-		{"garbage", []byte("GET / HTTP/1.1"), tsa.FailBadDataFormat},
-		{"empty", nil, tsa.FailBadDataFormat},
-		{"too large", bytes.Repeat([]byte{0x30}, tsa.MaxRequestSize+1), tsa.FailBadDataFormat},
-		{"other policy", otherPolicy, tsa.FailUnacceptedPolicy},
+		{"sha1", sha1Req, timestamp.FailBadAlg},
+		{"short digest", short, timestamp.FailBadDataFormat},
+		{"garbage", []byte("GET / HTTP/1.1"), timestamp.FailBadDataFormat},
+		{"empty", nil, timestamp.FailBadDataFormat},
+		{"too large", bytes.Repeat([]byte{0x30}, timestamp.MaxRequestSize+1), timestamp.FailBadDataFormat},
+		{"other policy", otherPolicy, timestamp.FailUnacceptedPolicy},
 	}
 	for _, tc := range cases {
 		resp, status := r.Respond(context.Background(), tc.der)
-		p, err := tsa.ParseResponse(resp)
+		p, err := timestamp.ParseResponse(resp)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if status != tsa.StatusRejection || p.Status != tsa.StatusRejection || p.Fail != tc.want || p.Token != nil {
+		if status != timestamp.StatusRejection || p.Status != timestamp.StatusRejection || p.Fail != tc.want || p.Token != nil {
 			t.Errorf("%s: status %v fail %v token %v, want rejection %v", tc.name, p.Status, p.Fail, p.Token != nil, tc.want)
 		}
 	}
@@ -147,9 +148,9 @@ func TestRejections(t *testing.T) {
 
 func TestCertificateOutsideValidity(t *testing.T) {
 	r, _ := newResponder(t, func(c *tsa.Config) { c.Clock = signtest.FixedClock(pkitest.Now.AddDate(10, 0, 0)) })
-	resp, status := r.Respond(context.Background(), request(t, &tsa.Request{Hash: crypto.SHA256, HashedMessage: digest(data)}))
-	p, _ := tsa.ParseResponse(resp)
-	if status != tsa.StatusRejection || p.Fail != tsa.FailSystemFailure {
+	resp, status := r.Respond(context.Background(), request(t, &timestamp.Request{Hash: crypto.SHA256, HashedMessage: digest(data)}))
+	p, _ := timestamp.ParseResponse(resp)
+	if status != timestamp.StatusRejection || p.Fail != timestamp.FailSystemFailure {
 		t.Fatalf("status %v fail %v", status, p.Fail)
 	}
 }
@@ -196,7 +197,7 @@ func TestOpenSSL(t *testing.T) {
 			}
 			q, _ := os.ReadFile(query)
 			resp, status := r.Respond(context.Background(), q)
-			if status != tsa.StatusGranted {
+			if status != timestamp.StatusGranted {
 				t.Fatalf("%s: status %v", alg, status)
 			}
 			tsr := filepath.Join(dir, alg+".tsr")

@@ -49,10 +49,10 @@ import (
 	"github.com/selo-qtsp/selo/bench/internal/benchkit"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/csc/cscserver"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/notify"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 const (

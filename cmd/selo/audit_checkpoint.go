@@ -15,7 +15,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // auditExportFormat names the file 'selo audit export' writes.
@@ -150,7 +150,7 @@ at that time. A peer checks it with
 			var token []byte
 			if tsaURL != "" { // before writing anything: a refused timestamp leaves no half export
 				digest := sha256.Sum256(b)
-				if token, err = (&tsa.Client{URL: tsaURL}).Timestamp(cmd.Context(), crypto.SHA256, digest[:]); err != nil {
+				if token, err = (&timestamp.Client{URL: tsaURL}).Timestamp(cmd.Context(), crypto.SHA256, digest[:]); err != nil {
 					return fmt.Errorf("timestamp the export: %w", err)
 				}
 			}

@@ -16,11 +16,11 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/cms"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // maxBatchBytes bounds the PDFs one batch holds in memory between
@@ -364,7 +364,7 @@ func (c *cli) signBatch(ctx context.Context, dir string, o signBatchOptions) err
 		// 3. Finish and write each signature.
 		var ts cades.Timestamper
 		if o.tsaURL != "" {
-			ts = &tsa.Client{URL: o.tsaURL}
+			ts = &timestamp.Client{URL: o.tsaURL}
 		}
 		bar = newProgressBar(c.stderr)
 		for i, it := range ready {

@@ -28,7 +28,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // The tests of this file run the CA's status features on SQLite and on
@@ -218,15 +218,15 @@ func TestBulkReissueMovesTSA(t *testing.T) {
 		// answers with the re-issued certificate.
 		base, _ := serveInProcess(t, data)
 		digest := sha256.Sum256([]byte("fatura FT 2026/1"))
-		der, err := (&tsa.Client{URL: base + "/tsa"}).Timestamp(t.Context(), crypto.SHA256, digest[:])
+		der, err := (&timestamp.Client{URL: base + "/tsa"}).Timestamp(t.Context(), crypto.SHA256, digest[:])
 		if err != nil {
 			t.Fatalf("timestamp after the re-issue: %v", err)
 		}
-		tok, err := tsa.ParseToken(der)
+		tok, err := timestamp.ParseToken(der)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := tok.Verify(crypto.SHA256, digest[:], tsa.VerifyOptions{})
+		rep, err := tok.Verify(crypto.SHA256, digest[:], timestamp.VerifyOptions{})
 		if err != nil || rep.Certificate == nil || fmt.Sprintf("%x", rep.Certificate.SerialNumber) != moved.Serial {
 			t.Fatalf("timestamp signed by %v (%v), want the re-issued TSA certificate %s", rep, err, moved.Serial)
 		}

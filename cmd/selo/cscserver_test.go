@@ -24,7 +24,6 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
@@ -58,30 +57,17 @@ func newCSCServer(t *testing.T) *cscServer {
 func newCSCServerConfig(t *testing.T, tune func(*signing.Config)) *cscServer {
 	t.Helper()
 	env := testenv.New(t)
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, _ := soft.NewSecretBox(master)
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	outbox, err := notify.OpenOutbox(t.TempDir(), env.Clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	outbox := testenv.Outbox(t, env.Clock)
 	srv := httptest.NewUnstartedServer(nil)
-	cfg := signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey, SMS: outbox,
-		PublicURL: "http://" + srv.Listener.Addr().String(), Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// The CLI tests send several codes to one credential within seconds;
-		// the code limits have their own tests (server/limit_test.go).
-		CodeLimit: &selo.CodeLimit{},
-	}
-	if tune != nil {
-		tune(&cfg)
-	}
-	svc, err := signing.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// testenv's signing service, without the code limits: the CLI tests send
+	// several codes to one credential within seconds (the limits have their
+	// own tests, server/limit_test.go).
+	svc := env.SigningService(t, func(cfg *signing.Config) {
+		cfg.SMS, cfg.PublicURL = outbox, "http://"+srv.Listener.Addr().String()
+		if tune != nil {
+			tune(cfg)
+		}
+	})
 	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc, Logger: slog.New(slog.DiscardHandler)}).Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)

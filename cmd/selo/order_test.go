@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/lift/lifttest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
@@ -46,11 +47,9 @@ func holderDesk(t *testing.T, data string, mailer selo.Mailer) (*registration.Se
 		}
 		return svc, c
 	}
-	svc, err := registration.New(registration.Config{Store: c.store, Authority: a, Keys: c.keys, Mailer: mailer,
-		CodeKey: codeKey, WebhookSecret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := testenv.RegistrationService(t, c.store, a, c.keys, func(cfg *registration.Config) {
+		cfg.Mailer, cfg.CodeKey, cfg.WebhookSecret = mailer, codeKey, secret
+	})
 	return svc, c
 }
 

@@ -21,9 +21,10 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/pki/cms"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 	"github.com/selo-qtsp/selo/tsa"
 )
 
@@ -153,7 +154,7 @@ func (c *cli) signFile(ctx context.Context, in string, o signFileOptions) error 
 	}
 	level := cades.LevelBB
 	if o.tsaURL != "" {
-		if err := cades.AddTimestamp(ctx, sd, p.Hash(), &tsa.Client{URL: o.tsaURL}); err != nil {
+		if err := cades.AddTimestamp(ctx, sd, p.Hash(), &timestamp.Client{URL: o.tsaURL}); err != nil {
 			return err
 		}
 		level = cades.LevelBT
@@ -334,7 +335,7 @@ func (c *cli) signPDF(ctx context.Context, in, out string, o signPDFOptions) err
 	sig := sigs[0]
 	var ts cades.Timestamper
 	if o.tsaURL != "" {
-		ts = &tsa.Client{URL: o.tsaURL}
+		ts = &timestamp.Client{URL: o.tsaURL}
 	}
 	signed, err := p.Finish(ctx, sig, ts)
 	if err != nil {
@@ -497,7 +498,7 @@ func (c *cli) tsaCommand() *cobra.Command {
 		Use:   "tsa",
 		Short: "Manage Selo's RFC 3161 timestamp authority (POST /tsa)",
 	}
-	var o tsa.IssueOptions
+	var o authority.TimestampingRequest
 	var alg string
 	initCmd := &cobra.Command{
 		Use:   "init --ca ID [--cn NAME] [--key-algorithm ALG]",
@@ -524,9 +525,7 @@ again to roll over to a new key; revoke the old certificate with 'selo revoke'.`
 			if err != nil {
 				return err
 			}
-			o.URLs, o.Actor = a.URLs(o.CAID), actor()
-			p := &tsa.Provisioner{Store: c.store, Keys: c.keys, Logger: c.log}
-			rec, err := p.Issue(ctx, o)
+			rec, err := a.IssueTimestamping(ctx, actor(), o)
 			if err != nil {
 				return err
 			}

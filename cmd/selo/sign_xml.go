@@ -12,7 +12,7 @@ import (
 	"github.com/selo-qtsp/selo/docsign/cades"
 	"github.com/selo-qtsp/selo/docsign/xades"
 	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 func (c *cli) signXMLCommand() *cobra.Command {
@@ -106,7 +106,7 @@ func (c *cli) signXML(ctx context.Context, in, out string, o signFileOptions) er
 	var ts cades.Timestamper
 	level := xades.LevelBB
 	if o.tsaURL != "" {
-		ts, level = &tsa.Client{URL: o.tsaURL}, xades.LevelBT
+		ts, level = &timestamp.Client{URL: o.tsaURL}, xades.LevelBT
 	}
 	signed, err := p.Finish(ctx, sigs[0], ts)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/trustlist"
-	"github.com/selo-qtsp/selo/tsa"
 )
 
 func (c *cli) tlCommand() *cobra.Command {
@@ -126,7 +125,7 @@ func (c *cli) exportProvider(ctx context.Context, info trustlist.ProviderInfo) (
 		}
 		for _, cert := range certs {
 			addProfile(cert.CAID, cert.Profile)
-			if cert.Profile == tsa.ProfileName && cert.Status == selo.CertValid && now.Before(cert.NotAfter) {
+			if cert.Profile == pki.TimestampingProfileName && cert.Status == selo.CertValid && now.Before(cert.NotAfter) {
 				if x, err := x509.ParseCertificate(cert.DER); err == nil {
 					tsas = append(tsas, trustlist.ExportTSA{Certificate: x, Since: cert.NotBefore})
 				}

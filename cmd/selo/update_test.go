@@ -17,13 +17,8 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 )
-
-type updateMailer struct{}
-
-func (updateMailer) SendEmail(context.Context, selo.Email) error { return nil }
 
 // updateProvider serves a provider that issued cert (in a .pfx) under
 // testenv's qualified CA and has since moved to a new issuing CA.
@@ -59,10 +54,7 @@ func updateProvider(t *testing.T) (url string, old *x509.Certificate, pfxFile st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	reg, err := registration.New(registration.Config{Store: env.Store, Authority: auth, Keys: env.Keys, Mailer: updateMailer{}, CodeKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.RegistrationService(t, env.Store, auth, env.Keys, nil) // e-mails into an outbox
 	srv := httptest.NewServer(server.New(server.Config{Authority: auth, Registration: reg, Logger: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, old, pfxFile

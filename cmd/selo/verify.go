@@ -17,9 +17,9 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/docsign/xades"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // maxTrustFileSize bounds a --trust PEM file.

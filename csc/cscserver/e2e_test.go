@@ -24,7 +24,6 @@ import (
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/csc"
 	"github.com/selo-qtsp/selo/internal/testenv"
-	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/server"
@@ -67,36 +66,15 @@ func newStackWith(t testing.TB, sms selo.SMSSender, open func(selo.Clock) selo.S
 	} else {
 		env = testenv.New(t)
 	}
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
 	var outbox *notify.Outbox
-	if sms == nil {
-		if outbox, err = notify.OpenOutbox(t.TempDir(), env.Clock); err != nil {
-			t.Fatal(err)
-		}
-		sms = outbox
-	}
 	var mailer selo.Mailer
-	if outbox != nil {
-		mailer = outbox
+	if sms == nil {
+		outbox = testenv.Outbox(t, env.Clock)
+		sms, mailer = outbox, outbox
 	}
-	svc, err := signing.New(signing.Config{
-		Store: env.Store.(signing.Store), Keys: env.Keys, Authority: env.Authority, Secrets: box, CodeKey: codeKey,
-		SMS: sms, Mailer: mailer, Issuer: "Selo Test", PublicURL: "https://sign.selo-test.eu",
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1},
-		// No limit on codes sent: these tests send many on purpose; the
-		// limits have their own tests (server/limit_test.go).
-		CodeLimit: &selo.CodeLimit{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// testenv's signing service: no limit on codes sent (these tests send
+	// many on purpose; the limits have their own tests, server/limit_test.go).
+	svc := env.SigningService(t, func(c *signing.Config) { c.SMS, c.Mailer = sms, mailer })
 	srv := httptest.NewServer(server.New(server.Config{Authority: env.Authority, Signing: svc,
 		Logger: slog.New(slog.DiscardHandler), PublicRateLimit: server.RateLimit{Off: true}}).Handler())
 	t.Cleanup(srv.Close)

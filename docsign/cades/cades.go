@@ -1,7 +1,7 @@
 // Package cades makes and checks CAdES baseline signatures (ETSI EN 319
 // 122-1) for any file: B-B (signed attributes with signing-certificate-v2)
 // and B-T (plus an RFC 3161 timestamp over the signature value), detached
-// (.p7s) or enveloping. Signing works in two steps through docsign/cms so
+// (.p7s) or enveloping. Signing works in two steps through pki/cms so
 // that a remote key that only signs digests fits.
 package cades
 
@@ -12,7 +12,7 @@ import (
 	"fmt"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // Levels of a CAdES baseline signature this package makes and reports.
@@ -21,7 +21,7 @@ const (
 	LevelBT = "B-T"
 )
 
-// Timestamper gets an RFC 3161 timestamp token over a digest: tsa.Client
+// Timestamper gets an RFC 3161 timestamp token over a digest: timestamp.Client
 // over HTTP, or Selo's own TSA in process.
 type Timestamper interface {
 	Timestamp(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error)

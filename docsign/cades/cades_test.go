@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 	"github.com/selo-qtsp/selo/pki/pkitest"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 var content = []byte("%PDF-1.7 not really, but any file will do\n")
@@ -136,7 +136,7 @@ func TestTwoStepOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := cades.Finish(context.Background(), p, sig, &tsa.Client{URL: srv.URL})
+	der, err := cades.Finish(context.Background(), p, sig, &timestamp.Client{URL: srv.URL})
 	if err != nil {
 		t.Fatalf("finish: %v", err)
 	}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/revocation"
 	"github.com/selo-qtsp/selo/pki"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/cms"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // Validation statuses, after ETSI EN 319 102-1's TOTAL-PASSED, TOTAL-FAILED
@@ -257,13 +257,13 @@ func checkTimestamp(vals [][]byte, si *cms.SignerInfo, opts VerifyOptions) (time
 // chains to opts' roots at the token's time. It returns that time and the
 // TSA's name.
 func CheckSignatureTimestamp(token, signatureValue []byte, opts VerifyOptions) (time.Time, string, error) {
-	tok, err := tsa.ParseToken(token)
+	tok, err := timestamp.ParseToken(token)
 	if err != nil {
 		return time.Time{}, "", err
 	}
 	h := tok.Info.Hash.New()
 	h.Write(signatureValue)
-	rep, err := tok.Verify(tok.Info.Hash, h.Sum(nil), tsa.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
+	rep, err := tok.Verify(tok.Info.Hash, h.Sum(nil), timestamp.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
 	if err != nil {
 		return time.Time{}, "", err
 	}

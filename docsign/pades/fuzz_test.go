@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // FuzzPreparePDF feeds arbitrary bytes to the PDF reader behind Prepare: it

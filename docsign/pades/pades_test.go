@@ -16,9 +16,9 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/tsa"
 )

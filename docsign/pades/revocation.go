@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/revocation"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/cms"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // ValidationData is what a PAdES B-LT document security store (DSS) keeps
@@ -148,7 +148,7 @@ func TimestampChain(signed []byte, extra []*x509.Certificate) ([]*x509.Certifica
 	if len(vals) != 1 {
 		return nil, selo.Errorf(selo.EINVALID, "the timestamp attribute must hold one token")
 	}
-	tok, err := tsa.ParseToken(vals[0])
+	tok, err := timestamp.ParseToken(vals[0])
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/docsign/cades"
-	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/pki/timestamp"
 )
 
 // PAdES baseline levels a verifier reports beyond CAdES's B-B and B-T.
@@ -366,14 +366,14 @@ func verifyField(in []byte, ctx *model.Context, f *signatureField, ends []int64,
 // timestamp token whose imprint is the hash of the byte ranges.
 func verifyDocumentTimestamp(r *SignatureReport, f *signatureField, signed func(crypto.Hash) []byte, opts VerifyOptions) {
 	r.Level = "document timestamp"
-	tok, err := tsa.ParseToken(f.cmsDER)
+	tok, err := timestamp.ParseToken(f.cmsDER)
 	if err != nil {
 		r.Problems = append(r.Problems, selo.ErrorMessage(err))
 		return
 	}
 	h := tok.Info.Hash
 	r.Hash = h.String()
-	trep, err := tok.Verify(h, signed(h), tsa.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
+	trep, err := tok.Verify(h, signed(h), timestamp.VerifyOptions{Roots: opts.Roots, Certificates: opts.Intermediates})
 	if err != nil {
 		r.Problems = append(r.Problems, "the document was changed after it was timestamped, or the token is not valid: "+selo.ErrorMessage(err))
 		return

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/docsign/pades"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // render draws page 1 of pdf at 72 dpi (one pixel per point) with

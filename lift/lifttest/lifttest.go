@@ -7,7 +7,6 @@ package lifttest
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"regexp"
 	"strings"
@@ -18,7 +17,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/idcheck/mrztest"
-	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
@@ -67,36 +66,18 @@ func WrongCheckDigit(mrz string) string {
 // e-mails go to outbox, with the production document checker.
 func NewService(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, outbox *notify.Outbox, codeKey []byte) *registration.Service {
 	t.Helper()
-	svc, err := registration.New(registration.Config{Store: store, Authority: auth, Keys: keys, Mailer: outbox,
-		CodeKey: codeKey, Credentials: SigningDesk(t, store, auth, keys, outbox), PublicURL: "https://ra.example.eu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return testenv.RegistrationService(t, store, auth, keys, func(c *registration.Config) {
+		c.Mailer, c.CodeKey, c.PublicURL = outbox, codeKey, "https://ra.example.eu"
+		c.Credentials = SigningDesk(t, store, auth, keys, outbox)
+	})
 }
 
-// SigningDesk returns a remote-signing service over store (texts into
-// outbox, cheap password hashing) for the credentials cloud orders make.
+// SigningDesk returns testenv's remote-signing service over store (texts
+// into outbox, the production code limits) for the credentials cloud orders
+// make.
 func SigningDesk(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, outbox *notify.Outbox) *signing.Service {
 	t.Helper()
-	st, ok := store.(signing.Store)
-	if !ok {
-		t.Fatal("lifttest: the store does not implement signing.Store")
-	}
-	master := make([]byte, soft.MasterKeySize)
-	_, _ = rand.Read(master)
-	box, err := soft.NewSecretBox(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codeKey := make([]byte, 32)
-	_, _ = rand.Read(codeKey)
-	svc, err := signing.New(signing.Config{Store: st, Keys: keys, Authority: auth, Secrets: box, CodeKey: codeKey, SMS: outbox,
-		Password: signing.PasswordParams{Memory: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return testenv.SigningService(t, store, auth, keys, func(c *signing.Config) { c.SMS, c.CodeLimit = outbox, nil })
 }
 
 var holders atomic.Int64

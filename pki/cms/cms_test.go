@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 )
 

@@ -4,6 +4,10 @@
 // signs a digest (a PKCS#11 token, a remote CSC credential) fits, unsigned
 // attributes added after signing (timestamps), and a verifier that reports
 // what it checked. It knows nothing about files, servers or key stores.
+//
+// It sits under pki, below document signing, because the RFC 3161 time-stamp
+// tokens (pki/timestamp) are CMS SignedData too: the TSA signs its tokens with
+// it and docsign/cades and docsign/pades build and check signatures with it.
 package cms
 
 import (

@@ -1,4 +1,4 @@
-package tsa
+package timestamp
 
 import (
 	"bytes"

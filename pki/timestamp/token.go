@@ -1,13 +1,14 @@
-package tsa
+package timestamp
 
 import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // Token is a parsed RFC 3161 timestamp token.
@@ -68,3 +69,25 @@ func (t *Token) Verify(hash crypto.Hash, digest []byte, opts VerifyOptions) (*cm
 
 // Time returns the token's time.
 func (t *Token) Time() time.Time { return t.Info.GenTime }
+
+// oidExtKeyUsage is id-ce-extKeyUsage.
+var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+
+// CheckCertificate checks what RFC 3161 2.3 demands of a TSA certificate:
+// one extended key usage, id-kp-timeStamping, in a critical extension, and
+// a key usage (when present) that allows digitalSignature or nonRepudiation.
+func CheckCertificate(c *x509.Certificate) error {
+	critical := false
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidExtKeyUsage) {
+			critical = e.Critical
+		}
+	}
+	if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageTimeStamping || len(c.UnknownExtKeyUsage) != 0 || !critical {
+		return selo.Errorf(selo.EINVALID, "certificate %q is not a TSA certificate: its only extended key usage must be timeStamping, marked critical", c.Subject.CommonName)
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return selo.Errorf(selo.EINVALID, "certificate %q does not allow digital signatures", c.Subject.CommonName)
+	}
+	return nil
+}

@@ -1,8 +1,12 @@
-// Package tsa is Selo's RFC 3161 time-stamp authority: it parses
-// TimeStampReq, answers TimeStampResp with a token signed by a dedicated TSA
-// certificate (id-kp-timeStamping, critical), and holds the client and token
-// checks that CAdES B-T signing and verification use.
-package tsa
+// Package timestamp is the RFC 3161 Time-Stamp Protocol: TimeStampReq and
+// TimeStampResp built and parsed, TSTInfo, the time-stamp token (a CMS
+// SignedData over a TSTInfo) parsed and verified, the checks RFC 3161 2.3
+// makes of a TSA certificate, and a client that asks a TSA over HTTP. It
+// decides nothing and holds no keys: the tsa package answers requests with
+// it, and document signing (docsign/cades, docsign/pades) timestamps and
+// checks signatures with it. It imports no docsign package
+// (TestImportRules).
+package timestamp
 
 import (
 	"crypto"
@@ -16,7 +20,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/docsign/cms"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // Media types of RFC 3161 over HTTP (section 3.4).
@@ -228,8 +232,9 @@ type Info struct {
 	Nonce         *big.Int // nil when absent
 }
 
-// marshalInfo encodes a TSTInfo. tsaName is the DER Name of the TSA.
-func marshalInfo(in *Info, tsaName []byte) ([]byte, error) {
+// Marshal encodes the TSTInfo as DER. tsaName is the DER Name of the TSA,
+// nil to leave the tsa field out.
+func (in *Info) Marshal(tsaName []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1)
@@ -331,8 +336,10 @@ func ParseInfo(der []byte) (*Info, error) {
 	return in, nil
 }
 
-// marshalResponse encodes a TimeStampResp. token is nil unless granted.
-func marshalResponse(status Status, fail *FailureInfo, text string, token []byte) ([]byte, error) {
+// MarshalResponse encodes a TimeStampResp: status, the failure bit when fail
+// is not nil, the status text when not empty, and the DER token (nil unless
+// granted).
+func MarshalResponse(status Status, fail *FailureInfo, text string, token []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // PKIStatusInfo

@@ -3,8 +3,8 @@ package cms_test
 import (
 	"testing"
 
-	"github.com/selo-qtsp/selo/docsign/cms"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/pki/cms"
 )
 
 // FuzzVerifyCMS feeds arbitrary bytes to the parser and verifier that
