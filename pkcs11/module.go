@@ -174,22 +174,31 @@ type TokenInfo struct {
 }
 
 // TokenInfo returns what C_GetTokenInfo says of the token in slot id.
+//
+// A token logged in by the token file needs no login (no
+// CKF_LOGIN_REQUIRED), so that applications do not ask for a PIN they do
+// not need; otherwise they ask for the account password.
 func (m *Module) TokenInfo(id uint) (TokenInfo, RV) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	s := m.slot(id)
 	if s == nil {
 		return TokenInfo{}, CKR_SLOT_ID_INVALID
 	}
+	m.tokenFileLogin(s)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	n := uint(0)
 	for _, se := range m.sessions {
 		if se.slot == s {
 			n++
 		}
 	}
+	flags := CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_WRITE_PROTECTED
+	if !s.loggedIn {
+		flags |= CKF_LOGIN_REQUIRED
+	}
 	return TokenInfo{
 		Label: s.acct.Label, Manufacturer: "Selo", Model: "CSC cloud token", Serial: serial(s.acct),
-		Flags: CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_WRITE_PROTECTED, Sessions: n,
+		Flags: flags, Sessions: n,
 	}, CKR_OK
 }
 
@@ -265,15 +274,22 @@ func (m *Module) OpenSession(id, flags uint) (uint, RV) {
 	m.nextSession++
 	h := m.nextSession
 	m.sessions[h] = &session{handle: h, slot: s, flags: flags}
-	tokenLogin := !s.loggedIn
 	m.mu.Unlock()
-	if tokenLogin {
-		// A live token of `selo csc login` logs the token in.
-		if tok := readToken(s.acct.TokenFile, s.acct.Server, time.Now()); tok != "" {
-			m.setClient(s, tok, "token file")
-		}
-	}
+	m.tokenFileLogin(s)
 	return h, CKR_OK
+}
+
+// tokenFileLogin logs slot s in with a live token of `selo csc login`.
+func (m *Module) tokenFileLogin(s *slot) {
+	m.mu.Lock()
+	in := s.loggedIn
+	m.mu.Unlock()
+	if in {
+		return
+	}
+	if tok := readToken(s.acct.TokenFile, s.acct.Server, time.Now()); tok != "" {
+		m.setClient(s, tok, "token file")
+	}
 }
 
 // setClient logs slot s in with an access token.

@@ -112,7 +112,7 @@ func (m *Module) load(s *slot) RV {
 		if label == "" {
 			label = leaf.Subject.CommonName
 		}
-		id := keyID(leaf)
+		id := KeyID(leaf)
 		keyAttrs, pubAttrs, ok := keyAttributes(leaf.PublicKey)
 		if !ok {
 			continue
@@ -147,7 +147,7 @@ func (m *Module) load(s *slot) RV {
 				continue
 			}
 			seenCA[string(ca.Raw)] = true
-			objs = append(objs, &object{class: CKO_CERTIFICATE, attrs: certAttributes(ca, ca.Subject.CommonName, keyID(ca), 2)})
+			objs = append(objs, &object{class: CKO_CERTIFICATE, attrs: certAttributes(ca, ca.Subject.CommonName, KeyID(ca), 2)})
 		}
 	}
 
@@ -169,9 +169,9 @@ func (m *Module) load(s *slot) RV {
 	return CKR_OK
 }
 
-// keyID is the CKA_ID shared by a certificate and its keys: the SHA-1 of
+// KeyID is the CKA_ID shared by a certificate and its keys: the SHA-1 of
 // the public key, as most tokens make it.
-func keyID(c *x509.Certificate) []byte {
+func KeyID(c *x509.Certificate) []byte {
 	var spki struct {
 		Algorithm asn1.RawValue
 		Key       asn1.BitString

@@ -125,7 +125,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
-		c.signCommand(), c.verifyCommand(), c.tsaCommand())
+		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.pkcs11Command())
 	strictArgs(root)
 	return root
 }
