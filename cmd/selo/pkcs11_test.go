@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/pkcs11"
 )
 
@@ -294,4 +296,170 @@ func TestPKCS11Tool(t *testing.T) {
 	if s.smsCount(t) != n {
 		t.Error("a refused mechanism sent an SMS")
 	}
+}
+
+// TestPKCS11Wallet: a credential approved in the wallet signs through
+// pkcs11-tool with no PIN at all (the module waits while the holder
+// approves), and a holder who does not approve within the module's wallet
+// timeout gets CKR_FUNCTION_REJECTED, not a hang.
+func TestPKCS11Wallet(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP384)
+	wallet, key := s.registerWallet(t)
+	e := newP11Env(t, s, func(c *pkcs11.Config) { c.WalletTimeout = pkcs11.Duration(3 * time.Second) })
+	e.login(t)
+	out, err := e.tool(t, nil, "--list-objects", "--type", "privkey")
+	if err != nil || strings.Contains(out, "always authenticate") {
+		t.Fatalf("a wallet key asks for a PIN per signature (%v):\n%s", err, out)
+	}
+	data := writeFile(t, filepath.Join(t.TempDir(), "data"), "lease")
+	sig := filepath.Join(t.TempDir(), "sig")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pending := s.approveInWallet(t, wallet, key)
+		if len(pending[0].Hashes) != 1 {
+			t.Errorf("the wallet shows %d hashes", len(pending[0].Hashes))
+		}
+	}()
+	out, err = e.tool(t, nil, "--sign", "--mechanism", "ECDSA-SHA384", "--id", e.keyID(t, cred), "--input-file", data, "--output-file", sig, "--signature-format", "openssl")
+	<-done
+	if err != nil {
+		t.Fatalf("sign with a wallet approval: %v\n%s\n%s", err, out, readFile(t, e.log))
+	}
+	_, pub := e.credentialFiles(t, cred)
+	if out, err := openssl(t, "dgst", "-sha384", "-verify", pub, "-signature", sig, data); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(readFile(t, e.log)), "waiting for the holder's approval in the wallet") {
+		t.Errorf("the log does not say the module waited for the wallet:\n%s", readFile(t, e.log))
+	}
+
+	// Nobody approves: the signature fails after the wallet timeout.
+	start := time.Now()
+	out, err = e.tool(t, nil, "--sign", "--mechanism", "ECDSA-SHA384", "--id", e.keyID(t, cred), "--input-file", data, "--output-file", sig)
+	// OpenSC has no name for CKR_FUNCTION_REJECTED (0x200).
+	if err == nil || !strings.Contains(out, "(0x200)") {
+		t.Fatalf("an unapproved signature: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("an unapproved signature took %s with a wallet timeout of 3s", d)
+	}
+}
+
+// TestPKCS11Errors: a wrong code, a revoked certificate, a wrong password,
+// writes to the read-only token, and a service that is down or does not
+// answer each reach the application as a CKR_ error within the module's
+// timeout.
+func TestPKCS11Errors(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalSMS, selo.KeyECDSAP256)
+	e := newP11Env(t, s, nil)
+	dir := t.TempDir()
+	data := writeFile(t, filepath.Join(dir, "data"), "invoice")
+	sign := []string{"--sign", "--mechanism", "ECDSA-SHA256", "--id", e.keyID(t, cred), "--input-file", data, "--output-file", filepath.Join(dir, "sig")}
+
+	// No token file: the application asks for the token's PIN, the account
+	// password; a wrong one is CKR_PIN_INCORRECT.
+	out, err := e.interactive(t, func(string) string { return "not the password" }, "--login", "--list-objects")
+	if err == nil || !strings.Contains(out, "CKR_PIN_INCORRECT") {
+		t.Fatalf("a wrong password: %v\n%s", err, out)
+	}
+	pw := strings.TrimSpace(string(readFile(t, s.pwFile)))
+	answers, sms := 0, e.smsAnswer(t)
+	out, err = e.interactive(t, func(p string) string {
+		answers++
+		if answers == 1 {
+			return pw // User PIN
+		}
+		return sms(p)
+	}, append([]string{"--login"}, sign...)...)
+	if err != nil || !strings.Contains(out, "Please enter User PIN") {
+		t.Fatalf("log in with the password and sign: %v\n%s\n%s", err, out, readFile(t, e.log))
+	}
+
+	e.login(t)
+	// A wrong code.
+	out, err = e.interactive(t, func(string) string { return "00000000" }, sign...)
+	if err == nil || !strings.Contains(out, "CKR_PIN_INCORRECT") {
+		t.Fatalf("a wrong code: %v\n%s", err, out)
+	}
+
+	// The token is read-only.
+	for _, args := range [][]string{
+		{"--delete-object", "--type", "cert", "--id", e.keyID(t, cred)},
+		{"--write-object", data, "--type", "data", "--label", "x"},
+		{"--keypairgen", "--key-type", "EC:prime256v1"},
+	} {
+		out, err := e.tool(t, nil, args...)
+		if err == nil || !strings.Contains(out, "CKR_TOKEN_WRITE_PROTECTED") {
+			t.Errorf("%s: %v\n%s", args[0], err, out)
+		}
+	}
+
+	// A revoked certificate signs no more; no code is sent for it.
+	serial := s.credentialChain(t, cred)[0].SerialNumber.Text(16)
+	if _, _, err := s.ca.Revoke(context.Background(), "operator", authority.RevokeRequest{Serial: serial, Reason: selo.ReasonKeyCompromise}); err != nil {
+		t.Fatal(err)
+	}
+	n := s.smsCount(t)
+	out, err = e.tool(t, nil, sign...)
+	if err == nil || !strings.Contains(out, "CKR_KEY_FUNCTION_NOT_PERMITTED") || s.smsCount(t) != n {
+		t.Fatalf("a revoked certificate: %v (SMS sent: %d)\n%s", err, s.smsCount(t)-n, out)
+	}
+
+	// A service that is down, and one that accepts and never answers.
+	for name, addr := range map[string]string{"down": closedAddr(t), "silent": silentAddr(t)} {
+		d := newP11Env(t, s, func(c *pkcs11.Config) {
+			c.Accounts[0].Server = "http://" + addr + "/csc/v2"
+			c.Timeout = pkcs11.Duration(2 * time.Second)
+		})
+		writeFile(t, d.tokenFile, `{"server":"http://`+addr+`/csc/v2","access_token":"tok","expires_at":"2099-01-01T00:00:00Z"}`)
+		start := time.Now()
+		out, err := d.tool(t, nil, "--list-objects")
+		if err == nil || !strings.Contains(out, "CKR_DEVICE_ERROR") {
+			t.Errorf("service %s: %v\n%s", name, err, out)
+		}
+		if el := time.Since(start); el > 10*time.Second {
+			t.Errorf("service %s: pkcs11-tool took %s with a 2s timeout", name, el)
+		}
+	}
+}
+
+// closedAddr is an address where nothing listens.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// silentAddr is an address that accepts connections and never answers.
+func silentAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return l.Addr().String()
 }
