@@ -28,10 +28,14 @@ type Config struct {
 	// WalletTimeout bounds the wait for the holder's approval in the
 	// wallet (default 2m).
 	WalletTimeout Duration `json:"wallet_timeout,omitempty"`
-	// ManualOTP: the module does not text the SMS code when a signature
-	// starts; the holder asks for it first (`selo csc send-otp`), for
-	// applications that take the key's PIN before they sign (pdfsig -kpw).
-	ManualOTP bool `json:"manual_otp,omitempty"`
+	// CodeCommand, when set, is the program (and its arguments) the module
+	// runs to ask the holder for each signature's code (an SMS,
+	// authenticator or authorizer code), e.g. a dialog such as
+	// ["zenity", "--entry", "--text", "Selo: code for $SELO_CREDENTIAL_LABEL"]:
+	// the first line it prints is the code. For applications that cannot
+	// ask for a key's PIN at each signature (pdfsig signs twice per
+	// document); keys are then not marked CKA_ALWAYS_AUTHENTICATE.
+	CodeCommand []string `json:"code_command,omitempty"`
 }
 
 // Account is one holder account at a CSC service.
@@ -161,6 +165,9 @@ func (c *Config) Check() error {
 	}
 	if c.WalletTimeout == 0 {
 		c.WalletTimeout = Duration(DefaultWalletWait)
+	}
+	if len(c.CodeCommand) > 0 && c.CodeCommand[0] == "" {
+		return errors.New("code_command names no program")
 	}
 	if time.Duration(c.Timeout) > maxTimeout || time.Duration(c.WalletTimeout) > maxTimeout {
 		return fmt.Errorf("timeouts are at most %s", maxTimeout)

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/csc"
 )
 
@@ -32,6 +31,7 @@ type object struct {
 type key struct {
 	signer   *csc.Signer
 	approval string
+	label    string
 	// ec says an ECDSA key (else RSA); size is the signature's length.
 	ec   bool
 	size int
@@ -112,6 +112,7 @@ func (m *Module) load(s *slot) RV {
 		if label == "" {
 			label = leaf.Subject.CommonName
 		}
+		k.label = label
 		id := KeyID(leaf)
 		keyAttrs, pubAttrs, ok := keyAttributes(leaf.PublicKey)
 		if !ok {
@@ -124,7 +125,7 @@ func (m *Module) load(s *slot) RV {
 			CKA_EXTRACTABLE: boolean(false), CKA_NEVER_EXTRACTABLE: boolean(true), CKA_LOCAL: boolean(true),
 			CKA_SIGN: boolean(true), CKA_SIGN_RECOVER: boolean(false), CKA_DECRYPT: boolean(false), CKA_UNWRAP: boolean(false),
 			CKA_DERIVE: boolean(false), CKA_WRAP_WITH_TRUSTED: boolean(false),
-			CKA_ALWAYS_AUTHENTICATE: boolean(k.approval != string(selo.ApprovalWallet)),
+			CKA_ALWAYS_AUTHENTICATE: boolean(m.contextLogin(k)),
 			CKA_PUBLIC_KEY_INFO:     leaf.RawSubjectPublicKeyInfo,
 		}
 		pubk := map[uint][]byte{

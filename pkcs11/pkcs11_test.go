@@ -99,7 +99,7 @@ func TestParseConfig(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"accounts":[{"server":"https://sign.example.eu","email":"maria@example.pt"}],"timeout":"5s"}`))
-	f.Add([]byte(`{"accounts":[{"server":"http://[::1]:8443/csc/v2","email":"a@b"}],"manual_otp":true}`))
+	f.Add([]byte(`{"accounts":[{"server":"http://[::1]:8443/csc/v2","email":"a@b"}],"code_command":["zenity","--entry"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfig(b)
 		if err != nil {

@@ -1,13 +1,18 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"hash"
+	"io"
 	"math/big"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	_ "crypto/sha256" // the hashes of the CKM_*_SHA* mechanisms
@@ -122,7 +127,7 @@ func (m *Module) SignInit(h, mech uint, param []byte, o uint) RV {
 	m.mu.Unlock()
 
 	var err error
-	if k.approval == string(selo.ApprovalSMS) && !m.cfg.ManualOTP {
+	if k.approval == string(selo.ApprovalSMS) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.cfg.Timeout))
 		err = k.signer.Client.SendOTP(ctx, k.signer.CredentialID)
 		cancel()
@@ -226,8 +231,7 @@ func (m *Module) finish(h uint, data []byte, single bool, out []byte, query bool
 	if rv != CKR_OK {
 		return end(rv)
 	}
-	coded := k.approval != string(selo.ApprovalWallet)
-	if coded && !op.authenticated {
+	if m.contextLogin(k) && !op.authenticated {
 		// CKA_ALWAYS_AUTHENTICATE: the code comes first; the operation
 		// stays for the application to log in and sign again.
 		m.mu.Unlock()
@@ -308,7 +312,10 @@ func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string) (
 	base := k.signer
 	s := &csc.Signer{Client: base.Client, CredentialID: base.CredentialID, Key: base.Key, Credential: base.Credential,
 		Certificates: base.Certificates, WalletTimeout: wallet, Description: "PKCS#11 signature", PollInterval: 500 * time.Millisecond,
-		Approve: func(context.Context, string) (string, error) {
+		Approve: func(ctx context.Context, _ string) (string, error) {
+			if len(m.cfg.CodeCommand) > 0 {
+				return m.askCode(ctx, k)
+			}
 			if code == "" {
 				return "", errors.New("no code was given for this signature")
 			}
@@ -323,6 +330,51 @@ func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string) (
 		return nil, err
 	}
 	return sigs[0], nil
+}
+
+// contextLogin says whether the application gives key k's code with a
+// context-specific login (CKA_ALWAYS_AUTHENTICATE): a key approved by a
+// code, unless the configuration's code command asks for it.
+func (m *Module) contextLogin(k *key) bool {
+	return k.approval != string(selo.ApprovalWallet) && len(m.cfg.CodeCommand) == 0
+}
+
+// askCode runs the configured code command, bounded by the wallet timeout
+// (the time a holder is given to approve), and returns the first line it
+// prints.
+func (m *Module) askCode(ctx context.Context, k *key) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(m.cfg.WalletTimeout))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, m.cfg.CodeCommand[0], m.cfg.CodeCommand[1:]...)
+	cmd.Env = append(os.Environ(), "SELO_CREDENTIAL="+k.signer.CredentialID, "SELO_CREDENTIAL_LABEL="+k.label, "SELO_APPROVAL="+k.approval)
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &limitedWriter{w: &out, n: 1024}
+	if err := cmd.Run(); err != nil {
+		m.log.Warn("code command failed", "err", err)
+		return "", selo.Errorf(selo.EFORBIDDEN, "the code command gave no code: %v", err)
+	}
+	code, _, _ := strings.Cut(out.String(), "\n")
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return "", selo.Errorf(selo.EFORBIDDEN, "the code command gave no code")
+	}
+	return code, nil
+}
+
+// limitedWriter keeps the first n bytes written.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(l.n, len(p))
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
 }
 
 // rawECDSA turns an ASN.1 ECDSA signature into PKCS#11's r||s of size bytes.

@@ -46,7 +46,7 @@ func (c *cli) pkcs11SetupCommand() *cobra.Command {
 		acct                   pkcs11.Account
 		path, logFile          string
 		timeout, walletTimeout time.Duration
-		manualOTP              bool
+		codeCommand            string
 	)
 	cmd := &cobra.Command{
 		Use:   "setup --server URL --email ADDRESS",
@@ -58,9 +58,10 @@ accounts stay. The file holds no secret: the token is logged in with the token
 file of 'selo csc login' (--token-file) or with the account password the
 application asks for as the token's PIN.
 
---manual-otp is for applications that take the key's PIN before they sign
-(pdfsig -kpw): the module then does not text the SMS code when a signature
-starts; ask for it first with 'selo csc send-otp CREDENTIAL'.`,
+--code-command is for applications that cannot ask for a key's PIN at each
+signature (pdfsig signs twice per document): the module then runs it (with
+sh -c) to ask the holder for each code, and uses the first line it prints,
+e.g. --code-command 'zenity --entry --text "Selo: code for $SELO_CREDENTIAL_LABEL"'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if acct.Server == "" || acct.Email == "" {
@@ -103,8 +104,11 @@ starts; ask for it first with 'selo csc send-otp CREDENTIAL'.`,
 			if cmd.Flags().Changed("wallet-timeout") {
 				cfg.WalletTimeout = pkcs11.Duration(walletTimeout)
 			}
-			if cmd.Flags().Changed("manual-otp") {
-				cfg.ManualOTP = manualOTP
+			if cmd.Flags().Changed("code-command") {
+				cfg.CodeCommand = nil
+				if codeCommand != "" {
+					cfg.CodeCommand = []string{"/bin/sh", "-c", codeCommand}
+				}
 			}
 			if err := cfg.Check(); err != nil {
 				return usagef("%v", err)
@@ -133,6 +137,6 @@ starts; ask for it first with 'selo csc send-otp CREDENTIAL'.`,
 	f.StringVar(&logFile, "log-file", "", `the module's log file (default ~/.cache/selo/pkcs11.log; "off" for none)`)
 	f.DurationVar(&timeout, "timeout", pkcs11.DefaultTimeout, "bound on each request to the service")
 	f.DurationVar(&walletTimeout, "wallet-timeout", pkcs11.DefaultWalletWait, "bound on the wait for the holder's approval in the wallet")
-	f.BoolVar(&manualOTP, "manual-otp", false, "do not text the SMS code when a signature starts (the holder asks for it with 'selo csc send-otp')")
+	f.StringVar(&codeCommand, "code-command", "", "shell command that asks the holder for each signature's code and prints it (\"\" removes it)")
 	return cmd
 }

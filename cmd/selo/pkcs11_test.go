@@ -24,6 +24,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/pkcs11"
 )
 
@@ -462,4 +463,161 @@ func silentAddr(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// certLabel is the CKA_LABEL the module gives a credential's certificate.
+func (e *p11Env) certLabel(t *testing.T, cred string) string {
+	t.Helper()
+	out, err := e.tool(t, nil, "--list-objects", "--type", "cert")
+	if err != nil {
+		t.Fatalf("list the certificates: %v\n%s", err, out)
+	}
+	for _, block := range strings.Split(out, "Certificate Object")[1:] {
+		if !strings.Contains(block, "ID:         "+e.keyID(t, cred)) {
+			continue
+		}
+		for _, l := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "label:"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	t.Fatalf("no label:\n%s", out)
+	return ""
+}
+
+// mustRun runs a tool with the module's environment and fails on error.
+func (e *p11Env) mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := e.run(t, nil, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s\nmodule log:\n%s", name, strings.Join(args, " "), err, out, readFile(t, e.log))
+	}
+	return out
+}
+
+// TestPKCS11NSS: the module added to an NSS database with modutil shows the
+// holder's certificates to certutil, and pdfsig signs a PDF through it,
+// approved by SMS codes (pdfsig signs twice per document and asks for no PIN
+// itself: the module's code command asks the holder) and in the wallet;
+// pdfsig then calls both signatures valid.
+func TestPKCS11NSS(t *testing.T) {
+	t.Parallel()
+	signtest.Tool(t, "pdfsig", "poppler-utils")
+	signtest.Tool(t, "modutil", "libnss3-tools")
+	s := newCSCServer(t)
+	// RSA keys: poppler 22.12 sizes the signature by a first one and fails
+	// when the second differs in length, as ECDSA signatures (DER) may.
+	sms := s.credential(t, selo.ApprovalSMS, selo.KeyRSA3072)
+	wal := s.credential(t, selo.ApprovalWallet, selo.KeyRSA3072)
+	wallet, key := s.registerWallet(t)
+	// The code command: the holder types each code the phone shows into a
+	// dialog; here the test writes it into a file the command waits for.
+	codes := t.TempDir()
+	ask := writeFile(t, filepath.Join(codes, "ask"), "#!/bin/sh\nf="+codes+"/code\ni=0\nwhile [ ! -s \"$f\" ]; do sleep 0.05; i=$((i+1)); [ $i -gt 400 ] && exit 1; done\ncat \"$f\"; rm -f \"$f\"\n")
+	if err := os.Chmod(ask, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e := newP11Env(t, s, func(c *pkcs11.Config) { c.CodeCommand = []string{ask} })
+	e.login(t)
+
+	db := t.TempDir()
+	e.mustRun(t, "certutil", "-N", "-d", "sql:"+db, "--empty-password")
+	e.mustRun(t, "modutil", "-dbdir", "sql:"+db, "-add", "Selo", "-libfile", e.module, "-force")
+	root, cn := s.credentialRoot(t, sms)
+	e.mustRun(t, "certutil", "-A", "-d", "sql:"+db, "-n", "Selo test root", "-t", "C,,", "-i", root)
+	list := e.mustRun(t, "certutil", "-L", "-d", "sql:"+db, "-h", "all")
+	smsNick, walNick := "maria@example.pt:"+e.certLabel(t, sms), "maria@example.pt:"+e.certLabel(t, wal)
+	for _, want := range []string{smsNick, walNick} {
+		if !strings.Contains(list, want) {
+			t.Fatalf("certutil -L -h all lacks %q:\n%s", want, list)
+		}
+	}
+
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "lease.pdf"), string(onePagePDF()))
+	// SMS: each code texted when a signature starts goes to the code command.
+	signed := filepath.Join(dir, "lease-sms.pdf")
+	typed := make(chan int)
+	go func() {
+		n, typing := s.smsCount(t), 0
+		defer func() { typed <- typing }()
+		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if c := s.smsCount(t); c > n {
+				n = c
+				if err := os.WriteFile(filepath.Join(codes, "code.tmp"), []byte(s.smsCode(t)+"\n"), 0o600); err != nil {
+					t.Error(err)
+					return
+				}
+				os.Rename(filepath.Join(codes, "code.tmp"), filepath.Join(codes, "code"))
+				if typing++; typing == 2 {
+					return
+				}
+			}
+		}
+	}()
+	e.mustRun(t, "pdfsig", "-add-signature", "-nssdir", "sql:"+db, "-nick", smsNick, "-reason", "lease", in, signed)
+	if n := <-typed; n != 2 {
+		t.Errorf("pdfsig took %d codes; want 2 (a size estimate and the signature)", n)
+	}
+	pdfsigValid(t, signed, cn)
+
+	// Wallet: pdfsig waits while the holder approves.
+	signed = filepath.Join(dir, "lease-wallet.pdf")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// pdfsig signs twice: two approvals.
+		s.approveInWallet(t, wallet, key)
+		s.approveInWallet(t, wallet, key)
+	}()
+	e.mustRun(t, "pdfsig", "-add-signature", "-nssdir", "sql:"+db, "-nick", walNick, in, signed)
+	<-done
+	pdfsigValid(t, signed, cn)
+}
+
+// TestPKCS11OpenSSLEngine: OpenSSL signs through the module with its pkcs11
+// engine (libengine-pkcs11-openssl) and a pkcs11: URI, approved in the
+// wallet; openssl verifies the signature with the certificate.
+func TestPKCS11OpenSSLEngine(t *testing.T) {
+	t.Parallel()
+	engine := "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
+	if _, err := os.Stat(engine); err != nil {
+		t.Fatalf("the pkcs11 engine is needed (libengine-pkcs11-openssl, which .ci/run installs): %v", err)
+	}
+	s := newCSCServer(t)
+	cred := s.credential(t, selo.ApprovalWallet, selo.KeyECDSAP256)
+	wallet, key := s.registerWallet(t)
+	e := newP11Env(t, s, nil)
+	e.login(t)
+	conf := writeFile(t, filepath.Join(t.TempDir(), "openssl.cnf"), `openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+[engine_section]
+pkcs11 = pkcs11_section
+[pkcs11_section]
+engine_id = pkcs11
+dynamic_path = `+engine+`
+MODULE_PATH = `+e.module+`
+init = 0
+`)
+	e.env = append(e.env, "OPENSSL_CONF="+conf)
+	id := e.keyID(t, cred)
+	var uri strings.Builder
+	uri.WriteString("pkcs11:token=maria%40example.pt;type=private;id=")
+	for i := 0; i < len(id); i += 2 {
+		uri.WriteString("%" + id[i:i+2])
+	}
+	dir := t.TempDir()
+	data := writeFile(t, filepath.Join(dir, "data"), "purchase order 77")
+	sig := filepath.Join(dir, "sig")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.approveInWallet(t, wallet, key)
+	}()
+	e.mustRun(t, "openssl", "dgst", "-engine", "pkcs11", "-keyform", "engine", "-sign", uri.String(), "-sha256", "-out", sig, data)
+	<-done
+	_, pub := e.credentialFiles(t, cred)
+	mustOpenSSL(t, "dgst", "-sha256", "-verify", pub, "-signature", sig, data)
 }
