@@ -311,7 +311,7 @@ func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string) (
 	defer cancel()
 	base := k.signer
 	s := &csc.Signer{Client: base.Client, CredentialID: base.CredentialID, Key: base.Key, Credential: base.Credential,
-		Certificates: base.Certificates, WalletTimeout: wallet, Description: "PKCS#11 signature", PollInterval: 500 * time.Millisecond,
+		Certificates: base.Certificates, WalletTimeout: wallet, Description: "PKCS#11 signature",
 		Approve: func(ctx context.Context, _ string) (string, error) {
 			if len(m.cfg.CodeCommand) > 0 {
 				return m.askCode(ctx, k)
