@@ -49,6 +49,9 @@ type slot struct {
 	objects []*object
 	// mechs are the mechanisms some key of the token signs with.
 	mechs map[uint]bool
+	// loading serializes reading the objects, so that two sessions do not
+	// read them at once and hand out handles the other one replaces.
+	loading sync.Mutex
 }
 
 // session is an open session.

@@ -57,6 +57,8 @@ func boolean(v bool) []byte {
 // again when the token had no session open), so that a certificate
 // revoked or a credential added since shows in the next application.
 func (m *Module) load(s *slot) RV {
+	s.loading.Lock()
+	defer s.loading.Unlock()
 	m.mu.Lock()
 	if !s.loggedIn {
 		m.mu.Unlock()
@@ -157,17 +159,31 @@ func (m *Module) load(s *slot) RV {
 	if !s.loggedIn || s.client != cl {
 		return CKR_USER_NOT_LOGGED_IN
 	}
+	// An object read again keeps its handle: an application may hold it
+	// across sessions.
+	old := map[string]uint{}
 	for _, o := range s.objects {
+		old[identity(o)] = o.handle
 		delete(m.objects, o.handle)
 	}
 	for _, o := range objs {
-		m.nextObject++
-		o.handle, o.slot = m.nextObject, s
+		if h, ok := old[identity(o)]; ok {
+			o.handle = h
+		} else {
+			m.nextObject++
+			o.handle = m.nextObject
+		}
+		o.slot = s
 		m.objects[o.handle] = o
 	}
 	s.objects, s.mechs, s.loaded = objs, mechs, time.Now()
 	m.log.Info("token read", "account", s.acct.Email, "credentials", len(res.CredentialInfos), "objects", len(objs))
 	return CKR_OK
+}
+
+// identity tells objects apart across readings of the token.
+func identity(o *object) string {
+	return string(o.attrs[CKA_CLASS]) + "\x00" + string(o.attrs[CKA_ID]) + "\x00" + string(o.attrs[CKA_VALUE]) + "\x00" + string(o.attrs[CKA_PUBLIC_KEY_INFO])
 }
 
 // KeyID is the CKA_ID shared by a certificate and its keys: the SHA-1 of

@@ -227,15 +227,15 @@ func (m *Module) finish(h uint, data []byte, single bool, out []byte, query bool
 		m.mu.Unlock()
 		return 0, rv
 	}
-	h2, digest, rv := op.digest(data, single)
-	if rv != CKR_OK {
-		return end(rv)
-	}
 	if m.contextLogin(k) && !op.authenticated {
 		// CKA_ALWAYS_AUTHENTICATE: the code comes first; the operation
 		// stays for the application to log in and sign again.
 		m.mu.Unlock()
 		return 0, CKR_USER_NOT_LOGGED_IN
+	}
+	h2, digest, rv := op.digest(data, single)
+	if rv != CKR_OK {
+		return end(rv)
 	}
 	op.busy = true
 	code := op.code
