@@ -106,10 +106,20 @@ const (
 	CKM_SHA256_RSA_PKCS uint = 0x040
 	CKM_SHA384_RSA_PKCS uint = 0x041
 	CKM_SHA512_RSA_PKCS uint = 0x042
+	CKM_SHA256          uint = 0x250
+	CKM_SHA384          uint = 0x260
+	CKM_SHA512          uint = 0x270
 	CKM_ECDSA           uint = 0x1041
 	CKM_ECDSA_SHA256    uint = 0x1044
 	CKM_ECDSA_SHA384    uint = 0x1045
 	CKM_ECDSA_SHA512    uint = 0x1046
+)
+
+// MGF1 functions of CK_RSA_PKCS_PSS_PARAMS.
+const (
+	CKG_MGF1_SHA256 uint = 2
+	CKG_MGF1_SHA384 uint = 3
+	CKG_MGF1_SHA512 uint = 4
 )
 
 // User types, session and token flags, session states.

@@ -233,7 +233,7 @@ func (m *Module) Mechanisms(id uint) ([]uint, RV) {
 }
 
 var allMechanisms = []uint{CKM_ECDSA, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,
-	CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS}
+	CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS}
 
 // MechanismInfo returns the key sizes and flags of a mechanism.
 func (m *Module) MechanismInfo(id, mech uint) (minBits, maxBits, flags uint, rv RV) {
@@ -243,7 +243,7 @@ func (m *Module) MechanismInfo(id, mech uint) (minBits, maxBits, flags uint, rv 
 	switch mech {
 	case CKM_ECDSA, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512:
 		return 256, 521, CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, CKR_OK
-	case CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS:
+	case CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS:
 		return 2048, 4096, CKF_HW | CKF_SIGN, CKR_OK
 	}
 	return 0, 0, 0, CKR_MECHANISM_INVALID

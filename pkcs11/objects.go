@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/binary"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/selo-qtsp/selo/csc"
@@ -35,6 +36,8 @@ type key struct {
 	// ec says an ECDSA key (else RSA); size is the signature's length.
 	ec   bool
 	size int
+	// pss says the service signs RSASSA-PSS with the key.
+	pss bool
 }
 
 // sensitive are the attributes of a private key that are never given.
@@ -105,6 +108,9 @@ func (m *Module) load(s *slot) RV {
 			k.size = pub.Size()
 			for _, mech := range []uint{CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS} {
 				mechs[mech] = true
+			}
+			if k.pss = len(d.Key.Algo) == 0 || slices.Contains(d.Key.Algo, csc.OIDRSAPSS); k.pss {
+				mechs[CKM_RSA_PKCS_PSS] = true
 			}
 		default:
 			m.log.Warn("credential skipped: key type", "credential", d.CredentialID)

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"hash"
 	"io"
@@ -30,6 +31,8 @@ type signOp struct {
 	// 0 for CKM_ECDSA and CKM_RSA_PKCS, which are given the hash.
 	hash   crypto.Hash
 	hasher hash.Hash
+	// pss is the hash of a CKM_RSA_PKCS_PSS signature (0: not PSS).
+	pss crypto.Hash
 	// data is what C_SignUpdate gave a mechanism without a hash.
 	data []byte
 	// code approves the signature (CKU_CONTEXT_SPECIFIC login).
@@ -54,7 +57,7 @@ func mechanismHash(mech uint) (h crypto.Hash, ec, ok bool) {
 		return crypto.SHA384, true, true
 	case CKM_ECDSA_SHA512:
 		return crypto.SHA512, true, true
-	case CKM_RSA_PKCS:
+	case CKM_RSA_PKCS, CKM_RSA_PKCS_PSS:
 		return 0, false, true
 	case CKM_SHA256_RSA_PKCS:
 		return crypto.SHA256, false, true
@@ -99,13 +102,23 @@ func (m *Module) SignInit(h, mech uint, param []byte, o uint) RV {
 		m.log.Info("mechanism refused", "mechanism", mech)
 		return CKR_MECHANISM_INVALID
 	}
-	if len(param) != 0 {
-		m.mu.Unlock()
-		return CKR_MECHANISM_PARAM_INVALID
-	}
 	if ec != k.ec {
 		m.mu.Unlock()
 		return CKR_KEY_TYPE_INCONSISTENT
+	}
+	var pss crypto.Hash
+	if mech == CKM_RSA_PKCS_PSS {
+		if !k.pss {
+			m.mu.Unlock()
+			return CKR_MECHANISM_INVALID
+		}
+		if pss = pssParams(param); pss == 0 {
+			m.mu.Unlock()
+			return CKR_MECHANISM_PARAM_INVALID
+		}
+	} else if len(param) != 0 {
+		m.mu.Unlock()
+		return CKR_MECHANISM_PARAM_INVALID
 	}
 	if hash != 0 {
 		if _, err := k.signer.SignAlgo(hash); err != nil {
@@ -119,7 +132,7 @@ func (m *Module) SignInit(h, mech uint, param []byte, o uint) RV {
 		m.log.Warn("key refused", "credential", k.signer.CredentialID, "err", err)
 		return CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	op := &signOp{mech: mech, key: k, hash: hash, busy: true}
+	op := &signOp{mech: mech, key: k, hash: hash, pss: pss, busy: true}
 	if hash != 0 {
 		op.hasher = hash.New()
 	}
@@ -242,7 +255,7 @@ func (m *Module) finish(h uint, data []byte, single bool, out []byte, query bool
 	op.code = ""
 	m.mu.Unlock()
 
-	sig, err := m.remoteSign(k, h2, digest, code)
+	sig, err := m.remoteSign(k, h2, digest, code, op.pss != 0)
 
 	m.mu.Lock()
 	op.busy = false
@@ -285,6 +298,12 @@ func (op *signOp) digest(data []byte, single bool) (crypto.Hash, []byte, RV) {
 	if !single {
 		data = op.data
 	}
+	if op.pss != 0 {
+		if len(data) != op.pss.Size() {
+			return 0, nil, CKR_DATA_LEN_RANGE
+		}
+		return op.pss, data, CKR_OK
+	}
 	if op.mech == CKM_RSA_PKCS {
 		h, d, err := ParseDigestInfo(data)
 		if err != nil {
@@ -305,7 +324,7 @@ func (op *signOp) digest(data []byte, single bool) (crypto.Hash, []byte, RV) {
 
 // remoteSign signs one digest through the CSC API: one approval, bounded by
 // the configured timeouts whatever the service or the network does.
-func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string) ([]byte, error) {
+func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string, pss bool) ([]byte, error) {
 	wallet := time.Duration(m.cfg.WalletTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Duration(m.cfg.Timeout)+wallet)
 	defer cancel()
@@ -325,11 +344,34 @@ func (m *Module) remoteSign(k *key, h crypto.Hash, digest []byte, code string) (
 			m.log.Info("waiting for the holder's approval in the wallet", "credential", base.CredentialID, "request", responseID, "up_to", wallet)
 		},
 	}
-	sigs, err := s.SignDigests(ctx, h, [][]byte{digest})
+	sign := s.SignDigests
+	if pss {
+		sign = s.SignDigestsPSS
+	}
+	sigs, err := sign(ctx, h, [][]byte{digest})
 	if err != nil {
 		return nil, err
 	}
 	return sigs[0], nil
+}
+
+// pssParams reads CK_RSA_PKCS_PSS_PARAMS (hashAlg, mgf, sLen: three
+// CK_ULONGs) and returns its hash; 0 unless the MGF1 hash is the same and the
+// salt as long as the hash, which is what the service signs.
+func pssParams(b []byte) crypto.Hash {
+	if len(b) != 24 {
+		return 0
+	}
+	hashAlg, mgf, sLen := binary.NativeEndian.Uint64(b), binary.NativeEndian.Uint64(b[8:]), binary.NativeEndian.Uint64(b[16:])
+	for _, p := range []struct {
+		h         crypto.Hash
+		mech, mgf uint
+	}{{crypto.SHA256, CKM_SHA256, CKG_MGF1_SHA256}, {crypto.SHA384, CKM_SHA384, CKG_MGF1_SHA384}, {crypto.SHA512, CKM_SHA512, CKG_MGF1_SHA512}} {
+		if hashAlg == uint64(p.mech) && mgf == uint64(p.mgf) && sLen == uint64(p.h.Size()) {
+			return p.h
+		}
+	}
+	return 0
 }
 
 // contextLogin says whether the application gives key k's code with a

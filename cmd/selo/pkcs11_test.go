@@ -253,12 +253,16 @@ func TestPKCS11Tool(t *testing.T) {
 		{ec, "ECDSA-SHA384", data, []string{"dgst", "-sha384", data}},
 		{rsa, "RSA-PKCS", digestInfo, []string{"pkeyutl", "-verify", "-pkeyopt", "digest:sha256", "-in", hash}},
 		{rsa, "SHA256-RSA-PKCS", data, []string{"dgst", "-sha256", data}},
+		{rsa, "RSA-PKCS-PSS", hash, []string{"pkeyutl", "-verify", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:digest", "-pkeyopt", "digest:sha256", "-in", hash}},
 	} {
 		t.Run(c.mech, func(t *testing.T) {
 			sig := filepath.Join(t.TempDir(), "sig")
 			args := []string{"--sign", "--mechanism", c.mech, "--id", e.keyID(t, c.cred), "--input-file", c.input, "--output-file", sig}
 			if strings.HasPrefix(c.mech, "ECDSA") {
 				args = append(args, "--signature-format", "openssl")
+			}
+			if strings.Contains(c.mech, "PSS") {
+				args = append(args, "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256")
 			}
 			out, err := e.interactive(t, e.smsAnswer(t), args...)
 			if err != nil {
@@ -280,14 +284,19 @@ func TestPKCS11Tool(t *testing.T) {
 	// What the key does not allow is refused before any code is sent.
 	n := s.smsCount(t)
 	for _, c := range []struct{ cred, mech, input, want string }{
-		{rsa, "RSA-PKCS-PSS", hash, "CKR_MECHANISM_INVALID"},
+		{ec, "RSA-PKCS-PSS", hash, "CKR_KEY_TYPE_INCONSISTENT"},
 		{ec, "SHA256-RSA-PKCS", data, "CKR_KEY_TYPE_INCONSISTENT"},
 		{ec, "ECDH1-DERIVE", data, "CKR_MECHANISM_INVALID"},
 		{rsa, "SHA1-RSA-PKCS", data, "CKR_MECHANISM_INVALID"},
+		{rsa, "RSA-PKCS-PSS --salt-len 20", hash, "CKR_MECHANISM_PARAM_INVALID"},
 	} {
-		args := []string{"--sign", "--mechanism", c.mech, "--id", e.keyID(t, c.cred), "--input-file", c.input, "--output-file", filepath.Join(dir, "x")}
+		mech, extra, _ := strings.Cut(c.mech, " ")
+		args := []string{"--sign", "--mechanism", mech, "--id", e.keyID(t, c.cred), "--input-file", c.input, "--output-file", filepath.Join(dir, "x")}
+		if extra != "" {
+			args = append(args, strings.Fields(extra)...)
+		}
 		if strings.Contains(c.mech, "PSS") {
-			args = append(args, "--hash-algorithm", "SHA256")
+			args = append(args, "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256")
 		}
 		out, err := e.tool(t, nil, args...)
 		if err == nil || !strings.Contains(out, c.want) {
