@@ -630,3 +630,33 @@ init = 0
 	_, pub := e.credentialFiles(t, cred)
 	mustOpenSSL(t, "dgst", "-sha256", "-verify", pub, "-signature", sig, data)
 }
+
+// TestPKCS11Setup: setup adds an account or replaces the same one, keeps
+// the others, and refuses what the module could not use.
+func TestPKCS11Setup(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "selo", "pkcs11.json")
+	mustRunSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "https://sign.example.eu", "--email", "maria@example.pt")
+	mustRunSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "https://sign.example.eu/csc/v2", "--email", "maria@example.pt", "--label", "Maria")
+	r := mustRunSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "https://other.example.eu", "--email", "maria@example.pt", "--wallet-timeout", "45s")
+	if !strings.Contains(r.stdout, "2 account(s)") {
+		t.Fatalf("setup:\n%s", r)
+	}
+	c, err := pkcs11.ReadConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Accounts) != 2 || c.Accounts[0].Server != "https://sign.example.eu/csc/v2" || c.Accounts[0].Label != "Maria" ||
+		c.Accounts[1].Server != "https://other.example.eu/csc/v2" || time.Duration(c.WalletTimeout) != 45*time.Second {
+		t.Fatalf("configuration: %+v", c)
+	}
+	if fi, err := os.Stat(cfg); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("configuration file mode: %v %v", fi.Mode(), err)
+	}
+	wantExit(t, runSelo(t, "pkcs11", "setup", "--config", cfg, "--email", "maria@example.pt"), 2, "--server")
+	wantExit(t, runSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "ftp://x", "--email", "maria@example.pt"), 2, "not an http(s) URL")
+	wantExit(t, runSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "https://x.eu", "--email", "maria", "--timeout", "1h"), 2, "e-mail")
+	if c2, _ := pkcs11.ReadConfig(cfg); len(c2.Accounts) != 2 {
+		t.Fatal("a refused setup changed the configuration")
+	}
+}
