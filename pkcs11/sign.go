@@ -261,7 +261,13 @@ func (m *Module) finish(h uint, data []byte, single bool, out []byte, query bool
 	op.busy = false
 	if err != nil {
 		m.log.Warn("signature failed", "credential", k.signer.CredentialID, "err", err)
-		return end(errorRV(err))
+		rv := errorRV(err)
+		if rv == CKR_USER_NOT_LOGGED_IN {
+			// The access token expired or was revoked: the token asks for
+			// a login again.
+			m.logout(se.slot)
+		}
+		return end(rv)
 	}
 	if k.ec {
 		if sig, err = rawECDSA(sig, k.size); err != nil {
