@@ -1,3 +1,5 @@
+//go:build cgo
+
 // The PKCS#11 C ABI of Selo's module: C_GetFunctionList and the C_
 // functions, each a thin call into Go (main.go) or a fixed answer for what
 // a read-only signing token does not do.
