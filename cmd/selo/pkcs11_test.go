@@ -8,21 +8,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/signtest"
 	"github.com/selo-qtsp/selo/pkcs11"
@@ -661,5 +665,71 @@ func TestPKCS11Setup(t *testing.T) {
 	wantExit(t, runSelo(t, "pkcs11", "setup", "--config", cfg, "--server", "https://x.eu", "--email", "maria", "--timeout", "1h"), 2, "e-mail")
 	if c2, _ := pkcs11.ReadConfig(cfg); len(c2.Accounts) != 2 {
 		t.Fatal("a refused setup changed the configuration")
+	}
+}
+
+// TestPKCS11Authorizer: an e-seal approved by an authorizer signs through the
+// module with the authorizer's code (the ERP's code command prints it);
+// once the holder disables the authorizer, its codes give the application
+// a CKR_ error, not a hang.
+func TestPKCS11Authorizer(t *testing.T) {
+	t.Parallel()
+	s := newCSCServer(t)
+	ctx := context.Background()
+	c, err := s.svc.AttachOrderCredential(ctx, "operator", s.env.OrderCredential(t, s.acct.Email, "qualified-seal", selo.ApprovalAuthorizer, selo.KeyECDSAP256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := c.CredentialID
+	a, err := s.svc.RegisterAuthorizer(ctx, s.acct.ID, cred, "ERP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := s.svc.ConfirmAuthorizer(ctx, s.acct.ID, a.ID, s.smsCode(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(setup.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(u.Query().Get("secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := approval.OTPParams{Algorithm: approval.Algorithm(u.Query().Get("algorithm")), Digits: 6, Period: 30 * time.Second}
+	if d, err := strconv.Atoi(u.Query().Get("digits")); err == nil {
+		p.Digits = d
+	}
+	if sec, err := strconv.Atoi(u.Query().Get("period")); err == nil {
+		p.Period = time.Duration(sec) * time.Second
+	}
+	codeFile := filepath.Join(t.TempDir(), "code")
+	e := newP11Env(t, s, func(c *pkcs11.Config) { c.CodeCommand = []string{"cat", codeFile} })
+	e.login(t)
+	dir := t.TempDir()
+	data := writeFile(t, filepath.Join(dir, "invoice.xml"), "<Invoice/>")
+	sig := filepath.Join(dir, "sig")
+	sign := []string{"--sign", "--mechanism", "ECDSA-SHA256", "--id", e.keyID(t, cred), "--input-file", data, "--output-file", sig, "--signature-format", "openssl"}
+	writeFile(t, codeFile, approval.TOTP(secret, time.Now(), p)+"\n")
+	if out, err := e.tool(t, nil, sign...); err != nil {
+		t.Fatalf("sign with the authorizer's code: %v\n%s\n%s", err, out, readFile(t, e.log))
+	}
+	_, pub := e.credentialFiles(t, cred)
+	mustOpenSSL(t, "dgst", "-sha256", "-verify", pub, "-signature", sig, data)
+
+	if err := s.svc.SetAuthorizerEnabled(ctx, s.acct.ID, a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, codeFile, approval.TOTP(secret, time.Now().Add(p.Period), p)+"\n")
+	start := time.Now()
+	out, err := e.tool(t, nil, sign...)
+	// The service refuses the approval (access_denied): CKR_FUNCTION_REJECTED,
+	// which OpenSC prints as 0x200.
+	if err == nil || !strings.Contains(out, "(0x200)") {
+		t.Fatalf("a disabled authorizer: %v\n%s", err, out)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Fatalf("a disabled authorizer took %s", el)
 	}
 }
