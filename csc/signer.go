@@ -202,6 +202,31 @@ func (s *Signer) SignDigests(ctx context.Context, h crypto.Hash, digests [][]byt
 	if err != nil {
 		return nil, err
 	}
+	return s.signDigests(ctx, h, digests, signAlgo, VerifySignature)
+}
+
+// SignDigestsPSS is SignDigests with RSASSA-PSS (MGF1 with h, a salt as
+// long as the hash): for callers that choose the padding, such as the
+// PKCS#11 module's CKM_RSA_PKCS_PSS. The credential's key must be RSA and,
+// where the service lists its algorithms, offer RSASSA-PSS.
+func (s *Signer) SignDigestsPSS(ctx context.Context, h crypto.Hash, digests [][]byte) ([][]byte, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	pub, ok := s.Key.(*rsa.PublicKey)
+	if !ok || HashOID(h) == "" {
+		return nil, selo.Errorf(selo.EINVALID, "RSASSA-PSS with %v needs an RSA credential; no approval was asked for", h)
+	}
+	if s.Credential != nil && len(s.Credential.Key.Algo) > 0 && !slices.Contains(s.Credential.Key.Algo, OIDRSAPSS) {
+		return nil, selo.Errorf(selo.EINVALID, "credential %s does not offer RSASSA-PSS; no approval was asked for", s.CredentialID)
+	}
+	return s.signDigests(ctx, h, digests, OIDRSAPSS, func(_ crypto.PublicKey, h crypto.Hash, digest, sig []byte) error {
+		return rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+	})
+}
+
+// signDigests signs with signAlgo and checks each signature with verify.
+func (s *Signer) signDigests(ctx context.Context, h crypto.Hash, digests [][]byte, signAlgo string, verify func(crypto.PublicKey, crypto.Hash, []byte, []byte) error) ([][]byte, error) {
 	for i, d := range digests {
 		if len(d) != h.Size() {
 			return nil, selo.Errorf(selo.EINVALID, "hash %d is %d bytes, not the %d of %v; no approval was asked for", i+1, len(d), h.Size(), h)
@@ -231,7 +256,7 @@ func (s *Signer) SignDigests(ctx context.Context, h crypto.Hash, digests [][]byt
 			return nil, fmt.Errorf("csc: %d signatures for %d hashes from credential %s", len(got), len(chunk), s.CredentialID)
 		}
 		for i, sig := range got {
-			if err := VerifySignature(s.Key, h, chunk[i], sig); err != nil {
+			if err := verify(s.Key, h, chunk[i], sig); err != nil {
 				return nil, fmt.Errorf("signature %d does not verify against the certificate of credential %s: %w", start+i+1, s.CredentialID, err)
 			}
 		}

@@ -129,7 +129,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.certCommand(), c.revokeCommand(), c.crlCommand(), c.auditCommand(), c.apiKeyCommand(),
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
-		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand())
+		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand(), c.pkcs11Command())
 	strictArgs(root)
 	return root
 }

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if buildOnce.path != "" {
 		os.RemoveAll(filepath.Dir(buildOnce.path))
 	}
+	if moduleOnce.dir != "" {
+		os.RemoveAll(moduleOnce.dir)
+	}
 	os.Exit(code)
 }
 

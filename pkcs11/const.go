@@ -1,0 +1,192 @@
+package pkcs11
+
+// The PKCS#11 v2.40 values the module uses (OASIS, pkcs11t.h).
+
+// RV is a CK_RV return value.
+type RV uint
+
+// Return values.
+const (
+	CKR_OK                             RV = 0x00
+	CKR_HOST_MEMORY                    RV = 0x02
+	CKR_SLOT_ID_INVALID                RV = 0x03
+	CKR_GENERAL_ERROR                  RV = 0x05
+	CKR_FUNCTION_FAILED                RV = 0x06
+	CKR_ARGUMENTS_BAD                  RV = 0x07
+	CKR_ATTRIBUTE_READ_ONLY            RV = 0x10
+	CKR_ATTRIBUTE_SENSITIVE            RV = 0x11
+	CKR_ATTRIBUTE_TYPE_INVALID         RV = 0x12
+	CKR_ACTION_PROHIBITED              RV = 0x1B
+	CKR_DATA_INVALID                   RV = 0x20
+	CKR_DATA_LEN_RANGE                 RV = 0x21
+	CKR_DEVICE_ERROR                   RV = 0x30
+	CKR_FUNCTION_NOT_SUPPORTED         RV = 0x54
+	CKR_KEY_HANDLE_INVALID             RV = 0x60
+	CKR_KEY_TYPE_INCONSISTENT          RV = 0x63
+	CKR_KEY_FUNCTION_NOT_PERMITTED     RV = 0x68
+	CKR_MECHANISM_INVALID              RV = 0x70
+	CKR_MECHANISM_PARAM_INVALID        RV = 0x71
+	CKR_OBJECT_HANDLE_INVALID          RV = 0x82
+	CKR_OPERATION_ACTIVE               RV = 0x90
+	CKR_OPERATION_NOT_INITIALIZED      RV = 0x91
+	CKR_PIN_INCORRECT                  RV = 0xA0
+	CKR_PIN_LEN_RANGE                  RV = 0xA2
+	CKR_SESSION_HANDLE_INVALID         RV = 0xB3
+	CKR_SESSION_PARALLEL_NOT_SUPPORTED RV = 0xB4
+	CKR_TEMPLATE_INCONSISTENT          RV = 0xD1
+	CKR_TOKEN_WRITE_PROTECTED          RV = 0xE2
+	CKR_USER_ALREADY_LOGGED_IN         RV = 0x100
+	CKR_USER_NOT_LOGGED_IN             RV = 0x101
+	CKR_USER_TYPE_INVALID              RV = 0x103
+	CKR_BUFFER_TOO_SMALL               RV = 0x150
+	CKR_CRYPTOKI_NOT_INITIALIZED       RV = 0x190
+	CKR_CRYPTOKI_ALREADY_INITIALIZED   RV = 0x191
+	CKR_FUNCTION_REJECTED              RV = 0x200
+)
+
+// Attribute types.
+const (
+	CKA_CLASS                uint = 0x000
+	CKA_TOKEN                uint = 0x001
+	CKA_PRIVATE              uint = 0x002
+	CKA_LABEL                uint = 0x003
+	CKA_VALUE                uint = 0x011
+	CKA_CERTIFICATE_TYPE     uint = 0x080
+	CKA_ISSUER               uint = 0x081
+	CKA_SERIAL_NUMBER        uint = 0x082
+	CKA_TRUSTED              uint = 0x086
+	CKA_CERTIFICATE_CATEGORY uint = 0x087
+	CKA_KEY_TYPE             uint = 0x100
+	CKA_SUBJECT              uint = 0x101
+	CKA_ID                   uint = 0x102
+	CKA_SENSITIVE            uint = 0x103
+	CKA_ENCRYPT              uint = 0x104
+	CKA_DECRYPT              uint = 0x105
+	CKA_WRAP                 uint = 0x106
+	CKA_UNWRAP               uint = 0x107
+	CKA_SIGN                 uint = 0x108
+	CKA_SIGN_RECOVER         uint = 0x109
+	CKA_VERIFY               uint = 0x10A
+	CKA_VERIFY_RECOVER       uint = 0x10B
+	CKA_DERIVE               uint = 0x10C
+	CKA_START_DATE           uint = 0x110
+	CKA_END_DATE             uint = 0x111
+	CKA_MODULUS              uint = 0x120
+	CKA_MODULUS_BITS         uint = 0x121
+	CKA_PUBLIC_EXPONENT      uint = 0x122
+	CKA_EXTRACTABLE          uint = 0x162
+	CKA_LOCAL                uint = 0x163
+	CKA_NEVER_EXTRACTABLE    uint = 0x164
+	CKA_ALWAYS_SENSITIVE     uint = 0x165
+	CKA_MODIFIABLE           uint = 0x170
+	CKA_COPYABLE             uint = 0x171
+	CKA_DESTROYABLE          uint = 0x172
+	CKA_EC_PARAMS            uint = 0x180
+	CKA_EC_POINT             uint = 0x181
+	CKA_ALWAYS_AUTHENTICATE  uint = 0x202
+	CKA_WRAP_WITH_TRUSTED    uint = 0x210
+	CKA_PUBLIC_KEY_INFO      uint = 0x129
+	CKA_ALLOWED_MECHANISMS   uint = 0x40000600
+)
+
+// Object classes, certificate and key types.
+const (
+	CKO_CERTIFICATE uint = 1
+	CKO_PUBLIC_KEY  uint = 2
+	CKO_PRIVATE_KEY uint = 3
+	CKC_X_509       uint = 0
+	CKK_RSA         uint = 0
+	CKK_EC          uint = 3
+)
+
+// Mechanisms.
+const (
+	CKM_RSA_PKCS        uint = 0x001
+	CKM_RSA_PKCS_PSS    uint = 0x00D
+	CKM_SHA256_RSA_PKCS uint = 0x040
+	CKM_SHA384_RSA_PKCS uint = 0x041
+	CKM_SHA512_RSA_PKCS uint = 0x042
+	CKM_SHA256          uint = 0x250
+	CKM_SHA384          uint = 0x260
+	CKM_SHA512          uint = 0x270
+	CKM_ECDSA           uint = 0x1041
+	CKM_ECDSA_SHA256    uint = 0x1044
+	CKM_ECDSA_SHA384    uint = 0x1045
+	CKM_ECDSA_SHA512    uint = 0x1046
+)
+
+// MGF1 functions of CK_RSA_PKCS_PSS_PARAMS.
+const (
+	CKG_MGF1_SHA256 uint = 2
+	CKG_MGF1_SHA384 uint = 3
+	CKG_MGF1_SHA512 uint = 4
+)
+
+// User types, session and token flags, session states.
+const (
+	CKU_SO               uint = 0
+	CKU_USER             uint = 1
+	CKU_CONTEXT_SPECIFIC uint = 2
+
+	CKF_RW_SESSION     uint = 0x2
+	CKF_SERIAL_SESSION uint = 0x4
+
+	CKF_TOKEN_PRESENT    uint = 0x1
+	CKF_REMOVABLE_DEVICE uint = 0x2
+	CKF_HW_SLOT          uint = 0x4
+
+	CKF_WRITE_PROTECTED      uint = 0x2
+	CKF_LOGIN_REQUIRED       uint = 0x4
+	CKF_USER_PIN_INITIALIZED uint = 0x8
+	CKF_TOKEN_INITIALIZED    uint = 0x400
+	CKF_HW                   uint = 0x1
+	CKF_SIGN                 uint = 0x800
+	CKF_EC_F_P               uint = 0x100000
+	CKF_EC_NAMEDCURVE        uint = 0x800000
+	CKF_EC_UNCOMPRESS        uint = 0x1000000
+
+	CKS_RO_PUBLIC_SESSION uint = 0
+	CKS_RO_USER_FUNCTIONS uint = 1
+)
+
+// Unavailable is CK_UNAVAILABLE_INFORMATION, the length of an attribute
+// that cannot be given.
+const Unavailable = ^uint(0)
+
+var rvNames = map[RV]string{
+	CKR_OK: "CKR_OK", CKR_HOST_MEMORY: "CKR_HOST_MEMORY", CKR_SLOT_ID_INVALID: "CKR_SLOT_ID_INVALID",
+	CKR_GENERAL_ERROR: "CKR_GENERAL_ERROR", CKR_FUNCTION_FAILED: "CKR_FUNCTION_FAILED", CKR_ARGUMENTS_BAD: "CKR_ARGUMENTS_BAD",
+	CKR_ATTRIBUTE_READ_ONLY: "CKR_ATTRIBUTE_READ_ONLY", CKR_ATTRIBUTE_SENSITIVE: "CKR_ATTRIBUTE_SENSITIVE",
+	CKR_ATTRIBUTE_TYPE_INVALID: "CKR_ATTRIBUTE_TYPE_INVALID", CKR_ACTION_PROHIBITED: "CKR_ACTION_PROHIBITED",
+	CKR_DATA_INVALID: "CKR_DATA_INVALID", CKR_DATA_LEN_RANGE: "CKR_DATA_LEN_RANGE", CKR_DEVICE_ERROR: "CKR_DEVICE_ERROR",
+	CKR_FUNCTION_NOT_SUPPORTED: "CKR_FUNCTION_NOT_SUPPORTED", CKR_KEY_HANDLE_INVALID: "CKR_KEY_HANDLE_INVALID",
+	CKR_KEY_TYPE_INCONSISTENT: "CKR_KEY_TYPE_INCONSISTENT", CKR_KEY_FUNCTION_NOT_PERMITTED: "CKR_KEY_FUNCTION_NOT_PERMITTED",
+	CKR_MECHANISM_INVALID: "CKR_MECHANISM_INVALID", CKR_MECHANISM_PARAM_INVALID: "CKR_MECHANISM_PARAM_INVALID",
+	CKR_OBJECT_HANDLE_INVALID: "CKR_OBJECT_HANDLE_INVALID", CKR_OPERATION_ACTIVE: "CKR_OPERATION_ACTIVE",
+	CKR_OPERATION_NOT_INITIALIZED: "CKR_OPERATION_NOT_INITIALIZED", CKR_PIN_INCORRECT: "CKR_PIN_INCORRECT",
+	CKR_PIN_LEN_RANGE: "CKR_PIN_LEN_RANGE", CKR_SESSION_HANDLE_INVALID: "CKR_SESSION_HANDLE_INVALID",
+	CKR_SESSION_PARALLEL_NOT_SUPPORTED: "CKR_SESSION_PARALLEL_NOT_SUPPORTED", CKR_TEMPLATE_INCONSISTENT: "CKR_TEMPLATE_INCONSISTENT",
+	CKR_TOKEN_WRITE_PROTECTED: "CKR_TOKEN_WRITE_PROTECTED", CKR_USER_ALREADY_LOGGED_IN: "CKR_USER_ALREADY_LOGGED_IN",
+	CKR_USER_NOT_LOGGED_IN: "CKR_USER_NOT_LOGGED_IN", CKR_USER_TYPE_INVALID: "CKR_USER_TYPE_INVALID",
+	CKR_BUFFER_TOO_SMALL: "CKR_BUFFER_TOO_SMALL", CKR_CRYPTOKI_NOT_INITIALIZED: "CKR_CRYPTOKI_NOT_INITIALIZED",
+	CKR_CRYPTOKI_ALREADY_INITIALIZED: "CKR_CRYPTOKI_ALREADY_INITIALIZED", CKR_FUNCTION_REJECTED: "CKR_FUNCTION_REJECTED",
+}
+
+func (r RV) String() string {
+	if s, ok := rvNames[r]; ok {
+		return s
+	}
+	return "CKR_0x" + hex(uint64(r))
+}
+
+func hex(v uint64) string {
+	const digits = "0123456789abcdef"
+	if v == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; v > 0; v >>= 4 {
+		b = append([]byte{digits[v&15]}, b...)
+	}
+	return string(b)
+}
