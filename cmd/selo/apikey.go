@@ -54,7 +54,7 @@ route of the API says which roles may call it, and a key without one gets
 				return err
 			}
 			if c.jsonOut {
-				return c.printJSON(map[string]any{"id": key.ID, "name": key.Name, "api_key": secret, "roles": rs, "disabled": key.Disabled})
+				return c.printJSON(map[string]string{"id": key.ID, "name": key.Name, "api_key": secret})
 			}
 			fmt.Fprintf(c.stdout, "API key %q with roles %s (shown once):\n  %s\nUse it as: Authorization: Bearer %s\n", key.Name, selo.JoinRoles(rs), secret, secret)
 			if key.Disabled {

@@ -147,12 +147,16 @@ dualcontrol.break_glass; --require-proposal (or require-proposal: true in
 selo.yaml) makes it refuse.`,
 		Args: exactArgs(1, "ca retire needs the CA's ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.dualControlled(cmd, requireProposal, "ca.retire", "ca/"+args[0], map[string]string{"ca": args[0]}, selo.ProposalCARetire); err != nil {
-				return err
-			}
 			a, err := c.authority(cmd.Context())
 			if err != nil {
 				return err
+			}
+			// An unknown CA is refused (and audited) by RetireCA itself:
+			// nothing was done, so no glass was broken.
+			if _, err := a.Store().FindCA(cmd.Context(), args[0]); err == nil || requireProposal {
+				if err := c.dualControlled(cmd, requireProposal, "ca.retire", "ca/"+args[0], map[string]string{"ca": args[0]}, selo.ProposalCARetire); err != nil {
+					return err
+				}
 			}
 			ca, err := a.RetireCA(cmd.Context(), actor(), args[0])
 			if err != nil {
