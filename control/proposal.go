@@ -125,6 +125,9 @@ func (s *Service) Execute(ctx context.Context, by Principal, id string) (*selo.P
 		s.auditFailure(ctx, by.Actor, "proposal.execute", object, err, nil)
 		return nil, err
 	}
+	// Claimed, it must finish and be recorded even when the caller goes
+	// away (a client that disconnects mid-request).
+	ctx = context.WithoutCancel(ctx)
 	exec, ok := s.executors[p.Kind]
 	var result any
 	var runErr error = selo.Errorf(selo.EINVALID, "no executor for proposal kind %q here", p.Kind)

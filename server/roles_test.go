@@ -296,7 +296,7 @@ func TestProposalRefusesBadParams(t *testing.T) {
 		{"ca.create", `{"id":"x","name":"X","key_type":"dsa","validity_days":1}`},
 		{"ca.create", `[1,2]`},
 		{"keystore.destroy-ca-key", `{"ca":"` + st.env.TLS.ID + `"}`}, // active
-		{"admin.grant", `{"apikey":"olga"}`},                        // no admin role
+		{"admin.grant", `{"apikey":"olga"}`},                          // no admin role
 		{"root.shell", `{}`},
 	} {
 		code, b := st.call(t, "ana", http.MethodPost, "/api/v1/proposals",
