@@ -20,6 +20,34 @@ var operatorTests = []struct {
 	{"ProposalExpiry", testProposalExpiry},
 	{"ConcurrentProposalClaim", testConcurrentProposalClaim},
 	{"ProposalSelfApprovalInDatabase", testProposalSelfApprovalInDatabase},
+	{"APIKeyFromBeforeRoles", testAPIKeyFromBeforeRoles},
+}
+
+// testAPIKeyFromBeforeRoles takes a database back to before migration 011
+// (no roles column, no operator or proposal tables, 011 not recorded) with
+// a key in it, and reopens it: the key comes back as admin and officer,
+// what every key could do before roles.
+func testAPIKeyFromBeforeRoles(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	b := open(t, NewClock(start))
+	must(t, b.Store.CreateAPIKey(ctx, &selo.APIKey{ID: "k1", Name: "old", Hash: "aa11", Roles: []selo.Role{selo.RoleAuditor}},
+		entry("apikey.create", "apikey/k1")))
+	b.Exec(t, `ALTER TABLE api_keys DROP COLUMN roles`)
+	b.Exec(t, `DROP TABLE proposals`)
+	b.Exec(t, `DROP TABLE operators`)
+	b.Exec(t, `DELETE FROM schema_migrations WHERE version = 11`)
+
+	st := b.Reopen(t)
+	got, err := st.FindAPIKeyByHash(ctx, "aa11")
+	must(t, err)
+	if !reflect.DeepEqual(got.Roles, []selo.Role{selo.RoleAdmin, selo.RoleOfficer}) {
+		t.Fatalf("a key from before roles has %v after migration 011, want admin and officer", got.Roles)
+	}
+	n, err := st.CountAdmins(ctx)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("CountAdmins = %d after migration, want 1", n)
+	}
 }
 
 func testOperator(t *testing.T, open OpenFunc) {
