@@ -13,6 +13,9 @@ type APIKey struct {
 	Hash      string // hex SHA-256 of the secret
 	CreatedAt time.Time
 	Disabled  bool
+	// Roles are what the key may do (see Role). Keys made before roles
+	// existed were given admin and officer by migration 011.
+	Roles []Role
 }
 
 // APIKeyStore persists operator API keys.
@@ -37,6 +40,8 @@ type Store interface {
 	ApprovalStore
 	RateStore
 	RevocationCodeStore
+	OperatorStore
+	ProposalStore
 	// Close releases the database.
 	Close() error
 }

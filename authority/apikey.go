@@ -14,12 +14,24 @@ import (
 // apiKeyPrefix marks Selo API keys so secret scanners and people recognise them.
 const apiKeyPrefix = "selo_"
 
-// CreateAPIKey makes an operator API key named name and returns its secret,
-// which is shown once and stored only as a SHA-256 hash. The key has 256
-// random bits, so a plain hash (not a slow password hash) is enough.
+// CreateAPIKey makes an API key with the admin and officer roles, what
+// every key could do before roles existed: for 'selo init' (the first
+// admin) and tests. Anything else uses CreateAPIKeyWithRoles, and a new
+// admin once two exist goes through dual control (package control).
 func (a *Authority) CreateAPIKey(ctx context.Context, actor, name string) (string, *selo.APIKey, error) {
+	return a.CreateAPIKeyWithRoles(ctx, actor, name, []selo.Role{selo.RoleAdmin, selo.RoleOfficer})
+}
+
+// CreateAPIKeyWithRoles makes an operator API key named name with roles and
+// returns its secret, which is shown once and stored only as a SHA-256 hash.
+// The key has 256 random bits, so a plain hash (not a slow password hash)
+// is enough.
+func (a *Authority) CreateAPIKeyWithRoles(ctx context.Context, actor, name string, roles []selo.Role) (string, *selo.APIKey, error) {
 	if name == "" {
 		return "", nil, selo.Errorf(selo.EINVALID, "an API key needs a name")
+	}
+	if len(roles) == 0 {
+		return "", nil, selo.Errorf(selo.EINVALID, "an API key needs at least one role")
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -30,8 +42,8 @@ func (a *Authority) CreateAPIKey(ctx context.Context, actor, name string) (strin
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", nil, err
 	}
-	key := &selo.APIKey{ID: hex.EncodeToString(id[:]), Name: name, Hash: hashAPIKey(secret), CreatedAt: a.clock.Now()}
-	entry := a.audit(actor, "apikey.create", "apikey/"+key.ID, selo.OutcomeSuccess, map[string]string{"name": name})
+	key := &selo.APIKey{ID: hex.EncodeToString(id[:]), Name: name, Hash: hashAPIKey(secret), CreatedAt: a.clock.Now(), Roles: roles}
+	entry := a.audit(actor, "apikey.create", "apikey/"+key.ID, selo.OutcomeSuccess, map[string]string{"name": name, "roles": selo.JoinRoles(roles)})
 	if err := a.store.CreateAPIKey(ctx, key, entry); err != nil {
 		return "", nil, err
 	}

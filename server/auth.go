@@ -30,6 +30,7 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if ri := infoFrom(r.Context()); ri != nil {
 			ri.Actor = "api:" + key.Name
+			ri.Roles = key.Roles
 		}
 		next(w, r)
 	}

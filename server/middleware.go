@@ -34,6 +34,7 @@ const (
 type requestInfo struct {
 	ID    string
 	Actor string
+	Roles []selo.Role // the API key's (roles.go)
 }
 
 func infoFrom(ctx context.Context) *requestInfo {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/control"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
@@ -78,6 +79,9 @@ type Config struct {
 	Now func() time.Time
 	// TSA answers RFC 3161 requests at POST /tsa when set (tsa.go).
 	TSA *tsa.Responder
+	// Control serves the dual-control proposals under /api/v1/proposals
+	// (admin keys) when set (proposal.go).
+	Control *control.Service
 }
 
 // The roles a replica can serve over HTTP.
@@ -102,6 +106,7 @@ type Server struct {
 	outbox          *notify.Outbox
 	outboxPage      bool
 	tsa             *tsa.Responder
+	control         *control.Service
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -121,6 +126,7 @@ func New(cfg Config) *Server {
 		outbox:          cfg.Outbox,
 		outboxPage:      cfg.OutboxPage && cfg.Outbox != nil,
 		tsa:             cfg.TSA,
+		control:         cfg.Control,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -199,7 +205,7 @@ func (s *Server) routes() *http.ServeMux {
 		// Holders prove themselves with their order's codes, the payment
 		// provider with the webhook signature; officers use an API key.
 		s.liftRoutes(mux)                  // lift.go
-		s.orderRoutes(mux, s.authenticate) // order.go
+		s.orderRoutes(mux, s.officerRoute) // order.go
 		s.updateRoutes(mux)                // update.go
 	}
 
@@ -211,24 +217,32 @@ func (s *Server) routes() *http.ServeMux {
 	// Everything else under /api/ needs a key, unknown paths and wrong
 	// methods included, so that probing without one does not reveal what
 	// exists.
+	// Each route names the roles that may call it; auditors also read
+	// (roles.go).
 	api := s.authenticate
-	s.route(mux, "/api/v1/profiles", api, methods{http.MethodGet: s.handleListProfiles})
-	s.route(mux, "/api/v1/cas", api, methods{http.MethodGet: s.handleListCAs})
-	s.route(mux, "/api/v1/cas/{id}", api, methods{http.MethodGet: s.handleGetCA})
-	s.route(mux, "/api/v1/cas/{id}/revoke", api, methods{http.MethodPost: s.handleRevokeCA})
-	s.route(mux, "/api/v1/certificates", api, methods{
+	admin, officer := s.role(selo.RoleAdmin), s.role(selo.RoleOfficer)
+	issuers := s.role(selo.RoleOfficer, selo.RoleIntegrator)
+	readers := s.role(selo.RoleAdmin, selo.RoleOfficer, selo.RoleIntegrator)
+	s.route(mux, "/api/v1/profiles", readers, methods{http.MethodGet: s.handleListProfiles})
+	s.route(mux, "/api/v1/cas", readers, methods{http.MethodGet: s.handleListCAs})
+	s.route(mux, "/api/v1/cas/{id}", readers, methods{http.MethodGet: s.handleGetCA})
+	s.route(mux, "/api/v1/cas/{id}/revoke", admin, methods{http.MethodPost: s.handleRevokeCA})
+	s.route(mux, "/api/v1/certificates", issuers, methods{
 		http.MethodGet:  s.handleListCertificates,
 		http.MethodPost: s.handleIssueCertificate,
 	})
-	s.route(mux, "/api/v1/certificates/{serial}", api, methods{http.MethodGet: s.handleGetCertificate})
-	s.route(mux, "/api/v1/certificates/{serial}/revoke", api, methods{http.MethodPost: s.handleRevoke})
-	s.route(mux, "/api/v1/certificates/{serial}/revocation", api, methods{http.MethodGet: s.handleGetRevocation})
-	s.route(mux, "/api/v1/certificates/{serial}/release-hold", api, methods{http.MethodPost: s.handleReleaseHold})
+	s.route(mux, "/api/v1/certificates/{serial}", issuers, methods{http.MethodGet: s.handleGetCertificate})
+	s.route(mux, "/api/v1/certificates/{serial}/revoke", officer, methods{http.MethodPost: s.handleRevoke})
+	s.route(mux, "/api/v1/certificates/{serial}/revocation", officer, methods{http.MethodGet: s.handleGetRevocation})
+	s.route(mux, "/api/v1/certificates/{serial}/release-hold", officer, methods{http.MethodPost: s.handleReleaseHold})
 	if s.outbox != nil {
-		s.route(mux, "/api/v1/outbox", api, methods{http.MethodGet: s.handleListOutbox})
+		s.route(mux, "/api/v1/outbox", s.only(selo.RoleOfficer), methods{http.MethodGet: s.handleListOutbox})
 	}
 	if s.signing != nil {
-		s.accountAdminRoutes(mux, api) // account.go: disable and enable accounts and credentials
+		s.accountAdminRoutes(mux, officer) // account.go: disable and enable accounts and credentials
+	}
+	if s.control != nil {
+		s.proposalRoutes(mux, admin) // proposal.go: dual control
 	}
 	mux.HandleFunc("/api/", api(s.notFound))
 	mux.HandleFunc("/", s.notFound)

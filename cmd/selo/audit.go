@@ -171,31 +171,3 @@ func (c *cli) checkAuditHead(cmd *cobra.Command, n, headSeq int64, headHash stri
 	}
 	return nil, nil
 }
-
-func (c *cli) apiKeyCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "apikey",
-		Short: "Manage operator API keys for the REST API",
-	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "create NAME",
-		Short: "Create an API key; its secret is shown once",
-		Args:  exactArgs(1, "apikey create needs a name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.authority(cmd.Context())
-			if err != nil {
-				return err
-			}
-			secret, key, err := a.CreateAPIKey(cmd.Context(), actor(), args[0])
-			if err != nil {
-				return err
-			}
-			if c.jsonOut {
-				return c.printJSON(map[string]string{"id": key.ID, "name": key.Name, "api_key": secret})
-			}
-			fmt.Fprintf(c.stdout, "API key %q (shown once):\n  %s\nUse it as: Authorization: Bearer %s\n", key.Name, secret, secret)
-			return nil
-		},
-	})
-	return cmd
-}

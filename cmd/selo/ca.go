@@ -47,13 +47,20 @@ func (c *cli) caCommand() *cobra.Command {
 func (c *cli) caCreateCommand() *cobra.Command {
 	var o authority.CreateCAOptions
 	var keyType string
+	var requireProposal bool
 	cmd := &cobra.Command{
 		Use:   "create --id ID --name NAME [--parent CA]",
 		Short: "Create a CA: a new root, or an issuing CA under a parent",
 		Long: `Create generates the CA's key in the key store and its certificate: self-signed
 when --parent is empty (a new root), signed by the parent otherwise. Use it to
 start a new hierarchy (for example an ECC "Qualified CA V2") before re-issuing
-the certificates of the old one with 'selo cert reissue'.`,
+the certificates of the old one with 'selo cert reissue'.
+
+Creating a CA is under dual control (see 'selo proposal'): run here, on the
+CA machine, without a proposal, it is break-glass: it prints a warning and
+is recorded as dualcontrol.break_glass in the audit log. With
+--require-proposal (or require-proposal: true in selo.yaml) it refuses and
+points to 'selo proposal create ca.create'.`,
 		Example: `  selo ca create --id qualified-ecc-v2 --name "Example Qualified CA ECC V2" --parent root-ecc-v1 --key-type ecdsa-p384`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +68,9 @@ the certificates of the old one with 'selo cert reissue'.`,
 				return usagef("ca create needs --id and --name")
 			}
 			o.KeyAlgorithm = selo.KeyAlgorithm(keyType)
+			if err := c.dualControlled(cmd, requireProposal, "ca.create", "ca/"+o.ID, o, selo.ProposalCACreate); err != nil {
+				return err
+			}
 			a, err := c.authority(cmd.Context())
 			if err != nil {
 				return err
@@ -85,6 +95,7 @@ the certificates of the old one with 'selo cert reissue'.`,
 	f.StringVar(&o.Organization, "org", "", "organisation name")
 	f.StringVar(&o.Country, "country", "", "two-letter country code")
 	f.StringSliceVar(&o.Policies, "policy", nil, "certificate policy OID for an issuing CA (repeatable; default anyPolicy)")
+	f.BoolVar(&requireProposal, "require-proposal", false, "refuse to run without dual control; use 'selo proposal' instead")
 	return cmd
 }
 
@@ -124,14 +135,28 @@ func (c *cli) caListCommand() *cobra.Command {
 }
 
 func (c *cli) caRetireCommand() *cobra.Command {
-	return &cobra.Command{
+	var requireProposal bool
+	cmd := &cobra.Command{
 		Use:   "retire CA",
 		Short: "Stop a CA from issuing (what it issued stays valid)",
-		Args:  exactArgs(1, "ca retire needs the CA's ID"),
+		Long: `Retire stops a CA from issuing; what it issued stays valid and answered for.
+
+Retiring a CA is under dual control (see 'selo proposal'): run here without a
+proposal it is break-glass, printed as a warning and recorded as
+dualcontrol.break_glass; --require-proposal (or require-proposal: true in
+selo.yaml) makes it refuse.`,
+		Args: exactArgs(1, "ca retire needs the CA's ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := c.authority(cmd.Context())
 			if err != nil {
 				return err
+			}
+			// An unknown CA is refused (and audited) by RetireCA itself:
+			// nothing was done, so no glass was broken.
+			if _, err := a.Store().FindCA(cmd.Context(), args[0]); err == nil || requireProposal {
+				if err := c.dualControlled(cmd, requireProposal, "ca.retire", "ca/"+args[0], map[string]string{"ca": args[0]}, selo.ProposalCARetire); err != nil {
+					return err
+				}
 			}
 			ca, err := a.RetireCA(cmd.Context(), actor(), args[0])
 			if err != nil {
@@ -144,6 +169,8 @@ func (c *cli) caRetireCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&requireProposal, "require-proposal", false, "refuse to run without dual control; use 'selo proposal' instead")
+	return cmd
 }
 
 func (c *cli) caRevokeCommand() *cobra.Command {
@@ -169,8 +196,9 @@ affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn,
 unspecified. A CA is not put on hold. A root cannot be revoked: take it
 out of trust stores and trusted lists.
 
-This is a single operator's command for now; dual control (a second
-officer approving) comes with roles.`,
+Revocation is not under dual control: after a key compromise a second
+admin must not be waited for (EN 319 411-1 asks for revocation without
+delay). Over the API it needs the admin role; every use is audited.`,
 		Example: `  selo ca revoke qualified-ecc-v1 --reason cACompromise --invalidity-date 2026-11-20T08:00:00Z`,
 		Args:    exactArgs(1, "ca revoke needs the CA's ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

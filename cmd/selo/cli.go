@@ -130,6 +130,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.accountCommand(), c.credentialCommand(), c.walletCommand(), c.outboxCommand(),
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
 		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand(), c.pkcs11Command())
+	root.AddCommand(c.operatorCommand(), c.proposalCommand()) // control.go: roles and dual control
 	strictArgs(root)
 	return root
 }

@@ -178,7 +178,7 @@ func (c *cli) initialize(cmd *cobra.Command, o initOptions) error {
 	for _, ca := range res.CAs {
 		fmt.Fprintf(c.stdout, "  CA %-20s %-12s %s\n", ca.ID, ca.KeyAlgorithm, ca.Subject)
 	}
-	fmt.Fprintf(c.stdout, "\nOperator API key (shown once, keep it safe):\n  %s\n\nConfig: %s\n", secret, c.configPath)
+	fmt.Fprintf(c.stdout, "\nOperator API key, roles admin and officer (shown once, keep it safe):\n  %s\n\nConfig: %s\n", secret, c.configPath)
 	return nil
 }
 

@@ -236,6 +236,11 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					cfg.Outbox, cfg.OutboxPage = n.Outbox, loopbackListen(listen)
 				}
 			}
+			if roleSet[server.RoleAPI] {
+				if cfg.Control, err = c.control(ctx); err != nil { // dual control: /api/v1/proposals
+					return err
+				}
+			}
 			srv := server.New(cfg)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

@@ -39,17 +39,18 @@ func (db *DB) CreateAPIKey(ctx context.Context, key *selo.APIKey, audit *selo.Au
 			return fmt.Errorf("insert api key %s: %w", id, err)
 		}
 		return nil
-	}, `INSERT INTO api_keys (id, name, hash, created_at, disabled) VALUES ($1, $2, $3, $4, $5)`,
-		key.ID, key.Name, key.Hash, key.CreatedAt, key.Disabled)
+	}, `INSERT INTO api_keys (id, name, hash, created_at, disabled, roles) VALUES ($1, $2, $3, $4, $5, $6)`,
+		key.ID, key.Name, key.Hash, key.CreatedAt, key.Disabled, selo.JoinRoles(key.Roles))
 	return tx.commitAudited(ctx, audit, "create api key")
 }
 
 // FindAPIKeyByHash returns the enabled key with this hash, or ENOTFOUND.
 func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*selo.APIKey, error) {
 	var k selo.APIKey
+	var roles string
 	err := db.pool.QueryRow(ctx, `
-		SELECT id, name, hash, created_at, disabled FROM api_keys WHERE hash = $1 AND NOT disabled`, hash).
-		Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.Disabled)
+		SELECT id, name, hash, created_at, disabled, roles FROM api_keys WHERE hash = $1 AND NOT disabled`, hash).
+		Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.Disabled, &roles)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The message names no hash: it is derived from a secret.
 		return nil, selo.Errorf(selo.ENOTFOUND, "API key not found")
@@ -57,5 +58,6 @@ func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*selo.APIKey, 
 		return nil, fmt.Errorf("find api key: %w", err)
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
+	k.Roles = selo.SplitRoles(roles)
 	return &k, nil
 }

@@ -29,8 +29,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, key *selo.APIKey, audit *selo.Au
 		key.CreatedAt = tx.now
 	}
 	key.CreatedAt = fromMicros(toMicros(key.CreatedAt))
-	_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, created_at, disabled) VALUES (?, ?, ?, ?, ?)`,
-		key.ID, key.Name, key.Hash, toMicros(key.CreatedAt), key.Disabled)
+	_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (id, name, hash, created_at, disabled, roles) VALUES (?, ?, ?, ?, ?, ?)`,
+		key.ID, key.Name, key.Hash, toMicros(key.CreatedAt), key.Disabled, selo.JoinRoles(key.Roles))
 	if isUniqueViolation(err) {
 		return selo.Errorf(selo.ECONFLICT, "an API key with this ID, name or secret already exists")
 	} else if err != nil {
@@ -46,9 +46,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, key *selo.APIKey, audit *selo.Au
 func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*selo.APIKey, error) {
 	var k selo.APIKey
 	var created int64
+	var roles string
 	err := db.read.QueryRowContext(ctx, `
-		SELECT id, name, hash, created_at, disabled FROM api_keys WHERE hash = ? AND disabled = 0`, hash).
-		Scan(&k.ID, &k.Name, &k.Hash, &created, &k.Disabled)
+		SELECT id, name, hash, created_at, disabled, roles FROM api_keys WHERE hash = ? AND disabled = 0`, hash).
+		Scan(&k.ID, &k.Name, &k.Hash, &created, &k.Disabled, &roles)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The message names no hash: it is derived from a secret.
 		return nil, selo.Errorf(selo.ENOTFOUND, "API key not found")
@@ -56,5 +57,6 @@ func (db *DB) FindAPIKeyByHash(ctx context.Context, hash string) (*selo.APIKey, 
 		return nil, fmt.Errorf("find api key: %w", err)
 	}
 	k.CreatedAt = fromMicros(created)
+	k.Roles = selo.SplitRoles(roles)
 	return &k, nil
 }

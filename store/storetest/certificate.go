@@ -283,7 +283,7 @@ func testFailedWriteLeavesNothing(t *testing.T, open OpenFunc) {
 		t.Fatalf("failed SupersedeCertificate left %+v, %v", c, err)
 	}
 
-	wantCode(t, st.CreateAPIKey(ctx, &selo.APIKey{ID: "k", Name: "k", Hash: "h"}, bad()), selo.EINVALID)
+	wantCode(t, st.CreateAPIKey(ctx, &selo.APIKey{ID: "k", Name: "k", Hash: "h", Roles: []selo.Role{selo.RoleOfficer}}, bad()), selo.EINVALID)
 	_, err = st.FindAPIKeyByHash(ctx, "h")
 	wantCode(t, err, selo.ENOTFOUND)
 

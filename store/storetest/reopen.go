@@ -17,7 +17,7 @@ func testReopen(t *testing.T, open OpenFunc) {
 	must(t, st.CreateCA(ctx, ca, entry("ca.create", "ca/ca1")))
 	cert := newCertificate("abc", "ca1")
 	must(t, st.CreateCertificate(ctx, cert, entry("certificate.issue", "certificate/abc")))
-	key := &selo.APIKey{ID: "k1", Name: "admin", Hash: "aa11"}
+	key := &selo.APIKey{ID: "k1", Name: "admin", Hash: "aa11", Roles: []selo.Role{selo.RoleAdmin}}
 	must(t, st.CreateAPIKey(ctx, key, entry("apikey.create", "apikey/k1")))
 	before := wantIntactAudit(t, st, 3)
 	must(t, st.Close())

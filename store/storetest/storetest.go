@@ -105,6 +105,7 @@ func Run(t *testing.T, open OpenFunc) {
 	tests = append(tests, orderTests...)
 	tests = append(tests, rateTests...)
 	tests = append(tests, keyRevocationTests...)
+	tests = append(tests, operatorTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ package check
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 )
@@ -100,6 +101,43 @@ func APIKey(key *selo.APIKey) error {
 		return selo.Errorf(selo.EINVALID, "no API key given")
 	case key.ID == "" || key.Name == "" || key.Hash == "":
 		return selo.Errorf(selo.EINVALID, "an API key needs an ID, a name and a hash")
+	case len(key.Roles) == 0:
+		return selo.Errorf(selo.EINVALID, "an API key needs at least one role")
+	}
+	return roles(key.Roles)
+}
+
+func roles(rs []selo.Role) error {
+	for _, r := range rs {
+		if !r.Valid() {
+			return selo.Errorf(selo.EINVALID, "unknown role %q", r)
+		}
+	}
+	return nil
+}
+
+// Operator validates an operator account.
+func Operator(op *selo.Operator) error {
+	switch {
+	case op == nil:
+		return selo.Errorf(selo.EINVALID, "no operator given")
+	case op.ID == "" || op.Username == "" || op.PasswordHash == "":
+		return selo.Errorf(selo.EINVALID, "an operator needs an ID, a user name and a password hash")
+	case len(op.Roles) == 0:
+		return selo.Errorf(selo.EINVALID, "an operator needs at least one role")
+	}
+	return roles(op.Roles)
+}
+
+// Proposal validates a new proposal.
+func Proposal(p *selo.Proposal) error {
+	switch {
+	case p == nil:
+		return selo.Errorf(selo.EINVALID, "no proposal given")
+	case p.ID == "" || p.Kind == "" || p.ProposedBy == "" || p.Params == "":
+		return selo.Errorf(selo.EINVALID, "a proposal needs an ID, a kind, parameters and a proposer")
+	case p.ExpiresAt.IsZero():
+		return selo.Errorf(selo.EINVALID, "a proposal needs an expiry time")
 	}
 	return nil
 }
@@ -152,4 +190,32 @@ func KeyHash(der []byte) string {
 		return UnparsableKey
 	}
 	return h
+}
+
+// Decidable says why p cannot be decided to to by by at now: ECONFLICT when
+// it is not pending or has expired, EFORBIDDEN when its proposer approves.
+func Decidable(p *selo.Proposal, to selo.ProposalStatus, by string, now time.Time) error {
+	switch {
+	case p.Status != selo.ProposalPending:
+		return selo.Errorf(selo.ECONFLICT, "proposal %s is %s, not pending", p.ID, p.Status)
+	case !now.Before(p.ExpiresAt):
+		return selo.Errorf(selo.ECONFLICT, "proposal %s expired at %s", p.ID, p.ExpiresAt.Format(time.RFC3339))
+	case to == selo.ProposalApproved && by == p.ProposedBy:
+		return selo.Errorf(selo.EFORBIDDEN, "proposal %s was proposed by %s: a different admin must approve it", p.ID, by)
+	}
+	return nil
+}
+
+// Claimable says why p cannot start executing at now: ECONFLICT unless it
+// is approved and unexpired.
+func Claimable(p *selo.Proposal, now time.Time) error {
+	switch {
+	case p.Status == selo.ProposalExecuting || p.Status == selo.ProposalExecuted || p.Status == selo.ProposalFailed:
+		return selo.Errorf(selo.ECONFLICT, "proposal %s was already executed (%s): an approved proposal runs once", p.ID, p.Status)
+	case p.Status != selo.ProposalApproved:
+		return selo.Errorf(selo.ECONFLICT, "proposal %s is %s, not approved", p.ID, p.Status)
+	case !now.Before(p.ExpiresAt):
+		return selo.Errorf(selo.ECONFLICT, "proposal %s expired at %s", p.ID, p.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
 }
