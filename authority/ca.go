@@ -255,3 +255,13 @@ func (a *Authority) revokeCA(ctx context.Context, actor string, req RevokeCARequ
 func (a *Authority) FindCARevocation(ctx context.Context, caID string) (*selo.CARevocation, error) {
 	return a.store.FindCARevocation(ctx, caID)
 }
+
+// FindCA returns the CA with the given ID, or ENOTFOUND.
+func (a *Authority) FindCA(ctx context.Context, id string) (*selo.CA, error) {
+	return a.store.FindCA(ctx, id)
+}
+
+// ListCAs returns every CA, active, retired and revoked.
+func (a *Authority) ListCAs(ctx context.Context) ([]*selo.CA, error) {
+	return a.store.ListCAs(ctx)
+}

@@ -281,6 +281,12 @@ func (a *Authority) FindCertificate(ctx context.Context, serial string) (*selo.C
 	return a.store.FindCertificate(ctx, s)
 }
 
+// ListCertificates returns the stored certificates that match filter, a
+// page at a time (filter.AfterSerial, filter.Limit).
+func (a *Authority) ListCertificates(ctx context.Context, filter selo.CertificateFilter) ([]*selo.Certificate, error) {
+	return a.store.ListCertificates(ctx, filter)
+}
+
 // NormalizeSerial turns a serial typed by a person ("0A:1B:...", "0a1b", "0x0a1b")
 // into the stored form, or EINVALID.
 func NormalizeSerial(s string) (string, error) {

@@ -7,15 +7,12 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/worker"
 )
 
-// Locker elects the one replica that runs the background worker. The
-// PostgreSQL store takes an advisory lock; a single process needs none.
-type Locker interface {
-	// TryLock takes the named lock if it is free. The lock is held until
-	// unlock is called or the process dies.
-	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
-}
+// Locker elects the one replica that runs the background worker; see
+// worker.Locker.
+type Locker = worker.Locker
 
 // RefreshReport says what one pass of the status worker did.
 type RefreshReport struct {
@@ -112,47 +109,24 @@ func (a *Authority) refreshCA(ctx context.Context, ca *selo.CA, rep *RefreshRepo
 	return firstErr
 }
 
+// StatusTask is the certificate status refresh as a task of the worker role:
+// RefreshStatus, its report in the log.
+func (a *Authority) StatusTask() worker.Task {
+	return worker.Task{Name: "certificate status", Run: func(ctx context.Context) error {
+		rep, err := a.RefreshStatus(ctx)
+		if rep != (RefreshReport{}) {
+			a.log.Info("status worker pass", "crls", rep.CRLs, "ocsp_responses", rep.OCSPResponses, "ocsp_signers", rep.OCSPSigners)
+		}
+		return err
+	}}
+}
+
 // RunStatusWorker runs RefreshStatus every interval until ctx ends, on the
-// one replica that holds the "status-worker" lock. The others wait and take
-// over when it goes away.
+// one replica that holds the worker's lock (worker.LockName). The others wait
+// and take over when it goes away. 'selo serve' runs it with the other tasks
+// of the worker role through worker.Run.
 func (a *Authority) RunStatusWorker(ctx context.Context, interval time.Duration, lock Locker) error {
-	if interval <= 0 {
-		interval = time.Minute
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var unlock func()
-	defer func() {
-		if unlock != nil {
-			unlock()
-		}
-	}()
-	for {
-		if unlock == nil && lock != nil {
-			u, ok, err := lock.TryLock(ctx, "status-worker")
-			switch {
-			case err != nil:
-				a.log.Error("status worker lock", "err", err)
-			case ok:
-				unlock = u
-				a.log.Info("status worker: this replica runs the CRL and OCSP refresh")
-			}
-		}
-		if unlock != nil || lock == nil {
-			rep, err := a.RefreshStatus(ctx)
-			if err != nil && ctx.Err() == nil {
-				a.log.Error("status worker pass", "err", err)
-			}
-			if rep != (RefreshReport{}) {
-				a.log.Info("status worker pass", "crls", rep.CRLs, "ocsp_responses", rep.OCSPResponses, "ocsp_signers", rep.OCSPSigners)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return worker.Run(ctx, lock, interval, a.log, a.StatusTask())
 }
 
 // crlRevocationMargin is how much older than a CRL's thisUpdate a revocation

@@ -155,6 +155,12 @@ func (s *Service) FindOrder(ctx context.Context, number string) (*selo.Order, er
 	return s.store.FindOrderByNumber(ctx, strings.TrimSpace(number))
 }
 
+// FindOrderByID returns an order by its internal ID, as identity checks and
+// events name it (for officers and the API).
+func (s *Service) FindOrderByID(ctx context.Context, id string) (*selo.Order, error) {
+	return s.store.FindOrder(ctx, id)
+}
+
 // ListOrders returns orders, e.g. an officer's queue of one state.
 func (s *Service) ListOrders(ctx context.Context, filter selo.OrderFilter) ([]*selo.Order, error) {
 	return s.store.ListOrders(ctx, filter)

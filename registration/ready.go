@@ -5,6 +5,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/notify"
+	"github.com/selo-qtsp/selo/worker"
 )
 
 // sendMail sends m and logs a failure without its body, which may hold a code.
@@ -97,4 +98,17 @@ func (s *Service) RetryReadyNotices(ctx context.Context) (int, error) {
 			}
 		}
 	}
+}
+
+// ReadyNoticeTask is RetryReadyNotices as a task of the worker role, which
+// runs it on the one elected replica (worker.Run); how many e-mails it sent
+// goes to the log.
+func (s *Service) ReadyNoticeTask() worker.Task {
+	return worker.Task{Name: "ready notices", Run: func(ctx context.Context) error {
+		n, err := s.RetryReadyNotices(ctx)
+		if n > 0 {
+			s.log.Info("resent ready e-mails", "orders", n)
+		}
+		return err
+	}}
 }

@@ -83,7 +83,7 @@ func profileResponse(p *pki.Profile) *ProfileResponse {
 }
 
 func (s *Server) handleListCAs(w http.ResponseWriter, r *http.Request) {
-	cas, err := s.authority.Store().ListCAs(r.Context())
+	cas, err := s.authority.ListCAs(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) handleGetCA(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, selo.Errorf(selo.ENOTFOUND, "no CA with id %q", truncate(id, maxNameLength)))
 		return
 	}
-	ca, err := s.authority.Store().FindCA(r.Context(), id)
+	ca, err := s.authority.FindCA(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -48,7 +48,7 @@ func (s *Server) handleCAFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, ext := file[:dot], file[dot+1:]
-	ca, err := s.authority.Store().FindCA(r.Context(), id)
+	ca, err := s.authority.FindCA(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

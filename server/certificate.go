@@ -198,7 +198,7 @@ func (s *Server) handleListCertificates(w http.ResponseWriter, r *http.Request) 
 			s.writeError(w, r, selo.Errorf(selo.ENOTFOUND, "no CA with id %q", truncate(v, maxNameLength)))
 			return
 		}
-		if _, err := s.authority.Store().FindCA(r.Context(), v); err != nil {
+		if _, err := s.authority.FindCA(r.Context(), v); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -208,7 +208,7 @@ func (s *Server) handleListCertificates(w http.ResponseWriter, r *http.Request) 
 	// second query or a "next" that leads to an empty page.
 	pageSize := filter.Limit
 	filter.Limit++
-	certs, err := s.authority.Store().ListCertificates(r.Context(), filter)
+	certs, err := s.authority.ListCertificates(r.Context(), filter)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

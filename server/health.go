@@ -12,25 +12,11 @@ import (
 // health check fail quickly instead of piling up probes.
 const healthTimeout = 3 * time.Second
 
-// pinger is implemented by stores that can check their connection more
-// cheaply than a query.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // handleHealth answers 200 "ok" when the database answers, 503 otherwise.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	st := s.authority.Store()
-	var err error
-	if p, ok := st.(pinger); ok {
-		err = p.Ping(ctx)
-	} else {
-		// The CA table holds a handful of rows: the cheapest query every
-		// store must answer.
-		_, err = st.ListCAs(ctx)
-	}
+	err := s.authority.Ping(ctx)
 	if err != nil {
 		s.logger(r).Error("health check: database unreachable", "err", err)
 		s.writeError(w, r, selo.Errorf(EUNAVAILABLE, "the database is unreachable"))

@@ -208,7 +208,13 @@ func TestHolderAPIWalletFlow(t *testing.T) {
 		st, cs := h.walletGet(t, wl.ID, key, "?wait=20s")
 		done <- polled{st, cs}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The approval is asked for once the wallet's request waits for it.
+	for deadline := time.Now().Add(15 * time.Second); h.svc.ApprovalWaiters(a.ID) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the wallet's long-poll did not start waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	res, err := h.svc.Authorize(ctx, signing.AuthorizeRequest{AccountID: a.ID, CredentialID: c.Credential.ID,
 		HashAlgorithmOID: signing.OIDSHA256, Hashes: hashes, NumSignatures: 2, Description: "contract.pdf"})
 	if err != nil || res.Pending == nil {

@@ -578,7 +578,7 @@ func (s *Server) handleIdentityQueue(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		// The officer compares the document with the holder the order is for.
-		o, err := s.authority.Store().FindOrder(r.Context(), c.OrderID)
+		o, err := s.registration.FindOrderByID(r.Context(), c.OrderID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -44,3 +44,10 @@ func (b *broadcaster) notify(accountID string) {
 		}
 	}
 }
+
+// count returns how many wait for news of the account.
+func (b *broadcaster) count(accountID string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.waiters[accountID])
+}

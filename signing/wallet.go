@@ -286,6 +286,12 @@ func (s *Service) WaitApprovals(accountID string) (news <-chan struct{}, stop fu
 	return s.waiters.wait(accountID)
 }
 
+// ApprovalWaiters returns how many wait on WaitApprovals for the account
+// now (a wallet's long-poll, say), for monitoring and tests.
+func (s *Service) ApprovalWaiters(accountID string) int {
+	return s.waiters.count(accountID)
+}
+
 // DecideWalletApproval records the holder's answer, signed by the wallet's
 // device key over the challenge. ENOTFOUND for an approval of another
 // account; EUNAUTHORIZED for a bad signature; ECONFLICT when already decided.

@@ -109,7 +109,7 @@ func (c *cli) caListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cas, err := a.Store().ListCAs(cmd.Context())
+			cas, err := a.ListCAs(cmd.Context())
 			if err != nil {
 				return err
 			}

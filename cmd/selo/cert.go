@@ -339,7 +339,7 @@ func (c *cli) certListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			certs, err := a.Store().ListCertificates(cmd.Context(), filter)
+			certs, err := a.ListCertificates(cmd.Context(), filter)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -527,27 +526,6 @@ Treat it as a password: whoever holds it can mark orders paid.`,
 			fmt.Fprintln(c.stdout, webhookSecretText(secret))
 			return nil
 		},
-	}
-}
-
-// startReadyNotices resends, every interval until ctx ends, the "ready to
-// lift" e-mails that could not be sent (orders left in paid). Racing
-// replicas are safe: the move to ready is a compare-and-set, so only one
-// sends each e-mail.
-func (c *cli) startReadyNotices(ctx context.Context, svc *registration.Service, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := svc.RetryReadyNotices(ctx); err != nil && ctx.Err() == nil {
-			c.log.Error("resend ready e-mails", "err", err)
-		} else if n > 0 {
-			c.log.Info("resent ready e-mails", "orders", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

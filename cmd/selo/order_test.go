@@ -16,6 +16,7 @@ import (
 	"github.com/selo-qtsp/selo/lift/lifttest"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
+	"github.com/selo-qtsp/selo/worker"
 )
 
 // holderDesk opens the registration desk over data as the server does
@@ -23,10 +24,22 @@ import (
 // does through the API; a mailer, when given, replaces the configured one.
 func holderDesk(t *testing.T, data string, mailer selo.Mailer) (*registration.Service, *cli) {
 	t.Helper()
+	return holderDeskOver(t, data, "", mailer)
+}
+
+// holderDeskOver is holderDesk over the database given (as --database), or
+// the data directory's own when empty.
+func holderDeskOver(t *testing.T, data, database string, mailer selo.Mailer) (*registration.Service, *cli) {
+	t.Helper()
 	c := newCLI(strings.NewReader(""), io.Discard, io.Discard)
 	root := c.rootCommand()
 	if err := root.PersistentFlags().Set("data", data); err != nil {
 		t.Fatal(err)
+	}
+	if database != "" {
+		if err := root.PersistentFlags().Set("database", database); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := c.loadSettings(root); err != nil {
 		t.Fatal(err)
@@ -233,7 +246,7 @@ func TestReadyNoticesResent(t *testing.T) {
 	t.Parallel()
 	data := dataDir(t)
 	mail := &flakyMailer{sent: make(chan selo.Email, 10)}
-	desk, c := holderDesk(t, data, mail)
+	desk, _ := holderDesk(t, data, mail)
 	ctx := t.Context()
 	created, err := desk.CreateOrder(ctx, "test", registration.OrderRequest{
 		Holder:  selo.Holder{GivenNames: "Ana", Surname: "Silva", Email: "ana@example.pt", Mobile: "+351912345678"},
@@ -259,7 +272,7 @@ func TestReadyNoticesResent(t *testing.T) {
 	mail.down.Store(false)
 	loopCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); c.startReadyNotices(loopCtx, desk, time.Hour) }()
+	go func() { defer close(done); _ = worker.Run(loopCtx, nil, time.Hour, nil, desk.ReadyNoticeTask()) }()
 	e := <-mail.sent
 	stop()
 	<-done

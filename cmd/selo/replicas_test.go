@@ -61,7 +61,7 @@ func startWorkerReplica(t *testing.T, bin string, env []string, interval time.Du
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.cmd.Process.Kill(); w.cmd.Wait() })
-	if !waitFor(30*time.Second, func() bool { return strings.Contains(w.log.String(), "Selo worker is running") }) {
+	if !pollUntil(30*time.Second, func() bool { return strings.Contains(w.log.String(), "Selo worker is running") }) {
 		t.Fatalf("worker replica did not start: %s", w.log.String())
 	}
 	return w
@@ -69,8 +69,8 @@ func startWorkerReplica(t *testing.T, bin string, env []string, interval time.Du
 
 func (w *workerReplica) leads() bool { return strings.Contains(w.log.String(), leaderLine) }
 
-// waitFor polls cond until it holds or the time is up.
-func waitFor(limit time.Duration, cond func() bool) bool {
+// pollUntil polls cond until it holds or the time is up.
+func pollUntil(limit time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
 	for {
 		if cond() {
@@ -119,7 +119,7 @@ func TestReplicasOverPostgres(t *testing.T) {
 	t.Cleanup(func() { ocspCmd.Process.Kill(); ocspCmd.Wait() })
 
 	first := startWorkerReplica(t, bin, env, interval)
-	if !waitFor(10*time.Second, first.leads) {
+	if !pollUntil(10*time.Second, first.leads) {
 		t.Fatalf("the only worker replica did not take the lock: %s", first.log.String())
 	}
 	second := startWorkerReplica(t, bin, env, interval)
@@ -273,7 +273,7 @@ func TestReplicasOverPostgres(t *testing.T) {
 	first.cmd.Wait()
 	// The standby tries the lock once per interval; PostgreSQL frees a dead
 	// session's advisory lock when it sees the connection closed.
-	tookOver := waitFor(interval+2*time.Second, second.leads)
+	tookOver := pollUntil(interval+2*time.Second, second.leads)
 	takeover := time.Since(killed)
 	time.Sleep(authority.DefaultOCSPCacheTTL + interval) // revocations after the kill, and OCSP checks of earlier ones, for the new leader's CRL
 	cancel()
@@ -301,7 +301,7 @@ func TestReplicasOverPostgres(t *testing.T) {
 	caID := got.CA
 	var missing []string
 	var crl *x509.RevocationList
-	waitFor(interval+2*time.Second, func() bool {
+	pollUntil(interval+2*time.Second, func() bool {
 		missing = missing[:0]
 		resp, err := http.Get("http://" + ocspAddr + "/crl/" + caID + ".crl")
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
+	"github.com/selo-qtsp/selo/worker"
 )
 
 // loopbackListen reports whether addr (host:port) listens on the loopback
@@ -84,8 +85,10 @@ renews OCSP responder certificates, resends "ready to lift" e-mails that
 could not be sent, and signs audit checkpoints with the audit key: every
 --audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
 it stops; see 'selo audit verify --help'). Run OCSP replicas with --roles ocsp over
-PostgreSQL; the worker runs on exactly one replica at a time (a PostgreSQL
-advisory lock elects it; the others stand by).
+PostgreSQL; the worker runs on exactly one replica at a time (a lock in the
+store elects it: a PostgreSQL advisory lock, or with SQLite a lock on a file
+beside the database; the others stand by and take over when it stops).
+Replicas without the worker role run none of its work.
 
 Abuse limits, counted in the database so that they hold across replicas
 (give every replica the same values): one-time codes (SMS codes of
@@ -180,14 +183,20 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			defer stop()
 			var wg sync.WaitGroup
 			if roleSet["worker"] {
-				var lock authority.Locker
-				if l, ok := c.store.(authority.Locker); ok {
+				// One replica of the worker role, elected by the store's
+				// lock, runs the background work; the others stand by.
+				var lock worker.Locker
+				if l, ok := c.store.(worker.Locker); ok {
 					lock = l
+				}
+				tasks := []worker.Task{a.StatusTask()}
+				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
+					tasks = append(tasks, reg.ReadyNoticeTask())
 				}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = a.RunStatusWorker(ctx, workerInterval, lock)
+					_ = worker.Run(ctx, lock, workerInterval, c.log, tasks...)
 				}()
 				// The first checkpoint is signed at once, the last when
 				// the server stops.
@@ -196,10 +205,6 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					defer wg.Done()
 					a.RunAuditCheckpoints(ctx, checkpoints, min(workerInterval, checkpoints.Interval))
 				}()
-				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
-					wg.Add(1)
-					go func() { defer wg.Done(); c.startReadyNotices(ctx, reg, workerInterval) }()
-				}
 			}
 			// Stop the workers before waiting for them, on every return: a
 			// plain deferred Wait would run before the deferred stop and hang

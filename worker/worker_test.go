@@ -1,0 +1,84 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/selo-qtsp/selo/worker"
+)
+
+// lockerFunc is a Locker made of a function.
+type lockerFunc func(ctx context.Context, name string) (func(), bool, error)
+
+func (f lockerFunc) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	return f(ctx, name)
+}
+
+// TestRun: without the lock no task runs; once the lock is taken every task
+// runs on each tick, in order, a failing one not stopping the next; the lock
+// is released when Run returns.
+func TestRun(t *testing.T) {
+	tries := make(chan string, 100)
+	grant := make(chan bool, 1)
+	unlocked := make(chan struct{})
+	lock := lockerFunc(func(_ context.Context, name string) (func(), bool, error) {
+		tries <- name
+		select {
+		case <-grant:
+			return func() { close(unlocked) }, true, nil
+		default:
+			return nil, false, nil
+		}
+	})
+	ran := make(chan string, 100)
+	tasks := []worker.Task{
+		{Name: "first", Run: func(context.Context) error { ran <- "first"; return errors.New("broken") }},
+		{Name: "second", Run: func(context.Context) error { ran <- "second"; return nil }},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(ctx, lock, time.Millisecond, nil, tasks...) }()
+	for range 3 {
+		if name := <-tries; name != worker.LockName {
+			t.Fatalf("lock %q, want %q", name, worker.LockName)
+		}
+	}
+	if len(ran) != 0 {
+		t.Fatalf("%d tasks ran without the lock", len(ran))
+	}
+	grant <- true
+	for _, want := range []string{"first", "second", "first", "second"} {
+		if got := <-ran; got != want {
+			t.Fatalf("ran %q, want %q", got, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	select {
+	case <-unlocked:
+	default:
+		t.Fatal("Run did not release the lock when it stopped")
+	}
+}
+
+// TestRunNoLock: with no lock (one process alone) the tasks run at once.
+func TestRunNoLock(t *testing.T) {
+	ran := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, nil, time.Hour, nil, worker.Task{Name: "one", Run: func(context.Context) error {
+			ran <- struct{}{}
+			return nil
+		}})
+	}()
+	<-ran
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
