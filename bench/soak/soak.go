@@ -145,8 +145,8 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// leaderLine is what a worker logs when it takes the status worker's lock.
-const leaderLine = "status worker: this replica runs the CRL and OCSP refresh"
+// leaderLine is what a worker logs when it takes the worker lock (worker.Run).
+const leaderLine = "worker: this replica runs the background work"
 
 func (r *replica) start() error {
 	args := []string{"serve", "--no-init", "--roles", r.role}

@@ -22,9 +22,9 @@ import (
 	"github.com/selo-qtsp/selo/authority"
 )
 
-// leaderLine is what a worker replica logs when it takes the status
-// worker's lock (authority.RunStatusWorker).
-const leaderLine = "status worker: this replica runs the CRL and OCSP refresh"
+// leaderLine is what a worker replica logs when it takes the worker lock
+// (worker.Run).
+const leaderLine = "worker: this replica runs the background work"
 
 // lockedBuffer collects a child process's stderr while the test reads it.
 type lockedBuffer struct {
