@@ -25,6 +25,17 @@ type Locker interface {
 	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 }
 
+// A Holder is a Locker that can tell whether a lock it gave is still held.
+// The PostgreSQL store's advisory lock lives as long as its session, which
+// can end while the process goes on (a database restart, a terminated
+// backend, a dropped connection); PostgreSQL then frees the lock and another
+// replica takes it. Run asks before each tick's work and, when the lock is
+// gone, stops working and tries to take it again like any standby.
+type Holder interface {
+	Locker
+	Held(ctx context.Context, name string) (bool, error)
+}
+
 // A Task is one piece of background work, run once per tick by the elected
 // replica. Run reports its own results in the log; an error it returns is
 // logged and the next tick runs it again.
@@ -62,6 +73,13 @@ func Run(ctx context.Context, lock Locker, interval time.Duration, log *slog.Log
 			case ok:
 				unlock = u
 				log.Info("worker: this replica runs the background work", "tasks", names(tasks))
+			}
+		}
+		if h, ok := lock.(Holder); ok && unlock != nil {
+			if held, err := h.Held(ctx, LockName); !held && ctx.Err() == nil {
+				log.Warn("worker: this replica lost the lock and stands by", "err", err)
+				unlock()
+				unlock = nil
 			}
 		}
 		if unlock != nil || lock == nil {

@@ -82,3 +82,58 @@ func TestRunNoLock(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+// holderLock is a Holder whose lock the test takes away.
+type holderLock struct {
+	tries    chan struct{}
+	held     chan bool // what the next Held answers
+	unlocked chan struct{}
+}
+
+func (h *holderLock) TryLock(context.Context, string) (func(), bool, error) {
+	h.tries <- struct{}{}
+	return func() { h.unlocked <- struct{}{} }, true, nil
+}
+
+func (h *holderLock) Held(context.Context, string) (bool, error) {
+	if <-h.held {
+		return true, nil
+	}
+	return false, errors.New("session terminated")
+}
+
+// TestRunLostLock: a lock whose session died while the process lives (a
+// PostgreSQL restart, a terminated backend) is let go: no task runs on that
+// tick, the unlock is called, and the replica tries the lock again like any
+// standby, working once it holds it again.
+func TestRunLostLock(t *testing.T) {
+	h := &holderLock{tries: make(chan struct{}, 10), held: make(chan bool), unlocked: make(chan struct{}, 10)}
+	ran := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, h, time.Millisecond, nil, worker.Task{Name: "t", Run: func(context.Context) error {
+			ran <- struct{}{}
+			return nil
+		}})
+	}()
+	<-h.tries
+	h.held <- true
+	<-ran
+	h.held <- false // the session is gone
+	<-h.unlocked
+	<-h.tries // stands by and tries again at once on the next tick
+	if len(ran) != 0 {
+		t.Fatal("a task ran on the tick the lock was found lost")
+	}
+	h.held <- true
+	<-ran
+	cancel()
+	go func() {
+		for range h.held {
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}

@@ -17,7 +17,9 @@ import (
 // real selo binary.
 func TestReferenceDeployment(t *testing.T) {
 	help := mustRunSelo(t, "serve", "--help").stdout
-	hasFlag := func(name string) bool { return strings.Contains(help, "--"+name+" ") || strings.Contains(help, "--"+name+"\n") }
+	hasFlag := func(name string) bool {
+		return strings.Contains(help, "--"+name+" ") || strings.Contains(help, "--"+name+"\n")
+	}
 
 	units, err := filepath.Glob("../../deploy/systemd/*.service")
 	if err != nil || len(units) != 3 {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TryLock takes a session-level PostgreSQL advisory lock named by name, on a
@@ -37,11 +40,54 @@ func (db *DB) TryLock(ctx context.Context, name string) (unlock func(), ok bool,
 	}
 	// The connection leaves the pool for as long as the lock is held, so no
 	// other caller can run on the session that owns it.
-	raw := conn.Hijack()
+	held := &heldLock{conn: conn.Hijack()}
+	db.locksMu.Lock()
+	if db.locks == nil {
+		db.locks = map[string]*heldLock{}
+	}
+	db.locks[name] = held
+	db.locksMu.Unlock()
 	return func() {
+		db.locksMu.Lock()
+		if db.locks[name] == held {
+			delete(db.locks, name)
+		}
+		db.locksMu.Unlock()
+		held.mu.Lock()
+		defer held.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = raw.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key)
-		_ = raw.Close(ctx)
+		_, _ = held.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key)
+		_ = held.conn.Close(ctx)
 	}, true, nil
+}
+
+// heldLock is the session that holds an advisory lock.
+type heldLock struct {
+	mu   sync.Mutex // a pgx.Conn serves one caller at a time
+	conn *pgx.Conn
+}
+
+// Held reports whether the lock name that TryLock gave this store is still
+// held: its session is alive (a session-level advisory lock lasts exactly as
+// long as its session). A session can end while the process lives — the
+// server restarted, an administrator terminated the backend, the network
+// dropped the connection — and PostgreSQL then frees the lock for another
+// replica; the holder learns it here instead of working on beside the new
+// one. An error says why it is not held.
+func (db *DB) Held(ctx context.Context, name string) (bool, error) {
+	db.locksMu.Lock()
+	held := db.locks[name]
+	db.locksMu.Unlock()
+	if held == nil {
+		return false, nil
+	}
+	held.mu.Lock()
+	defer held.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := held.conn.Exec(ctx, `SELECT 1`); err != nil {
+		return false, fmt.Errorf("the session holding lock %q: %w", name, err)
+	}
+	return true, nil
 }

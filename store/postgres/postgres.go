@@ -43,6 +43,9 @@ type DB struct {
 
 	groups    groupQueue // CreateCertificate calls waiting to commit together (groupcommit.go)
 	closeOnce sync.Once
+
+	locksMu sync.Mutex
+	locks   map[string]*heldLock // advisory locks this store holds, by name (lock.go)
 }
 
 var (
