@@ -423,3 +423,10 @@ func mergeCheckpoints(a, b []*selo.AuditCheckpoint) []*selo.AuditCheckpoint {
 	})
 	return out
 }
+
+// RecordDecision appends an audit entry for a security decision taken in
+// front of the services, such as the HTTP layer refusing a request for the
+// caller's roles, so that it joins the same hash chain as the services' own.
+func (a *Authority) RecordDecision(ctx context.Context, entry *selo.AuditEntry) error {
+	return a.store.AppendAudit(ctx, entry)
+}

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/selo-qtsp/selo"
@@ -20,7 +21,7 @@ const (
 // new admin starts disabled and an approved admin.grant proposal enables it.
 const BootstrapAdmins = 2
 
-var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+var usernamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
 
 // CreateOperator makes a back-office account with an argon2id password
 // hash. by needs the admin role. Once BootstrapAdmins admins exist, an
@@ -41,7 +42,7 @@ func (s *Service) CreateOperator(ctx context.Context, by Principal, username, pa
 }
 
 func (s *Service) newOperator(ctx context.Context, by Principal, username, password string, roles []selo.Role) (*selo.Operator, error) {
-	if !usernamePattern.MatchString(username) {
+	if !usernamePattern().MatchString(username) {
 		return nil, selo.Errorf(selo.EINVALID, "a user name is 1 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit")
 	}
 	if n := utf8.RuneCountInString(password); n < MinOperatorPassword || len(password) > maxOperatorPassword {

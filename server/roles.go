@@ -55,7 +55,7 @@ func (s *Server) auditForbidden(r *http.Request, need, have []selo.Role) {
 		"needs": selo.JoinRoles(need), "has": selo.JoinRoles(have)})
 	entry := &selo.AuditEntry{Time: s.now().UTC(), Actor: actorFrom(r.Context()), Action: "api.forbidden",
 		Object: "api" + truncate(r.URL.Path, 200), Outcome: selo.OutcomeFailure, Details: string(details)}
-	if err := s.authority.Store().AppendAudit(r.Context(), entry); err != nil {
+	if err := s.authority.RecordDecision(r.Context(), entry); err != nil {
 		s.logger(r).Error("append audit entry", "action", "api.forbidden", "err", err)
 	}
 }

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sync"
 )
 
 // lockName is what a lock's name may be: it becomes part of a file name.
-var lockName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+var lockName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`) })
 
 // TryLock takes an exclusive lock on the file PATH-NAME.lock beside the
 // database (selo.db-status-worker.lock), held on a file descriptor of its
@@ -19,7 +20,7 @@ var lockName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 // next TryLock takes it. Two stores opened in one process elect one of them
 // too.
 func (db *DB) TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error) {
-	if !lockName.MatchString(name) {
+	if !lockName().MatchString(name) {
 		return nil, false, fmt.Errorf("lock name %q: lower-case letters, digits and dashes only", name)
 	}
 	path := db.path + "-" + name + ".lock"
