@@ -59,10 +59,18 @@ type stack struct {
 
 const password = "correct horse battery"
 
-func newStack(t testing.TB) *stack {
+func newStack(t testing.TB) *stack { return newStackOn(t, nil) }
+
+// newStackOn is newStack over store (SQLite when nil), whose clock must be
+// the stack's: open it with clockOf.
+func newStackOn(t testing.TB, open func(selo.Clock) selo.Store) *stack {
 	t.Helper()
 	c := &clock{}
-	env := testenv.NewWithOptions(t, testenv.Options{Clock: c})
+	opts := testenv.Options{Clock: c}
+	if open != nil {
+		opts.Store = open(c)
+	}
+	env := testenv.NewWithOptions(t, opts)
 	out, err := notify.OpenOutbox(t.TempDir(), c)
 	if err != nil {
 		t.Fatal(err)
