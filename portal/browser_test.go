@@ -17,6 +17,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/internal/signtest"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -169,6 +170,19 @@ func TestPortalInChromium(t *testing.T) {
 			t.Fatalf("certificates page: %s", txt)
 		}
 		b.shot(t, ctx, "certificates")
+	})
+
+	t.Run("Orders", func(t *testing.T) {
+		if _, err := s.reg.CreateOrder(context.Background(), "officer:o", registration.OrderRequest{
+			Holder:  selo.Holder{GivenNames: "Ana", Surname: "Silva", Email: "ana@example.pt", Mobile: "+351912345678"},
+			Profile: "qualified-sign", Delivery: selo.DeliveryToken, Subject: selo.OrderSubject{Country: "PT"}}); err != nil {
+			t.Fatal(err)
+		}
+		b.run(t, ctx, "orders", chromedp.Navigate(b.base+"/account/orders"), chromedp.WaitVisible(chromedp.ID("orders")))
+		if txt := b.text(t, ctx, "#orders tbody"); !strings.Contains(txt, "Check my identity") {
+			t.Fatalf("orders: %s", txt)
+		}
+		b.shot(t, ctx, "orders")
 	})
 
 	t.Run("SignInWithAuthenticator", func(t *testing.T) {
