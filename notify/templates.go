@@ -45,6 +45,7 @@ const (
 	ChangeWalletOffered        = "wallet-offered" // a wallet enrolment was started (no .Factor yet)
 	ChangeWalletRegistered     = "wallet-registered"
 	ChangeWalletRemoved        = "wallet-removed"
+	ChangeApprovalMethod       = "approval-method" // a certificate's approval method changed (.Factor: the new one)
 )
 
 // Languages with embedded templates. English is the fallback of a language

@@ -185,8 +185,10 @@ func TestPortalInChromium(t *testing.T) {
 		b.shot(t, ctx, "orders")
 	})
 
+	var totp func() string
 	t.Run("SignInWithAuthenticator", func(t *testing.T) {
 		code := s.authenticator(t, ana)
+		totp = code
 		other := b.tab(t)
 		b.signIn(t, other, s, "ana@example.pt", password, code, false)
 	})
@@ -326,6 +328,28 @@ func TestPortalInChromium(t *testing.T) {
 		loc := get(t, ctx, "location", chromedp.Location())
 		if !strings.Contains(loc, "done=decided") {
 			t.Fatalf("page at %s", loc)
+		}
+	})
+
+	t.Run("ApprovalMethod", func(t *testing.T) {
+		if totp == nil {
+			t.Skip("no authenticator")
+		}
+		s.clock.Add(30 * time.Second) // the sign-in used this step
+		page := b.base + "/account/certificates/" + ana.seal.Credential.ID
+		b.run(t, ctx, "choose the authenticator",
+			chromedp.Navigate(page),
+			chromedp.WaitVisible(chromedp.ID("method-form")),
+			chromedp.SetValue(chromedp.ID("method"), "authenticator"),
+			chromedp.SendKeys(chromedp.ID("method-code"), totp()),
+			chromedp.Click(chromedp.ID("set-method")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")))
+		info, err := s.svc.CredentialInfo(context.Background(), ana.acct.ID, ana.seal.Credential.ID)
+		if err != nil || info.Credential.ApprovalType != selo.ApprovalAuthenticator {
+			t.Fatalf("after the change: %+v %v", info, err)
+		}
+		if txt := b.text(t, ctx, "#factors"); !strings.Contains(txt, "Approval method of this certificate: authenticator app") {
+			t.Fatalf("factors section: %s", txt)
 		}
 	})
 

@@ -142,6 +142,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}", in(p.handleCertificate))
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}/download/{file}", in(p.handleDownload))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/factor-code", in(p.handleFactorCode))
+	mux.HandleFunc("POST "+Prefix+"certificates/{id}/approval", in(p.handleApprovalMethod))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/authenticator", in(p.handleEnrollAuthenticator))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/authenticator/{aid}/confirm", in(p.handleConfirmAuthenticator))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/wallet", in(p.handleEnrollWallet))

@@ -326,3 +326,67 @@ func (s *Service) ListCredentialsPage(ctx context.Context, accountID, after stri
 	}
 	return out, next, nil
 }
+
+// SetApprovalMethod changes how signatures with one of the account's
+// credentials are approved: by SMS (the credential's phone), an
+// authenticator app (the account has a confirmed one), a wallet (the
+// account has one) or, for e-seals, authorizers, as the credential's profile
+// allows. It needs the proof of an existing factor, like enrolling one
+// (FactorProof), and ends what was approved under the old method (unused
+// SADs, pending approvals). The holder is told by e-mail and SMS.
+func (s *Service) SetApprovalMethod(ctx context.Context, accountID, credentialID string, method selo.ApprovalType, proof FactorProof) error {
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	c, err := s.credential(ctx, accountID, credentialID)
+	if err != nil {
+		return err
+	}
+	object := "credential/" + c.ID
+	if !method.Valid() {
+		return selo.Errorf(selo.EINVALID, "unknown approval method %q", method)
+	}
+	if method == c.ApprovalType {
+		return nil
+	}
+	profile, err := s.authority.Profile(c.Profile)
+	if err != nil {
+		return err
+	}
+	if err := checkApproval(profile, method); err != nil {
+		return err
+	}
+	switch method {
+	case selo.ApprovalSMS:
+		if c.Mobile == "" {
+			return selo.Errorf(selo.EINVALID, "the certificate has no mobile number to text codes to")
+		}
+	case selo.ApprovalAuthenticator:
+		as, err := s.store.ListAuthenticators(ctx, acct.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(as, func(a *selo.Authenticator) bool { return a.Confirmed && a.AccountID == acct.ID }) {
+			return selo.Errorf(selo.EINVALID, "add and confirm an authenticator app first")
+		}
+	case selo.ApprovalWallet:
+		ws, err := s.ListWallets(ctx, acct.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ws, func(w *selo.Wallet) bool { return !w.Disabled }) {
+			return selo.Errorf(selo.EINVALID, "register a wallet first")
+		}
+	}
+	if err := s.proveFactor(ctx, acct, proof, "credential.approval", object); err != nil {
+		return err
+	}
+	if err := s.store.SetCredentialApproval(ctx, c.ID, method, s.entry(holder(acct.ID), "credential.approval", object, selo.OutcomeSuccess,
+		map[string]any{"from": c.ApprovalType, "to": method})); err != nil {
+		return err
+	}
+	s.credentials.Delete(c.ID) // the cached description shows the old method
+	s.notifyFactorChange(ctx, acct, notify.ChangeApprovalMethod, string(method))
+	return nil
+}

@@ -139,3 +139,18 @@ func (db *DB) ListOrdersByHolderEmail(ctx context.Context, email string, limit i
 	}
 	return out, nil
 }
+
+// SetCredentialApproval sets the credential's approval type and ends what
+// was approved under the old one, with its audit entry.
+func (db *DB) SetCredentialApproval(ctx context.Context, id string, approval selo.ApprovalType, audit *selo.AuditEntry) error {
+	if !approval.Valid() {
+		return selo.Errorf(selo.EINVALID, "unknown approval type %q", approval)
+	}
+	return db.update(ctx, "set credential approval", audit, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE credentials SET approval_type = ? WHERE id = ?`, string(approval), id)
+		if err := wantOneRow(res, err, "credential", id); err != nil {
+			return err
+		}
+		return endApprovals(ctx, tx, "credential_id", id, tx.now)
+	})
+}
