@@ -2,6 +2,8 @@ package signing
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -389,4 +391,46 @@ func (s *Service) SetApprovalMethod(ctx context.Context, accountID, credentialID
 	s.credentials.Delete(c.ID) // the cached description shows the old method
 	s.notifyFactorChange(ctx, acct, notify.ChangeApprovalMethod, string(method))
 	return nil
+}
+
+// WalletSignInBytes is what a wallet signs (ECDSA P-256, SHA-256, ASN.1
+// DER) to sign its holder in to the portal: its ID and the one-time
+// challenge the sign-in page's QR code shows.
+func WalletSignInBytes(walletID, challenge string) []byte {
+	return []byte("selo-wallet-signin\n" + walletID + "\n" + challenge)
+}
+
+// SignInWithWallet checks a wallet's signature over a sign-in challenge
+// (WalletSignInBytes) and returns the wallet's account, without its
+// password hash: the portal's sign-in with the wallet ("DS Wallet can be
+// used for authentication"). The caller makes the challenge, binds it to
+// one browser session and accepts it once. Refusals are EUNAUTHORIZED and
+// audited; a disabled wallet or account signs nobody in.
+func (s *Service) SignInWithWallet(ctx context.Context, walletID, challenge string, sig []byte) (*selo.Account, error) {
+	refused := selo.Errorf(selo.EUNAUTHORIZED, "invalid wallet signature")
+	w, err := s.wallet(ctx, "", walletID)
+	if err != nil {
+		s.auditFailure(ctx, "anonymous", "account.login", "wallet/unknown", refused, map[string]any{"channel": "portal"})
+		return nil, refused
+	}
+	object := "account/" + w.AccountID
+	pub, err := walletKey(w)
+	digest := sha256.Sum256(WalletSignInBytes(walletID, challenge))
+	if err != nil || w.Disabled || challenge == "" || !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		s.auditFailure(ctx, holder(w.AccountID), "account.login", object, refused, map[string]any{"channel": "portal", "wallet": w.ID})
+		return nil, refused
+	}
+	a, err := s.account(ctx, w.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		err := selo.Errorf(selo.EFORBIDDEN, "account disabled")
+		s.auditFailure(ctx, holder(a.ID), "account.login", object, err, nil)
+		return nil, err
+	}
+	s.appendAudit(ctx, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess,
+		map[string]any{"second_factor": "wallet", "wallet": w.ID, "channel": "portal"}))
+	a.PasswordHash = ""
+	return a, nil
 }

@@ -42,10 +42,10 @@ func (db *DB) FindWebSession(ctx context.Context, tokenHash string) (*selo.WebSe
 	return &s, nil
 }
 
-// UpdateWebSession stores the stage, data, failures and last request time of s.
+// UpdateWebSession stores the subject, stage, data, failures and last request time of s.
 func (db *DB) UpdateWebSession(ctx context.Context, s *selo.WebSession) error {
-	res, err := db.pool.Exec(ctx, `UPDATE web_sessions SET stage = $1, data = $2, failures = $3, seen_at = $4 WHERE token_hash = $5`,
-		s.Stage, s.Data, s.Failures, micro(s.SeenAt), s.TokenHash)
+	res, err := db.pool.Exec(ctx, `UPDATE web_sessions SET subject = $1, stage = $2, data = $3, failures = $4, seen_at = $5 WHERE token_hash = $6`,
+		s.Subject, s.Stage, s.Data, s.Failures, micro(s.SeenAt), s.TokenHash)
 	return wantOneRow(res, err, "web session", "")
 }
 

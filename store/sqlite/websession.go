@@ -42,10 +42,10 @@ func (db *DB) FindWebSession(ctx context.Context, tokenHash string) (*selo.WebSe
 	return &s, nil
 }
 
-// UpdateWebSession stores the stage, data, failures and last request time of s.
+// UpdateWebSession stores the subject, stage, data, failures and last request time of s.
 func (db *DB) UpdateWebSession(ctx context.Context, s *selo.WebSession) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE web_sessions SET stage = ?, data = ?, failures = ?, seen_at = ? WHERE token_hash = ?`,
-		s.Stage, s.Data, s.Failures, toMicros(s.SeenAt), s.TokenHash)
+	res, err := db.write.ExecContext(ctx, `UPDATE web_sessions SET subject = ?, stage = ?, data = ?, failures = ?, seen_at = ? WHERE token_hash = ?`,
+		s.Subject, s.Stage, s.Data, s.Failures, toMicros(s.SeenAt), s.TokenHash)
 	return wantOneRow(res, err, "web session", "")
 }
 

@@ -93,7 +93,7 @@ func testWebSession(t *testing.T, open OpenFunc) {
 	if *got != *a {
 		t.Fatalf("found %+v, want %+v", got, a)
 	}
-	a.Stage, a.Data, a.Failures, a.SeenAt = selo.WebStageSignedIn, "x", 2, micro(start.Add(time.Minute))
+	a.Subject, a.Stage, a.Data, a.Failures, a.SeenAt = "acct9", selo.WebStageSignedIn, "x", 2, micro(start.Add(time.Minute))
 	must(t, st.UpdateWebSession(ctx, a))
 	if got, _ := st.FindWebSession(ctx, "h1"); *got != *a {
 		t.Fatalf("after update %+v, want %+v", got, a)
