@@ -17,6 +17,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/internal/web"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 	"github.com/selo-qtsp/selo/worker"
@@ -196,6 +197,10 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
 					tasks = append(tasks, reg.ReadyNoticeTask())
 				}
+				tasks = append(tasks, worker.Task{Name: "web sessions", Run: func(ctx context.Context) error {
+					_, err := web.SweepExpired(ctx, c.store, time.Now()) // ended portal sessions
+					return err
+				}})
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

@@ -218,3 +218,11 @@ func (m *Sessions) clearCookie(w http.ResponseWriter) {
 func SecureBaseURL(baseURL string) bool {
 	return strings.HasPrefix(strings.ToLower(baseURL), "https://")
 }
+
+// SweepExpired deletes the sessions of every kind that are past their
+// absolute timeout or idle for longer than DefaultAbsoluteTimeout (more than
+// any session is allowed): garbage collection for a worker, since Lookup
+// refuses such sessions anyway.
+func SweepExpired(ctx context.Context, store selo.WebSessionStore, now time.Time) (int, error) {
+	return store.DeleteExpiredWebSessions(ctx, now, now.Add(-DefaultAbsoluteTimeout))
+}
