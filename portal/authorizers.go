@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -262,5 +261,3 @@ func (p *Portal) handleApprovalStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write([]byte(`{"done":false}`))
 }
-
-var _ = approval.QRPNG

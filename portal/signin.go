@@ -159,10 +159,6 @@ func (p *Portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 // the address bar (and the history) at once.
 func (p *Portal) handleResetLink(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	if token == "password" {
-		p.handleResetForm(w, r)
-		return
-	}
 	s, err := p.resets.Lookup(r.Context(), token)
 	if err != nil {
 		p.fail(w, r, err)
