@@ -4,10 +4,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/selo-qtsp/selo/internal/web/webtest"
 )
 
 // TestPortalAsksTheServices: the portal's pages ask the services (signing,
@@ -43,4 +46,9 @@ func TestPortalAsksTheServices(t *testing.T) {
 			return true
 		})
 	}
+}
+
+// TestMessagesAgree: every portal message exists in Portuguese and English.
+func TestMessagesAgree(t *testing.T) {
+	webtest.CheckMessages(t, os.DirFS("messages"))
 }
