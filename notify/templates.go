@@ -34,6 +34,7 @@ const (
 	MessageSMSSignInCode         = "sms-signin-code"         // SMS: .Code, .Minutes (the portal's second factor)
 	MessagePasswordReset         = "password-reset"          // e-mail: .Name, .Link, .Minutes
 	MessageSMSPasswordReset      = "sms-password-reset"      // SMS: .Code, .Minutes
+	MessageEmailAuthorizerRenew  = "email-authorizer-renew"  // e-mail: .Code, .Minutes, .Name (the authorizer's)
 )
 
 // The changes MessageFactorChanged and MessageSMSFactorChanged tell of
@@ -73,6 +74,7 @@ var sampleData = map[string]map[string]any{
 	MessageSMSSignInCode:         {"Code": "123456", "Minutes": 5},
 	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/Zm9v", "Minutes": 60},
 	MessageSMSPasswordReset:      {"Code": "123456", "Minutes": 5},
+	MessageEmailAuthorizerRenew:  {"Code": "123456", "Minutes": 5, "Name": "ERP Faturas"},
 }
 
 var langPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}$`) })

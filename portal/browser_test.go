@@ -234,9 +234,17 @@ func TestPortalInChromium(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastCode(t)),
 			chromedp.Click(chromedp.ID("renew-submit")),
 			chromedp.WaitVisible(chromedp.CSS(".flash")))
+		// Renewed again, with a code by e-mail.
+		b.run(t, ctx, "ask for a code by e-mail",
+			chromedp.Click(chromedp.ID("renew-email")),
+			chromedp.WaitVisible(chromedp.ID("renew-code")))
+		b.run(t, ctx, "renew with the e-mailed code",
+			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastEmailCode(t)),
+			chromedp.Click(chromedp.ID("renew-submit")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")))
 		b.shot(t, ctx, "authorizations")
 		as, _ := s.svc.ListAuthorizers(context.Background(), ana.acct.ID, ana.seal.Credential.ID)
-		if len(as) != 1 || len(as[0].Authorizations) != 2 {
+		if len(as) != 1 || len(as[0].Authorizations) != 3 {
 			t.Fatalf("after the renewal: %+v", as)
 		}
 		for _, step := range []struct{ button, want string }{{"button.disable", "disabled"}, {"button.enable", "enabled"}} {

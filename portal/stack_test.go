@@ -146,6 +146,20 @@ func (s *stack) lastCode(t testing.TB) string {
 	return code
 }
 
+// lastEmailCode reads the code of the newest e-mail.
+func (s *stack) lastEmailCode(t testing.TB) string {
+	t.Helper()
+	ms, err := s.outbox.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelEmail})
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("no e-mail: %v", err)
+	}
+	code := codePattern.FindString(ms[len(ms)-1].Body)
+	if code == "" {
+		t.Fatalf("no code in %q", ms[len(ms)-1].Body)
+	}
+	return code
+}
+
 var linkPattern = regexp.MustCompile(`https?://\S+/account/reset/\S+`)
 
 // lastResetLink reads the link of the newest e-mail.
