@@ -72,7 +72,7 @@ var sampleData = map[string]map[string]any{
 	MessageFactorChanged:         {"Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 	MessageSMSFactorChanged:      {"When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 	MessageSMSSignInCode:         {"Code": "123456", "Minutes": 5},
-	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/Zm9v", "Minutes": 60},
+	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/open?token=Zm9v", "Minutes": 60},
 	MessageSMSPasswordReset:      {"Code": "123456", "Minutes": 5},
 	MessageEmailAuthorizerRenew:  {"Code": "123456", "Minutes": 5, "Name": "ERP Faturas"},
 }

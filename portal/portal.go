@@ -140,7 +140,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"signin/wallet/status", p.handleWalletStatus)
 	mux.HandleFunc("GET "+Prefix+"reset", p.handleResetRequestForm)
 	mux.HandleFunc("POST "+Prefix+"reset", p.handleResetRequest)
-	mux.HandleFunc("GET "+Prefix+"reset/{token}", p.handleResetLink)
+	mux.HandleFunc("GET "+Prefix+"reset/open", p.handleResetLink)
 	mux.HandleFunc("GET "+Prefix+"reset/password", p.handleResetForm)
 	mux.HandleFunc("POST "+Prefix+"reset/sms", p.handleResetSMS)
 	mux.HandleFunc("POST "+Prefix+"reset/password", p.handleReset)

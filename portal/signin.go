@@ -146,7 +146,9 @@ func (p *Portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return "", err
 		}
-		return p.baseURL + Prefix + "reset/" + token, nil
+		// In the query, not the path: the access log writes paths, never
+		// query strings.
+		return p.baseURL + Prefix + "reset/open?token=" + token, nil
 	})
 	if err != nil && selo.ErrorCode(err) != selo.ETOOMANYREQUESTS {
 		p.fail(w, r, err)
@@ -158,7 +160,7 @@ func (p *Portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 // handleResetLink trades the link's token for a cookie, so the token leaves
 // the address bar (and the history) at once.
 func (p *Portal) handleResetLink(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
+	token := r.URL.Query().Get("token")
 	s, err := p.resets.Lookup(r.Context(), token)
 	if err != nil {
 		p.fail(w, r, err)
