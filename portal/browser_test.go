@@ -105,6 +105,25 @@ func (b *browser) shot(t *testing.T, ctx context.Context, name string, sel ...st
 	}
 }
 
+// waitURL waits until the tab's address contains part: the page a form
+// led to has loaded (a .flash of the page before would match too early).
+func (b *browser) waitURL(t *testing.T, ctx context.Context, part string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err == nil && strings.Contains(loc, part) {
+			if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS("footer"))); err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never reached an address with %q (at %s, %v)", part, loc, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (b *browser) text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	return get(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
@@ -232,16 +251,17 @@ func TestPortalInChromium(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("renew-code")))
 		b.run(t, ctx, "renew",
 			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastCode(t)),
-			chromedp.Click(chromedp.ID("renew-submit")),
-			chromedp.WaitVisible(chromedp.CSS(".flash")))
+			chromedp.Click(chromedp.ID("renew-submit")))
+		b.waitURL(t, ctx, "done=renewed")
 		// Renewed again, with a code by e-mail.
 		b.run(t, ctx, "ask for a code by e-mail",
 			chromedp.Click(chromedp.ID("renew-email")),
 			chromedp.WaitVisible(chromedp.ID("renew-code")))
+		b.waitURL(t, ctx, "done=email")
 		b.run(t, ctx, "renew with the e-mailed code",
 			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastEmailCode(t)),
-			chromedp.Click(chromedp.ID("renew-submit")),
-			chromedp.WaitVisible(chromedp.CSS(".flash")))
+			chromedp.Click(chromedp.ID("renew-submit")))
+		b.waitURL(t, ctx, "done=renewed")
 		b.shot(t, ctx, "authorizations")
 		as, _ := s.svc.ListAuthorizers(context.Background(), ana.acct.ID, ana.seal.Credential.ID)
 		if len(as) != 1 || len(as[0].Authorizations) != 3 {
