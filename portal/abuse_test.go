@@ -193,7 +193,7 @@ func TestSessionEnds(t *testing.T) {
 // fifth ends the half-done sign-in (the right code then opens nothing) and
 // kills the texted code; the e-mail is then locked, so codes six to ten
 // find no sign-in to guess at and the password is refused (429) until the
-// window has room.
+// window has room, except with a code of the holder's authenticator.
 func TestWrongSecondFactor(t *testing.T) {
 	s := newStack(t)
 	h := s.holder(t, "ana@example.pt", "Ana")
@@ -246,6 +246,22 @@ func TestWrongSecondFactor(t *testing.T) {
 		if a.Purpose == "account.login" {
 			t.Fatalf("the texted code is still pending after five wrong guesses: %+v", a)
 		}
+	}
+	// Whoever locked the e-mail does not keep the holder out: the password
+	// with a code of the holder's authenticator still signs in, at once.
+	code := s.authenticator(t, h)
+	resp = c.do("POST", "/account/signin", url.Values{"email": {"ana@example.pt"}, "password": {password}, "locked_code": {"000000"}})
+	body(t, resp)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a locked e-mail with a wrong authenticator code: %d", resp.StatusCode)
+	}
+	resp = c.do("POST", "/account/signin", url.Values{"email": {"ana@example.pt"}, "password": {password}, "locked_code": {code()}})
+	body(t, resp)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account/certificates" {
+		t.Fatalf("a locked e-mail with the password and an authenticator code: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := c.do("GET", "/account/certificates", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in past the lock: %d", resp.StatusCode)
 	}
 }
 

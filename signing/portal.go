@@ -33,13 +33,29 @@ const PasswordResetLifetime = time.Hour
 // the portal asks for a second factor next (CompleteSignIn). The account
 // comes back without its password hash.
 func (s *Service) CheckSignInPassword(ctx context.Context, email, password string) (*selo.Account, error) {
-	a, _, err := s.checkLogin(ctx, email, password, "")
+	a, _, err := s.CheckSignInPasswordLocked(ctx, email, password, "")
+	return a, err
+}
+
+// CheckSignInPasswordLocked is CheckSignInPassword for an e-mail that too
+// many failures locked: like Login, the right password with a code of the
+// account's authenticator still gets in, so that whoever locks a holder out
+// on purpose does not keep them out. It reports whether that code was
+// given and right: then it was the second factor too, audited as a
+// complete account.login.
+func (s *Service) CheckSignInPasswordLocked(ctx context.Context, email, password, code string) (*selo.Account, bool, error) {
+	a, secondFactor, err := s.checkLogin(ctx, email, password, strings.TrimSpace(code))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	s.appendAudit(ctx, s.entry(holder(a.ID), "account.login.password", "account/"+a.ID, selo.OutcomeSuccess, map[string]any{"channel": "portal"}))
+	if secondFactor {
+		s.appendAudit(ctx, s.entry(holder(a.ID), "account.login", "account/"+a.ID, selo.OutcomeSuccess,
+			map[string]any{"second_factor": "authenticator", "channel": "portal", "locked_email": true}))
+	} else {
+		s.appendAudit(ctx, s.entry(holder(a.ID), "account.login.password", "account/"+a.ID, selo.OutcomeSuccess, map[string]any{"channel": "portal"}))
+	}
 	a.PasswordHash = ""
-	return a, nil
+	return a, secondFactor, nil
 }
 
 // SendSignInCode texts the second factor of a portal sign-in to the
