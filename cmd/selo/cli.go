@@ -135,6 +135,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
 		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand(), c.pkcs11Command())
 	root.AddCommand(c.operatorCommand(), c.proposalCommand()) // control.go: roles and dual control
+	root.AddCommand(c.backupCommand(), c.restoreCommand())    // backup.go
 	strictArgs(root)
 	return root
 }

@@ -37,7 +37,7 @@ type tlsFlags struct {
 func (f *tlsFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.certFile, "tls-cert", "", "serve HTTPS with the certificate chain in this PEM `FILE` (leaf first); re-read on SIGHUP and when the file changes")
 	cmd.Flags().StringVar(&f.keyFile, "tls-key", "", "the private key of --tls-cert, PEM `FILE`")
-	cmd.Flags().BoolVar(&f.self, "tls-self", false, "serve HTTPS with a certificate Selo issues itself from the tls-server profile (for the host of --base-url and localhost; its key sealed in the key store; re-used while valid)")
+	cmd.Flags().BoolVar(&f.self, "tls-self", false, "serve HTTPS with a certificate Selo issues itself from the tls-server profile for the host of --base-url (a domain name); its key sealed in the key store; re-used while valid")
 	cmd.Flags().StringVar(&f.listenHTTP, "listen-http", "", "with TLS, also listen on this `ADDR` over plain HTTP for the public OCSP, CRL, CA-file and timestamp endpoints only (RFC 5280/6960 relying parties fetch those over http://); other paths redirect to https")
 }
 
@@ -290,10 +290,13 @@ func (c *cli) selfTLSCertificate(ctx context.Context, a *authority.Authority) (*
 			c.log.Info("tls-self: issuing a new certificate", "previous", rec.Serial, "err", err)
 		}
 	}
-	names := []string{"localhost"}
-	if u, err := url.Parse(c.baseURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil && u.Hostname() != "localhost" {
-		names = append([]string{u.Hostname()}, names...)
+	// The tls-server profile certifies fully qualified domain names only
+	// (no IP addresses, no "localhost"): the host of the base URL.
+	u, err := url.Parse(c.baseURL)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil || !strings.Contains(u.Hostname(), ".") {
+		return nil, selo.Errorf(selo.EINVALID, "--tls-self certifies the host of --base-url, which must be a domain name (not %q): set --base-url, or give --tls-cert and --tls-key", c.baseURL)
 	}
+	names := []string{u.Hostname()}
 	keyID := "tls/server-" + time.Now().UTC().Format("20060102T150405")
 	signer, err := c.keys.GenerateKey(ctx, keyID, selo.KeyECDSAP256, selo.KeyOptions{})
 	if err != nil {
