@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -321,19 +322,18 @@ func checkSums(dir string) ([]string, error) {
 	var files []string
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		sum, name, ok := strings.Cut(sc.Text(), "  ")
-		clean := filepath.ToSlash(filepath.Clean(filepath.FromSlash(name)))
-		if !ok || len(sum) != 64 || name == "" || clean != name || strings.HasPrefix(name, "../") || filepath.IsAbs(name) || listed[name] {
-			return nil, selo.Errorf(selo.EINVALID, "%s line %d: not a 'SUM  relative/path' line", backupSums, n)
+		sum, name, err := parseSumLine(sc.Text())
+		if err != nil {
+			return nil, selo.Errorf(selo.EINVALID, "%s line %d: %v", backupSums, n, err)
 		}
-		if _, err := hex.DecodeString(sum); err != nil {
-			return nil, selo.Errorf(selo.EINVALID, "%s line %d: not a SHA-256 in hex", backupSums, n)
+		if listed[name] {
+			return nil, selo.Errorf(selo.EINVALID, "%s line %d: %s is listed twice", backupSums, n, name)
 		}
 		got, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
 			return nil, selo.Errorf(selo.EINVALID, "backup file %s: %v", name, err)
 		}
-		if got != strings.ToLower(sum) {
+		if got != sum {
 			return nil, selo.Errorf(selo.EINVALID, "backup file %s does not match its SHA-256: the backup is damaged or was changed", name)
 		}
 		listed[name] = true
@@ -359,6 +359,25 @@ func checkSums(dir string) ([]string, error) {
 		return nil, selo.Errorf(selo.EINVALID, "%s does not list %s: not a Selo backup", backupSums, backupInfo)
 	}
 	return files, nil
+}
+
+// parseSumLine reads one line of SHA256SUMS: 64 lower-case hex digits, two
+// spaces, and a clean relative path inside the backup (no "..", not
+// absolute, no backslash or control character).
+func parseSumLine(line string) (sum, name string, err error) {
+	sum, name, ok := strings.Cut(line, "  ")
+	if !ok || len(sum) != 64 || strings.ToLower(sum) != sum {
+		return "", "", errors.New("not a 'SHA-256  relative/path' line")
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return "", "", errors.New("not a SHA-256 in hex")
+	}
+	bad := name == "" || name != path.Clean(name) || path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") ||
+		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
+	if bad {
+		return "", "", fmt.Errorf("%q is not a clean relative path", name)
+	}
+	return sum, name, nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -226,3 +226,25 @@ func crlLists(der []byte, serial string) bool {
 	}
 	return false
 }
+
+// FuzzParseSumLine feeds SHA256SUMS lines to the parser: an accepted name
+// never leaves the backup directory.
+func FuzzParseSumLine(f *testing.F) {
+	const sum = "3630b49ee6ad8776aa51ed37951eb36d49d411954e2da71ca5147f5203c27c0e"
+	for _, s := range []string{sum + "  selo.db", sum + "  keys/a.key", sum + "  ../etc/passwd", sum + "  /etc/passwd",
+		sum + " selo.db", "zz  selo.db", sum + "  keys/../../x", sum + "  a\\b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		sum, name, err := parseSumLine(line)
+		if err != nil {
+			return
+		}
+		if len(sum) != 64 || name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") {
+			t.Fatalf("accepted %q as %q %q", line, sum, name)
+		}
+		if rel, err := filepath.Rel("/backup", filepath.Join("/backup", filepath.FromSlash(name))); err != nil || strings.HasPrefix(rel, "..") {
+			t.Fatalf("%q leaves the backup directory", name)
+		}
+	})
+}
