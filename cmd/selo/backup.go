@@ -59,7 +59,7 @@ empty directory) while 'selo serve' keeps running:
   backup.json  when, which database, whether the master key is included
   SHA256SUMS   the SHA-256 of every file ('sha256sum -c SHA256SUMS' checks it)
 
-The master key (DATA/master.key) is left out unless --include-master-key:
+The master key (DATA/master.key) is left out unless --self-contained:
 with it, the backup opens every key it holds and is as sensitive as the keys
 themselves. Keep the master key apart (a safe, a second custodian, or the
 passphrase of SELO_MASTER_PASSPHRASE written down under dual control), and
@@ -74,13 +74,13 @@ text messages with one-time codes) is not copied.
 'selo restore DIR --data NEWDIR' checks the sums, restores into a new data
 directory and runs 'selo audit verify' on the result.`,
 		Example: `  selo backup /var/backups/selo/$(date +%F)
-  selo backup --include-master-key /mnt/offline/selo-full`,
+  selo backup --self-contained /mnt/offline/selo-full`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.backup(cmd.Context(), args[0], withMasterKey)
 		},
 	}
-	cmd.Flags().BoolVar(&withMasterKey, "include-master-key", false, "also copy the master key file: the backup then opens every sealed key (store it like the keys)")
+	cmd.Flags().BoolVar(&withMasterKey, "self-contained", false, "also copy the master key file: the backup then opens every sealed key (store it like the keys)")
 	return cmd
 }
 

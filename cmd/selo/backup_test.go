@@ -108,7 +108,7 @@ func TestBackupRestore(t *testing.T) {
 	})
 	backups := t.TempDir()
 	full, partial := filepath.Join(backups, "full"), filepath.Join(backups, "partial")
-	out, err := run(env, "backup", "--include-master-key", full)
+	out, err := run(env, "backup", "--self-contained", full)
 	stop()
 	wg.Wait()
 	if err != nil {
@@ -118,10 +118,10 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("selo backup without the master key: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(filepath.Join(partial, "master.key")); err == nil {
-		t.Fatal("a backup without --include-master-key holds master.key")
+		t.Fatal("a backup without --self-contained holds master.key")
 	}
 	if _, err := os.Stat(filepath.Join(full, "master.key")); err != nil {
-		t.Fatalf("--include-master-key: %v", err)
+		t.Fatalf("--self-contained: %v", err)
 	}
 	if out, err := run(env, "backup", full); err == nil {
 		t.Fatalf("a backup into a non-empty directory was allowed:\n%s", out)
