@@ -180,11 +180,14 @@ func plainOnly(h http.Handler, httpsHost string) http.Handler {
 			return
 		}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			// The name the client used, on the TLS listener's port.
 			host := httpsHost
-			if h, _, err := net.SplitHostPort(r.Host); err == nil && httpsHost != "" {
-				if _, port, err := net.SplitHostPort(httpsHost); err == nil {
-					host = net.JoinHostPort(h, port)
-				}
+			name := r.Host
+			if h, _, err := net.SplitHostPort(r.Host); err == nil {
+				name = h
+			}
+			if _, port, err := net.SplitHostPort(httpsHost); err == nil && name != "" {
+				host = net.JoinHostPort(name, port)
 			}
 			target := url.URL{Scheme: "https", Host: host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 			http.Redirect(w, r, target.String(), http.StatusMovedPermanently)
