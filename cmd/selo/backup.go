@@ -204,7 +204,11 @@ func (c *cli) restore(ctx context.Context, dir string, verify bool) error {
 	}
 	if c.keystore == "soft" && os.Getenv("SELO_MASTER_PASSPHRASE") == "" {
 		if _, err := os.Stat(c.masterKeyFile); err != nil {
-			fmt.Fprintf(c.stdout, "no master key at %s: put it there (mode 0600), then run: selo --data %s audit verify\n", c.masterKeyFile, c.dataDir)
+			db := ""
+			if !c.databaseDefault {
+				db = " --database DSN" // not the DSN itself: it may hold a password
+			}
+			fmt.Fprintf(c.stdout, "no master key at %s: put it there (mode 0600), then run: selo --data %s%s audit verify\n", c.masterKeyFile, c.dataDir, db)
 			return nil
 		}
 	}

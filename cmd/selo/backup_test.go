@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,4 +249,119 @@ func FuzzParseSumLine(f *testing.F) {
 			t.Fatalf("%q leaves the backup directory", name)
 		}
 	})
+}
+
+// TestBackupRestorePostgres follows docs/operators.md's PostgreSQL recipe:
+// pg_dump of the schema and 'selo backup' of the rest while serving;
+// pg_restore into a new database and 'selo restore' with --database; a
+// server on the copy answers for the certificates from before, issues and
+// revokes, and the audit log verifies.
+func TestBackupRestorePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dsn := postgresTestDSN(t)
+	for _, tool := range []string{"pg_dump", "pg_restore", "psql"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found", tool)
+		}
+	}
+	bin := seloBinary(t)
+	env, apiKey := initCrashData(t, bin, dsn)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := u.Query().Get("search_path")
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	base := u.String()
+	run := func(env []string, name string, args ...string) string {
+		t.Helper()
+		c := exec.Command(name, args...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return string(out)
+	}
+	srv, addr := startServer(t, bin, env)
+	post := func(addr, path string, body any) []byte {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	var gone struct{ Serial, CA, Certificate, Chain string }
+	json.Unmarshal(post(addr, "/api/v1/certificates", map[string]string{"profile": "tls-server", "csr": newCSRPEM(t, "gone.example.pt")}), &gone)
+	post(addr, "/api/v1/certificates/"+gone.Serial+"/revoke", map[string]string{"reason": "superseded"})
+
+	dir := t.TempDir()
+	run(os.Environ(), "pg_dump", "--format=custom", "--schema="+schema, "--file="+filepath.Join(dir, "selo.pgdump"), base)
+	out := run(env, bin, "backup", "--self-contained", filepath.Join(dir, "files"))
+	if !strings.Contains(out, "pg_dump") {
+		t.Fatalf("selo backup over PostgreSQL does not point to pg_dump:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "files", "selo.db")); err == nil {
+		t.Fatal("a PostgreSQL backup holds a selo.db")
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+
+	db := fmt.Sprintf("selo_restore_%d", time.Now().UnixNano())
+	run(os.Environ(), "psql", base, "-c", "CREATE DATABASE "+db)
+	t.Cleanup(func() { exec.Command("psql", base, "-c", "DROP DATABASE "+db+" WITH (FORCE)").Run() })
+	nu := *u
+	nu.Path = "/" + db
+	run(os.Environ(), "pg_restore", "--no-owner", "--dbname="+nu.String(), filepath.Join(dir, "selo.pgdump"))
+	q = nu.Query()
+	q.Set("search_path", schema)
+	nu.RawQuery = q.Encode()
+	restoredDSN := nu.String()
+
+	var renv []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "SELO_DATA=") && !strings.HasPrefix(e, "SELO_DATABASE=") {
+			renv = append(renv, e)
+		}
+	}
+	data := filepath.Join(dir, "restored")
+	out = run(renv, bin, "restore", filepath.Join(dir, "files"), "--data", data, "--database", restoredDSN)
+	if !strings.Contains(out, "Audit log intact") {
+		t.Fatalf("selo restore:\n%s", out)
+	}
+	renv = append(renv, "SELO_DATA="+data, "SELO_DATABASE="+restoredDSN)
+	srv2, addr2 := startServer(t, bin, renv)
+	chain := parsePEMCertificates(t, []byte(gone.Certificate+gone.Chain))
+	req, _ := ocsp.CreateRequest(chain[0], chain[1], nil)
+	resp, err := http.Post("http://"+addr2+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r, err := ocsp.ParseResponseForCert(der, chain[0], chain[1]); err != nil || r.Status != ocsp.Revoked {
+		t.Fatalf("OCSP on the restored server for a certificate revoked before the backup: %v %v", r, err)
+	}
+	var after struct{ Serial string }
+	json.Unmarshal(post(addr2, "/api/v1/certificates", map[string]string{"profile": "tls-server", "csr": newCSRPEM(t, "after.example.pt")}), &after)
+	post(addr2, "/api/v1/certificates/"+after.Serial+"/revoke", map[string]string{"reason": "superseded"})
+	srv2.Process.Signal(syscall.SIGTERM)
+	srv2.Wait()
+	if out := run(renv, bin, "audit", "verify"); !strings.Contains(out, "Audit log intact") {
+		t.Fatalf("audit verify:\n%s", out)
+	}
 }
