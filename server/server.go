@@ -179,6 +179,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	public := func(h http.HandlerFunc) http.HandlerFunc { return h }
 	s.route(mux, "/healthz", public, methods{http.MethodGet: s.handleHealth})
+	s.route(mux, "/readyz", public, methods{http.MethodGet: s.handleReady}) // health.go
 	// ServeMux wildcards are whole segments, so "{id}.crt" cannot be a
 	// pattern: one route takes the file name and splits the extension. The
 	// CA files are served by every role: relying parties chase them.
@@ -280,7 +281,14 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // waits up to Config.ShutdownTimeout for the requests in flight. It returns
 // nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.ServeHandler(ctx, ln, s.handler)
+}
+
+// ServeHandler is Serve with h in place of Handler: h wraps or filters
+// Handler (HSTS on a TLS listener, only the public paths on a plain one).
+func (s *Server) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	hs := s.HTTPServer()
+	hs.Handler = h
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 	"github.com/selo-qtsp/selo/worker"
@@ -58,12 +59,16 @@ func (c *cli) serveCommand() *cobra.Command {
 	var checkpoints authority.CheckpointPolicy
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	var limits abuseLimits
+	var tlsOpts tlsFlags         // serve_tls.go
+	var metricsOpts metricsFlags // serve_metrics.go
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
 		Long: `Serve runs Selo's HTTP server:
 
   GET  /healthz                 liveness and database check
+  GET  /readyz                  readiness: store and key store reachable; on an ocsp
+                                replica also CRLs and OCSP responder certificates current
   GET  /ca/{id}.crt             a CA certificate, DER (the AIA caIssuers URL)
   GET  /ca/{id}.pem             a CA's chain up to the root, PEM
   GET  /ca/{id}.p7b             the same chain as PKCS#7 (.p7b)
@@ -90,6 +95,15 @@ store elects it: a PostgreSQL advisory lock, or with SQLite a lock on a file
 beside the database; the others stand by and take over when it stops).
 Replicas without the worker role run none of its work.
 
+TLS: --tls-cert and --tls-key serve HTTPS (TLS 1.2 and 1.3, Go's default
+ciphers) with HSTS on every answer; the files are read again on SIGHUP and
+when they change on disk. --tls-self issues the server's own certificate from
+Selo's CA (tls-server profile) on the first run and re-uses it while valid.
+--listen-http adds a plain-HTTP listener that serves only OCSP, CRLs, CA
+files, timestamps and the probes, which relying parties fetch over http://;
+other GETs there redirect to https. --metrics-listen serves Prometheus
+metrics at /metrics on an address of its own (docs/operators.md, Production).
+
 Abuse limits, counted in the database so that they hold across replicas
 (give every replica the same values): one-time codes (SMS codes of
 credentials and authorizers, e-mailed lift and verification codes) at most
@@ -106,7 +120,8 @@ embedded defaults (as 'selo init' with its default flags) and prints the
 operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`,
 		Example: `  selo serve
   selo serve --listen 0.0.0.0:8443 --base-url https://pki.example.pt --database postgres://selo@db/selo
-  selo serve --roles ocsp --listen 0.0.0.0:8080 --database postgres://selo@db/selo`,
+  selo serve --roles ocsp --listen 0.0.0.0:8080 --database postgres://selo@db/selo
+  selo serve --listen 0.0.0.0:8443 --tls-cert /etc/selo/tls.crt --tls-key /etc/selo/tls.key --listen-http 0.0.0.0:8080 --metrics-listen 127.0.0.1:9101`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -128,6 +143,9 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return err
 			}
 			c.limits = &limits
+			if err := tlsOpts.check(); err != nil {
+				return err
+			}
 			if gcPercent < 0 {
 				return usagef("--gc-percent must be 1 or more, or 0 for Go's default")
 			}
@@ -138,6 +156,20 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					return err
 				}
 				defer stopProfile()
+			}
+			if metricsOpts.listen != "" {
+				// Before the services are built: they count into it.
+				m := c.newMetrics()
+				c.metrics = m
+				mln, err := net.Listen("tcp", metricsOpts.listen)
+				if err != nil {
+					return fmt.Errorf("listen on %s: %w", metricsOpts.listen, err)
+				}
+				defer mln.Close()
+				fmt.Fprintf(c.stderr, "Selo serves metrics on http://%s/metrics\n", mln.Addr())
+				mctx, stopMetrics := context.WithCancel(ctx)
+				defer stopMetrics()
+				go func() { _ = serveMetrics(mctx, m, mln) }()
 			}
 			if !c.initialized() {
 				if noInit {
@@ -196,7 +228,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = worker.Run(ctx, lock, workerInterval, c.log, tasks...)
+					_ = worker.RunReporting(ctx, lock, workerInterval, c.log, metrics.OrNop(c.metrics).WorkerLeading, tasks...)
 				}()
 				// The first checkpoint is signed at once, the last when
 				// the server stops.
@@ -252,8 +284,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
 			c.log.Info("selo serving", "addr", ln.Addr().String(), "data", c.dataDir, "base_url", c.baseURL, "roles", roles)
-			fmt.Fprintf(c.stderr, "Selo is listening on http://%s\n", ln.Addr())
-			err = srv.Serve(ctx, ln)
+			err = c.serveHTTP(ctx, srv, a, ln, &tlsOpts) // serve_tls.go: TLS, --listen-http
 			stop()
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -271,6 +302,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	loadTSA = c.tsaServeFlag(cmd)
 	addLimitFlags(cmd, &limits)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
+	tlsOpts.add(cmd)
+	metricsOpts.add(cmd)
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }
