@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -60,6 +61,8 @@ type cli struct {
 	log    *slog.Logger
 	// limits are serve's abuse limits; nil leaves the services' defaults.
 	limits *abuseLimits
+	// photoRetention is serve's --identity-photo-retention (0: the desk's default).
+	photoRetention time.Duration
 }
 
 // fileConfig is the config file (DATA/selo.yaml by default). Every global and

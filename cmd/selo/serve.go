@@ -17,6 +17,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 	"github.com/selo-qtsp/selo/worker"
@@ -191,7 +192,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				}
 				tasks := []worker.Task{a.StatusTask()}
 				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
-					tasks = append(tasks, reg.ReadyNoticeTask())
+					// and delete identity photos past their retention
+					tasks = append(tasks, reg.ReadyNoticeTask(), reg.EvidenceTask())
 				}
 				wg.Add(1)
 				go func() {
@@ -271,6 +273,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	loadTSA = c.tsaServeFlag(cmd)
 	addLimitFlags(cmd, &limits)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
+	cmd.Flags().DurationVar(&c.photoRetention, "identity-photo-retention", registration.DefaultEvidenceRetention, "how long the photos of an identity check (document and selfie) are kept after they were sent; the worker deletes them afterwards")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }
