@@ -42,6 +42,8 @@ type Store interface {
 	RevocationCodeStore
 	OperatorStore
 	ProposalStore
+	WebSessionStore
+	AuditHistoryStore
 	// Close releases the database.
 	Close() error
 }
