@@ -147,6 +147,26 @@ func (s *Service) ListOperators(ctx context.Context) ([]*selo.Operator, error) {
 	return s.store.ListOperators(ctx)
 }
 
+// ActiveOperator returns the enabled account with this user name, as it is
+// now (roles included), or EUNAUTHORIZED: a signed-in back-office session
+// asks on every request, so that disabling an account or changing its roles
+// takes effect at once.
+func (s *Service) ActiveOperator(ctx context.Context, username string) (*selo.Operator, error) {
+	op, err := s.store.FindOperator(ctx, username)
+	switch {
+	case selo.ErrorCode(err) == selo.ENOTFOUND || err == nil && op.Disabled:
+		return nil, selo.Errorf(selo.EUNAUTHORIZED, "operator %s is not an enabled account", truncate(username, 64))
+	case err != nil:
+		return nil, err
+	}
+	return op, nil
+}
+
+// RecordSignOut records that an operator signed out of the back office.
+func (s *Service) RecordSignOut(ctx context.Context, username string) error {
+	return s.store.AppendAudit(ctx, s.audit("operator:"+username, "operator.logout", "operator/"+username, selo.OutcomeSuccess, nil))
+}
+
 // SetOperatorDisabled disables or enables an account; by needs the admin
 // role. Enabling an admin once BootstrapAdmins admins exist goes through an
 // admin.grant proposal instead (EFORBIDDEN here), unless by breaks glass.
