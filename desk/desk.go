@@ -95,12 +95,8 @@ func New(cfg Config) (*Desk, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cat, err := web.NewCatalog()
+	cat, err := newCatalog()
 	if err != nil {
-		return nil, err
-	}
-	msgs, _ := fs.Sub(files, "messages")
-	if err := cat.Add(msgs); err != nil {
 		return nil, err
 	}
 	pages, _ := fs.Sub(files, "pages")
@@ -137,6 +133,19 @@ func New(cfg Config) (*Desk, error) {
 		},
 	}, cfg.Logger)
 	return d, nil
+}
+
+// newCatalog returns the kit's messages with the desk's.
+func newCatalog() (*web.Catalog, error) {
+	cat, err := web.NewCatalog()
+	if err != nil {
+		return nil, err
+	}
+	msgs, _ := fs.Sub(files, "messages")
+	if err := cat.Add(msgs); err != nil {
+		return nil, err
+	}
+	return cat, nil
 }
 
 // Handler returns the routes of /desk/ and /account/orders/{id}/identity,
