@@ -60,7 +60,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	var limits abuseLimits
 	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
+		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker,portal]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
 		Long: `Serve runs Selo's HTTP server:
 
@@ -77,11 +77,14 @@ func (c *cli) serveCommand() *cobra.Command {
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
+  /account/...                  the holder portal: sign in, certificates, authorizers,
+                                revocation, signature history (docs/portal.md)
   GET  /outbox                  the local outbox as a web page (only when listening on
                                 loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
-CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
+CRLs), "portal" (the holder portal's web pages under /account/) and
+"worker" (re-signs CRLs and OCSP responses before they expire and
 renews OCSP responder certificates, resends "ready to lift" e-mails that
 could not be sent, and signs audit checkpoints with the audit key: every
 --audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
@@ -115,15 +118,15 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			for _, r := range strings.Split(roles, ",") {
 				r = strings.TrimSpace(r)
 				switch r {
-				case server.RoleAPI, server.RoleOCSP, "worker":
+				case server.RoleAPI, server.RoleOCSP, server.RolePortal, "worker":
 					roleSet[r] = true
 				case "":
 				default:
-					return usagef("unknown role %q: use api, ocsp and/or worker", r)
+					return usagef("unknown role %q: use api, ocsp, portal and/or worker", r)
 				}
 			}
 			if len(roleSet) == 0 {
-				return usagef("--roles needs at least one of api, ocsp, worker")
+				return usagef("--roles needs at least one of api, ocsp, portal, worker")
 			}
 			if err := limits.check(); err != nil {
 				return err
@@ -165,7 +168,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				}
 			}
 			var httpRoles []string
-			for _, r := range []string{server.RoleAPI, server.RoleOCSP} {
+			for _, r := range []string{server.RoleAPI, server.RoleOCSP, server.RolePortal} {
 				if roleSet[r] {
 					httpRoles = append(httpRoles, r)
 				}
@@ -248,6 +251,12 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					return err
 				}
 			}
+			if roleSet[server.RolePortal] {
+				if err := c.wirePortal(ctx, &cfg); err != nil {
+					c.log.Warn("the holder portal is off", "err", err)
+					fmt.Fprintf(c.stderr, "the holder portal is off: %v\n", err)
+				}
+			}
 			srv := server.New(cfg)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -265,7 +274,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
+	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker,portal", "what this replica runs: api, ocsp, worker, portal (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
 	cmd.Flags().Int64Var(&checkpoints.Entries, "audit-checkpoint-entries", authority.DefaultCheckpointEntries, "the worker signs an audit checkpoint once this many audit entries were appended since the last one")
 	cmd.Flags().DurationVar(&checkpoints.Interval, "audit-checkpoint-interval", authority.DefaultCheckpointInterval, "the worker signs an audit checkpoint at least this often while entries are appended (and one when it stops)")

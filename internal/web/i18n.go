@@ -104,10 +104,13 @@ func supported(lang string) bool {
 }
 
 // Lang returns the language of a request: a ?lang= parameter (remembered in
-// LangCookie, which it sets on w), else the cookie, else the first supported
+// LangCookie, which it sets on w unless w is nil), else the cookie, else the first supported
 // language of Accept-Language, else Portuguese.
 func Lang(w http.ResponseWriter, r *http.Request) string {
 	if q := r.URL.Query().Get("lang"); supported(q) {
+		if w == nil {
+			return q
+		}
 		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 		return q

@@ -231,4 +231,3 @@ func TestRenderEscapes(t *testing.T) {
 func TestCatalogsAgree(t *testing.T) {
 	webtest.CheckMessages(t, os.DirFS("messages"))
 }
-
