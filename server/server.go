@@ -85,6 +85,10 @@ type Config struct {
 	// Portal serves the holder portal's pages under /account/ (package
 	// portal) when set and the replica has RolePortal.
 	Portal http.Handler
+	// Desk serves the registration desk's back office under /desk/ and
+	// the holder's identity check under /account/orders/{id}/identity
+	// (package desk) when set and the replica has RolePortal.
+	Desk http.Handler
 }
 
 // The roles a replica can serve over HTTP.
@@ -112,6 +116,7 @@ type Server struct {
 	tsa             *tsa.Responder
 	control         *control.Service
 	portal          http.Handler
+	desk            http.Handler
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -133,6 +138,7 @@ func New(cfg Config) *Server {
 		tsa:             cfg.TSA,
 		control:         cfg.Control,
 		portal:          cfg.Portal,
+		desk:            cfg.Desk,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -199,6 +205,14 @@ func (s *Server) routes() *http.ServeMux {
 		// The portal's pages carry their own security headers and
 		// cross-origin refusal (internal/web.Protect).
 		mux.Handle("/account/", s.portal)
+	}
+	if s.roles[RolePortal] && s.desk != nil {
+		// The back office and the identity pages (internal/web.Protect
+		// too); their patterns are more specific than the portal's
+		// "/account/", so they win under it.
+		mux.Handle("/desk/", s.desk)
+		mux.Handle("/account/orders/{id}/identity", s.desk)
+		mux.Handle("/account/orders/{id}/identity/{check}/{kind}", s.desk)
 	}
 	if !s.roles[RoleAPI] {
 		mux.HandleFunc("/", s.notFound)

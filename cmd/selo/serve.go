@@ -79,14 +79,19 @@ func (c *cli) serveCommand() *cobra.Command {
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
   /account/...                  the holder portal: sign in, certificates, authorizers,
                                 revocation, signature history (docs/portal.md)
+  /account/orders/{id}/identity the holder's identity check: document photos and a selfie
+                                from the camera, the MRZ typed (docs/desk.md)
+  /desk/...                     the registration desk's back office: officers, admins and
+                                auditors sign in with their operator accounts (docs/desk.md)
   GET  /outbox                  the local outbox as a web page (only when listening on
                                 loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
-CRLs), "portal" (the holder portal's web pages under /account/) and
-"worker" (re-signs CRLs and OCSP responses before they expire and
-renews OCSP responder certificates, resends "ready to lift" e-mails that
-could not be sent, and signs audit checkpoints with the audit key: every
+CRLs), "portal" (the holder portal's web pages under /account/ and the back
+office under /desk/) and "worker" (re-signs CRLs and OCSP responses before
+they expire and renews OCSP responder certificates, resends "ready to lift"
+e-mails that could not be sent, deletes identity photos older than
+--identity-photo-retention, and signs audit checkpoints with the audit key: every
 --audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
 it stops; see 'selo audit verify --help'). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a lock in the
