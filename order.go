@@ -2,6 +2,7 @@ package selo
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -194,9 +195,12 @@ type OrderEvent struct {
 
 // OrderFilter narrows ListOrders. Zero values match everything.
 type OrderFilter struct {
-	State   OrderState
-	AfterID string // keyset pagination: IDs strictly greater than this
-	Limit   int    // 0 means no limit
+	State OrderState
+	// HolderEmail, when set, keeps the orders whose holder has this e-mail
+	// address (compared as NormalizeEmail writes it).
+	HolderEmail string
+	AfterID     string // keyset pagination: IDs strictly greater than this
+	Limit       int    // 0 means no limit
 }
 
 // OrderUpdate is one atomic change to an order: the new values of the order
@@ -273,3 +277,7 @@ type OrderStore interface {
 	// none, so of two callers using the same code only one succeeds.
 	DeleteOneTimeCode(ctx context.Context, owner, purpose string, audit *AuditEntry) error
 }
+
+// NormalizeEmail is how order and account e-mail addresses are compared:
+// without surrounding blanks, lower-cased.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -278,4 +278,4 @@ func normalizeMRZ(s string) string {
 }
 
 // holderNav links the identity page back to the holder's portal.
-var holderNav = []web.NavLink{{Href: "/account/", Label: "desk.account.home"}}
+var holderNav = []web.NavLink{{Href: "/account/orders", Label: "desk.account.orders"}}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/selo-qtsp/selo"
+
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -43,5 +45,16 @@ func (p *Portal) handleHistory(w http.ResponseWriter, r *http.Request) {
 // handleOrders lists the holder's orders with their next step; the
 // identity check of an order lives at /account/orders/{id}/identity.
 func (p *Portal) handleOrders(w http.ResponseWriter, r *http.Request) {
-	p.page(w, r, http.StatusOK, "orders", "orders.title", nil, "")
+	var orders []*selo.Order
+	if p.reg != nil {
+		var err error
+		if orders, err = p.reg.HolderOrders(r.Context(), account(r), OrdersPageSize); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	p.page(w, r, http.StatusOK, "orders", "orders.title", orders, "")
 }
+
+// OrdersPageSize bounds the Orders page (a holder has a handful).
+const OrdersPageSize = 200

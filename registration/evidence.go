@@ -146,11 +146,21 @@ func (s *Service) HolderOrder(ctx context.Context, accountID, orderID string) (*
 		return nil, notFound
 	case err != nil:
 		return nil, err
-	case !strings.EqualFold(strings.TrimSpace(o.Holder.Email), strings.TrimSpace(acct.Email)):
+	case selo.NormalizeEmail(o.Holder.Email) != selo.NormalizeEmail(acct.Email):
 		s.auditFailure(ctx, "account:"+acct.ID, "order.read", orderObject(o), selo.Errorf(selo.EFORBIDDEN, "the order belongs to another holder"))
 		return nil, notFound
 	}
 	return o, nil
+}
+
+// HolderOrders returns the orders of the signed-in holder (those whose
+// holder's e-mail is the account's), oldest first, at most limit (0: all).
+func (s *Service) HolderOrders(ctx context.Context, accountID string, limit int) ([]*selo.Order, error) {
+	acct, err := s.store.FindAccount(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListOrders(ctx, selo.OrderFilter{HolderEmail: acct.Email, Limit: limit})
 }
 
 // HolderIdentityChecks returns the identity checks of the holder's order,

@@ -24,6 +24,7 @@ var orderTests = []struct {
 	{"PaymentWebhookReplay", testPaymentWebhookReplay},
 	{"IdentityChecks", testIdentityChecks},
 	{"IdentityEvidence", testIdentityEvidence},
+	{"OrdersByHolder", testOrdersByHolder},
 	{"OneTimeCodes", testOneTimeCodes},
 	{"ConcurrentCodeTries", testConcurrentCodeTries},
 	{"ReopenOrders", testReopenOrders},
