@@ -28,7 +28,9 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -384,8 +386,15 @@ func (d *Desk) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
-	op, err := d.ctl.AuthenticateOperator(r.Context(), username, r.PostForm.Get("password"))
+	op, err := d.ctl.SignInOperator(r.Context(), username, r.PostForm.Get("password"), clientAddress(r))
 	if err != nil {
+		if selo.ErrorCode(err) == selo.ETOOMANYREQUESTS {
+			p := d.page(w, r, "desk.signin.title")
+			p.Error = d.text(r, "web.toomany") + " " + selo.ErrorMessage(err)
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
+			d.render.Render(w, http.StatusTooManyRequests, "signin", p)
+			return
+		}
 		if selo.ErrorCode(err) != selo.EUNAUTHORIZED {
 			d.fail(w, r, err)
 			return
@@ -427,6 +436,27 @@ func (d *Desk) signOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Redirect(w, r, "/desk/signin", http.StatusSeeOther)
+}
+
+// clientAddress is the client's address as the server's middleware found
+// it (selo.ClientAddress), else the connection's.
+func clientAddress(r *http.Request) string {
+	if a := selo.ClientAddress(r.Context()); a != "" {
+		return a
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// retryAfter is the Retry-After of a rate-limited error, in seconds.
+func retryAfter(err error) int {
+	var rl *selo.RateLimitedError
+	if errors.As(err, &rl) {
+		return selo.RetryAfterSeconds(rl.RetryAfter)
+	}
+	return 60
 }
 
 func truncate(s string, n int) string {

@@ -284,3 +284,41 @@ func TestScriptInFieldsIsEscaped(t *testing.T) {
 		t.Fatalf("orders page does not escape the holder's name:\n%s", page)
 	}
 }
+
+// TestSignInThrottled: five wrong passwords for one user name lock it for
+// the window, even against the right password (429 with Retry-After,
+// audited); a right password before the limit clears what it counted.
+func TestSignInThrottled(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	wrong := url.Values{"username": {"olga"}, "password": {"not the password"}}
+	for i := 0; i < 4; i++ {
+		if code, _ := post(t, c, f.srv.URL+"/desk/signin", wrong, nil); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, code)
+		}
+	}
+	f.signIn(t, f.client(t), "olga") // the right one takes back only its own attempt
+	if code, _ := post(t, c, f.srv.URL+"/desk/signin", wrong, nil); code != http.StatusUnauthorized {
+		t.Fatalf("fifth wrong password: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/desk/signin", strings.NewReader(url.Values{"username": {"olga"}, "password": {password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the right password after five wrong ones: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	// Another user name from another address is not affected.
+	f.signIn(t, f.client(t), "aldo")
+	entries, _ := f.env.Store.ListAudit(context.Background(), 0, 0)
+	throttled := false
+	for _, e := range entries {
+		throttled = throttled || e.Action == "operator.login" && strings.Contains(e.Details, "throttled")
+	}
+	if !throttled {
+		t.Fatal("the throttled sign-in is not audited")
+	}
+}
