@@ -12,3 +12,10 @@ type AuditHistoryStore interface {
 	// descending.
 	ListAuditByActor(ctx context.Context, actor, action string, beforeSeq int64, limit int) ([]*AuditEntry, error)
 }
+
+// HolderOrderStore finds the orders of one holder, for the holder portal.
+type HolderOrderStore interface {
+	// ListOrdersByHolderEmail returns up to limit orders whose holder's
+	// e-mail is email (compared in lower case), newest first.
+	ListOrdersByHolderEmail(ctx context.Context, email string, limit int) ([]*Order, error)
+}

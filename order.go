@@ -195,12 +195,9 @@ type OrderEvent struct {
 
 // OrderFilter narrows ListOrders. Zero values match everything.
 type OrderFilter struct {
-	State OrderState
-	// HolderEmail, when set, keeps the orders whose holder has this e-mail
-	// address (compared as NormalizeEmail writes it).
-	HolderEmail string
-	AfterID     string // keyset pagination: IDs strictly greater than this
-	Limit       int    // 0 means no limit
+	State   OrderState
+	AfterID string // keyset pagination: IDs strictly greater than this
+	Limit   int    // 0 means no limit
 }
 
 // OrderUpdate is one atomic change to an order: the new values of the order

@@ -44,6 +44,7 @@ type Store interface {
 	ProposalStore
 	WebSessionStore
 	AuditHistoryStore
+	HolderOrderStore
 	// Close releases the database.
 	Close() error
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/internal/web"
 	"github.com/selo-qtsp/selo/portal"
+	"github.com/selo-qtsp/selo/registration"
 )
 
 func body(t testing.TB, resp *http.Response) string {
@@ -245,5 +246,33 @@ func TestWrongSecondFactor(t *testing.T) {
 		if a.Purpose == "account.login" {
 			t.Fatalf("the texted code is still pending after five wrong guesses: %+v", a)
 		}
+	}
+}
+
+// TestOrdersPage: the holder sees their own orders (by the account's
+// e-mail, any case) with the next step and the identity-check link, and
+// not another holder's.
+func TestOrdersPage(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	s.holder(t, "ana@example.pt", "Ana")
+	var numbers []string
+	for _, email := range []string{"Ana@Example.pt", "rui@example.pt"} {
+		created, err := s.reg.CreateOrder(ctx, "officer:o", registration.OrderRequest{
+			Holder:  selo.Holder{GivenNames: "Ana", Surname: "Silva", Email: email, Mobile: "+351912345678"},
+			Profile: "qualified-sign", Delivery: selo.DeliveryToken, Subject: selo.OrderSubject{Country: "PT"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		numbers = append(numbers, created.Order.Number)
+	}
+	c := s.client(t)
+	c.signIn(s, "ana@example.pt", password)
+	page := body(t, c.do("GET", "/account/orders", nil))
+	if !strings.Contains(page, numbers[0]) || strings.Contains(page, numbers[1]) {
+		t.Fatalf("orders page shows %v wrongly: %s", numbers, page)
+	}
+	if !strings.Contains(page, `/identity"`) {
+		t.Fatal("no identity-check link for a new order")
 	}
 }

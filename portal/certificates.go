@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,17 +37,30 @@ func row(c *selo.CredentialInfo) certRow {
 	return r
 }
 
+// CertificatesPageSize is how many certificates a page of the list shows.
+const CertificatesPageSize = 25
+
+type certificatesPage struct {
+	Rows []certRow
+	Next string // the next page's URL, "" on the last
+}
+
+// handleCertificates lists the holder's certificates, newest first, a page
+// at a time (?after=<credential ID>).
 func (p *Portal) handleCertificates(w http.ResponseWriter, r *http.Request) {
-	cs, err := p.signing.ListCredentials(r.Context(), account(r))
+	cs, next, err := p.signing.ListCredentialsPage(r.Context(), account(r), r.URL.Query().Get("after"), CertificatesPageSize)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	rows := make([]certRow, 0, len(cs))
+	d := certificatesPage{Rows: make([]certRow, 0, len(cs))}
 	for _, c := range cs {
-		rows = append(rows, row(c))
+		d.Rows = append(d.Rows, row(c))
 	}
-	p.page(w, r, http.StatusOK, "certificates", "certificates.title", rows, "")
+	if next != "" {
+		d.Next = Prefix + "certificates?after=" + url.QueryEscape(next)
+	}
+	p.page(w, r, http.StatusOK, "certificates", "certificates.title", d, "")
 }
 
 // credential reads the holder's credential named in the URL: another

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 
@@ -42,19 +43,64 @@ func (p *Portal) handleHistory(w http.ResponseWriter, r *http.Request) {
 	p.page(w, r, http.StatusOK, "history", "history.title", d, "")
 }
 
-// handleOrders lists the holder's orders with their next step; the
-// identity check of an order lives at /account/orders/{id}/identity.
+// orderRow is one order of the Orders page with its next step.
+type orderRow struct {
+	ID, Number, Profile, Delivery, State string
+	CreatedAt                            time.Time
+	// Next is the message key of the holder's next step; Identity links to
+	// the order's identity check (its page is the registration desk's).
+	Next     string
+	Identity string
+}
+
+// nextStep says what the holder does next in an order of this state.
+func nextStep(o *selo.Order) (string, bool) {
+	switch o.State {
+	case selo.OrderCreated:
+		switch o.IdentityStatus {
+		case selo.IdentityPending:
+			return "orders.next.review", false
+		case "", selo.IdentityRefused, selo.IdentityRejected:
+			return "orders.next.identity", true
+		}
+		return "orders.next.payment", false
+	case selo.OrderIdentityValidated:
+		return "orders.next.payment", false
+	case selo.OrderPaid:
+		return "orders.next.prepare", false
+	case selo.OrderReady, selo.OrderEmailVerified, selo.OrderKeyReady:
+		return "orders.next.lift", false
+	case selo.OrderIssued, selo.OrderDelivered:
+		return "orders.next.done", false
+	}
+	return "orders.next.closed", false
+}
+
+// handleOrders lists the holder's orders (those whose holder e-mail is the
+// account's) with their next step; an order that needs an identity check
+// links to /account/orders/{id}/identity.
 func (p *Portal) handleOrders(w http.ResponseWriter, r *http.Request) {
-	var orders []*selo.Order
+	var rows []orderRow
 	if p.reg != nil {
-		var err error
-		if orders, err = p.reg.HolderOrders(r.Context(), account(r), OrdersPageSize); err != nil {
+		acct, err := p.signing.Account(r.Context(), account(r))
+		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
+		os, err := p.reg.HolderOrders(r.Context(), acct.Email)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		for _, o := range os {
+			next, identity := nextStep(o)
+			row := orderRow{ID: o.ID, Number: o.Number, Profile: o.Profile, Delivery: string(o.Delivery), State: string(o.State),
+				CreatedAt: o.CreatedAt, Next: next}
+			if identity {
+				row.Identity = Prefix + "orders/" + o.ID + "/identity"
+			}
+			rows = append(rows, row)
+		}
 	}
-	p.page(w, r, http.StatusOK, "orders", "orders.title", orders, "")
+	p.page(w, r, http.StatusOK, "orders", "orders.title", rows, "")
 }
-
-// OrdersPageSize bounds the Orders page (a holder has a handful).
-const OrdersPageSize = 200

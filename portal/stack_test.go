@@ -23,6 +23,7 @@ import (
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/notify"
 	"github.com/selo-qtsp/selo/portal"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/signing"
 )
@@ -52,6 +53,7 @@ func (c *clock) Add(d time.Duration) {
 type stack struct {
 	env    *testenv.Env
 	svc    *signing.Service
+	reg    *registration.Service
 	srv    *httptest.Server
 	outbox *notify.Outbox
 	clock  *clock
@@ -59,10 +61,18 @@ type stack struct {
 
 const password = "correct horse battery"
 
-func newStack(t testing.TB) *stack {
+func newStack(t testing.TB) *stack { return newStackOn(t, nil) }
+
+// newStackOn is newStack over store (SQLite when nil), whose clock must be
+// the stack's: open it with clockOf.
+func newStackOn(t testing.TB, open func(selo.Clock) selo.Store) *stack {
 	t.Helper()
 	c := &clock{}
-	env := testenv.NewWithOptions(t, testenv.Options{Clock: c})
+	opts := testenv.Options{Clock: c}
+	if open != nil {
+		opts.Store = open(c)
+	}
+	env := testenv.NewWithOptions(t, opts)
 	out, err := notify.OpenOutbox(t.TempDir(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +82,8 @@ func newStack(t testing.TB) *stack {
 	svc := env.SigningService(t, func(cfg *signing.Config) {
 		cfg.SMS, cfg.Mailer, cfg.PublicURL = out, out, base
 	})
-	p, err := portal.New(portal.Config{Signing: svc, Sessions: env.Store, BaseURL: base, Now: c.Now,
+	reg := env.RegistrationService(t, func(cfg *registration.Config) { cfg.Mailer = out })
+	p, err := portal.New(portal.Config{Signing: svc, Registration: reg, Sessions: env.Store, BaseURL: base, Now: c.Now,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +92,7 @@ func newStack(t testing.TB) *stack {
 		Logger: slog.New(slog.DiscardHandler)}).Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &stack{env: env, svc: svc, srv: srv, outbox: out, clock: c}
+	return &stack{env: env, svc: svc, reg: reg, srv: srv, outbox: out, clock: c}
 }
 
 // holder is an account with a qualified e-seal approved by authorizers and

@@ -153,16 +153,6 @@ func (s *Service) HolderOrder(ctx context.Context, accountID, orderID string) (*
 	return o, nil
 }
 
-// HolderOrders returns the orders of the signed-in holder (those whose
-// holder's e-mail is the account's), oldest first, at most limit (0: all).
-func (s *Service) HolderOrders(ctx context.Context, accountID string, limit int) ([]*selo.Order, error) {
-	acct, err := s.store.FindAccount(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.ListOrders(ctx, selo.OrderFilter{HolderEmail: acct.Email, Limit: limit})
-}
-
 // HolderIdentityChecks returns the identity checks of the holder's order,
 // oldest first.
 func (s *Service) HolderIdentityChecks(ctx context.Context, accountID, orderID string) (*selo.Order, []*selo.IdentityCheck, error) {

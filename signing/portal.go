@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,4 +269,60 @@ func (s *Service) SignatureHistory(ctx context.Context, accountID string, before
 			Outcome: e.Outcome, Hashes: d.Hashes, Approval: d.Approval, Integrator: d.Integrator})
 	}
 	return out, nil
+}
+
+// ListCredentialsPage is ListCredentials a page at a time, for the portal:
+// the account's credentials newest first, up to limit of them after the
+// credential after ("" from the newest), and the ID to continue after (""
+// on the last page). The credential rows are one read; only the page's
+// credentials are loaded and have their certificate's status read, so a
+// page costs the same for a holder with ten certificates or a thousand.
+func (s *Service) ListCredentialsPage(ctx context.Context, accountID, after string, limit int) ([]*CredentialInfo, string, error) {
+	cs, err := s.store.ListCredentials(ctx, accountID)
+	if err != nil {
+		return nil, "", err
+	}
+	own := cs[:0:0]
+	for _, c := range cs {
+		if c.AccountID == accountID { // never another holder's, whatever the store answers
+			own = append(own, c)
+		}
+	}
+	slices.SortFunc(own, func(a, b *selo.Credential) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	start := 0
+	if after != "" {
+		start = len(own)
+		for i, c := range own {
+			if c.ID == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	if limit <= 0 {
+		limit = len(own)
+	}
+	end := min(len(own), start+limit)
+	out := make([]*CredentialInfo, 0, end-start)
+	for _, c := range own[start:end] {
+		e, err := s.load(ctx, c)
+		if err != nil {
+			return nil, "", err
+		}
+		info, err := s.withStatus(ctx, e.info)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, info)
+	}
+	next := ""
+	if end < len(own) {
+		next = own[end-1].ID
+	}
+	return out, next, nil
 }

@@ -140,12 +140,12 @@ func (m *Sessions) Save(ctx context.Context, s *selo.WebSession) error {
 }
 
 // Rotate replaces s by a new session (new token, new cookie) of the same
-// subject at stage, keeping its creation time for the absolute timeout: a
+// subject and Data at stage, with no failures, keeping its creation time for the absolute timeout: a
 // token seen before the sign-in finished is worth nothing after it.
 func (m *Sessions) Rotate(ctx context.Context, w http.ResponseWriter, s *selo.WebSession, stage string) (*selo.WebSession, error) {
 	now := m.cfg.Now()
 	token := newToken()
-	n := &selo.WebSession{TokenHash: HashToken(token), Kind: m.cfg.Kind, Subject: s.Subject, Stage: stage,
+	n := &selo.WebSession{TokenHash: HashToken(token), Kind: m.cfg.Kind, Subject: s.Subject, Stage: stage, Data: s.Data,
 		CreatedAt: now, SeenAt: now, ExpiresAt: s.ExpiresAt}
 	if stage == selo.WebStageSignedIn && s.Stage != selo.WebStageSignedIn {
 		// The absolute timeout counts from the full sign-in.

@@ -63,9 +63,6 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	} else if err != nil {
 		return fmt.Errorf("insert order %s: %w", order.Number, err)
 	}
-	if err := setHolderEmail(ctx, tx, order); err != nil {
-		return err
-	}
 	if err := insertOrderEvent(ctx, tx, &selo.OrderEvent{OrderID: order.ID, To: selo.OrderCreated, Actor: audit.Actor, Reason: "order created"}); err != nil {
 		return err
 	}
@@ -98,11 +95,7 @@ func (db *DB) ListOrders(ctx context.Context, filter selo.OrderFilter) ([]*selo.
 	}
 	var rows pgx.Rows
 	var err error
-	if filter.HolderEmail != "" {
-		rows, err = db.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE holder_email = $1 AND ($2 = '' OR state = $2) AND id > $3 ORDER BY id LIMIT $4`,
-			selo.NormalizeEmail(filter.HolderEmail), string(filter.State), filter.AfterID, limit)
-	} else if filter.State != "" {
+	if filter.State != "" {
 		rows, err = db.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
 			WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3`, string(filter.State), filter.AfterID, limit)
 	} else {
@@ -194,9 +187,6 @@ func (db *DB) UpdateOrder(ctx context.Context, u *selo.OrderUpdate) error {
 	}
 	if res.RowsAffected() != 1 {
 		return selo.Errorf(selo.ECONFLICT, "order %s changed since it was read; read it again", o.Number)
-	}
-	if err := setHolderEmail(ctx, tx, o); err != nil {
-		return err
 	}
 	for _, e := range u.Events {
 		e.OrderID = o.ID
@@ -579,13 +569,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// setHolderEmail writes the order's holder_email column (the holder's
-// e-mail, normalised) inside tx.
-func setHolderEmail(ctx context.Context, tx *Tx, o *selo.Order) error {
-	if _, err := tx.Exec(ctx, `UPDATE orders SET holder_email = $1 WHERE id = $2`, selo.NormalizeEmail(o.Holder.Email), o.ID); err != nil {
-		return fmt.Errorf("store the holder's e-mail of order %s: %w", o.Number, err)
-	}
-	return nil
 }

@@ -106,3 +106,29 @@ func (db *DB) ListAuditByActor(ctx context.Context, actor, action string, before
 	}
 	return entries, nil
 }
+
+// ListOrdersByHolderEmail returns up to limit orders of the holder with
+// this e-mail, newest first, through orders_holder_email.
+func (db *DB) ListOrdersByHolderEmail(ctx context.Context, email string, limit int) ([]*selo.Order, error) {
+	if limit <= 0 {
+		return nil, selo.Errorf(selo.EINVALID, "limit must be positive")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE holder_email = lower($1) ORDER BY created_at DESC LIMIT $2`, email, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list orders of a holder: %w", err)
+	}
+	defer rows.Close()
+	var out []*selo.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list orders of a holder: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list orders of a holder: %w", err)
+	}
+	return out, nil
+}

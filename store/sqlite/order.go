@@ -62,9 +62,6 @@ func (db *DB) CreateOrder(ctx context.Context, order *selo.Order, audit *selo.Au
 	} else if err != nil {
 		return fmt.Errorf("insert order %s: %w", order.Number, err)
 	}
-	if err := setHolderEmail(ctx, tx, order); err != nil {
-		return err
-	}
 	if err := insertOrderEvent(ctx, tx, &selo.OrderEvent{OrderID: order.ID, To: selo.OrderCreated, Actor: audit.Actor, Reason: "order created"}); err != nil {
 		return err
 	}
@@ -96,11 +93,7 @@ func (db *DB) ListOrders(ctx context.Context, filter selo.OrderFilter) ([]*selo.
 	}
 	var rows *sql.Rows
 	var err error
-	if filter.HolderEmail != "" {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE holder_email = ? AND (? = '' OR state = ?) AND id > ? ORDER BY id LIMIT ?`,
-			selo.NormalizeEmail(filter.HolderEmail), string(filter.State), string(filter.State), filter.AfterID, limit)
-	} else if filter.State != "" {
+	if filter.State != "" {
 		rows, err = db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders
 			WHERE state = ? AND id > ? ORDER BY id LIMIT ?`, string(filter.State), filter.AfterID, limit)
 	} else {
@@ -195,9 +188,6 @@ func (db *DB) UpdateOrder(ctx context.Context, u *selo.OrderUpdate) error {
 		return fmt.Errorf("update order %s: %w", o.Number, err)
 	} else if n != 1 {
 		return selo.Errorf(selo.ECONFLICT, "order %s changed since it was read; read it again", o.Number)
-	}
-	if err := setHolderEmail(ctx, tx, o); err != nil {
-		return err
 	}
 	for _, e := range u.Events {
 		e.OrderID = o.ID
@@ -583,13 +573,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// setHolderEmail writes the order's holder_email column (the holder's
-// e-mail, normalised) inside tx.
-func setHolderEmail(ctx context.Context, tx *Tx, o *selo.Order) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET holder_email = ? WHERE id = ?`, selo.NormalizeEmail(o.Holder.Email), o.ID); err != nil {
-		return fmt.Errorf("store the holder's e-mail of order %s: %w", o.Number, err)
-	}
-	return nil
 }

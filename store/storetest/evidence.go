@@ -3,7 +3,6 @@ package storetest
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,45 +100,4 @@ func testIdentityEvidence(t *testing.T, open OpenFunc) {
 	}
 	// order.create, 3 submissions, one delete.
 	wantIntactAudit(t, st, 5)
-}
-
-// testOrdersByHolder lists a holder's orders by e-mail address, whatever
-// its case, with the state filter and pages, and follows a change of the
-// holder's address.
-func testOrdersByHolder(t *testing.T, open OpenFunc) {
-	ctx := context.Background()
-	st := open(t, NewClock(start)).Store
-	for i, email := range []string{"Ana@Example.pt", "rui@example.pt", "ana@example.pt ", "ana@example.pt"} {
-		o := newOrder("o"+string(rune('1'+i)), "SO-"+string(rune('1'+i)))
-		o.Holder.Email = email
-		must(t, st.CreateOrder(ctx, o, entry("order.create", "order/"+o.ID)))
-	}
-	ids := func(f selo.OrderFilter) string {
-		t.Helper()
-		list, err := st.ListOrders(ctx, f)
-		must(t, err)
-		var s []string
-		for _, o := range list {
-			s = append(s, o.ID)
-		}
-		return strings.Join(s, ",")
-	}
-	if got := ids(selo.OrderFilter{HolderEmail: "ANA@example.PT"}); got != "o1,o3,o4" {
-		t.Fatalf("Ana's orders: %s", got)
-	}
-	if got := ids(selo.OrderFilter{HolderEmail: "ana@example.pt", AfterID: "o1", Limit: 1}); got != "o3" {
-		t.Fatalf("Ana's second page: %s", got)
-	}
-	if got := ids(selo.OrderFilter{HolderEmail: "ana@example.pt", State: selo.OrderCancelled}); got != "" {
-		t.Fatalf("Ana's cancelled orders: %s", got)
-	}
-	if got := ids(selo.OrderFilter{HolderEmail: "nobody@example.pt"}); got != "" {
-		t.Fatalf("nobody's orders: %s", got)
-	}
-	o := mustFindOrder(t, st, "o4")
-	o.Holder.Email = "ana.silva@example.pt"
-	must(t, st.UpdateOrder(ctx, &selo.OrderUpdate{Order: o, Audit: entry("order.update", "order/o4")}))
-	if got := ids(selo.OrderFilter{HolderEmail: "ana@example.pt", State: selo.OrderCreated}); got != "o1,o3" {
-		t.Fatalf("Ana's orders after a change of address: %s", got)
-	}
 }

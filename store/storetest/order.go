@@ -24,7 +24,6 @@ var orderTests = []struct {
 	{"PaymentWebhookReplay", testPaymentWebhookReplay},
 	{"IdentityChecks", testIdentityChecks},
 	{"IdentityEvidence", testIdentityEvidence},
-	{"OrdersByHolder", testOrdersByHolder},
 	{"OneTimeCodes", testOneTimeCodes},
 	{"ConcurrentCodeTries", testConcurrentCodeTries},
 	{"ReopenOrders", testReopenOrders},

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,32 @@ var webSessionTests = []struct {
 }{
 	{"WebSession", testWebSession},
 	{"AuditByActor", testAuditByActor},
+	{"OrdersByHolderEmail", testOrdersByHolderEmail},
+}
+
+// testOrdersByHolderEmail finds a holder's orders by e-mail, any case,
+// newest first, and no one else's.
+func testOrdersByHolderEmail(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	c := NewClock(start)
+	st := open(t, c).Store
+	for i, email := range []string{"ana@example.pt", "rui@example.pt", "Ana@Example.PT"} {
+		o := newOrder(fmt.Sprintf("o%d", i), fmt.Sprintf("SO-2026-000%d", i))
+		o.Holder.Email = email
+		must(t, st.CreateOrder(ctx, o, entry("order.create", "order/"+o.ID)))
+		c.Add(time.Minute)
+	}
+	got, err := st.ListOrdersByHolderEmail(ctx, "ANA@example.pt", 10)
+	must(t, err)
+	if len(got) != 2 || got[0].ID != "o2" || got[1].ID != "o0" {
+		t.Fatalf("orders of ana: %+v", got)
+	}
+	if got, _ := st.ListOrdersByHolderEmail(ctx, "ana@example.pt", 1); len(got) != 1 {
+		t.Fatalf("limit 1: %d", len(got))
+	}
+	if got, _ := st.ListOrdersByHolderEmail(ctx, "nobody@example.pt", 10); len(got) != 0 {
+		t.Fatalf("orders of nobody: %d", len(got))
+	}
 }
 
 // testWebSession: a session is found by its hash only, updates keep it,

@@ -14,9 +14,3 @@ CREATE TABLE identity_evidence (
 );
 
 CREATE INDEX identity_evidence_expires_at ON identity_evidence (expires_at, check_id);
-
--- The holder's e-mail address, lower-cased, beside the holder's JSON: the
--- holder portal lists the orders of the signed-in holder by it.
-ALTER TABLE orders ADD COLUMN holder_email TEXT COLLATE "C" NOT NULL DEFAULT '';
-UPDATE orders SET holder_email = lower(btrim(coalesce(holder::jsonb->>'Email', '')));
-CREATE INDEX orders_holder_email ON orders (holder_email, id);

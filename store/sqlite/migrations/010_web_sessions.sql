@@ -20,3 +20,9 @@ CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
 -- The holder's signature history reads one actor's entries of one action,
 -- newest first, a page at a time (ListAuditByActor).
 CREATE INDEX audit_log_actor_action ON audit_log (actor, action, seq);
+
+-- The holder portal lists a holder's orders by the e-mail in the order's
+-- holder JSON: a virtual column computed from it (nothing writes it), and
+-- its index.
+ALTER TABLE orders ADD COLUMN holder_email TEXT GENERATED ALWAYS AS (lower(json_extract(holder, '$.Email'))) VIRTUAL;
+CREATE INDEX orders_holder_email ON orders (holder_email, created_at);
