@@ -137,7 +137,9 @@ func TestBrowser(t *testing.T) {
 			URL: base + "/account/", Path: "/account/", HTTPOnly: &httpOnly}); err != nil {
 			t.Fatal(err)
 		}
-		run(t, ctx, chromedp.Navigate(base+"/account/orders/"+order.ID+"/identity?lang=en"),
+		// From the portal's Orders page to the order's identity check.
+		run(t, ctx, chromedp.Navigate(base+"/account/orders?lang=en"),
+			chromedp.Click(chromedp.CSS(`tr[data-order="`+order.Number+`"] a.button`)),
 			chromedp.WaitVisible(chromedp.CSS("#identity-form")),
 			chromedp.SetValue(chromedp.CSS("#document_type"), "id-card"))
 		for _, kind := range selo.EvidenceKinds {

@@ -16,6 +16,7 @@ import (
 	"github.com/selo-qtsp/selo/desk"
 	"github.com/selo-qtsp/selo/idcheck"
 	"github.com/selo-qtsp/selo/idcheck/mrztest"
+	"github.com/selo-qtsp/selo/portal"
 	"github.com/selo-qtsp/selo/internal/testenv"
 	"github.com/selo-qtsp/selo/internal/web"
 	"github.com/selo-qtsp/selo/registration"
@@ -64,7 +65,17 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(d.Handler())
+	// The portal beside the desk, as selo serve mounts them: the portal's
+	// Orders page links the identity check.
+	p, err := portal.New(portal.Config{Signing: env.SigningService(t, nil), Registration: f.reg, Sessions: env.Store, Now: clock.Now,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/account/", p.Handler())
+	d.Routes(mux)
+	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
 }
