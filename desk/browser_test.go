@@ -208,6 +208,11 @@ func TestBrowser(t *testing.T) {
 		if got.State != selo.OrderCreated || got.IdentityStatus != selo.IdentityRejected {
 			t.Fatalf("order after rejection: %s %s", got.State, got.IdentityStatus)
 		}
+		// Rui reads the reason on his page, and may send again.
+		if code, page := get(t, f.holderClient(t, ruiToken), base+"/account/orders/"+ruiOrder.ID+"/identity?lang=en"); code != 200 ||
+			!strings.Contains(page, "the selfie shows a screen") || !strings.Contains(page, `id="identity-form"`) {
+			t.Fatalf("Rui's page after the rejection: %d", code)
+		}
 		if !f.audited(t, "operator:olga", "order.identity_validated") || !f.audited(t, "operator:olga", "identity.reject") || !f.audited(t, "operator:olga", "identity.photo.view") {
 			t.Fatal("the decisions or the photo views are not audited")
 		}
