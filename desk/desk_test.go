@@ -322,3 +322,47 @@ func TestSignInThrottled(t *testing.T) {
 		t.Fatal("the throttled sign-in is not audited")
 	}
 }
+
+// TestDeskOnPostgres runs the desk's path over PostgreSQL: a holder's
+// check with photos, an officer opening a photo and approving, a
+// revocation, and an auditor verifying the audit chain.
+func TestDeskOnPostgres(t *testing.T) {
+	f := newFixtureOn(t, true)
+	ctx := context.Background()
+	h := selo.Holder{GivenNames: "Ana", Surname: "Silva", Email: "ana@example.pt", Mobile: "+351912345678"}
+	o, token := f.holder(t, h)
+	ct, body := identityForm("id-card", mrzOf(t, h, f.clock.Now()), goodPhotos())
+	if code, page := postForm(t, f.holderClient(t, token), f.srv.URL+"/account/orders/"+o.ID+"/identity", ct, body, nil); code != 200 || !strings.Contains(page, "pending") {
+		t.Fatalf("submission: %d", code)
+	}
+	checks, err := f.reg.ListPendingIdentityChecks(ctx, "", 10)
+	if err != nil || len(checks) != 1 {
+		t.Fatalf("queue %v %v", checks, err)
+	}
+	c := f.client(t)
+	f.signIn(t, c, "olga")
+	resp, err := c.Get(f.srv.URL + "/desk/identity/" + checks[0].ID + "/photo/document-back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(data, goodPhotos()["document-back"]) {
+		t.Fatalf("photo: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	if code, _ := post(t, c, f.srv.URL+"/desk/identity/"+checks[0].ID+"/decision", url.Values{"decision": {"approve"}, "reason": {"matches"}}, nil); code != 200 {
+		t.Fatalf("approval: %d", code)
+	}
+	if got, _ := f.reg.FindOrderByID(ctx, o.ID); got.State != selo.OrderIdentityValidated {
+		t.Fatalf("order %s", got.State)
+	}
+	cert := f.env.Issue(t, "qualified-sign", "ecdsa-p256")
+	if code, _ := post(t, c, f.srv.URL+"/desk/revoke", url.Values{"serial": {cert.Serial}, "reason": {"1"}, "confirm": {"yes"}}, nil); code != 200 {
+		t.Fatalf("revocation: %d", code)
+	}
+	a := f.client(t)
+	f.signIn(t, a, "aldo")
+	if code, page := post(t, a, f.srv.URL+"/desk/audit/verify", nil, nil); code != 200 || !strings.Contains(page, "intact") && !strings.Contains(page, "intacta") {
+		t.Fatalf("verify: %d", code)
+	}
+}

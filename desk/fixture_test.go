@@ -21,6 +21,7 @@ import (
 	"github.com/selo-qtsp/selo/portal"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
+	pgstore "github.com/selo-qtsp/selo/store/postgres"
 	"github.com/selo-qtsp/selo/store/storetest"
 )
 
@@ -40,8 +41,24 @@ type fixture struct {
 // olga (officer), aldo (auditor), ana (admin) and otto (officer and auditor).
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureOn(t, false)
+}
+
+// newFixtureOn is newFixture over PostgreSQL when postgres is set (it skips
+// without SELO_TEST_POSTGRES, except in CI).
+func newFixtureOn(t testing.TB, postgres bool) *fixture {
+	t.Helper()
 	clock := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
-	env := testenv.NewWithOptions(t, testenv.Options{Clock: clock})
+	opts := testenv.Options{Clock: clock}
+	if postgres {
+		db, err := pgstore.Open(context.Background(), testenv.PostgresDSN(t, "desk_"), clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		opts.Store = db
+	}
+	env := testenv.NewWithOptions(t, opts)
 	f := &fixture{env: env, clock: clock}
 	f.reg = env.RegistrationService(t, nil)
 	var err error
