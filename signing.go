@@ -51,6 +51,10 @@ type SignHashRequest struct {
 	Hashes                       [][]byte
 	SignAlgo                     string // OID
 	SignAlgoParams               []byte // DER RSASSA-PSS-params for PSS
+	// Integrator names the signing application as it named itself (the CSC
+	// request's clientData, at most 64 characters); the holder's signature
+	// history shows it. Informative only: nothing is decided on it.
+	Integrator string
 }
 
 // SigningService is the remote-signing service as a signing protocol serves

@@ -42,6 +42,9 @@ type Store interface {
 	RevocationCodeStore
 	OperatorStore
 	ProposalStore
+	WebSessionStore
+	AuditHistoryStore
+	HolderOrderStore
 	// Close releases the database.
 	Close() error
 }

@@ -31,6 +31,9 @@ const (
 	MessageSMSFactorCode         = "sms-factor-code"         // SMS: .Code, .Minutes
 	MessageFactorChanged         = "factor-changed"          // e-mail: .Name, .When, .Change, .Factor
 	MessageSMSFactorChanged      = "sms-factor-changed"      // SMS: .When, .Change, .Factor
+	MessageSMSSignInCode         = "sms-signin-code"         // SMS: .Code, .Minutes (the portal's second factor)
+	MessagePasswordReset         = "password-reset"          // e-mail: .Name, .Link, .Minutes
+	MessageSMSPasswordReset      = "sms-password-reset"      // SMS: .Code, .Minutes
 )
 
 // The changes MessageFactorChanged and MessageSMSFactorChanged tell of
@@ -66,6 +69,9 @@ var sampleData = map[string]map[string]any{
 	MessageSMSFactorCode:         {"Code": "123456", "Minutes": 5},
 	MessageFactorChanged:         {"Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 	MessageSMSFactorChanged:      {"When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
+	MessageSMSSignInCode:         {"Code": "123456", "Minutes": 5},
+	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/Zm9v", "Minutes": 60},
+	MessageSMSPasswordReset:      {"Code": "123456", "Minutes": 5},
 }
 
 var langPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}$`) })

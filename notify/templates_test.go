@@ -13,12 +13,14 @@ import (
 
 var allMessages = []string{notify.MessageOrderCreated, notify.MessageReady, notify.MessageEmailCode,
 	notify.MessageSMSSignature, notify.MessageSMSAuthorizerRegister, notify.MessageSMSAuthorizerRenew,
-	notify.MessageSMSRevoke, notify.MessageSMSFactorCode, notify.MessageFactorChanged, notify.MessageSMSFactorChanged}
+	notify.MessageSMSRevoke, notify.MessageSMSFactorCode, notify.MessageFactorChanged, notify.MessageSMSFactorChanged,
+	notify.MessageSMSSignInCode, notify.MessagePasswordReset, notify.MessageSMSPasswordReset}
 
 func data() map[string]any {
 	return map[string]any{"Number": "SO-2026-AAAA", "AccessCode": "ACCESS123456", "Code": "987654", "Minutes": 5,
 		"BaseURL": "https://ra.example.pt", "Delivery": "software", "Profile": "qualified-sign", "Renewal": "RENEWAL0123456789ABC",
-		"Subject": "4F2A9C", "Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": notify.ChangeWalletRegistered, "Factor": "phone"}
+		"Subject": "4F2A9C", "Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": notify.ChangeWalletRegistered, "Factor": "phone",
+		"Link": "https://ra.example.pt/account/reset/987654"}
 }
 
 // TestTemplatesEmbedded renders every message in Portuguese and English:

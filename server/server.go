@@ -54,9 +54,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for requests in flight once
 	// its context is cancelled (DefaultShutdownTimeout when 0).
 	ShutdownTimeout time.Duration
-	// Roles chooses what this replica serves: RoleAPI (the REST API) and
-	// RoleOCSP (OCSP and CRLs); both serve the CA files and /healthz. Empty
-	// serves everything.
+	// Roles chooses what this replica serves: RoleAPI (the REST API),
+	// RoleOCSP (OCSP and CRLs) and RolePortal (the holder portal); all serve
+	// the CA files and /healthz. Empty serves everything.
 	Roles []string
 	// Registration serves orders, identity checks, payments and the lift
 	// flow under /api/v1 when set (nil: those routes answer 404).
@@ -82,12 +82,20 @@ type Config struct {
 	// Control serves the dual-control proposals under /api/v1/proposals
 	// (admin keys) when set (proposal.go).
 	Control *control.Service
+	// Portal serves the holder portal's pages under /account/ (package
+	// portal) when set and the replica has RolePortal.
+	Portal http.Handler
+	// Desk serves the registration desk's back office under /desk/ and
+	// the holder's identity check under /account/orders/{id}/identity
+	// (package desk) when set and the replica has RolePortal.
+	Desk http.Handler
 }
 
 // The roles a replica can serve over HTTP.
 const (
-	RoleAPI  = "api"
-	RoleOCSP = "ocsp"
+	RoleAPI    = "api"
+	RoleOCSP   = "ocsp"
+	RolePortal = "portal" // the holder portal's pages (/account/)
 )
 
 // Server serves Selo over HTTP. It is safe for concurrent use.
@@ -107,6 +115,8 @@ type Server struct {
 	outboxPage      bool
 	tsa             *tsa.Responder
 	control         *control.Service
+	portal          http.Handler
+	desk            http.Handler
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -127,6 +137,8 @@ func New(cfg Config) *Server {
 		outboxPage:      cfg.OutboxPage && cfg.Outbox != nil,
 		tsa:             cfg.TSA,
 		control:         cfg.Control,
+		portal:          cfg.Portal,
+		desk:            cfg.Desk,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -151,7 +163,7 @@ func New(cfg Config) *Server {
 		s.roles[r] = true
 	}
 	if len(s.roles) == 0 {
-		s.roles[RoleAPI], s.roles[RoleOCSP] = true, true
+		s.roles[RoleAPI], s.roles[RoleOCSP], s.roles[RolePortal] = true, true, true
 	}
 	mux := s.routes()
 	var h http.Handler = mux
@@ -189,6 +201,19 @@ func (s *Server) routes() *http.ServeMux {
 		s.route(mux, "/crl/{file}", public, methods{http.MethodGet: s.handleCRL})
 		s.route(mux, "/ocsp", public, methods{http.MethodPost: s.handleOCSPPost})
 		s.route(mux, "/ocsp/{request...}", public, methods{http.MethodGet: s.handleOCSPGet, http.MethodPost: s.handleOCSPPost})
+	}
+	if s.roles[RolePortal] && s.portal != nil {
+		// The portal's pages carry their own security headers and
+		// cross-origin refusal (internal/web.Protect).
+		mux.Handle("/account/", s.portal)
+	}
+	if s.roles[RolePortal] && s.desk != nil {
+		// The back office and the identity pages (internal/web.Protect
+		// too); their patterns are more specific than the portal's
+		// "/account/", so they win under it.
+		mux.Handle("/desk/", s.desk)
+		mux.Handle("/account/orders/{id}/identity", s.desk)
+		mux.Handle("/account/orders/{id}/identity/{check}/{kind}", s.desk)
 	}
 	if !s.roles[RoleAPI] {
 		mux.HandleFunc("/", s.notFound)

@@ -76,6 +76,28 @@ func errEmailLocked(retryAfter time.Duration) error {
 // keep a holder with an authenticator out. A successful login does not count.
 // The session has the given scope (see Login and LoginHolder).
 func (s *Service) login(ctx context.Context, email, password, code string, scope selo.SessionScope) (string, *selo.Session, error) {
+	a, secondFactor, err := s.checkLogin(ctx, email, password, code)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.clock.Now()
+	token := randomToken()
+	sess := &selo.Session{TokenHash: tokenHash(token), AccountID: a.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(s.sessionLifetime)}
+	details := map[string]any{"expires_at": sess.ExpiresAt, "scope": scope}
+	if secondFactor {
+		details["second_factor"] = "authenticator"
+	}
+	if err := s.store.CreateSession(ctx, sess, s.entry(holder(a.ID), "account.login", "account/"+a.ID, selo.OutcomeSuccess, details)); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// checkLogin is the password check of login (and of the portal's sign-in,
+// CheckSignInPassword), with its limits and its audited refusals: it
+// returns the account and whether an authenticator code let a locked e-mail
+// in. A right password returns the rate events the attempt took.
+func (s *Service) checkLogin(ctx context.Context, email, password, code string) (*selo.Account, bool, error) {
 	now := s.clock.Now()
 	email = normalizeEmail(email)
 	var counted []string // the rate events this attempt took, returned if it succeeds
@@ -83,12 +105,12 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 		key := loginAddressKey(addr)
 		retryAt, ok, err := s.takeRate(ctx, key, now, s.loginLimit.AddressWindows())
 		if err != nil {
-			return "", nil, err
+			return nil, false, err
 		}
 		if !ok {
 			err := selo.RateLimited(retryAt.Sub(now), "too many failed logins from your address")
 			s.auditFailure(ctx, "anonymous", "account.login", "address/"+addr, err, nil)
-			return "", nil, err
+			return nil, false, err
 		}
 		if len(s.loginLimit.AddressWindows()) > 0 {
 			counted = append(counted, key)
@@ -97,7 +119,7 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 	emailKey := loginEmailKey(email)
 	lockedUntil, open, err := s.takeRate(ctx, emailKey, now, s.loginLimit.EmailWindows())
 	if err != nil {
-		return "", nil, err
+		return nil, false, err
 	}
 	if open && len(s.loginLimit.EmailWindows()) > 0 {
 		counted = append(counted, emailKey)
@@ -105,7 +127,7 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 	a, err := s.store.FindAccountByEmail(ctx, email)
 	known := err == nil
 	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
-		return "", nil, err
+		return nil, false, err
 	}
 	actor, object, hash := "anonymous", "account/unknown", s.dummyHash
 	if known {
@@ -116,13 +138,13 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 	if !open {
 		if passwordOK && code != "" {
 			if secondFactor, err = s.accountCode(ctx, a.ID, code, "account.login", object); err != nil {
-				return "", nil, err
+				return nil, false, err
 			}
 		}
 		if !secondFactor {
 			err := errEmailLocked(lockedUntil.Sub(now))
 			s.auditFailure(ctx, actor, "account.login", object, err, nil)
-			return "", nil, err
+			return nil, false, err
 		}
 	} else if !passwordOK {
 		reason := "wrong password"
@@ -130,28 +152,19 @@ func (s *Service) login(ctx context.Context, email, password, code string, scope
 			reason = "unknown e-mail"
 		}
 		s.auditFailure(ctx, actor, "account.login", object, errBadLogin(), map[string]any{"cause": reason})
-		return "", nil, errBadLogin()
+		return nil, false, errBadLogin()
 	}
 	if a.Disabled {
 		err := selo.Errorf(selo.EFORBIDDEN, "account disabled")
 		s.auditFailure(ctx, holder(a.ID), "account.login", object, err, nil)
-		return "", nil, err
+		return nil, false, err
 	}
 	for _, key := range counted {
 		if err := s.store.ReturnRate(ctx, key, now); err != nil {
-			return "", nil, err
+			return nil, false, err
 		}
 	}
-	token := randomToken()
-	sess := &selo.Session{TokenHash: tokenHash(token), AccountID: a.ID, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(s.sessionLifetime)}
-	details := map[string]any{"expires_at": sess.ExpiresAt, "scope": scope}
-	if secondFactor {
-		details["second_factor"] = "authenticator"
-	}
-	if err := s.store.CreateSession(ctx, sess, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess, details)); err != nil {
-		return "", nil, err
-	}
-	return token, sess, nil
+	return a, secondFactor, nil
 }
 
 // Authenticate returns the live session of a bearer token; EUNAUTHORIZED for

@@ -43,20 +43,27 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 	if err != nil {
 		return err
 	}
+	return s.sendAccountCode(ctx, acct, credentialID, purposeFactorChange, notify.MessageSMSFactorCode)
+}
+
+// sendAccountCode texts a one-time code of purpose for the account (see
+// RequestFactorCode for the phone it goes to and the limits), replacing any
+// pending code of that purpose.
+func (s *Service) sendAccountCode(ctx context.Context, acct *selo.Account, credentialID, purpose, message string) error {
 	mobile, credID := acct.Mobile, ""
 	if credentialID != "" {
-		c, err := s.credential(ctx, accountID, credentialID)
+		c, err := s.credential(ctx, acct.ID, credentialID)
 		if err != nil {
 			return err
 		}
 		mobile, credID = c.Mobile, c.ID
 	} else if mobile == "" {
-		cs, err := s.store.ListCredentials(ctx, accountID)
+		cs, err := s.store.ListCredentials(ctx, acct.ID)
 		if err != nil {
 			return err
 		}
 		for _, c := range cs {
-			if c.AccountID == accountID && c.Mobile != "" {
+			if c.AccountID == acct.ID && c.Mobile != "" {
 				mobile, credID = c.Mobile, c.ID
 				break
 			}
@@ -67,10 +74,10 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 	}
 	subject := "account/" + acct.ID
 	// Within the code limits, like every other code Selo texts (SMS pumping).
-	if err := s.limitSend(ctx, acct.ID, factorCodeKey(acct.ID), subject, purposeFactorChange); err != nil {
+	if err := s.limitSend(ctx, acct.ID, factorCodeKey(acct.ID), subject, purpose); err != nil {
 		return err
 	}
-	if err := s.expirePendingFactorCodes(ctx, acct.ID); err != nil {
+	if err := s.expirePendingAccountCodes(ctx, acct.ID, purpose); err != nil {
 		return err
 	}
 	code, err := approval.NewNumericCode(s.smsDigits)
@@ -79,15 +86,15 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 	}
 	now := s.clock.Now()
 	a := &selo.Approval{
-		ID: newID(), AccountID: acct.ID, CredentialID: credID, Purpose: purposeFactorChange, Type: selo.ApprovalSMS,
+		ID: newID(), AccountID: acct.ID, CredentialID: credID, Purpose: purpose, Type: selo.ApprovalSMS,
 		Subject: subject, Status: selo.ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(s.codeLifetime),
 	}
 	a.CodeHash = approval.HashCode(s.codeKey, codePurpose(a.ID), code)
 	if err := s.store.CreateApproval(ctx, a, s.entry(holder(acct.ID), "approval.send", subject, selo.OutcomeSuccess,
-		map[string]any{"approval": a.ID, "purpose": purposeFactorChange, "to": maskMobile(mobile), "expires_at": a.ExpiresAt})); err != nil {
+		map[string]any{"approval": a.ID, "purpose": purpose, "to": maskMobile(mobile), "expires_at": a.ExpiresAt})); err != nil {
 		return err
 	}
-	text, err := s.templates.SMS(notify.MessageSMSFactorCode, notify.SMSLanguage("", mobile),
+	text, err := s.templates.SMS(message, notify.SMSLanguage("", mobile),
 		map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute)})
 	if err != nil {
 		return err
@@ -98,14 +105,14 @@ func (s *Service) RequestFactorCode(ctx context.Context, accountID, credentialID
 	return nil
 }
 
-// expirePendingFactorCodes closes the account's factor-change codes that a new one replaces.
-func (s *Service) expirePendingFactorCodes(ctx context.Context, accountID string) error {
+// expirePendingAccountCodes closes the account's codes of purpose that a new one replaces.
+func (s *Service) expirePendingAccountCodes(ctx context.Context, accountID, purpose string) error {
 	pending, err := s.store.ListApprovals(ctx, accountID, selo.ApprovalPending)
 	if err != nil {
 		return err
 	}
 	for _, p := range pending {
-		if p.Purpose == purposeFactorChange {
+		if p.Purpose == purpose {
 			err := s.store.DecideApproval(ctx, p.ID, selo.ApprovalExpired, "", s.clock.Now(),
 				s.entry("system", "approval.expire", "approval/"+p.ID, selo.OutcomeSuccess, map[string]any{"reason": "replaced"}))
 			if err != nil && selo.ErrorCode(err) != selo.ECONFLICT {
@@ -114,6 +121,39 @@ func (s *Service) expirePendingFactorCodes(ctx context.Context, accountID string
 		}
 	}
 	return nil
+}
+
+// useAccountCode checks code against the account's live texted code of
+// purpose and consumes it. It reports false, counting a failure against
+// that code (five kill it), when the code is wrong or none is live.
+func (s *Service) useAccountCode(ctx context.Context, acct *selo.Account, purpose, code, action string) (bool, error) {
+	pending, err := s.store.ListApprovals(ctx, acct.ID, selo.ApprovalPending)
+	if err != nil {
+		return false, err
+	}
+	now := s.clock.Now()
+	var sent *selo.Approval
+	for _, p := range pending {
+		if p.Purpose == purpose && p.Type == selo.ApprovalSMS && p.AccountID == acct.ID && now.Before(p.ExpiresAt) {
+			sent = p
+			break
+		}
+	}
+	if sent == nil {
+		return false, nil
+	}
+	if !approval.CodeEqual(s.codeKey, codePurpose(sent.ID), code, sent.CodeHash) {
+		if _, err := s.store.RecordApprovalCodeFailure(ctx, sent.ID, MaxFailures); err != nil && selo.ErrorCode(err) != selo.ECONFLICT {
+			return false, err
+		}
+		return false, nil
+	}
+	err = s.store.DecideApproval(ctx, sent.ID, selo.ApprovalApproved, "", now,
+		s.entry(holder(acct.ID), "approval.approve", "approval/"+sent.ID, selo.OutcomeSuccess, map[string]any{"purpose": purpose, "for": action}))
+	if selo.ErrorCode(err) == selo.ECONFLICT {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // proveFactor checks proof for a factor change named action on the account

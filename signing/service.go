@@ -33,6 +33,8 @@ type Store interface {
 	selo.ApprovalStore
 	selo.CertificateStore
 	selo.AuditStore
+	// The holder's signature history reads the audit log by actor.
+	selo.AuditHistoryStore
 	// FindRevocation tells a certificate on hold from a revoked one.
 	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
 	selo.RateStore

@@ -62,8 +62,15 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 				return s.failureEntry(holder(req.AccountID), "signature.sign", object, verdict, map[string]any{"hashes": len(req.Hashes)}), verdict
 			}
 			cred, caID = c, cert.CAID
-			return s.entry(holder(req.AccountID), "signature.sign", object, selo.OutcomeSuccess,
-				map[string]any{"hashes": len(req.Hashes), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo}), nil
+			details := map[string]any{"hashes": len(req.Hashes), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo,
+				"approval": string(c.ApprovalType)}
+			if act.AuthorizerID != "" {
+				details["approval"] = string(selo.ApprovalAuthorizer)
+			}
+			if req.Integrator != "" {
+				details["integrator"] = truncateRunes(req.Integrator, 64)
+			}
+			return s.entry(holder(req.AccountID), "signature.sign", object, selo.OutcomeSuccess, details), nil
 		})
 	switch {
 	case err != nil && verdict != nil && err == verdict:
@@ -172,4 +179,15 @@ func signAll(signer crypto.Signer, digests [][]byte, opts crypto.SignerOpts) ([]
 		}
 	}
 	return sigs, nil
+}
+
+// truncateRunes cuts s to at most n runes.
+func truncateRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }

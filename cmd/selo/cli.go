@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -64,6 +65,8 @@ type cli struct {
 	// metrics receives the services' counts (serve --metrics-listen); nil
 	// counts nothing.
 	metrics metrics.Sink
+	// photoRetention is serve's --identity-photo-retention (0: the desk's default).
+	photoRetention time.Duration
 }
 
 // fileConfig is the config file (DATA/selo.yaml by default). Every global and

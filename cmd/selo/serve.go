@@ -18,6 +18,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/metrics"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 	"github.com/selo-qtsp/selo/worker"
@@ -62,7 +63,7 @@ func (c *cli) serveCommand() *cobra.Command {
 	var tlsOpts tlsFlags         // serve_tls.go
 	var metricsOpts metricsFlags // serve_metrics.go
 	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker]",
+		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker,portal]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
 		Long: `Serve runs Selo's HTTP server:
 
@@ -81,13 +82,21 @@ func (c *cli) serveCommand() *cobra.Command {
   /api/v1/wallet/...            wallet devices (requests signed with the device key)
   /api/v1/orders/...            the registration desk (docs/orders.md); payments at /api/v1/payments/webhook
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
+  /account/...                  the holder portal: sign in, certificates, authorizers,
+                                revocation, signature history (docs/portal.md)
+  /account/orders/{id}/identity the holder's identity check: document photos and a selfie
+                                from the camera, the MRZ typed (docs/desk.md)
+  /desk/...                     the registration desk's back office: officers, admins and
+                                auditors sign in with their operator accounts (docs/desk.md)
   GET  /outbox                  the local outbox as a web page (only when listening on
                                 loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
-CRLs) and "worker" (re-signs CRLs and OCSP responses before they expire and
-renews OCSP responder certificates, resends "ready to lift" e-mails that
-could not be sent, and signs audit checkpoints with the audit key: every
+CRLs), "portal" (the holder portal's web pages under /account/ and the back
+office under /desk/) and "worker" (re-signs CRLs and OCSP responses before
+they expire and renews OCSP responder certificates, resends "ready to lift"
+e-mails that could not be sent, deletes identity photos older than
+--identity-photo-retention, and signs audit checkpoints with the audit key: every
 --audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
 it stops; see 'selo audit verify --help'). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a lock in the
@@ -129,15 +138,15 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 			for _, r := range strings.Split(roles, ",") {
 				r = strings.TrimSpace(r)
 				switch r {
-				case server.RoleAPI, server.RoleOCSP, "worker":
+				case server.RoleAPI, server.RoleOCSP, server.RolePortal, "worker":
 					roleSet[r] = true
 				case "":
 				default:
-					return usagef("unknown role %q: use api, ocsp and/or worker", r)
+					return usagef("unknown role %q: use api, ocsp, portal and/or worker", r)
 				}
 			}
 			if len(roleSet) == 0 {
-				return usagef("--roles needs at least one of api, ocsp, worker")
+				return usagef("--roles needs at least one of api, ocsp, portal, worker")
 			}
 			if err := limits.check(); err != nil {
 				return err
@@ -196,7 +205,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				}
 			}
 			var httpRoles []string
-			for _, r := range []string{server.RoleAPI, server.RoleOCSP} {
+			for _, r := range []string{server.RoleAPI, server.RoleOCSP, server.RolePortal} {
 				if roleSet[r] {
 					httpRoles = append(httpRoles, r)
 				}
@@ -223,7 +232,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				}
 				tasks := []worker.Task{a.StatusTask()}
 				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
-					tasks = append(tasks, reg.ReadyNoticeTask())
+					// and delete identity photos past their retention
+					tasks = append(tasks, reg.ReadyNoticeTask(), reg.EvidenceTask())
 				}
 				wg.Add(1)
 				go func() {
@@ -278,6 +288,12 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					return err
 				}
 			}
+			if roleSet[server.RolePortal] {
+				if err := c.wirePortal(ctx, &cfg); err != nil {
+					c.log.Warn("the holder portal is off", "err", err)
+					fmt.Fprintf(c.stderr, "the holder portal is off: %v\n", err)
+				}
+			}
 			srv := server.New(cfg)
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -294,7 +310,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker", "what this replica runs: api, ocsp, worker (comma-separated)")
+	cmd.Flags().StringVar(&roles, "roles", "api,ocsp,worker,portal", "what this replica runs: api, ocsp, worker, portal (comma-separated)")
 	cmd.Flags().DurationVar(&workerInterval, "worker-interval", time.Minute, "how often the worker checks CRLs and OCSP responses")
 	cmd.Flags().Int64Var(&checkpoints.Entries, "audit-checkpoint-entries", authority.DefaultCheckpointEntries, "the worker signs an audit checkpoint once this many audit entries were appended since the last one")
 	cmd.Flags().DurationVar(&checkpoints.Interval, "audit-checkpoint-interval", authority.DefaultCheckpointInterval, "the worker signs an audit checkpoint at least this often while entries are appended (and one when it stops)")
@@ -304,6 +320,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
 	tlsOpts.add(cmd)
 	metricsOpts.add(cmd)
+	cmd.Flags().DurationVar(&c.photoRetention, "identity-photo-retention", registration.DefaultEvidenceRetention, "how long the photos of an identity check (document and selfie) are kept after they were sent; the worker deletes them afterwards")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

@@ -201,6 +201,6 @@ func (h *handler) signHashRequest(accountID string, req *csc.SignaturesSignHashR
 	}
 	return &selo.SignHashRequest{
 		AccountID: accountID, CredentialID: req.CredentialID, SAD: req.SAD, HashAlgorithmOID: hashAlg,
-		Hashes: hashes, SignAlgo: req.SignAlgo, SignAlgoParams: params,
+		Hashes: hashes, SignAlgo: req.SignAlgo, SignAlgoParams: params, Integrator: req.ClientData,
 	}, nil
 }

@@ -25,6 +25,7 @@ func TestPlans(t *testing.T) {
 		want  string // a step the plan must have
 	}{
 		"ListCertificatesNeedingOCSP": {listCertificatesNeedingOCSPSQL, []any{"ca1", "", int64(0), 10}, "SEARCH c USING INDEX certificates_ca_id_serial"},
+		"ListAuditByActor":            {listAuditByActorSQL, []any{"holder:a", "signature.sign", int64(1 << 62), 20}, "SEARCH audit_log USING INDEX audit_log_actor_action"},
 		"ForEachRevocation":           {forEachRevocationSQL, []any{"ca1"}, "SEARCH revocations USING COVERING INDEX revocations_ca_id_serial"},
 	} {
 		rows, err := db.read.Query(`EXPLAIN QUERY PLAN `+q.query, q.args...)

@@ -106,6 +106,7 @@ func Run(t *testing.T, open OpenFunc) {
 	tests = append(tests, rateTests...)
 	tests = append(tests, keyRevocationTests...)
 	tests = append(tests, operatorTests...)
+	tests = append(tests, webSessionTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

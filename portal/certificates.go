@@ -1,0 +1,274 @@
+package portal
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/signing"
+)
+
+// certRow is one certificate of the Certificates page.
+type certRow struct {
+	ID, Serial, Subject, Profile, CA, Approval, Status string
+	NotBefore, NotAfter                                time.Time
+	Authorizers                                        bool // an e-seal with authorizer approval
+}
+
+func row(c *selo.CredentialInfo) certRow {
+	r := certRow{ID: c.Credential.ID, Serial: c.Credential.CertificateSerial, Profile: c.Credential.Profile,
+		Approval: string(c.Credential.ApprovalType), Status: c.CertificateStatus}
+	if c.Certificate != nil {
+		r.Subject, r.CA = pki.NameString(c.Certificate.Subject), c.Certificate.Issuer.CommonName
+		r.NotBefore, r.NotAfter = c.Certificate.NotBefore, c.Certificate.NotAfter
+	}
+	if c.Credential.Status != selo.CredentialActive && r.Status == "valid" {
+		r.Status = string(c.Credential.Status)
+	}
+	r.Authorizers = c.Credential.ApprovalType == selo.ApprovalAuthorizer
+	return r
+}
+
+// CertificatesPageSize is how many certificates a page of the list shows.
+const CertificatesPageSize = 25
+
+type certificatesPage struct {
+	Rows []certRow
+	Next string // the next page's URL, "" on the last
+}
+
+// handleCertificates lists the holder's certificates, newest first, a page
+// at a time (?after=<credential ID>).
+func (p *Portal) handleCertificates(w http.ResponseWriter, r *http.Request) {
+	cs, next, err := p.signing.ListCredentialsPage(r.Context(), account(r), r.URL.Query().Get("after"), CertificatesPageSize)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d := certificatesPage{Rows: make([]certRow, 0, len(cs))}
+	for _, c := range cs {
+		d.Rows = append(d.Rows, row(c))
+	}
+	if next != "" {
+		d.Next = Prefix + "certificates?after=" + url.QueryEscape(next)
+	}
+	p.page(w, r, http.StatusOK, "certificates", "certificates.title", d, "")
+}
+
+// credential reads the holder's credential named in the URL: another
+// holder's is not found, like one that does not exist.
+func (p *Portal) credential(w http.ResponseWriter, r *http.Request) (*selo.CredentialInfo, bool) {
+	c, err := p.signing.CredentialInfo(r.Context(), account(r), r.PathValue("id"))
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+// certificatePage is the "Change" page of one certificate.
+type certificatePage struct {
+	Cert           certRow
+	Authenticators []*selo.Authenticator
+	Wallets        []*selo.Wallet
+	Authorizers    []authorizerRow
+	// Shown once, right after an enrolment or a registration.
+	Enrolment *enrolment
+	Setup     *authorizerSetup
+	// PendingAuthorizer is an authorizer waiting for its SMS code.
+	PendingAuthorizer string
+}
+
+type enrolment struct {
+	Kind            string // "authenticator" or "wallet"
+	ID              string
+	URI             string
+	QR              template.URL
+	AuthenticatorID string
+}
+
+type authorizerSetup struct {
+	Name, URI, JSON string
+	QR              template.URL
+}
+
+type authorizerRow struct {
+	ID, Name           string
+	Confirmed, Enabled bool
+	Authorizations     []authorizationRow
+}
+
+type authorizationRow struct {
+	NotBefore, NotAfter time.Time
+	DaysLeft            int
+}
+
+func qr(uri string) template.URL {
+	png, err := approval.QRPNG(uri, 256)
+	if err != nil {
+		return ""
+	}
+	// A data: image: the CSP allows img-src data:, and the PNG is ours.
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+}
+
+func (p *Portal) certificatePage(r *http.Request, c *selo.CredentialInfo) (*certificatePage, error) {
+	ctx, acct := r.Context(), account(r)
+	d := &certificatePage{Cert: row(c)}
+	var err error
+	if d.Authenticators, err = p.signing.ListAuthenticators(ctx, acct); err != nil {
+		return nil, err
+	}
+	if d.Wallets, err = p.signing.ListWallets(ctx, acct); err != nil {
+		return nil, err
+	}
+	if d.Cert.Authorizers {
+		as, err := p.signing.ListAuthorizers(ctx, acct, c.Credential.ID)
+		if err != nil {
+			return nil, err
+		}
+		now := p.now()
+		for _, a := range as {
+			ar := authorizerRow{ID: a.Authorizer.ID, Name: a.Authorizer.Name, Confirmed: a.Authorizer.Confirmed, Enabled: a.Authorizer.Enabled}
+			for _, z := range a.Authorizations {
+				ar.Authorizations = append(ar.Authorizations, authorizationRow{NotBefore: z.NotBefore, NotAfter: z.NotAfter, DaysLeft: daysLeft(now, z.NotAfter)})
+			}
+			d.Authorizers = append(d.Authorizers, ar)
+		}
+	}
+	return d, nil
+}
+
+// daysLeft counts the days until t, a part day as a day; 0 once past.
+func daysLeft(now, t time.Time) int {
+	if !now.Before(t) {
+		return 0
+	}
+	return int((t.Sub(now) + 24*time.Hour - 1) / (24 * time.Hour))
+}
+
+func (p *Portal) showCertificate(w http.ResponseWriter, r *http.Request, status int, c *selo.CredentialInfo, errMsg string, fill func(*certificatePage)) {
+	d, err := p.certificatePage(r, c)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if fill != nil {
+		fill(d)
+	}
+	p.page(w, r, status, "certificate", "certificate.title", d, errMsg)
+}
+
+func (p *Portal) handleCertificate(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	p.showCertificate(w, r, http.StatusOK, c, "", func(d *certificatePage) { d.PendingAuthorizer = r.URL.Query().Get("confirm") })
+}
+
+// handleDownload serves the certificate or its chain as PEM or PKCS#7.
+func (p *Portal) handleDownload(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	if c.Certificate == nil {
+		p.notFound(w, r)
+		return
+	}
+	certs := append([]*x509.Certificate{c.Certificate}, c.Chain...)
+	var body []byte
+	var media string
+	var err error
+	file := r.PathValue("file")
+	switch file {
+	case "certificate.pem":
+		body, media = pki.EncodePEM(c.Certificate), "application/x-pem-file"
+	case "certificate.p7b":
+		body, err = pki.EncodeP7B(c.Certificate)
+		media = "application/pkcs7-mime"
+	case "chain.pem":
+		body, media = pki.EncodePEM(certs...), "application/x-pem-file"
+	case "chain.p7b":
+		body, err = pki.EncodeP7B(certs...)
+		media = "application/pkcs7-mime"
+	default:
+		p.notFound(w, r)
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	name := strings.ToLower(c.Credential.CertificateSerial)
+	base, ext, _ := strings.Cut(file, ".")
+	w.Header().Set("Content-Type", media)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+"-"+base+"."+ext+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// handleFactorCode texts the code that proves the holder may change an
+// approval factor (to the certificate's phone).
+func (p *Portal) handleFactorCode(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	if err := p.signing.RequestFactorCode(r.Context(), account(r), c.Credential.ID); err != nil {
+		p.showCertificate(w, r, status(err), c, p.errorText(r, err), nil)
+		return
+	}
+	redirect(w, r, Prefix+"certificates/"+c.Credential.ID+"?done=sms#factors")
+}
+
+func (p *Portal) handleEnrollAuthenticator(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	e, err := p.signing.EnrollAuthenticator(r.Context(), account(r), r.PostFormValue("name"), signing.FactorProof{Code: strings.TrimSpace(r.PostFormValue("code"))})
+	if err != nil {
+		p.showCertificate(w, r, status(err), c, p.errorText(r, err), nil)
+		return
+	}
+	p.showCertificate(w, r, http.StatusOK, c, "", func(d *certificatePage) {
+		d.Enrolment = &enrolment{Kind: "authenticator", ID: e.Authenticator.ID, URI: e.URI, QR: qr(e.URI)}
+	})
+}
+
+func (p *Portal) handleConfirmAuthenticator(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	if err := p.signing.ConfirmAuthenticator(r.Context(), account(r), r.PathValue("aid"), strings.TrimSpace(r.PostFormValue("code"))); err != nil {
+		p.showCertificate(w, r, status(err), c, p.errorText(r, err), nil)
+		return
+	}
+	redirect(w, r, Prefix+"certificates/"+c.Credential.ID+"?done=authenticator#factors")
+}
+
+func (p *Portal) handleEnrollWallet(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	o, err := p.signing.StartWalletEnrollment(r.Context(), account(r), signing.FactorProof{Code: strings.TrimSpace(r.PostFormValue("code"))})
+	if err != nil {
+		p.showCertificate(w, r, status(err), c, p.errorText(r, err), nil)
+		return
+	}
+	p.showCertificate(w, r, http.StatusOK, c, "", func(d *certificatePage) {
+		d.Enrolment = &enrolment{Kind: "wallet", ID: o.EnrollmentID, URI: o.URI, QR: qr(o.URI)}
+	})
+}

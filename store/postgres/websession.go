@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/selo-qtsp/selo"
+)
+
+// CreateWebSession inserts s; ECONFLICT when the token hash exists.
+func (db *DB) CreateWebSession(ctx context.Context, s *selo.WebSession) error {
+	if s.TokenHash == "" || s.Kind == "" {
+		return selo.Errorf(selo.EINVALID, "a web session needs a token hash and a kind")
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO web_sessions
+		(token_hash, kind, subject, stage, data, failures, created_at, seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.TokenHash, s.Kind, s.Subject, s.Stage, s.Data, s.Failures, micro(s.CreatedAt), micro(s.SeenAt), micro(s.ExpiresAt))
+	if isUniqueViolation(err) {
+		return selo.Errorf(selo.ECONFLICT, "a web session with this token already exists")
+	} else if err != nil {
+		return fmt.Errorf("insert web session: %w", err)
+	}
+	return nil
+}
+
+// FindWebSession returns the session with this token hash, or ENOTFOUND.
+func (db *DB) FindWebSession(ctx context.Context, tokenHash string) (*selo.WebSession, error) {
+	s := selo.WebSession{TokenHash: tokenHash}
+	err := db.pool.QueryRow(ctx, `SELECT kind, subject, stage, data, failures, created_at, seen_at, expires_at
+		FROM web_sessions WHERE token_hash = $1`, tokenHash).Scan(&s.Kind, &s.Subject, &s.Stage, &s.Data, &s.Failures, &s.CreatedAt, &s.SeenAt, &s.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "web session not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("find web session: %w", err)
+	}
+	s.CreatedAt, s.SeenAt, s.ExpiresAt = s.CreatedAt.UTC(), s.SeenAt.UTC(), s.ExpiresAt.UTC()
+	return &s, nil
+}
+
+// UpdateWebSession stores the stage, data, failures and last request time of s.
+func (db *DB) UpdateWebSession(ctx context.Context, s *selo.WebSession) error {
+	res, err := db.pool.Exec(ctx, `UPDATE web_sessions SET stage = $1, data = $2, failures = $3, seen_at = $4 WHERE token_hash = $5`,
+		s.Stage, s.Data, s.Failures, micro(s.SeenAt), s.TokenHash)
+	return wantOneRow(res, err, "web session", "")
+}
+
+// DeleteWebSession removes a session; an absent one is no error.
+func (db *DB) DeleteWebSession(ctx context.Context, tokenHash string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM web_sessions WHERE token_hash = $1`, tokenHash); err != nil {
+		return fmt.Errorf("delete web session: %w", err)
+	}
+	return nil
+}
+
+// DeleteWebSessions removes every session of kind and subject but one.
+func (db *DB) DeleteWebSessions(ctx context.Context, kind, subject, exceptTokenHash string) (int, error) {
+	res, err := db.pool.Exec(ctx, `DELETE FROM web_sessions WHERE kind = $1 AND subject = $2 AND token_hash <> $3`, kind, subject, exceptTokenHash)
+	if err != nil {
+		return 0, fmt.Errorf("delete web sessions: %w", err)
+	}
+	return int(res.RowsAffected()), nil
+}
+
+// DeleteExpiredWebSessions removes the sessions past either timeout.
+func (db *DB) DeleteExpiredWebSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
+	res, err := db.pool.Exec(ctx, `DELETE FROM web_sessions WHERE expires_at <= $1 OR seen_at < $2`, micro(now), micro(idleBefore))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired web sessions: %w", err)
+	}
+	return int(res.RowsAffected()), nil
+}
+
+// ListAuditByActor returns up to limit entries of actor and action with
+// Seq < beforeSeq (all when 0), newest first, through the index
+// audit_log_actor_action.
+func (db *DB) ListAuditByActor(ctx context.Context, actor, action string, beforeSeq int64, limit int) ([]*selo.AuditEntry, error) {
+	if limit <= 0 {
+		return nil, selo.Errorf(selo.EINVALID, "limit must be positive")
+	}
+	if beforeSeq <= 0 {
+		beforeSeq = math.MaxInt64
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT seq, time, actor, action, object, outcome, details, prev_hash, hash
+		FROM audit_log WHERE actor = $1 AND action = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4`, actor, action, beforeSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries of %s: %w", actor, err)
+	}
+	defer rows.Close()
+	var entries []*selo.AuditEntry
+	for rows.Next() {
+		var e selo.AuditEntry
+		if err := rows.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Object, &e.Outcome, &e.Details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("list audit entries of %s: %w", actor, err)
+		}
+		e.Time = e.Time.UTC()
+		entries = append(entries, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit entries of %s: %w", actor, err)
+	}
+	return entries, nil
+}
+
+// ListOrdersByHolderEmail returns up to limit orders of the holder with
+// this e-mail, newest first, through orders_holder_email.
+func (db *DB) ListOrdersByHolderEmail(ctx context.Context, email string, limit int) ([]*selo.Order, error) {
+	if limit <= 0 {
+		return nil, selo.Errorf(selo.EINVALID, "limit must be positive")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE holder_email = lower($1) ORDER BY created_at DESC LIMIT $2`, email, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list orders of a holder: %w", err)
+	}
+	defer rows.Close()
+	var out []*selo.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list orders of a holder: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list orders of a holder: %w", err)
+	}
+	return out, nil
+}
