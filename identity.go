@@ -72,3 +72,43 @@ type OneTimeCode struct {
 	Failures  int
 	CreatedAt time.Time
 }
+
+// EvidenceKind names one photo of an identity check's evidence.
+type EvidenceKind string
+
+// The photos a holder sends with a remote identity check: the document's
+// front and back (a passport has only the data page, its "front") and a
+// selfie.
+const (
+	EvidenceDocumentFront EvidenceKind = "document-front"
+	EvidenceDocumentBack  EvidenceKind = "document-back"
+	EvidenceSelfie        EvidenceKind = "selfie"
+)
+
+// EvidenceKinds lists every kind, in the order pages show them.
+var EvidenceKinds = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack, EvidenceSelfie}
+
+// Valid reports whether k is one of EvidenceKinds.
+func (k EvidenceKind) Valid() bool {
+	return k == EvidenceDocumentFront || k == EvidenceDocumentBack || k == EvidenceSelfie
+}
+
+// IdentityEvidence is one photo of an identity check, sealed at rest: the
+// image is only ever stored encrypted (SecretBox, associated data
+// EvidenceAssociatedData(CheckID, Kind)), and is deleted once ExpiresAt has
+// passed (the retention setting of the registration desk).
+type IdentityEvidence struct {
+	CheckID     string
+	Kind        EvidenceKind
+	ContentType string // "image/jpeg" or "image/png", sniffed from the bytes
+	Size        int    // bytes of the image before sealing
+	Sealed      []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// EvidenceAssociatedData is the SecretBox associated data of a photo, so a
+// sealed image copied to another check or kind does not open there.
+func EvidenceAssociatedData(checkID string, kind EvidenceKind) []byte {
+	return []byte("identity-evidence/" + checkID + "/" + string(kind))
+}

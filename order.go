@@ -2,6 +2,7 @@ package selo
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -211,6 +212,9 @@ type OrderUpdate struct {
 	WebhookEventID string
 	// CreateCheck, when set, is inserted.
 	CreateCheck *IdentityCheck
+	// Evidence, when set, is inserted with CreateCheck (the photos of the
+	// check, sealed); each names CreateCheck's ID.
+	Evidence []*IdentityEvidence
 	// DecideCheck, when set, is written only if the stored check is still
 	// pending; ECONFLICT otherwise.
 	DecideCheck *IdentityCheck
@@ -243,6 +247,19 @@ type OrderStore interface {
 	// ListIdentityChecks returns checks ordered by ID.
 	ListIdentityChecks(ctx context.Context, filter IdentityCheckFilter) ([]*IdentityCheck, error)
 
+	// ListIdentityEvidence returns the stored photos of a check (sealed),
+	// in the order of EvidenceKinds; none when they were never sent or have
+	// been deleted.
+	ListIdentityEvidence(ctx context.Context, checkID string) ([]*IdentityEvidence, error)
+	// FindIdentityEvidence returns one photo of a check, or ENOTFOUND.
+	FindIdentityEvidence(ctx context.Context, checkID string, kind EvidenceKind) (*IdentityEvidence, error)
+	// ExpiredIdentityEvidence returns the IDs of checks with a photo whose
+	// ExpiresAt is at or before now, oldest first, at most limit of them.
+	ExpiredIdentityEvidence(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DeleteIdentityEvidence deletes every photo of a check with its audit
+	// entry, atomically, and returns how many it deleted (0 is no error).
+	DeleteIdentityEvidence(ctx context.Context, checkID string, audit *AuditEntry) (int, error)
+
 	// PutOneTimeCode stores code, replacing any of the same owner and purpose.
 	PutOneTimeCode(ctx context.Context, code *OneTimeCode, audit *AuditEntry) error
 	// TryOneTimeCode counts one attempt at a code before the caller compares
@@ -257,3 +274,7 @@ type OrderStore interface {
 	// none, so of two callers using the same code only one succeeds.
 	DeleteOneTimeCode(ctx context.Context, owner, purpose string, audit *AuditEntry) error
 }
+
+// NormalizeEmail is how order and account e-mail addresses are compared:
+// without surrounding blanks, lower-cased.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -430,3 +430,20 @@ func mergeCheckpoints(a, b []*selo.AuditCheckpoint) []*selo.AuditCheckpoint {
 func (a *Authority) RecordDecision(ctx context.Context, entry *selo.AuditEntry) error {
 	return a.store.AppendAudit(ctx, entry)
 }
+
+// AuditPage returns up to limit audit entries after sequence number after,
+// oldest first, for the back office's paged view of the log; with after
+// negative it returns the last limit entries.
+func (a *Authority) AuditPage(ctx context.Context, after int64, limit int) ([]*selo.AuditEntry, error) {
+	if limit <= 0 || limit > auditPage {
+		return nil, selo.Errorf(selo.EINVALID, "a page of the audit log holds 1 to %d entries", auditPage)
+	}
+	if after < 0 {
+		head, _, err := a.auditHead(ctx)
+		if err != nil {
+			return nil, err
+		}
+		after = max(head-int64(limit), 0)
+	}
+	return a.store.ListAudit(ctx, after, limit)
+}

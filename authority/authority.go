@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/pki"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 	OCSPSignerValidityDays int
 	// TempDir is where large CRLs are spooled while signed ("" = os.TempDir()).
 	TempDir string
+	// Metrics receives issuance and OCSP counts (metrics.Nop when nil).
+	Metrics metrics.Sink
 }
 
 // DefaultCRLDelay is how long a CRL publication after a revocation waits for
@@ -66,6 +69,7 @@ type Authority struct {
 	baseURL   string
 	profileCA map[string]string
 	log       *slog.Logger
+	metrics   metrics.Sink
 
 	crlValidity    time.Duration
 	ocspValidity   time.Duration
@@ -96,6 +100,7 @@ func New(cfg Config) (*Authority, error) {
 		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
 		profileCA: cfg.ProfileCA,
 		log:       cfg.Logger,
+		metrics:   metrics.OrNop(cfg.Metrics),
 		issuers:   map[string]*pki.Issuer{},
 
 		crlValidity:    cfg.CRLValidity,

@@ -308,11 +308,12 @@ func (a *Authority) createOCSPSigner(ctx context.Context, actor string, ca *selo
 // bad requests get malformedRequest, issuers Selo does not serve get
 // unauthorized, and trouble on this side gets internalError or tryLater.
 func (a *Authority) RespondOCSP(ctx context.Context, der []byte) OCSPAnswer {
-	ans, err := a.ocsp.respond(ctx, der)
+	ans, memory, err := a.ocsp.respond(ctx, der)
 	if err != nil {
 		a.log.Error("ocsp response", "err", err)
-		return OCSPErrorAnswer(pki.OCSPInternalError)
+		ans = OCSPErrorAnswer(pki.OCSPInternalError)
 	}
+	a.metrics.OCSPAnswered(int(ans.Status), memory)
 	return ans
 }
 
@@ -322,7 +323,8 @@ func OCSPErrorAnswer(s pki.OCSPResponseStatus) OCSPAnswer {
 	return OCSPAnswer{DER: pki.OCSPErrorResponse(s), Status: s}
 }
 
-func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, error) {
+// respond answers der; memory is true when the answer came from memory.
+func (r *ocspResponder) respond(ctx context.Context, der []byte) (ans OCSPAnswer, memory bool, err error) {
 	// RFC 5019 clients ask for the same certificate with the same bytes
 	// again and again: answer those from memory without parsing.
 	now := r.a.clock.Now()
@@ -335,14 +337,14 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 	}
 	r.mu.RUnlock()
 	if c != nil && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
-		return c.answer, nil
+		return c.answer, true, nil
 	}
 	req, err := pki.ParseOCSPRequest(der)
 	if err != nil {
-		return OCSPErrorAnswer(pki.OCSPMalformedRequest), nil
+		return OCSPErrorAnswer(pki.OCSPMalformedRequest), false, nil
 	}
 	if len(req.CertIDs) == 1 && req.Nonce == nil {
-		ans, err := r.respondCached(ctx, req.CertIDs[0])
+		ans, memory, err := r.respondCached(ctx, req.CertIDs[0])
 		if err == nil && ans.Status == pki.OCSPSuccessful && len(der) <= 512 {
 			r.mu.Lock()
 			if len(r.requests) >= ocspCacheMax {
@@ -352,23 +354,24 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (OCSPAnswer, er
 			r.requests[string(der)] = ocspRequestRef{key: cacheKey(id), issuer: issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)}
 			r.mu.Unlock()
 		}
-		return ans, err
+		return ans, memory, err
 	}
 	// A nonce or several certificates: signed for this request only.
 	issuers := make([]*ocspIssuer, len(req.CertIDs))
 	for i, id := range req.CertIDs {
 		is, err := r.findIssuer(ctx, id)
 		if err != nil {
-			return OCSPAnswer{}, err
+			return OCSPAnswer{}, false, err
 		}
 		if is == nil || (i > 0 && is != issuers[0]) {
 			// One response has one signer: every certificate must be of
 			// the same CA, and of a CA of ours.
-			return OCSPErrorAnswer(pki.OCSPUnauthorized), nil
+			return OCSPErrorAnswer(pki.OCSPUnauthorized), false, nil
 		}
 		issuers[i] = is
 	}
-	return r.sign(ctx, issuers[0], req.CertIDs, req.Nonce)
+	ans, err = r.sign(ctx, issuers[0], req.CertIDs, req.Nonce)
+	return ans, false, err
 }
 
 func cacheKey(id pki.OCSPCertID) string {
@@ -377,13 +380,13 @@ func cacheKey(id pki.OCSPCertID) string {
 
 // respondCached answers a single-certificate request without a nonce from
 // memory, the database, or by signing (and storing) a new response.
-func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (OCSPAnswer, error) {
+func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (ans OCSPAnswer, memory bool, err error) {
 	is, err := r.findIssuer(ctx, id)
 	if err != nil {
-		return OCSPAnswer{}, err
+		return OCSPAnswer{}, false, err
 	}
 	if is == nil {
-		return OCSPErrorAnswer(pki.OCSPUnauthorized), nil
+		return OCSPErrorAnswer(pki.OCSPUnauthorized), false, nil
 	}
 	now := r.a.clock.Now()
 	key, issuer := cacheKey(id), issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)
@@ -391,20 +394,20 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 	c, generation := r.cache[key], r.generation
 	r.mu.RUnlock()
 	if c != nil && c.issuer == issuer && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
-		return c.answer, nil
+		return c.answer, true, nil
 	}
 	serial := pki.SerialHex(id.Serial)
 	// Pre-signed responses are made with SHA-1 CertIDs, which RFC 5019
 	// clients send.
 	stored, err := r.a.store.FindOCSPResponse(ctx, serial)
 	if err != nil && selo.ErrorCode(err) != selo.ENOTFOUND {
-		return OCSPAnswer{}, err
+		return OCSPAnswer{}, false, err
 	}
 	fresh := err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4))
 	if fresh && id.HashAlgorithm == crypto.SHA1 {
 		ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}.withValidators()
 		r.remember(key, issuer, ans, now, generation)
-		return ans, nil
+		return ans, false, nil
 	}
 	var basis [32]byte
 	if fresh {
@@ -417,21 +420,21 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (O
 		r.mu.RUnlock()
 		if d != nil && d.issuer == issuer && d.basis == basis && now.Before(d.answer.NextUpdate) {
 			r.remember(key, issuer, d.answer, now, generation)
-			return d.answer, nil
+			return d.answer, true, nil
 		}
 	}
 	// The status is read again while signing: a revocation committed since
 	// the lookup above shows in this answer, and its basis (the deleted
 	// stored response) is never found again.
-	ans, err := r.sign(ctx, is, []pki.OCSPCertID{id}, nil)
+	ans, err = r.sign(ctx, is, []pki.OCSPCertID{id}, nil)
 	if err != nil {
-		return OCSPAnswer{}, err
+		return OCSPAnswer{}, false, err
 	}
 	r.remember(key, issuer, ans, now, generation)
 	if fresh {
 		r.rememberDerived(key, &ocspDerived{answer: ans, issuer: issuer, basis: basis}, generation)
 	}
-	return ans, nil
+	return ans, false, nil
 }
 
 // rememberDerived keeps an answer for a non-SHA-1 CertID with its basis,

@@ -44,6 +44,9 @@ type Config struct {
 	// profile.set executor needs the data directory, so cmd/selo gives it
 	// (ProfileExecutor). A kind without an executor cannot be proposed.
 	Executors map[selo.ProposalKind]Executor
+	// LoginLimit bounds wrong back-office sign-ins per client address and
+	// per user name (SignInOperator); selo.DefaultLoginLimit when nil.
+	LoginLimit *selo.LoginLimit
 }
 
 // Executor runs one kind of proposal.
@@ -77,6 +80,7 @@ type Service struct {
 	ttl       time.Duration
 	params    signing.PasswordParams
 	executors map[selo.ProposalKind]Executor
+	login     selo.LoginLimit
 	// dummyHash is verified against when a user name is unknown, so a
 	// login takes the same time whether or not the account exists.
 	dummyHash string
@@ -100,6 +104,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.params == (signing.PasswordParams{}) {
 		s.params = signing.DefaultPasswordParams
+	}
+	s.login = selo.DefaultLoginLimit
+	if cfg.LoginLimit != nil {
+		s.login = *cfg.LoginLimit
 	}
 	s.executors = builtinExecutors(s)
 	for k, e := range cfg.Executors {

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"regexp"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -145,6 +146,72 @@ func APIKeyPrincipal(key *selo.APIKey) Principal {
 // never show them).
 func (s *Service) ListOperators(ctx context.Context) ([]*selo.Operator, error) {
 	return s.store.ListOperators(ctx)
+}
+
+// SignInOperator is AuthenticateOperator for the back office's sign-in
+// form, throttled: each wrong password counts against the client address
+// and the user name (whether or not the account exists) for LoginLimit's
+// window, and past either limit every attempt is refused with
+// ETOOMANYREQUESTS (audited) before the password is even checked. A right
+// password takes back the attempts it counted.
+func (s *Service) SignInOperator(ctx context.Context, username, password, clientAddr string) (*selo.Operator, error) {
+	now := s.clock.Now()
+	keys := []struct {
+		key     string
+		windows []selo.RateWindow
+	}{
+		{"operator-login-addr:" + truncate(clientAddr, 64), s.login.AddressWindows()},
+		{"operator-login-user:" + truncate(strings.ToLower(username), 64), s.login.EmailWindows()},
+	}
+	var taken []string
+	for _, k := range keys {
+		if len(k.windows) == 0 {
+			continue
+		}
+		retryAt, ok, err := s.store.TakeRate(ctx, k.key, now, k.windows)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			for _, t := range taken {
+				_ = s.store.ReturnRate(ctx, t, now)
+			}
+			err := selo.RateLimited(retryAt.Sub(now), "too many wrong sign-ins")
+			s.auditFailure(ctx, "operator:"+truncate(username, 64), "operator.login", "operator/"+truncate(username, 64), err,
+				map[string]string{"why": "throttled", "address": truncate(clientAddr, 64)})
+			return nil, err
+		}
+		taken = append(taken, k.key)
+	}
+	op, err := s.AuthenticateOperator(ctx, username, password)
+	if err == nil {
+		for _, t := range taken {
+			if err := s.store.ReturnRate(ctx, t, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return op, err
+}
+
+// ActiveOperator returns the enabled account with this user name, as it is
+// now (roles included), or EUNAUTHORIZED: a signed-in back-office session
+// asks on every request, so that disabling an account or changing its roles
+// takes effect at once.
+func (s *Service) ActiveOperator(ctx context.Context, username string) (*selo.Operator, error) {
+	op, err := s.store.FindOperator(ctx, username)
+	switch {
+	case selo.ErrorCode(err) == selo.ENOTFOUND || err == nil && op.Disabled:
+		return nil, selo.Errorf(selo.EUNAUTHORIZED, "operator %s is not an enabled account", truncate(username, 64))
+	case err != nil:
+		return nil, err
+	}
+	return op, nil
+}
+
+// RecordSignOut records that an operator signed out of the back office.
+func (s *Service) RecordSignOut(ctx context.Context, username string) error {
+	return s.store.AppendAudit(ctx, s.audit("operator:"+username, "operator.logout", "operator/"+username, selo.OutcomeSuccess, nil))
 }
 
 // SetOperatorDisabled disables or enables an account; by needs the admin

@@ -271,3 +271,18 @@ func (c *Catalogue) summary() string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// DocumentFor returns the catalogue entry that accepts the document an MRZ
+// describes (a copy), or nil when none does.
+func (c *Catalogue) DocumentFor(m *MRZ) *Document {
+	if m == nil {
+		return nil
+	}
+	d := c.find(m.Format, m.DocumentCode, m.IssuingState)
+	if d == nil {
+		return nil
+	}
+	out := *d
+	out.Countries, out.Except, out.Formats, out.Codes = slices.Clone(d.Countries), slices.Clone(d.Except), slices.Clone(d.Formats), slices.Clone(d.Codes)
+	return &out
+}

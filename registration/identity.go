@@ -46,6 +46,14 @@ func (s *Service) SubmitIdentityCheck(ctx context.Context, number, accessCode st
 	if err != nil {
 		return nil, err
 	}
+	return s.submitCheck(ctx, actor, o, sub, nil, nil)
+}
+
+// submitCheck runs the machine checks on a submission for o and records the
+// check; photos (already checked by checkPhotos) are sealed and stored with
+// a check that passed, never with a refused one. A non-nil refusal (an
+// EINVALID found before the machine checks) is recorded as their refusal.
+func (s *Service) submitCheck(ctx context.Context, actor string, o *selo.Order, sub IdentitySubmission, photos []Photo, refusal error) (*selo.IdentityCheck, error) {
 	switch {
 	case o.State != selo.OrderCreated:
 		return nil, selo.Errorf(selo.ECONFLICT, "order %s is %s: its identity check is over", o.Number, o.State)
@@ -57,6 +65,8 @@ func (s *Service) SubmitIdentityCheck(ctx context.Context, number, accessCode st
 		return nil, err
 	case s.cfg.Documents == nil:
 		return nil, selo.Errorf(selo.ENOTIMPLEMENTED, "remote identity checks are not configured")
+	case len(photos) > 0 && s.cfg.Secrets == nil:
+		return nil, selo.Errorf(selo.ENOTIMPLEMENTED, "identity photos need the master key to be sealed: this server has none")
 	}
 	now := s.clock.Now()
 	id, err := newID(now)
@@ -67,7 +77,10 @@ func (s *Service) SubmitIdentityCheck(ctx context.Context, number, accessCode st
 		ID: id, OrderID: o.ID, DocumentType: sub.DocumentType, Country: strings.ToUpper(sub.Country),
 		DocumentNumber: sub.DocumentNumber, DocumentExpiry: sub.ExpiryDate, MRZ: sub.MRZ, Copy: sub.Copy, SubmittedAt: now,
 	}
-	verdict, err := s.cfg.Documents.CheckDocument(sub, o.Holder, now)
+	verdict, err := (*DocumentVerdict)(nil), refusal
+	if refusal == nil {
+		verdict, err = s.cfg.Documents.CheckDocument(sub, o.Holder, now)
+	}
 	switch selo.ErrorCode(err) {
 	case "":
 		c.Status, c.Pending = selo.IdentityPending, verdict.Pending
@@ -88,10 +101,24 @@ func (s *Service) SubmitIdentityCheck(ctx context.Context, number, accessCode st
 	if c.Status == selo.IdentityRefused {
 		outcome = selo.OutcomeFailure
 	}
-	u := &selo.OrderUpdate{Order: o, CreateCheck: c, Audit: s.audit(actor, "identity.submit", orderObject(o), outcome, map[string]any{
+	details := map[string]any{
 		"check": c.ID, "status": c.Status, "reason": c.MachineReason, "document_type": c.DocumentType, "country": c.Country,
 		"attempt": o.IdentityAttempts,
-	})}
+	}
+	u := &selo.OrderUpdate{Order: o, CreateCheck: c}
+	if c.Status == selo.IdentityPending && len(photos) > 0 {
+		evidence, err := s.sealPhotos(c.ID, photos, now)
+		if err != nil {
+			return nil, err
+		}
+		u.Evidence = evidence
+		kinds := make([]string, len(evidence))
+		for i, e := range evidence {
+			kinds[i] = string(e.Kind)
+		}
+		details["photos"] = kinds
+	}
+	u.Audit = s.audit(actor, "identity.submit", orderObject(o), outcome, details)
 	if err := s.store.UpdateOrder(ctx, u); err != nil {
 		return nil, err
 	}

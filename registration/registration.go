@@ -63,6 +63,16 @@ type Config struct {
 	// CodeKey keys the HMAC-SHA256 under which one-time codes are stored;
 	// at least 32 random bytes, kept apart from the database.
 	CodeKey []byte
+	// Secrets seals the photos of identity checks (document and selfie)
+	// before they reach the database; without it the desk takes no photos.
+	Secrets selo.SecretBox
+	// EvidenceRetention is how long the photos of an identity check are
+	// kept after it was submitted (DefaultEvidenceRetention when zero);
+	// EvidenceTask deletes them afterwards.
+	EvidenceRetention time.Duration
+	// MaxPhotoSize bounds each photo (DefaultMaxPhotoSize when zero).
+	MaxPhotoSize int
+
 	// WebhookSecret keys the payment webhook's HMAC-SHA256 signature; empty
 	// refuses every webhook.
 	WebhookSecret []byte
@@ -133,6 +143,10 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.EmailCodeValidity, DefaultEmailCodeValidity)
 	def(&cfg.AccessCodeValidity, DefaultAccessCodeValidity)
 	def(&cfg.WebhookTolerance, DefaultWebhookTolerance)
+	def(&cfg.EvidenceRetention, DefaultEvidenceRetention)
+	if cfg.MaxPhotoSize <= 0 {
+		cfg.MaxPhotoSize = DefaultMaxPhotoSize
+	}
 	if cfg.MaxCodeFailures <= 0 {
 		cfg.MaxCodeFailures = DefaultMaxCodeFailures
 	}

@@ -15,6 +15,8 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/selo-qtsp/selo/internal/testenv"
+	"github.com/selo-qtsp/selo/metrics"
+	"github.com/selo-qtsp/selo/metrics/prom"
 	"github.com/selo-qtsp/selo/server"
 )
 
@@ -24,6 +26,14 @@ import (
 // of net/http (bench/ocsp/run.sh measures both over real connections).
 func BenchmarkOCSPGet(b *testing.B) {
 	h, path, _ := ocspBenchSetup(b)
+	benchGet(b, h, path)
+}
+
+// BenchmarkOCSPGetMetrics is BenchmarkOCSPGet with the Prometheus metrics
+// of 'selo serve --metrics-listen' counting every answer: compare the two
+// (benchstat) to see what the counting costs.
+func BenchmarkOCSPGetMetrics(b *testing.B) {
+	h, path, _ := ocspBenchSetupWith(b, prom.New(prom.State{}))
 	benchGet(b, h, path)
 }
 
@@ -68,7 +78,11 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 }
 
 func ocspBenchSetup(b *testing.B) (http.Handler, string, []byte) {
-	env := testenv.New(b)
+	return ocspBenchSetupWith(b, nil)
+}
+
+func ocspBenchSetupWith(b *testing.B, m metrics.Sink) (http.Handler, string, []byte) {
+	env := testenv.NewWithOptions(b, testenv.Options{Metrics: m})
 	h := server.New(server.Config{Authority: env.Authority, Roles: []string{server.RoleOCSP},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}).Handler()
 	c := env.Issue(b, "qualified-sign", "ecdsa-p256")

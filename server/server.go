@@ -85,6 +85,10 @@ type Config struct {
 	// Portal serves the holder portal's pages under /account/ (package
 	// portal) when set and the replica has RolePortal.
 	Portal http.Handler
+	// Desk serves the registration desk's back office under /desk/ and
+	// the holder's identity check under /account/orders/{id}/identity
+	// (package desk) when set and the replica has RolePortal.
+	Desk http.Handler
 }
 
 // The roles a replica can serve over HTTP.
@@ -112,6 +116,7 @@ type Server struct {
 	tsa             *tsa.Responder
 	control         *control.Service
 	portal          http.Handler
+	desk            http.Handler
 }
 
 // New returns a Server over cfg. It panics when cfg.Authority is nil, a
@@ -133,6 +138,7 @@ func New(cfg Config) *Server {
 		tsa:             cfg.TSA,
 		control:         cfg.Control,
 		portal:          cfg.Portal,
+		desk:            cfg.Desk,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -185,6 +191,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	public := func(h http.HandlerFunc) http.HandlerFunc { return h }
 	s.route(mux, "/healthz", public, methods{http.MethodGet: s.handleHealth})
+	s.route(mux, "/readyz", public, methods{http.MethodGet: s.handleReady}) // health.go
 	// ServeMux wildcards are whole segments, so "{id}.crt" cannot be a
 	// pattern: one route takes the file name and splits the extension. The
 	// CA files are served by every role: relying parties chase them.
@@ -199,6 +206,14 @@ func (s *Server) routes() *http.ServeMux {
 		// The portal's pages carry their own security headers and
 		// cross-origin refusal (internal/web.Protect).
 		mux.Handle("/account/", s.portal)
+	}
+	if s.roles[RolePortal] && s.desk != nil {
+		// The back office and the identity pages (internal/web.Protect
+		// too); their patterns are more specific than the portal's
+		// "/account/", so they win under it.
+		mux.Handle("/desk/", s.desk)
+		mux.Handle("/account/orders/{id}/identity", s.desk)
+		mux.Handle("/account/orders/{id}/identity/{check}/{kind}", s.desk)
 	}
 	if !s.roles[RoleAPI] {
 		mux.HandleFunc("/", s.notFound)
@@ -291,7 +306,14 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // waits up to Config.ShutdownTimeout for the requests in flight. It returns
 // nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.ServeHandler(ctx, ln, s.handler)
+}
+
+// ServeHandler is Serve with h in place of Handler: h wraps or filters
+// Handler (HSTS on a TLS listener, only the public paths on a plain one).
+func (s *Server) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	hs := s.HTTPServer()
+	hs.Handler = h
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/notify"
 )
 
@@ -176,6 +177,7 @@ func (s *Service) failure(ctx context.Context, c *selo.Credential, a *selo.Appro
 	if f.LockedUntil.IsZero() {
 		return selo.Errorf(selo.EUNAUTHORIZED, "%s", reason)
 	}
+	s.metrics.CredentialLocked()
 	s.appendAudit(ctx, s.entry("system", "credential.lock", object, selo.OutcomeSuccess,
 		map[string]any{"until": f.LockedUntil, "lockouts": f.Lockouts}))
 	// Every code the holder was sent for this credential dies with the lock.
@@ -216,14 +218,40 @@ func (s *Service) checkHashes(oid string, hashes [][]byte) error {
 // locked or disabled, authorizer disabled or outside its authorization;
 // ENOTFOUND: no such credential for this account; EINVALID: bad input.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*AuthorizeResult, error) {
-	res, err := s.authorize(ctx, req)
+	var method selo.ApprovalType
+	res, err := s.authorize(ctx, req, &method)
 	if err != nil && selo.ErrorCode(err) != selo.EUNAUTHORIZED { // wrong codes are audited by failure
 		s.auditFailure(ctx, holder(req.AccountID), "signature.authorize", "credential/"+req.CredentialID, err, nil)
 	}
+	s.metrics.Approval(approvalLabel(method), approvalOutcome(res, err))
 	return res, err
 }
 
-func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*AuthorizeResult, error) {
+// approvalLabel bounds the method label to the known approval types.
+func approvalLabel(t selo.ApprovalType) string {
+	switch t {
+	case selo.ApprovalSMS, selo.ApprovalAuthenticator, selo.ApprovalAuthorizer, selo.ApprovalWallet:
+		return string(t)
+	}
+	return "unknown" // the credential was not found, or the request was refused before
+}
+
+// approvalOutcome names what became of an authorization for the metrics.
+func approvalOutcome(res *AuthorizeResult, err error) string {
+	switch {
+	case err == nil && res != nil && res.Pending != nil:
+		return metrics.OutcomePending
+	case err == nil:
+		return metrics.OutcomeApproved
+	case selo.ErrorCode(err) == selo.EUNAUTHORIZED:
+		return metrics.OutcomeWrongCode
+	case selo.ErrorCode(err) == selo.EFORBIDDEN:
+		return metrics.OutcomeRefused
+	}
+	return metrics.OutcomeError
+}
+
+func (s *Service) authorize(ctx context.Context, req AuthorizeRequest, method *selo.ApprovalType) (*AuthorizeResult, error) {
 	if req.NumSignatures != len(req.Hashes) {
 		return nil, selo.Errorf(selo.EINVALID, "numSignatures is %d but %d hashes were sent", req.NumSignatures, len(req.Hashes))
 	}
@@ -237,6 +265,7 @@ func (s *Service) authorize(ctx context.Context, req AuthorizeRequest) (*Authori
 	if err != nil {
 		return nil, err
 	}
+	*method = c.ApprovalType
 	// Before any code is checked (and so consumed) or a wallet is asked.
 	if err := s.signable(ctx, c); err != nil {
 		return nil, err

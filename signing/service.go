@@ -22,6 +22,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/notify"
 )
 
@@ -83,6 +84,8 @@ type Config struct {
 	Templates *notify.Templates
 	Clock     selo.Clock
 	Logger    *slog.Logger
+	// Metrics receives signHash and approval counts (metrics.Nop when nil).
+	Metrics metrics.Sink
 	// Issuer names the service in otpauth:// URIs (the authenticator app shows it).
 	Issuer string
 	// PublicURL is the base URL wallets call, e.g. "https://sign.example.eu".
@@ -129,6 +132,7 @@ type Service struct {
 	templates *notify.Templates
 	clock     selo.Clock
 	log       *slog.Logger
+	metrics   metrics.Sink
 	issuer    string
 	publicURL string
 	// keysInQSCD: keys made in keys are in a QSCD (Config.KeysInQSCD).
@@ -157,7 +161,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, authority: cfg.Authority, secrets: cfg.Secrets,
-		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, templates: cfg.Templates, clock: cfg.Clock, log: cfg.Logger,
+		codeKey: append([]byte(nil), cfg.CodeKey...), sms: cfg.SMS, mailer: cfg.Mailer, templates: cfg.Templates, clock: cfg.Clock, log: cfg.Logger, metrics: metrics.OrNop(cfg.Metrics),
 		issuer: cfg.Issuer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), keysInQSCD: cfg.KeysInQSCD,
 		sessionLifetime:    orDuration(cfg.SessionLifetime, DefaultSessionLifetime),
 		sadLifetime:        orDuration(cfg.SADLifetime, DefaultSADLifetime),

@@ -38,6 +38,7 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	object := "credential/" + req.CredentialID
 	refuse := func(err error) ([][]byte, error) {
 		s.auditFailure(ctx, holder(req.AccountID), "signature.sign", object, err, map[string]any{"hashes": len(req.Hashes)})
+		s.metrics.SignHashBatch(0, false)
 		return nil, err
 	}
 	if req.SAD == "" || len(req.SAD) > 256 {
@@ -73,6 +74,7 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 		})
 	switch {
 	case err != nil && verdict != nil && err == verdict:
+		s.metrics.SignHashBatch(0, false)
 		return nil, err // refused and audited with the SAD's consumption
 	case selo.ErrorCode(err) == selo.ENOTFOUND:
 		return refuse(selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD"))
@@ -90,6 +92,7 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	if err != nil {
 		return refuse(err)
 	}
+	s.metrics.SignHashBatch(len(sigs), true)
 	return sigs, nil
 }
 

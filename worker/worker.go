@@ -50,6 +50,16 @@ type Task struct {
 // its store). The lock is released when Run returns. The first tick is at
 // once.
 func Run(ctx context.Context, lock Locker, interval time.Duration, log *slog.Logger, tasks ...Task) error {
+	return RunReporting(ctx, lock, interval, log, nil, tasks...)
+}
+
+// RunReporting is Run that also calls leading (when not nil) with true when
+// this replica starts running the work and with false when it stops: the
+// lock lost, or Run returning. For the worker-leader metric.
+func RunReporting(ctx context.Context, lock Locker, interval time.Duration, log *slog.Logger, leading func(bool), tasks ...Task) error {
+	if leading == nil {
+		leading = func(bool) {}
+	}
 	if interval <= 0 {
 		interval = time.Minute
 	}
@@ -63,7 +73,11 @@ func Run(ctx context.Context, lock Locker, interval time.Duration, log *slog.Log
 		if unlock != nil {
 			unlock()
 		}
+		leading(false)
 	}()
+	if lock == nil {
+		leading(true)
+	}
 	for {
 		if unlock == nil && lock != nil {
 			u, ok, err := lock.TryLock(ctx, LockName)
@@ -72,6 +86,7 @@ func Run(ctx context.Context, lock Locker, interval time.Duration, log *slog.Log
 				log.Error("worker lock", "err", err)
 			case ok:
 				unlock = u
+				leading(true)
 				log.Info("worker: this replica runs the background work", "tasks", names(tasks))
 			}
 		}
@@ -80,6 +95,7 @@ func Run(ctx context.Context, lock Locker, interval time.Duration, log *slog.Log
 				log.Warn("worker: this replica lost the lock and stands by", "err", err)
 				unlock()
 				unlock = nil
+				leading(false)
 			}
 		}
 		if unlock != nil || lock == nil {

@@ -137,3 +137,35 @@ func TestRunLostLock(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+// TestRunReportsLeading: RunReporting says true once the lock is taken and
+// false when Run returns (the worker-leader metric).
+func TestRunReportsLeading(t *testing.T) {
+	grant := make(chan bool, 1)
+	lock := lockerFunc(func(context.Context, string) (func(), bool, error) {
+		select {
+		case <-grant:
+			return func() {}, true, nil
+		default:
+			return nil, false, nil
+		}
+	})
+	reports := make(chan bool, 10)
+	ran := make(chan struct{}, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.RunReporting(ctx, lock, time.Millisecond, nil, func(l bool) { reports <- l },
+			worker.Task{Name: "t", Run: func(context.Context) error { ran <- struct{}{}; return nil }})
+	}()
+	grant <- true
+	<-ran
+	if got := <-reports; !got {
+		t.Fatal("first report is false, want true once the lock is taken")
+	}
+	cancel()
+	<-done
+	if got := <-reports; got {
+		t.Fatal("no false report when Run returned")
+	}
+}

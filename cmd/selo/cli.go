@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/trustlist"
 )
@@ -60,6 +62,11 @@ type cli struct {
 	log    *slog.Logger
 	// limits are serve's abuse limits; nil leaves the services' defaults.
 	limits *abuseLimits
+	// metrics receives the services' counts (serve --metrics-listen); nil
+	// counts nothing.
+	metrics metrics.Sink
+	// photoRetention is serve's --identity-photo-retention (0: the desk's default).
+	photoRetention time.Duration
 }
 
 // fileConfig is the config file (DATA/selo.yaml by default). Every global and
@@ -131,6 +138,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.orderCommand(), c.liftCommand(), c.updateCommand(), c.cscCommand(),
 		c.signCommand(), c.verifyCommand(), c.tsaCommand(), c.tokenCommand(), c.tlCommand(), c.pkcs11Command())
 	root.AddCommand(c.operatorCommand(), c.proposalCommand()) // control.go: roles and dual control
+	root.AddCommand(c.backupCommand(), c.restoreCommand())    // backup.go
 	strictArgs(root)
 	return root
 }
@@ -266,6 +274,7 @@ func (c *cli) authority(ctx context.Context) (*authority.Authority, error) {
 	}
 	a, err := authority.New(authority.Config{
 		Store: c.store, Keys: c.keys, Profiles: profiles, BaseURL: c.baseURL, ProfileCA: c.cfg.ProfileCA, Logger: c.log,
+		Metrics: c.metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -179,13 +179,27 @@ func (e *p11Env) interactive(t *testing.T, answer func(prompt string) string, ar
 	var out strings.Builder
 	buf := make([]byte, 4096)
 	seen := 0
+	typed := "" // the last answer, while it may still come back as an echo
 	for {
 		n, rerr := stdout.Read(buf)
 		out.Write(buf[:n])
+		// pkcs11-tool prints the prompt, then turns the terminal's echo off
+		// with TCSAFLUSH, which throws away what was typed in between. On a
+		// loaded machine the answer can land in that gap: the terminal then
+		// echoes it and pkcs11-tool waits for ever. An echoed answer was
+		// thrown away, so it is typed again; one typed after the echo went
+		// off is never echoed.
+		if typed != "" {
+			if i := strings.Index(out.String()[seen:], typed+"\r\n"); i >= 0 {
+				seen += i + len(typed) + 2
+				fmt.Fprintf(stdin, "%s\n", typed)
+			}
+		}
 		if i := strings.Index(out.String()[seen:], "PIN:"); i >= 0 {
 			prompt := out.String()[seen : seen+i+4]
 			seen += i + 4
-			fmt.Fprintf(stdin, "%s\n", answer(prompt))
+			typed = answer(prompt)
+			fmt.Fprintf(stdin, "%s\n", typed)
 		}
 		if rerr != nil {
 			break

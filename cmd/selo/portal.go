@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/selo-qtsp/selo/desk"
 	"github.com/selo-qtsp/selo/portal"
 	"github.com/selo-qtsp/selo/server"
 )
@@ -27,5 +28,24 @@ func (c *cli) wirePortal(ctx context.Context, cfg *server.Config) error {
 		return err
 	}
 	cfg.Portal = p.Handler()
+	// The registration desk's back office and the holder's identity
+	// check, when the desk and operator accounts are available.
+	if reg == nil {
+		c.log.Warn("the back office is off: no registration desk")
+		return nil
+	}
+	a, err := c.authority(ctx)
+	if err != nil {
+		return err
+	}
+	ctl, err := c.control(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := desk.New(desk.Config{Registration: reg, Authority: a, Control: ctl, Sessions: c.store, BaseURL: c.baseURL, Logger: c.log})
+	if err != nil {
+		return err
+	}
+	cfg.Desk = d.Handler()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/selo-qtsp/selo/keystore/soft"
 	"github.com/selo-qtsp/selo/registration"
 )
 
@@ -62,6 +63,14 @@ func (c *cli) registration(ctx context.Context) (*registration.Service, error) {
 	cfg := registration.Config{
 		Store: c.store, Authority: a, Keys: c.keys, Mailer: n.Mailer, Templates: n.Templates,
 		CodeKey: codeKey, WebhookSecret: webhookSecret, Logger: c.log, KeysInQSCD: c.keysInQSCD(), PublicURL: c.baseURL,
+	}
+	cfg.EvidenceRetention = c.photoRetention
+	// Identity photos are sealed under the master key, like the signing
+	// desk's secrets (registrationKeys has already read it).
+	if mk, err := c.masterKey(false); err == nil {
+		if cfg.Secrets, err = soft.NewSecretBox(mk); err != nil {
+			return nil, err
+		}
 	}
 	if c.limits != nil {
 		cfg.CodeLimit, cfg.GuessLimit = &c.limits.code, &c.limits.login

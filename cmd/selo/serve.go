@@ -18,6 +18,8 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/internal/web"
+	"github.com/selo-qtsp/selo/metrics"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
 	"github.com/selo-qtsp/selo/tsa"
 	"github.com/selo-qtsp/selo/worker"
@@ -59,12 +61,16 @@ func (c *cli) serveCommand() *cobra.Command {
 	var checkpoints authority.CheckpointPolicy
 	var loadTSA func(context.Context, *authority.Authority) (*tsa.Responder, error) // sign.go
 	var limits abuseLimits
+	var tlsOpts tlsFlags         // serve_tls.go
+	var metricsOpts metricsFlags // serve_metrics.go
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--roles api,ocsp,worker,portal]",
 		Short: "Run the Selo server (REST API, OCSP, CRLs, CA files, background worker)",
 		Long: `Serve runs Selo's HTTP server:
 
   GET  /healthz                 liveness and database check
+  GET  /readyz                  readiness: store and key store reachable; on an ocsp
+                                replica also CRLs and OCSP responder certificates current
   GET  /ca/{id}.crt             a CA certificate, DER (the AIA caIssuers URL)
   GET  /ca/{id}.pem             a CA's chain up to the root, PEM
   GET  /ca/{id}.p7b             the same chain as PKCS#7 (.p7b)
@@ -79,20 +85,34 @@ func (c *cli) serveCommand() *cobra.Command {
   /api/v1/...                   the operator REST API (Authorization: Bearer API-KEY)
   /account/...                  the holder portal: sign in, certificates, authorizers,
                                 revocation, signature history (docs/portal.md)
+  /account/orders/{id}/identity the holder's identity check: document photos and a selfie
+                                from the camera, the MRZ typed (docs/desk.md)
+  /desk/...                     the registration desk's back office: officers, admins and
+                                auditors sign in with their operator accounts (docs/desk.md)
   GET  /outbox                  the local outbox as a web page (only when listening on
                                 loopback and no SMTP server / SMS gateway is set)
 
 --roles chooses what this replica does: "api" (REST API), "ocsp" (OCSP and
-CRLs), "portal" (the holder portal's web pages under /account/) and
-"worker" (re-signs CRLs and OCSP responses before they expire and
-renews OCSP responder certificates, resends "ready to lift" e-mails that
-could not be sent, and signs audit checkpoints with the audit key: every
+CRLs), "portal" (the holder portal's web pages under /account/ and the back
+office under /desk/) and "worker" (re-signs CRLs and OCSP responses before
+they expire and renews OCSP responder certificates, resends "ready to lift"
+e-mails that could not be sent, deletes identity photos older than
+--identity-photo-retention, and signs audit checkpoints with the audit key: every
 --audit-checkpoint-entries entries or --audit-checkpoint-interval, and when
 it stops; see 'selo audit verify --help'). Run OCSP replicas with --roles ocsp over
 PostgreSQL; the worker runs on exactly one replica at a time (a lock in the
 store elects it: a PostgreSQL advisory lock, or with SQLite a lock on a file
 beside the database; the others stand by and take over when it stops).
 Replicas without the worker role run none of its work.
+
+TLS: --tls-cert and --tls-key serve HTTPS (TLS 1.2 and 1.3, Go's default
+ciphers) with HSTS on every answer; the files are read again on SIGHUP and
+when they change on disk. --tls-self issues the server's own certificate from
+Selo's CA (tls-server profile) on the first run and re-uses it while valid.
+--listen-http adds a plain-HTTP listener that serves only OCSP, CRLs, CA
+files, timestamps and the probes, which relying parties fetch over http://;
+other GETs there redirect to https. --metrics-listen serves Prometheus
+metrics at /metrics on an address of its own (docs/operators.md, Production).
 
 Abuse limits, counted in the database so that they hold across replicas
 (give every replica the same values): one-time codes (SMS codes of
@@ -110,7 +130,8 @@ embedded defaults (as 'selo init' with its default flags) and prints the
 operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`,
 		Example: `  selo serve
   selo serve --listen 0.0.0.0:8443 --base-url https://pki.example.pt --database postgres://selo@db/selo
-  selo serve --roles ocsp --listen 0.0.0.0:8080 --database postgres://selo@db/selo`,
+  selo serve --roles ocsp --listen 0.0.0.0:8080 --database postgres://selo@db/selo
+  selo serve --listen 0.0.0.0:8443 --tls-cert /etc/selo/tls.crt --tls-key /etc/selo/tls.key --listen-http 0.0.0.0:8080 --metrics-listen 127.0.0.1:9101`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -132,6 +153,9 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return err
 			}
 			c.limits = &limits
+			if err := tlsOpts.check(); err != nil {
+				return err
+			}
 			if gcPercent < 0 {
 				return usagef("--gc-percent must be 1 or more, or 0 for Go's default")
 			}
@@ -142,6 +166,20 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					return err
 				}
 				defer stopProfile()
+			}
+			if metricsOpts.listen != "" {
+				// Before the services are built: they count into it.
+				m := c.newMetrics()
+				c.metrics = m
+				mln, err := net.Listen("tcp", metricsOpts.listen)
+				if err != nil {
+					return fmt.Errorf("listen on %s: %w", metricsOpts.listen, err)
+				}
+				defer mln.Close()
+				fmt.Fprintf(c.stderr, "Selo serves metrics on http://%s/metrics\n", mln.Addr())
+				mctx, stopMetrics := context.WithCancel(ctx)
+				defer stopMetrics()
+				go func() { _ = serveMetrics(mctx, m, mln) }()
 			}
 			if !c.initialized() {
 				if noInit {
@@ -195,7 +233,8 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				}
 				tasks := []worker.Task{a.StatusTask()}
 				if reg, err := c.registration(ctx); err == nil { // resend "ready to lift" e-mails that failed
-					tasks = append(tasks, reg.ReadyNoticeTask())
+					// and delete identity photos past their retention
+					tasks = append(tasks, reg.ReadyNoticeTask(), reg.EvidenceTask())
 				}
 				tasks = append(tasks, worker.Task{Name: "web sessions", Run: func(ctx context.Context) error {
 					_, err := web.SweepExpired(ctx, c.store, time.Now()) // ended portal sessions
@@ -204,7 +243,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = worker.Run(ctx, lock, workerInterval, c.log, tasks...)
+					_ = worker.RunReporting(ctx, lock, workerInterval, c.log, metrics.OrNop(c.metrics).WorkerLeading, tasks...)
 				}()
 				// The first checkpoint is signed at once, the last when
 				// the server stops.
@@ -266,8 +305,7 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
 			c.log.Info("selo serving", "addr", ln.Addr().String(), "data", c.dataDir, "base_url", c.baseURL, "roles", roles)
-			fmt.Fprintf(c.stderr, "Selo is listening on http://%s\n", ln.Addr())
-			err = srv.Serve(ctx, ln)
+			err = c.serveHTTP(ctx, srv, a, ln, &tlsOpts) // serve_tls.go: TLS, --listen-http
 			stop()
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -285,6 +323,9 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 	loadTSA = c.tsaServeFlag(cmd)
 	addLimitFlags(cmd, &limits)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the server to `FILE` when it stops (for 'go tool pprof'; costs a few percent of CPU)")
+	tlsOpts.add(cmd)
+	metricsOpts.add(cmd)
+	cmd.Flags().DurationVar(&c.photoRetention, "identity-photo-retention", registration.DefaultEvidenceRetention, "how long the photos of an identity check (document and selfie) are kept after they were sent; the worker deletes them afterwards")
 	cmd.Flags().BoolVar(&noInit, "no-init", false, "refuse to start on an uninitialized data directory instead of initializing it")
 	return cmd
 }

@@ -51,7 +51,7 @@ func (c *cli) signing(ctx context.Context) (*signing.Service, error) {
 	}
 	cfg := signing.Config{
 		Store: st, Keys: c.keys, Authority: a, Secrets: box, CodeKey: codeKey, SMS: n.SMS, Mailer: n.Mailer, Templates: n.Templates,
-		Logger: c.log, PublicURL: c.baseURL, KeysInQSCD: c.keysInQSCD(),
+		Logger: c.log, PublicURL: c.baseURL, KeysInQSCD: c.keysInQSCD(), Metrics: c.metrics,
 	}
 	if c.limits != nil {
 		cfg.CodeLimit, cfg.LoginLimit = &c.limits.code, &c.limits.login

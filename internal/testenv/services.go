@@ -71,11 +71,16 @@ func (e *Env) SigningService(t testing.TB, tune func(*signing.Config)) *signing.
 // keys, configured as tests want it: an all-zero code key (so two desks over
 // one store, a restart or a second replica, read each other's codes), logs
 // discarded, and e-mails into a new outbox on the configured clock unless
-// Mailer is set. tune (nil: none) changes the configuration before
-// registration.New.
+// Mailer is set, and identity photos sealed in a secret box under an
+// all-zero master key (for the same reason). tune (nil: none) changes the
+// configuration before registration.New.
 func RegistrationService(t testing.TB, store selo.Store, auth *authority.Authority, keys selo.KeyStore, tune func(*registration.Config)) *registration.Service {
 	t.Helper()
-	cfg := registration.Config{Store: store, Authority: auth, Keys: keys, CodeKey: make([]byte, 32),
+	box, err := soft.NewSecretBox(make([]byte, soft.MasterKeySize))
+	if err != nil {
+		t.Fatalf("testenv: secret box: %v", err)
+	}
+	cfg := registration.Config{Store: store, Authority: auth, Keys: keys, CodeKey: make([]byte, 32), Secrets: box,
 		Logger: slog.New(slog.DiscardHandler)}
 	if tune != nil {
 		tune(&cfg)

@@ -21,6 +21,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
 	"github.com/selo-qtsp/selo/keystore/soft"
+	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/pki"
 	"github.com/selo-qtsp/selo/pki/pkitest"
 	"github.com/selo-qtsp/selo/store/sqlite"
@@ -57,6 +58,8 @@ var ProfileCA = map[string]string{
 type Options struct {
 	// Clock is given to the store and the authority (system clock when nil).
 	Clock selo.Clock
+	// Metrics is given to the authority (none when nil).
+	Metrics metrics.Sink
 	// Logger receives the authority's logs (discarded when nil).
 	Logger *slog.Logger
 	// Store replaces the SQLite store, e.g. with PostgreSQL; the caller closes it.
@@ -146,6 +149,7 @@ func NewWithOptions(t testing.TB, opts Options) *Env {
 	env.Authority, err = authority.New(authority.Config{
 		Store: env.Store, Keys: env.Keys, Profiles: env.Profiles, Linter: env.Linter,
 		Clock: env.Clock, BaseURL: BaseURL, ProfileCA: ProfileCA, Logger: logger,
+		Metrics: opts.Metrics,
 	})
 	if err != nil {
 		t.Fatalf("testenv: new authority: %v", err)

@@ -250,3 +250,12 @@ func (db *DB) tryGroup(ctx context.Context, jobs []*certificateJob) error {
 	}
 	return nil
 }
+
+// GroupCommitQueueLength returns how many certificates wait for the next
+// group transaction, for the metrics.
+func (db *DB) GroupCommitQueueLength() int {
+	q := &db.groups
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}

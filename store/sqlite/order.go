@@ -212,6 +212,11 @@ func (db *DB) UpdateOrder(ctx context.Context, u *selo.OrderUpdate) error {
 			return err
 		}
 	}
+	for _, e := range u.Evidence {
+		if err := insertEvidence(ctx, tx, e); err != nil {
+			return err
+		}
+	}
 	if c := u.DecideCheck; c != nil {
 		if err := decideIdentityCheck(ctx, tx, c); err != nil {
 			return err

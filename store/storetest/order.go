@@ -23,6 +23,7 @@ var orderTests = []struct {
 	{"ListOrders", testListOrders},
 	{"PaymentWebhookReplay", testPaymentWebhookReplay},
 	{"IdentityChecks", testIdentityChecks},
+	{"IdentityEvidence", testIdentityEvidence},
 	{"OneTimeCodes", testOneTimeCodes},
 	{"ConcurrentCodeTries", testConcurrentCodeTries},
 	{"ReopenOrders", testReopenOrders},

@@ -63,6 +63,14 @@ func OrderUpdate(u *selo.OrderUpdate, stored selo.OrderState) error {
 	if c := u.CreateCheck; c != nil && (c.ID == "" || c.OrderID != u.Order.ID || !c.Status.Valid()) {
 		return selo.Errorf(selo.EINVALID, "identity check to create needs an ID, this order's ID and a status")
 	}
+	for _, e := range u.Evidence {
+		if err := Evidence(e); err != nil {
+			return err
+		}
+		if u.CreateCheck == nil || e.CheckID != u.CreateCheck.ID {
+			return selo.Errorf(selo.EINVALID, "identity evidence is stored only with the check it belongs to")
+		}
+	}
 	if c := u.DecideCheck; c != nil && (c.ID == "" || c.OrderID != u.Order.ID || !c.Status.Valid()) {
 		return selo.Errorf(selo.EINVALID, "identity check to decide needs an ID, this order's ID and a status")
 	}
@@ -85,6 +93,23 @@ func OneTimeCode(c *selo.OneTimeCode) error {
 		return selo.Errorf(selo.EINVALID, "a code is stored as its hash, and none was given")
 	case c.ExpiresAt.IsZero():
 		return selo.Errorf(selo.EINVALID, "a code needs an expiry")
+	}
+	return nil
+}
+
+// Evidence validates a photo of an identity check to store.
+func Evidence(e *selo.IdentityEvidence) error {
+	switch {
+	case e == nil:
+		return selo.Errorf(selo.EINVALID, "no identity evidence given")
+	case e.CheckID == "" || !e.Kind.Valid():
+		return selo.Errorf(selo.EINVALID, "identity evidence needs its check's ID and a known kind")
+	case e.ContentType != "image/jpeg" && e.ContentType != "image/png":
+		return selo.Errorf(selo.EINVALID, "identity evidence is a JPEG or PNG image, not %q", e.ContentType)
+	case e.Size <= 0 || len(e.Sealed) == 0:
+		return selo.Errorf(selo.EINVALID, "identity evidence needs its sealed image and size")
+	case e.ExpiresAt.IsZero():
+		return selo.Errorf(selo.EINVALID, "identity evidence needs the time it expires")
 	}
 	return nil
 }
