@@ -19,3 +19,12 @@ type HolderOrderStore interface {
 	// e-mail is email (compared in lower case), newest first.
 	ListOrdersByHolderEmail(ctx context.Context, email string, limit int) ([]*Order, error)
 }
+
+// CredentialApprovalStore changes how a credential's signatures are approved.
+type CredentialApprovalStore interface {
+	// SetCredentialApproval sets the credential's approval type and, in the
+	// same transaction with its audit entry, marks its unused SADs used and
+	// its pending or approved approvals dead (they were made under the old
+	// method). ENOTFOUND when the credential does not exist.
+	SetCredentialApproval(ctx context.Context, id string, approval ApprovalType, audit *AuditEntry) error
+}

@@ -45,6 +45,7 @@ type Store interface {
 	WebSessionStore
 	AuditHistoryStore
 	HolderOrderStore
+	CredentialApprovalStore
 	// Close releases the database.
 	Close() error
 }

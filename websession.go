@@ -47,7 +47,7 @@ type WebSessionStore interface {
 	CreateWebSession(ctx context.Context, s *WebSession) error
 	// FindWebSession returns the session with this token hash, or ENOTFOUND.
 	FindWebSession(ctx context.Context, tokenHash string) (*WebSession, error)
-	// UpdateWebSession stores the Stage, Data, Failures and SeenAt of s;
+	// UpdateWebSession stores the Subject, Stage, Data, Failures and SeenAt of s;
 	// ENOTFOUND when it is gone.
 	UpdateWebSession(ctx context.Context, s *WebSession) error
 	// DeleteWebSession removes a session; deleting an absent one is no error.

@@ -34,6 +34,7 @@ const (
 	MessageSMSSignInCode         = "sms-signin-code"         // SMS: .Code, .Minutes (the portal's second factor)
 	MessagePasswordReset         = "password-reset"          // e-mail: .Name, .Link, .Minutes
 	MessageSMSPasswordReset      = "sms-password-reset"      // SMS: .Code, .Minutes
+	MessageEmailAuthorizerRenew  = "email-authorizer-renew"  // e-mail: .Code, .Minutes, .Name (the authorizer's)
 )
 
 // The changes MessageFactorChanged and MessageSMSFactorChanged tell of
@@ -45,6 +46,7 @@ const (
 	ChangeWalletOffered        = "wallet-offered" // a wallet enrolment was started (no .Factor yet)
 	ChangeWalletRegistered     = "wallet-registered"
 	ChangeWalletRemoved        = "wallet-removed"
+	ChangeApprovalMethod       = "approval-method" // a certificate's approval method changed (.Factor: the new one)
 )
 
 // Languages with embedded templates. English is the fallback of a language
@@ -70,8 +72,9 @@ var sampleData = map[string]map[string]any{
 	MessageFactorChanged:         {"Name": "Ana Silva", "When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 	MessageSMSFactorChanged:      {"When": "2026-12-07 09:30 UTC", "Change": ChangeWalletRegistered, "Factor": "phone"},
 	MessageSMSSignInCode:         {"Code": "123456", "Minutes": 5},
-	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/Zm9v", "Minutes": 60},
+	MessagePasswordReset:         {"Name": "Ana Silva", "Link": "https://ra.example.eu/account/reset/open?token=Zm9v", "Minutes": 60},
 	MessageSMSPasswordReset:      {"Code": "123456", "Minutes": 5},
+	MessageEmailAuthorizerRenew:  {"Code": "123456", "Minutes": 5, "Name": "ERP Faturas"},
 }
 
 var langPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}$`) })

@@ -14,7 +14,8 @@ import (
 var allMessages = []string{notify.MessageOrderCreated, notify.MessageReady, notify.MessageEmailCode,
 	notify.MessageSMSSignature, notify.MessageSMSAuthorizerRegister, notify.MessageSMSAuthorizerRenew,
 	notify.MessageSMSRevoke, notify.MessageSMSFactorCode, notify.MessageFactorChanged, notify.MessageSMSFactorChanged,
-	notify.MessageSMSSignInCode, notify.MessagePasswordReset, notify.MessageSMSPasswordReset}
+	notify.MessageSMSSignInCode, notify.MessagePasswordReset, notify.MessageSMSPasswordReset,
+	notify.MessageEmailAuthorizerRenew}
 
 func data() map[string]any {
 	return map[string]any{"Number": "SO-2026-AAAA", "AccessCode": "ACCESS123456", "Code": "987654", "Minutes": 5,

@@ -193,7 +193,7 @@ func TestSessionEnds(t *testing.T) {
 // fifth ends the half-done sign-in (the right code then opens nothing) and
 // kills the texted code; the e-mail is then locked, so codes six to ten
 // find no sign-in to guess at and the password is refused (429) until the
-// window has room.
+// window has room, except with a code of the holder's authenticator.
 func TestWrongSecondFactor(t *testing.T) {
 	s := newStack(t)
 	h := s.holder(t, "ana@example.pt", "Ana")
@@ -247,6 +247,22 @@ func TestWrongSecondFactor(t *testing.T) {
 			t.Fatalf("the texted code is still pending after five wrong guesses: %+v", a)
 		}
 	}
+	// Whoever locked the e-mail does not keep the holder out: the password
+	// with a code of the holder's authenticator still signs in, at once.
+	code := s.authenticator(t, h)
+	resp = c.do("POST", "/account/signin", url.Values{"email": {"ana@example.pt"}, "password": {password}, "locked_code": {"000000"}})
+	body(t, resp)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a locked e-mail with a wrong authenticator code: %d", resp.StatusCode)
+	}
+	resp = c.do("POST", "/account/signin", url.Values{"email": {"ana@example.pt"}, "password": {password}, "locked_code": {code()}})
+	body(t, resp)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account/certificates" {
+		t.Fatalf("a locked e-mail with the password and an authenticator code: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := c.do("GET", "/account/certificates", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in past the lock: %d", resp.StatusCode)
+	}
 }
 
 // TestOrdersPage: the holder sees their own orders (by the account's
@@ -274,5 +290,35 @@ func TestOrdersPage(t *testing.T) {
 	}
 	if !strings.Contains(page, `/identity"`) {
 		t.Fatal("no identity-check link for a new order")
+	}
+}
+
+// TestResetLinkNotLogged: the password-reset link's token never reaches the
+// server's log (it travels in the query, which the access log leaves out),
+// and the link works once.
+func TestResetLinkNotLogged(t *testing.T) {
+	s := newStack(t)
+	s.holder(t, "ana@example.pt", "Ana")
+	c := s.client(t)
+	body(t, c.do("POST", "/account/reset", url.Values{"email": {"ana@example.pt"}}))
+	link := s.lastResetLink(t)
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := u.Query().Get("token")
+	if len(token) < 40 {
+		t.Fatalf("reset token %q", token)
+	}
+	resp := c.do("GET", u.RequestURI(), nil)
+	body(t, resp)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account/reset/password" {
+		t.Fatalf("open the link: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if strings.Contains(s.logs.String(), token) {
+		t.Fatal("the reset token is in the server's log")
+	}
+	if !strings.Contains(s.logs.String(), "/account/reset/open") {
+		t.Fatal("no access log line for the link: the check above proves nothing")
 	}
 }

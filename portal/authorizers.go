@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/selo-qtsp/selo"
-	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -113,7 +112,8 @@ func (p *Portal) handleAuthorizerEnabled(enabled bool) http.HandlerFunc {
 	}
 }
 
-// handleRenewCode texts the code that renews an authorization.
+// handleRenewCode texts (or, with via=email, e-mails) the code that renews
+// an authorization.
 func (p *Portal) handleRenewCode(w http.ResponseWriter, r *http.Request) {
 	c, ok := p.credential(w, r)
 	if !ok {
@@ -123,11 +123,15 @@ func (p *Portal) handleRenewCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := p.signing.RequestAuthorizationRenewal(r.Context(), account(r), a.Authorizer.ID); err != nil {
+	request := p.signing.RequestAuthorizationRenewal
+	if r.PostFormValue("via") == "email" {
+		request = p.signing.RequestAuthorizationRenewalByEmail
+	}
+	if err := request(r.Context(), account(r), a.Authorizer.ID); err != nil {
 		p.showAuthorizer(w, r, status(err), c, a, false, p.errorText(r, err))
 		return
 	}
-	redirect(w, r, Prefix+"certificates/"+c.Credential.ID+"/authorizers/"+a.Authorizer.ID+"?renew=1&done=sms")
+	redirect(w, r, Prefix+"certificates/"+c.Credential.ID+"/authorizers/"+a.Authorizer.ID+"?renew=1&done="+map[bool]string{true: "email", false: "sms"}[r.PostFormValue("via") == "email"])
 }
 
 func (p *Portal) handleRenew(w http.ResponseWriter, r *http.Request) {
@@ -262,5 +266,3 @@ func (p *Portal) handleApprovalStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write([]byte(`{"done":false}`))
 }
-
-var _ = approval.QRPNG

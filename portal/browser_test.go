@@ -2,9 +2,14 @@ package portal_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"flag"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +105,25 @@ func (b *browser) shot(t *testing.T, ctx context.Context, name string, sel ...st
 	}
 }
 
+// waitURL waits until the tab's address contains part: the page a form
+// led to has loaded (a .flash of the page before would match too early).
+func (b *browser) waitURL(t *testing.T, ctx context.Context, part string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err == nil && strings.Contains(loc, part) {
+			if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS("footer"))); err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never reached an address with %q (at %s, %v)", part, loc, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (b *browser) text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	return get(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
@@ -185,8 +209,10 @@ func TestPortalInChromium(t *testing.T) {
 		b.shot(t, ctx, "orders")
 	})
 
+	var totp func() string
 	t.Run("SignInWithAuthenticator", func(t *testing.T) {
 		code := s.authenticator(t, ana)
+		totp = code
 		other := b.tab(t)
 		b.signIn(t, other, s, "ana@example.pt", password, code, false)
 	})
@@ -225,11 +251,20 @@ func TestPortalInChromium(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("renew-code")))
 		b.run(t, ctx, "renew",
 			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastCode(t)),
-			chromedp.Click(chromedp.ID("renew-submit")),
-			chromedp.WaitVisible(chromedp.CSS(".flash")))
+			chromedp.Click(chromedp.ID("renew-submit")))
+		b.waitURL(t, ctx, "done=renewed")
+		// Renewed again, with a code by e-mail.
+		b.run(t, ctx, "ask for a code by e-mail",
+			chromedp.Click(chromedp.ID("renew-email")),
+			chromedp.WaitVisible(chromedp.ID("renew-code")))
+		b.waitURL(t, ctx, "done=email")
+		b.run(t, ctx, "renew with the e-mailed code",
+			chromedp.SendKeys(chromedp.ID("renew-code"), s.lastEmailCode(t)),
+			chromedp.Click(chromedp.ID("renew-submit")))
+		b.waitURL(t, ctx, "done=renewed")
 		b.shot(t, ctx, "authorizations")
 		as, _ := s.svc.ListAuthorizers(context.Background(), ana.acct.ID, ana.seal.Credential.ID)
-		if len(as) != 1 || len(as[0].Authorizations) != 2 {
+		if len(as) != 1 || len(as[0].Authorizations) != 3 {
 			t.Fatalf("after the renewal: %+v", as)
 		}
 		for _, step := range []struct{ button, want string }{{"button.disable", "disabled"}, {"button.enable", "enabled"}} {
@@ -282,10 +317,11 @@ func TestPortalInChromium(t *testing.T) {
 		}
 	})
 
+	var walletID string
+	var key *ecdsa.PrivateKey
 	t.Run("WalletQR", func(t *testing.T) {
-		zbar := signtest.Tool(t, "zbarimg", "zbar-tools")
 		walletCred := s.credential(t, ana.acct, "qualified-sign", selo.ApprovalWallet)
-		walletID, key := s.wallet(t, ana)
+		walletID, key = s.wallet(t, ana)
 		d := sha256.Sum256([]byte("invoice 2026/118"))
 		res, err := s.svc.Authorize(context.Background(), signing.AuthorizeRequest{AccountID: ana.acct.ID, CredentialID: walletCred.Credential.ID,
 			HashAlgorithmOID: signing.OIDSHA256, Hashes: [][]byte{d[:]}, NumSignatures: 1, Description: "Invoice 2026/118"})
@@ -297,19 +333,8 @@ func TestPortalInChromium(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(".approval-qr")))
 		src := get(t, ctx, "QR image", chromedp.AttributeValue(chromedp.CSS(".approval-qr"), "src")).Value
 		b.shot(t, ctx, "wallet-approval")
-		png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(t.TempDir(), "qr.png")
-		if err := os.WriteFile(file, png, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(zbar, "--raw", "-q", file).Output()
-		if err != nil {
-			t.Fatalf("zbarimg: %v", err)
-		}
-		ch, err := approval.ParseWalletChallengeURI(strings.TrimSpace(string(out)))
+		out := decodeQR(t, src)
+		ch, err := approval.ParseWalletChallengeURI(out)
 		if err != nil || ch.ApprovalID != res.Pending.ID {
 			t.Fatalf("the QR code holds %q: %v", out, err)
 		}
@@ -326,6 +351,68 @@ func TestPortalInChromium(t *testing.T) {
 		loc := get(t, ctx, "location", chromedp.Location())
 		if !strings.Contains(loc, "done=decided") {
 			t.Fatalf("page at %s", loc)
+		}
+	})
+
+	t.Run("SignInWithWallet", func(t *testing.T) {
+		if key == nil {
+			t.Skip("no wallet")
+		}
+		fresh := b.tab(t)
+		b.run(t, fresh, "start",
+			chromedp.Navigate(b.base+"/account/signin?lang=en"),
+			chromedp.Click(chromedp.ID("wallet-signin")),
+			chromedp.WaitVisible(chromedp.ID("wallet-qr")))
+		b.shot(t, fresh, "wallet-signin")
+		uri := decodeQR(t, get(t, fresh, "QR image", chromedp.AttributeValue(chromedp.ID("wallet-qr"), "src")).Value)
+		u, err := url.Parse(uri)
+		if err != nil || u.Scheme != "selo-wallet" {
+			t.Fatalf("sign-in QR holds %q", uri)
+		}
+		challenge, approveURL := u.Query().Get("challenge"), u.Query().Get("url")
+		post := func(wallet string, k *ecdsa.PrivateKey) int {
+			d := sha256.Sum256(signing.WalletSignInBytes(wallet, challenge))
+			sig, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
+			resp, err := http.PostForm(approveURL, url.Values{"wallet_id": {wallet}, "challenge": {challenge}, "signature": {base64.StdEncoding.EncodeToString(sig)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if st := post(walletID, other); st != http.StatusUnauthorized {
+			t.Fatalf("a challenge signed by another key: %d", st)
+		}
+		if st := post(walletID, key); st != http.StatusNoContent {
+			t.Fatalf("the wallet's approval: %d", st)
+		}
+		if st := post(walletID, key); st != http.StatusUnauthorized {
+			t.Fatalf("the challenge used twice: %d", st)
+		}
+		// poll.js sees the approval and the page goes on, signed in.
+		b.run(t, fresh, "signed in by the wallet", chromedp.WaitVisible(chromedp.ID("certificates")))
+	})
+
+	t.Run("ApprovalMethod", func(t *testing.T) {
+		if totp == nil {
+			t.Skip("no authenticator")
+		}
+		s.clock.Add(30 * time.Second) // the sign-in used this step
+		page := b.base + "/account/certificates/" + ana.seal.Credential.ID
+		b.run(t, ctx, "choose the authenticator",
+			chromedp.Navigate(page),
+			chromedp.WaitVisible(chromedp.ID("method-form")),
+			chromedp.SetValue(chromedp.ID("method"), "authenticator"),
+			chromedp.SendKeys(chromedp.ID("method-code"), totp()),
+			chromedp.Click(chromedp.ID("set-method")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")))
+		info, err := s.svc.CredentialInfo(context.Background(), ana.acct.ID, ana.seal.Credential.ID)
+		if err != nil || info.Credential.ApprovalType != selo.ApprovalAuthenticator {
+			t.Fatalf("after the change: %+v %v", info, err)
+		}
+		if txt := b.text(t, ctx, "#factors"); !strings.Contains(txt, "Approval method of this certificate: authenticator app") {
+			t.Fatalf("factors section: %s", txt)
 		}
 	})
 
@@ -358,4 +445,24 @@ func TestPortalInChromium(t *testing.T) {
 		b.run(t, ctx, "old session", chromedp.Navigate(b.base+"/account/certificates"), chromedp.WaitVisible(chromedp.ID("signin")))
 		b.signIn(t, fresh, s, "ana@example.pt", next, nil, false)
 	})
+}
+
+// decodeQR reads a QR code shown as a data: PNG with zbarimg, a decoder
+// nobody here wrote.
+func decodeQR(t *testing.T, src string) string {
+	t.Helper()
+	zbar := signtest.Tool(t, "zbarimg", "zbar-tools")
+	png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "qr.png")
+	if err := os.WriteFile(file, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(zbar, "--raw", "-q", file).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }

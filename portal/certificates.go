@@ -85,6 +85,8 @@ type certificatePage struct {
 	Setup     *authorizerSetup
 	// PendingAuthorizer is an authorizer waiting for its SMS code.
 	PendingAuthorizer string
+	// Methods are the approval methods the holder may choose.
+	Methods []string
 }
 
 type enrolment struct {
@@ -122,7 +124,10 @@ func qr(uri string) template.URL {
 
 func (p *Portal) certificatePage(r *http.Request, c *selo.CredentialInfo) (*certificatePage, error) {
 	ctx, acct := r.Context(), account(r)
-	d := &certificatePage{Cert: row(c)}
+	d := &certificatePage{Cert: row(c), Methods: []string{"sms", "authenticator", "wallet"}}
+	if c.Credential.Profile == "qualified-seal" {
+		d.Methods = append(d.Methods, "authorizer")
+	}
 	var err error
 	if d.Authenticators, err = p.signing.ListAuthenticators(ctx, acct); err != nil {
 		return nil, err
@@ -271,4 +276,20 @@ func (p *Portal) handleEnrollWallet(w http.ResponseWriter, r *http.Request) {
 	p.showCertificate(w, r, http.StatusOK, c, "", func(d *certificatePage) {
 		d.Enrolment = &enrolment{Kind: "wallet", ID: o.EnrollmentID, URI: o.URI, QR: qr(o.URI)}
 	})
+}
+
+// handleApprovalMethod changes the certificate's approval method, with the
+// proof of a factor the holder already has.
+func (p *Portal) handleApprovalMethod(w http.ResponseWriter, r *http.Request) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return
+	}
+	method := selo.ApprovalType(r.PostFormValue("method"))
+	if err := p.signing.SetApprovalMethod(r.Context(), account(r), c.Credential.ID, method,
+		signing.FactorProof{Code: strings.TrimSpace(r.PostFormValue("code"))}); err != nil {
+		p.showCertificate(w, r, status(err), c, p.errorText(r, err), nil)
+		return
+	}
+	redirect(w, r, Prefix+"certificates/"+c.Credential.ID+"?done=method#factors")
 }

@@ -62,11 +62,14 @@ type Portal struct {
 	reg      *registration.Service
 	sessions *web.Sessions
 	resets   *web.Sessions
-	render   *web.Renderer
-	log      *slog.Logger
-	baseURL  string
-	now      func() time.Time
-	handler  http.Handler
+	// walletChallenges are the one-time challenges of sign-ins with the
+	// wallet, each bound to a browser session (wallet.go).
+	walletChallenges *web.Sessions
+	render           *web.Renderer
+	log              *slog.Logger
+	baseURL          string
+	now              func() time.Time
+	handler          http.Handler
 }
 
 // New returns the portal over cfg.
@@ -97,6 +100,8 @@ func New(cfg Config) (*Portal, error) {
 			Path: Prefix, Secure: secure, IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout, Now: cfg.Now}),
 		resets: web.NewSessions(web.SessionConfig{Store: cfg.Sessions, Kind: selo.WebSessionReset, CookieName: CookieName + "_reset",
 			Path: Prefix, Secure: secure, IdleTimeout: signing.PasswordResetLifetime, AbsoluteTimeout: signing.PasswordResetLifetime, Now: cfg.Now}),
+		walletChallenges: web.NewSessions(web.SessionConfig{Store: cfg.Sessions, Kind: walletChallengeKind, CookieName: CookieName + "_wallet",
+			Path: Prefix, Secure: secure, IdleTimeout: WalletChallengeLifetime, AbsoluteTimeout: WalletChallengeLifetime, Now: cfg.Now}),
 		render: web.NewRenderer(pages, cat, template.FuncMap{
 			"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 			"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
@@ -130,9 +135,12 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"signin/code", p.handleCode)
 	mux.HandleFunc("POST "+Prefix+"signin/sms", p.handleSendSignInCode)
 	mux.HandleFunc("POST "+Prefix+"signout", p.handleSignOut)
+	mux.HandleFunc("POST "+Prefix+"signin/wallet", p.handleWalletSignIn)
+	mux.HandleFunc("POST "+WalletSignInPath, p.handleWalletApprove)
+	mux.HandleFunc("GET "+Prefix+"signin/wallet/status", p.handleWalletStatus)
 	mux.HandleFunc("GET "+Prefix+"reset", p.handleResetRequestForm)
 	mux.HandleFunc("POST "+Prefix+"reset", p.handleResetRequest)
-	mux.HandleFunc("GET "+Prefix+"reset/{token}", p.handleResetLink)
+	mux.HandleFunc("GET "+Prefix+"reset/open", p.handleResetLink)
 	mux.HandleFunc("GET "+Prefix+"reset/password", p.handleResetForm)
 	mux.HandleFunc("POST "+Prefix+"reset/sms", p.handleResetSMS)
 	mux.HandleFunc("POST "+Prefix+"reset/password", p.handleReset)
@@ -142,6 +150,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}", in(p.handleCertificate))
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}/download/{file}", in(p.handleDownload))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/factor-code", in(p.handleFactorCode))
+	mux.HandleFunc("POST "+Prefix+"certificates/{id}/approval", in(p.handleApprovalMethod))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/authenticator", in(p.handleEnrollAuthenticator))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/authenticator/{aid}/confirm", in(p.handleConfirmAuthenticator))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/wallet", in(p.handleEnrollWallet))

@@ -15,6 +15,9 @@ import (
 
 type signInData struct {
 	Email string
+	// Locked: too many failures locked the e-mail; the form asks for an
+	// authenticator code with the password.
+	Locked bool
 }
 
 func (p *Portal) handleSignInForm(w http.ResponseWriter, r *http.Request) {
@@ -23,21 +26,31 @@ func (p *Portal) handleSignInForm(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
-	acct, err := p.signing.CheckSignInPassword(r.Context(), email, password)
+	code := r.PostFormValue("locked_code") // only while the e-mail is locked: the form shows it then
+	acct, complete, err := p.signing.CheckSignInPasswordLocked(r.Context(), email, password, code)
 	if err != nil {
 		if selo.ErrorCode(err) == selo.EINTERNAL {
 			p.fail(w, r, err)
 			return
 		}
-		p.page(w, r, status(err), "signin", "signin.title", signInData{Email: email}, p.errorText(r, err))
+		d := signInData{Email: email, Locked: selo.ErrorCode(err) == selo.ETOOMANYREQUESTS}
+		p.page(w, r, status(err), "signin", "signin.title", d, p.errorText(r, err))
 		return
 	}
 	old, _ := p.sessions.Get(r)
 	if old != nil {
 		_ = p.sessions.End(r.Context(), w, old)
 	}
-	if _, err := p.sessions.Start(r.Context(), w, acct.ID, selo.WebStagePassword, acct.Email); err != nil {
+	stage := selo.WebStagePassword
+	if complete {
+		stage = selo.WebStageSignedIn // the authenticator code was the second factor
+	}
+	if _, err := p.sessions.Start(r.Context(), w, acct.ID, stage, acct.Email); err != nil {
 		p.fail(w, r, err)
+		return
+	}
+	if complete {
+		redirect(w, r, Prefix+"certificates")
 		return
 	}
 	redirect(w, r, Prefix+"signin/code")
@@ -146,7 +159,9 @@ func (p *Portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return "", err
 		}
-		return p.baseURL + Prefix + "reset/" + token, nil
+		// In the query, not the path: the access log writes paths, never
+		// query strings.
+		return p.baseURL + Prefix + "reset/open?token=" + token, nil
 	})
 	if err != nil && selo.ErrorCode(err) != selo.ETOOMANYREQUESTS {
 		p.fail(w, r, err)
@@ -158,11 +173,7 @@ func (p *Portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 // handleResetLink trades the link's token for a cookie, so the token leaves
 // the address bar (and the history) at once.
 func (p *Portal) handleResetLink(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	if token == "password" {
-		p.handleResetForm(w, r)
-		return
-	}
+	token := r.URL.Query().Get("token")
 	s, err := p.resets.Lookup(r.Context(), token)
 	if err != nil {
 		p.fail(w, r, err)

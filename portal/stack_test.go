@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -57,6 +58,25 @@ type stack struct {
 	srv    *httptest.Server
 	outbox *notify.Outbox
 	clock  *clock
+	logs   *lockedBuffer // the server's log: the access log included
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 const password = "correct horse battery"
@@ -88,11 +108,12 @@ func newStackOn(t testing.TB, open func(selo.Clock) selo.Store) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &lockedBuffer{}
 	srv.Config.Handler = server.New(server.Config{Authority: env.Authority, Signing: svc, Portal: p.Handler(),
-		Logger: slog.New(slog.DiscardHandler)}).Handler()
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &stack{env: env, svc: svc, reg: reg, srv: srv, outbox: out, clock: c}
+	return &stack{env: env, svc: svc, reg: reg, srv: srv, outbox: out, clock: c, logs: logs}
 }
 
 // holder is an account with a qualified e-seal approved by authorizers and
@@ -146,7 +167,21 @@ func (s *stack) lastCode(t testing.TB) string {
 	return code
 }
 
-var linkPattern = regexp.MustCompile(`https?://\S+/account/reset/\S+`)
+// lastEmailCode reads the code of the newest e-mail.
+func (s *stack) lastEmailCode(t testing.TB) string {
+	t.Helper()
+	ms, err := s.outbox.List(context.Background(), notify.OutboxFilter{Channel: notify.ChannelEmail})
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("no e-mail: %v", err)
+	}
+	code := codePattern.FindString(ms[len(ms)-1].Body)
+	if code == "" {
+		t.Fatalf("no code in %q", ms[len(ms)-1].Body)
+	}
+	return code
+}
+
+var linkPattern = regexp.MustCompile(`https?://\S+/account/reset/open\?token=\S+`)
 
 // lastResetLink reads the link of the newest e-mail.
 func (s *stack) lastResetLink(t testing.TB) string {

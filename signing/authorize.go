@@ -50,6 +50,23 @@ func (s *Service) SendOTP(ctx context.Context, accountID, credentialID string) e
 // with the message template named message, in the language of the mobile's
 // country (Portuguese for +351, English otherwise).
 func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, subject, message string) error {
+	return s.deliverCode(ctx, c, purpose, subject, maskMobile(c.Mobile), func(code string) error {
+		text, err := s.templates.SMS(message, notify.SMSLanguage("", c.Mobile), map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute), "Subject": subject})
+		if err != nil {
+			return err
+		}
+		if err := s.sms.SendSMS(ctx, c.Mobile, text); err != nil {
+			return fmt.Errorf("send SMS code: %w", err)
+		}
+		return nil
+	})
+}
+
+// deliverCode makes a one-time code of purpose and subject for credential
+// c, within the code limits, replacing any pending one, stores its hash
+// (type sms: a one-time code, whichever channel carries it; to names the
+// channel's masked address in the audit entry) and hands it to deliver.
+func (s *Service) deliverCode(ctx context.Context, c *selo.Credential, purpose, subject, to string, deliver func(code string) error) error {
 	if err := s.limitCode(ctx, c, purpose); err != nil {
 		return err
 	}
@@ -67,17 +84,10 @@ func (s *Service) sendCode(ctx context.Context, c *selo.Credential, purpose, sub
 	}
 	a.CodeHash = approval.HashCode(s.codeKey, codePurpose(a.ID), code)
 	if err := s.store.CreateApproval(ctx, a, s.entry(holder(c.AccountID), "approval.send", "credential/"+c.ID, selo.OutcomeSuccess,
-		map[string]any{"approval": a.ID, "purpose": purpose, "to": maskMobile(c.Mobile), "expires_at": a.ExpiresAt})); err != nil {
+		map[string]any{"approval": a.ID, "purpose": purpose, "to": to, "expires_at": a.ExpiresAt})); err != nil {
 		return err
 	}
-	text, err := s.templates.SMS(message, notify.SMSLanguage("", c.Mobile), map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute), "Subject": subject})
-	if err != nil {
-		return err
-	}
-	if err := s.sms.SendSMS(ctx, c.Mobile, text); err != nil {
-		return fmt.Errorf("send SMS code: %w", err)
-	}
-	return nil
+	return deliver(code)
 }
 
 // expirePending closes pending approvals that a new one replaces.

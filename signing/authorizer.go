@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -114,6 +115,46 @@ func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, au
 		return err
 	}
 	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, notify.MessageSMSAuthorizerRenew)
+}
+
+// RequestAuthorizationRenewalByEmail is RequestAuthorizationRenewal with
+// the code e-mailed to the account's address instead of texted (the seed's
+// "code received by SMS/Email"); RenewAuthorization takes either.
+func (s *Service) RequestAuthorizationRenewalByEmail(ctx context.Context, accountID, authorizerID string) error {
+	a, c, err := s.authorizer(ctx, accountID, authorizerID)
+	if err != nil {
+		return err
+	}
+	if !a.Confirmed {
+		return selo.Errorf(selo.EINVALID, "confirm the authorizer first")
+	}
+	if err := s.signable(ctx, c); err != nil {
+		return err
+	}
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if s.mailer == nil || acct.Email == "" {
+		return selo.Errorf(selo.EINVALID, "no e-mail can be sent: ask for the code by SMS")
+	}
+	return s.deliverCode(ctx, c, purposeAuthorizerRenew, a.ID, maskEmail(acct.Email), func(code string) error {
+		m, err := s.templates.Email(acct.Email, notify.MessageEmailAuthorizerRenew, notify.HolderLanguages("", c.Mobile),
+			map[string]any{"Code": code, "Minutes": int(s.codeLifetime / time.Minute), "Name": a.Name})
+		if err != nil {
+			return err
+		}
+		return s.mailer.SendEmail(ctx, m)
+	})
+}
+
+// maskEmail shows an address's first letter and domain only.
+func maskEmail(e string) string {
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	return local[:1] + "***@" + domain
 }
 
 // RenewAuthorization checks the SMS code and adds a new authorization of

@@ -2,6 +2,8 @@ package signing
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -31,13 +33,29 @@ const PasswordResetLifetime = time.Hour
 // the portal asks for a second factor next (CompleteSignIn). The account
 // comes back without its password hash.
 func (s *Service) CheckSignInPassword(ctx context.Context, email, password string) (*selo.Account, error) {
-	a, _, err := s.checkLogin(ctx, email, password, "")
+	a, _, err := s.CheckSignInPasswordLocked(ctx, email, password, "")
+	return a, err
+}
+
+// CheckSignInPasswordLocked is CheckSignInPassword for an e-mail that too
+// many failures locked: like Login, the right password with a code of the
+// account's authenticator still gets in, so that whoever locks a holder out
+// on purpose does not keep them out. It reports whether that code was
+// given and right: then it was the second factor too, audited as a
+// complete account.login.
+func (s *Service) CheckSignInPasswordLocked(ctx context.Context, email, password, code string) (*selo.Account, bool, error) {
+	a, secondFactor, err := s.checkLogin(ctx, email, password, strings.TrimSpace(code))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	s.appendAudit(ctx, s.entry(holder(a.ID), "account.login.password", "account/"+a.ID, selo.OutcomeSuccess, map[string]any{"channel": "portal"}))
+	if secondFactor {
+		s.appendAudit(ctx, s.entry(holder(a.ID), "account.login", "account/"+a.ID, selo.OutcomeSuccess,
+			map[string]any{"second_factor": "authenticator", "channel": "portal", "locked_email": true}))
+	} else {
+		s.appendAudit(ctx, s.entry(holder(a.ID), "account.login.password", "account/"+a.ID, selo.OutcomeSuccess, map[string]any{"channel": "portal"}))
+	}
 	a.PasswordHash = ""
-	return a, nil
+	return a, secondFactor, nil
 }
 
 // SendSignInCode texts the second factor of a portal sign-in to the
@@ -325,4 +343,110 @@ func (s *Service) ListCredentialsPage(ctx context.Context, accountID, after stri
 		next = own[end-1].ID
 	}
 	return out, next, nil
+}
+
+// SetApprovalMethod changes how signatures with one of the account's
+// credentials are approved: by SMS (the credential's phone), an
+// authenticator app (the account has a confirmed one), a wallet (the
+// account has one) or, for e-seals, authorizers, as the credential's profile
+// allows. It needs the proof of an existing factor, like enrolling one
+// (FactorProof), and ends what was approved under the old method (unused
+// SADs, pending approvals). The holder is told by e-mail and SMS.
+func (s *Service) SetApprovalMethod(ctx context.Context, accountID, credentialID string, method selo.ApprovalType, proof FactorProof) error {
+	acct, err := s.account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	c, err := s.credential(ctx, accountID, credentialID)
+	if err != nil {
+		return err
+	}
+	object := "credential/" + c.ID
+	if !method.Valid() {
+		return selo.Errorf(selo.EINVALID, "unknown approval method %q", method)
+	}
+	if method == c.ApprovalType {
+		return nil
+	}
+	profile, err := s.authority.Profile(c.Profile)
+	if err != nil {
+		return err
+	}
+	if err := checkApproval(profile, method); err != nil {
+		return err
+	}
+	switch method {
+	case selo.ApprovalSMS:
+		if c.Mobile == "" {
+			return selo.Errorf(selo.EINVALID, "the certificate has no mobile number to text codes to")
+		}
+	case selo.ApprovalAuthenticator:
+		as, err := s.store.ListAuthenticators(ctx, acct.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(as, func(a *selo.Authenticator) bool { return a.Confirmed && a.AccountID == acct.ID }) {
+			return selo.Errorf(selo.EINVALID, "add and confirm an authenticator app first")
+		}
+	case selo.ApprovalWallet:
+		ws, err := s.ListWallets(ctx, acct.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ws, func(w *selo.Wallet) bool { return !w.Disabled }) {
+			return selo.Errorf(selo.EINVALID, "register a wallet first")
+		}
+	}
+	if err := s.proveFactor(ctx, acct, proof, "credential.approval", object); err != nil {
+		return err
+	}
+	if err := s.store.SetCredentialApproval(ctx, c.ID, method, s.entry(holder(acct.ID), "credential.approval", object, selo.OutcomeSuccess,
+		map[string]any{"from": c.ApprovalType, "to": method})); err != nil {
+		return err
+	}
+	s.credentials.Delete(c.ID) // the cached description shows the old method
+	s.notifyFactorChange(ctx, acct, notify.ChangeApprovalMethod, string(method))
+	return nil
+}
+
+// WalletSignInBytes is what a wallet signs (ECDSA P-256, SHA-256, ASN.1
+// DER) to sign its holder in to the portal: its ID and the one-time
+// challenge the sign-in page's QR code shows.
+func WalletSignInBytes(walletID, challenge string) []byte {
+	return []byte("selo-wallet-signin\n" + walletID + "\n" + challenge)
+}
+
+// SignInWithWallet checks a wallet's signature over a sign-in challenge
+// (WalletSignInBytes) and returns the wallet's account, without its
+// password hash: the portal's sign-in with the wallet ("DS Wallet can be
+// used for authentication"). The caller makes the challenge, binds it to
+// one browser session and accepts it once. Refusals are EUNAUTHORIZED and
+// audited; a disabled wallet or account signs nobody in.
+func (s *Service) SignInWithWallet(ctx context.Context, walletID, challenge string, sig []byte) (*selo.Account, error) {
+	refused := selo.Errorf(selo.EUNAUTHORIZED, "invalid wallet signature")
+	w, err := s.wallet(ctx, "", walletID)
+	if err != nil {
+		s.auditFailure(ctx, "anonymous", "account.login", "wallet/unknown", refused, map[string]any{"channel": "portal"})
+		return nil, refused
+	}
+	object := "account/" + w.AccountID
+	pub, err := walletKey(w)
+	digest := sha256.Sum256(WalletSignInBytes(walletID, challenge))
+	if err != nil || w.Disabled || challenge == "" || !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		s.auditFailure(ctx, holder(w.AccountID), "account.login", object, refused, map[string]any{"channel": "portal", "wallet": w.ID})
+		return nil, refused
+	}
+	a, err := s.account(ctx, w.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		err := selo.Errorf(selo.EFORBIDDEN, "account disabled")
+		s.auditFailure(ctx, holder(a.ID), "account.login", object, err, nil)
+		return nil, err
+	}
+	s.appendAudit(ctx, s.entry(holder(a.ID), "account.login", object, selo.OutcomeSuccess,
+		map[string]any{"second_factor": "wallet", "wallet": w.ID, "channel": "portal"}))
+	a.PasswordHash = ""
+	return a, nil
 }

@@ -35,6 +35,8 @@ type Store interface {
 	selo.AuditStore
 	// The holder's signature history reads the audit log by actor.
 	selo.AuditHistoryStore
+	// The portal changes a credential's approval method.
+	selo.CredentialApprovalStore
 	// FindRevocation tells a certificate on hold from a revoked one.
 	FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error)
 	selo.RateStore

@@ -54,7 +54,9 @@ func TestReferenceDeployment(t *testing.T) {
 			case name == "no-init":
 				noInit = true
 			case name == "roles" && i+3 < len(args):
-				roles[args[i+3]] = true
+				for _, r := range strings.Split(args[i+3], ",") {
+					roles[r] = true
+				}
 			}
 		}
 		if !noInit {
@@ -68,7 +70,7 @@ func TestReferenceDeployment(t *testing.T) {
 			writeFile(t, out, strings.ReplaceAll(body, "/usr/local/bin/selo", bin))
 		}
 	}
-	for _, r := range []string{"api", "ocsp", "worker"} {
+	for _, r := range []string{"api", "ocsp", "worker", "portal"} {
 		if !roles[r] {
 			t.Errorf("no unit runs the %s role (roles: %v)", r, roles)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/authority"
+	"github.com/selo-qtsp/selo/internal/web"
 	"github.com/selo-qtsp/selo/metrics"
 	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/server"
@@ -235,6 +236,10 @@ operator API key once. Stop it with Ctrl-C: it finishes the requests in flight.`
 					// and delete identity photos past their retention
 					tasks = append(tasks, reg.ReadyNoticeTask(), reg.EvidenceTask())
 				}
+				tasks = append(tasks, worker.Task{Name: "web sessions", Run: func(ctx context.Context) error {
+					_, err := web.SweepExpired(ctx, c.store, time.Now()) // ended portal sessions
+					return err
+				}})
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

@@ -13,7 +13,8 @@
 //     session a new token when it gains privilege (after the second factor),
 //     End and EndOthers end sessions (sign-out, password change). Issue and
 //     Lookup make and read a token that travels in a link, not a cookie
-//     (password reset).
+//     (password reset); LookupHash finds a session by its token's hash (a
+//     phone's QR approval signing a browser in).
 //   - Protect: the security headers of every page (a strict
 //     Content-Security-Policy with no inline script or style,
 //     frame-ancestors 'none', nosniff, no referrer, no-store) and the

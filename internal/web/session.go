@@ -124,6 +124,23 @@ func (m *Sessions) Lookup(ctx context.Context, token string) (*selo.WebSession, 
 	return s, nil
 }
 
+// LookupHash is Lookup by the token's hash (HashToken): for a flow that
+// joins two sessions, such as a QR code scanned by a phone that signs a
+// browser in. It does not renew the session.
+func (m *Sessions) LookupHash(ctx context.Context, tokenHash string) (*selo.WebSession, error) {
+	s, err := m.cfg.Store.FindWebSession(ctx, tokenHash)
+	if selo.ErrorCode(err) == selo.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	now := m.cfg.Now()
+	if s.Kind != m.cfg.Kind || !now.Before(s.ExpiresAt) || now.Sub(s.SeenAt) >= m.cfg.IdleTimeout {
+		return nil, nil
+	}
+	return s, nil
+}
+
 // Get returns the live session of the request's cookie, or nil.
 func (m *Sessions) Get(r *http.Request) (*selo.WebSession, error) {
 	c, err := r.Cookie(m.cfg.CookieName)
@@ -133,7 +150,8 @@ func (m *Sessions) Get(r *http.Request) (*selo.WebSession, error) {
 	return m.Lookup(r.Context(), c.Value)
 }
 
-// Save stores the Stage, Data and Failures of s.
+// Save stores the Subject, Stage, Data and Failures of s (a session
+// started for nobody learns its subject later: the wallet's sign-in).
 func (m *Sessions) Save(ctx context.Context, s *selo.WebSession) error {
 	s.SeenAt = m.cfg.Now()
 	return m.cfg.Store.UpdateWebSession(ctx, s)
@@ -199,4 +217,12 @@ func (m *Sessions) clearCookie(w http.ResponseWriter) {
 // SecureBaseURL reports whether cookies under baseURL must be Secure.
 func SecureBaseURL(baseURL string) bool {
 	return strings.HasPrefix(strings.ToLower(baseURL), "https://")
+}
+
+// SweepExpired deletes the sessions of every kind that are past their
+// absolute timeout or idle for longer than DefaultAbsoluteTimeout (more than
+// any session is allowed): garbage collection for a worker, since Lookup
+// refuses such sessions anyway.
+func SweepExpired(ctx context.Context, store selo.WebSessionStore, now time.Time) (int, error) {
+	return store.DeleteExpiredWebSessions(ctx, now, now.Add(-DefaultAbsoluteTimeout))
 }

@@ -145,6 +145,25 @@ func TestEndOthers(t *testing.T) {
 	}
 }
 
+// TestSweepExpired deletes ended sessions and keeps live ones.
+func TestSweepExpired(t *testing.T) {
+	ctx := context.Background()
+	m, c, st := newSessions(t, false)
+	live, _ := m.Start(ctx, httptest.NewRecorder(), "a", selo.WebStageSignedIn, "")
+	c.t = c.t.Add(3 * time.Hour) // past the 2-hour absolute timeout of newSessions
+	fresh, _ := m.Start(ctx, httptest.NewRecorder(), "b", selo.WebStageSignedIn, "")
+	n, err := web.SweepExpired(ctx, st, c.t)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepExpired = %d, %v", n, err)
+	}
+	if _, err := st.FindWebSession(ctx, live.TokenHash); selo.ErrorCode(err) != selo.ENOTFOUND {
+		t.Fatal("the expired session survived")
+	}
+	if _, err := st.FindWebSession(ctx, fresh.TokenHash); err != nil {
+		t.Fatal("the live session was swept")
+	}
+}
+
 // TestProtect: every answer has the security headers; a cross-site POST is
 // refused before the handler runs, a same-origin one passes.
 func TestProtect(t *testing.T) {

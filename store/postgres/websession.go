@@ -42,10 +42,10 @@ func (db *DB) FindWebSession(ctx context.Context, tokenHash string) (*selo.WebSe
 	return &s, nil
 }
 
-// UpdateWebSession stores the stage, data, failures and last request time of s.
+// UpdateWebSession stores the subject, stage, data, failures and last request time of s.
 func (db *DB) UpdateWebSession(ctx context.Context, s *selo.WebSession) error {
-	res, err := db.pool.Exec(ctx, `UPDATE web_sessions SET stage = $1, data = $2, failures = $3, seen_at = $4 WHERE token_hash = $5`,
-		s.Stage, s.Data, s.Failures, micro(s.SeenAt), s.TokenHash)
+	res, err := db.pool.Exec(ctx, `UPDATE web_sessions SET subject = $1, stage = $2, data = $3, failures = $4, seen_at = $5 WHERE token_hash = $6`,
+		s.Subject, s.Stage, s.Data, s.Failures, micro(s.SeenAt), s.TokenHash)
 	return wantOneRow(res, err, "web session", "")
 }
 
@@ -131,4 +131,19 @@ func (db *DB) ListOrdersByHolderEmail(ctx context.Context, email string, limit i
 		return nil, fmt.Errorf("list orders of a holder: %w", err)
 	}
 	return out, nil
+}
+
+// SetCredentialApproval sets the credential's approval type and ends what
+// was approved under the old one, with its audit entry.
+func (db *DB) SetCredentialApproval(ctx context.Context, id string, approval selo.ApprovalType, audit *selo.AuditEntry) error {
+	if !approval.Valid() {
+		return selo.Errorf(selo.EINVALID, "unknown approval type %q", approval)
+	}
+	return db.update(ctx, "set credential approval", audit, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE credentials SET approval_type = $1 WHERE id = $2`, string(approval), id)
+		if err := wantOneRow(res, err, "credential", id); err != nil {
+			return err
+		}
+		return endApprovals(ctx, tx, "credential_id", id, tx.now)
+	})
 }

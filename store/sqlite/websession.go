@@ -42,10 +42,10 @@ func (db *DB) FindWebSession(ctx context.Context, tokenHash string) (*selo.WebSe
 	return &s, nil
 }
 
-// UpdateWebSession stores the stage, data, failures and last request time of s.
+// UpdateWebSession stores the subject, stage, data, failures and last request time of s.
 func (db *DB) UpdateWebSession(ctx context.Context, s *selo.WebSession) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE web_sessions SET stage = ?, data = ?, failures = ?, seen_at = ? WHERE token_hash = ?`,
-		s.Stage, s.Data, s.Failures, toMicros(s.SeenAt), s.TokenHash)
+	res, err := db.write.ExecContext(ctx, `UPDATE web_sessions SET subject = ?, stage = ?, data = ?, failures = ?, seen_at = ? WHERE token_hash = ?`,
+		s.Subject, s.Stage, s.Data, s.Failures, toMicros(s.SeenAt), s.TokenHash)
 	return wantOneRow(res, err, "web session", "")
 }
 
@@ -138,4 +138,19 @@ func (db *DB) ListOrdersByHolderEmail(ctx context.Context, email string, limit i
 		return nil, fmt.Errorf("list orders of a holder: %w", err)
 	}
 	return out, nil
+}
+
+// SetCredentialApproval sets the credential's approval type and ends what
+// was approved under the old one, with its audit entry.
+func (db *DB) SetCredentialApproval(ctx context.Context, id string, approval selo.ApprovalType, audit *selo.AuditEntry) error {
+	if !approval.Valid() {
+		return selo.Errorf(selo.EINVALID, "unknown approval type %q", approval)
+	}
+	return db.update(ctx, "set credential approval", audit, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE credentials SET approval_type = ? WHERE id = ?`, string(approval), id)
+		if err := wantOneRow(res, err, "credential", id); err != nil {
+			return err
+		}
+		return endApprovals(ctx, tx, "credential_id", id, tx.now)
+	})
 }

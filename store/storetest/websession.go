@@ -16,6 +16,31 @@ var webSessionTests = []struct {
 	{"WebSession", testWebSession},
 	{"AuditByActor", testAuditByActor},
 	{"OrdersByHolderEmail", testOrdersByHolderEmail},
+	{"SetCredentialApproval", testSetCredentialApproval},
+}
+
+// testSetCredentialApproval changes the approval type with its audit entry,
+// refuses unknown types and absent credentials, and writes nothing without
+// an audit entry.
+func testSetCredentialApproval(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	st := open(t, NewClock(start)).Store
+	createAccounts(t, st, "a1")
+	must(t, st.CreateCredential(ctx, newCredential("c1", "a1", "qualified-sign", selo.ApprovalSMS), entry("credential.create", "credential/c1")))
+	must(t, st.SetCredentialApproval(ctx, "c1", selo.ApprovalWallet, entry("credential.approval", "credential/c1")))
+	got, err := st.FindCredential(ctx, "c1")
+	must(t, err)
+	if got.ApprovalType != selo.ApprovalWallet {
+		t.Fatalf("approval %s, want wallet", got.ApprovalType)
+	}
+	wantCode(t, st.SetCredentialApproval(ctx, "c1", "fax", entry("credential.approval", "credential/c1")), selo.EINVALID)
+	wantCode(t, st.SetCredentialApproval(ctx, "nope", selo.ApprovalSMS, entry("credential.approval", "credential/nope")), selo.ENOTFOUND)
+	if err := st.SetCredentialApproval(ctx, "c1", selo.ApprovalSMS, nil); err == nil {
+		t.Fatal("changed without an audit entry")
+	}
+	if got, _ := st.FindCredential(ctx, "c1"); got.ApprovalType != selo.ApprovalWallet {
+		t.Fatalf("a refused change wrote %s", got.ApprovalType)
+	}
 }
 
 // testOrdersByHolderEmail finds a holder's orders by e-mail, any case,
@@ -68,7 +93,7 @@ func testWebSession(t *testing.T, open OpenFunc) {
 	if *got != *a {
 		t.Fatalf("found %+v, want %+v", got, a)
 	}
-	a.Stage, a.Data, a.Failures, a.SeenAt = selo.WebStageSignedIn, "x", 2, micro(start.Add(time.Minute))
+	a.Subject, a.Stage, a.Data, a.Failures, a.SeenAt = "acct9", selo.WebStageSignedIn, "x", 2, micro(start.Add(time.Minute))
 	must(t, st.UpdateWebSession(ctx, a))
 	if got, _ := st.FindWebSession(ctx, "h1"); *got != *a {
 		t.Fatalf("after update %+v, want %+v", got, a)
