@@ -13,6 +13,7 @@ import (
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/approval"
 	"github.com/selo-qtsp/selo/pki"
+	"github.com/selo-qtsp/selo/registration"
 	"github.com/selo-qtsp/selo/signing"
 )
 
@@ -43,6 +44,9 @@ const CertificatesPageSize = 25
 type certificatesPage struct {
 	Rows []certRow
 	Next string // the next page's URL, "" on the last
+	// Kept are the token and software certificates of the holder's
+	// orders, on the first page.
+	Kept []keptRow
 }
 
 // handleCertificates lists the holder's certificates, newest first, a page
@@ -59,6 +63,21 @@ func (p *Portal) handleCertificates(w http.ResponseWriter, r *http.Request) {
 	}
 	if next != "" {
 		d.Next = Prefix + "certificates?after=" + url.QueryEscape(next)
+	}
+	if p.reg != nil && r.URL.Query().Get("after") == "" {
+		acct, err := p.signing.Account(r.Context(), account(r))
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		kept, err := p.reg.HolderCertificates(r.Context(), acct.Email)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		for _, hc := range kept {
+			d.Kept = append(d.Kept, p.keptRow(hc))
+		}
 	}
 	p.page(w, r, http.StatusOK, "certificates", "certificates.title", d, "")
 }
@@ -190,16 +209,22 @@ func (p *Portal) handleDownload(w http.ResponseWriter, r *http.Request) {
 		p.notFound(w, r)
 		return
 	}
-	certs := append([]*x509.Certificate{c.Certificate}, c.Chain...)
+	p.serveCertificate(w, r, r.PathValue("file"), c.Credential.CertificateSerial, c.Certificate, c.Chain)
+}
+
+// serveCertificate answers a download of a certificate (file
+// certificate.pem or .p7b) or of it with its chain (chain.pem, chain.p7b),
+// named after its serial.
+func (p *Portal) serveCertificate(w http.ResponseWriter, r *http.Request, file, serial string, cert *x509.Certificate, chain []*x509.Certificate) {
+	certs := append([]*x509.Certificate{cert}, chain...)
 	var body []byte
 	var media string
 	var err error
-	file := r.PathValue("file")
 	switch file {
 	case "certificate.pem":
-		body, media = pki.EncodePEM(c.Certificate), "application/x-pem-file"
+		body, media = pki.EncodePEM(cert), "application/x-pem-file"
 	case "certificate.p7b":
-		body, err = pki.EncodeP7B(c.Certificate)
+		body, err = pki.EncodeP7B(cert)
 		media = "application/pkcs7-mime"
 	case "chain.pem":
 		body, media = pki.EncodePEM(certs...), "application/x-pem-file"
@@ -214,12 +239,53 @@ func (p *Portal) handleDownload(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	name := strings.ToLower(c.Credential.CertificateSerial)
+	name := strings.ToLower(serial)
 	base, ext, _ := strings.Cut(file, ".")
 	w.Header().Set("Content-Type", media)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+"-"+base+"."+ext+`"`)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
+}
+
+// keptRow is a certificate whose key the holder keeps (a token or a
+// software certificate delivered by one of the holder's orders).
+type keptRow struct {
+	OrderID, Order, Serial, Subject, Profile, CA, Delivery, Status string
+	NotBefore, NotAfter                                            time.Time
+}
+
+func (p *Portal) keptRow(hc *registration.HolderCertificate) keptRow {
+	c := hc.Certificate
+	k := keptRow{OrderID: hc.Order.ID, Order: hc.Order.Number, Serial: c.Serial, Subject: pki.NameString(hc.Parsed.Subject),
+		Profile: c.Profile, CA: hc.Parsed.Issuer.CommonName, Delivery: string(hc.Order.Delivery), Status: string(c.Status),
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+	if now := p.now(); c.Status == selo.CertValid && now.After(c.NotAfter) {
+		k.Status = "expired"
+	} else if c.Status == selo.CertValid && now.Before(c.NotBefore) {
+		k.Status = "not_yet_valid"
+	}
+	return k
+}
+
+// handleOrderDownload serves the certificate of one of the holder's orders
+// (a token or software certificate, or the current one after a re-issue)
+// and its chain; another holder's order is not found.
+func (p *Portal) handleOrderDownload(w http.ResponseWriter, r *http.Request) {
+	if p.reg == nil {
+		p.notFound(w, r)
+		return
+	}
+	acct, err := p.signing.Account(r.Context(), account(r))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	hc, err := p.reg.HolderOrderCertificate(r.Context(), acct.Email, r.PathValue("id"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.serveCertificate(w, r, r.PathValue("file"), hc.Certificate.Serial, hc.Parsed, hc.Chain)
 }
 
 // handleFactorCode texts the code that proves the holder may change an

@@ -149,6 +149,7 @@ func (p *Portal) routes() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"certificates", in(p.handleCertificates))
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}", in(p.handleCertificate))
 	mux.HandleFunc("GET "+Prefix+"certificates/{id}/download/{file}", in(p.handleDownload))
+	mux.HandleFunc("GET "+Prefix+"orders/{id}/download/{file}", in(p.handleOrderDownload))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/factor-code", in(p.handleFactorCode))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/approval", in(p.handleApprovalMethod))
 	mux.HandleFunc("POST "+Prefix+"certificates/{id}/authenticator", in(p.handleEnrollAuthenticator))
