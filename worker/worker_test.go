@@ -95,11 +95,16 @@ func (h *holderLock) TryLock(context.Context, string) (func(), bool, error) {
 	return func() { h.unlocked <- struct{}{} }, true, nil
 }
 
-func (h *holderLock) Held(context.Context, string) (bool, error) {
-	if <-h.held {
-		return true, nil
+func (h *holderLock) Held(ctx context.Context, _ string) (bool, error) {
+	select {
+	case held := <-h.held:
+		if held {
+			return true, nil
+		}
+		return false, errors.New("session terminated")
+	case <-ctx.Done(): // Run was stopped while it asked
+		return false, ctx.Err()
 	}
-	return false, errors.New("session terminated")
 }
 
 // TestRunLostLock: a lock whose session died while the process lives (a
@@ -129,10 +134,6 @@ func TestRunLostLock(t *testing.T) {
 	h.held <- true
 	<-ran
 	cancel()
-	go func() {
-		for range h.held {
-		}
-	}()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
