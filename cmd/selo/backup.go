@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -376,7 +377,7 @@ func parseSumLine(line string) (sum, name string, err error) {
 	if _, err := hex.DecodeString(sum); err != nil {
 		return "", "", errors.New("not a SHA-256 in hex")
 	}
-	bad := name == "" || name != path.Clean(name) || path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") ||
+	bad := name == "" || !utf8.ValidString(name) || name != path.Clean(name) || path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") ||
 		strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 	if bad {
 		return "", "", fmt.Errorf("%q is not a clean relative path", name)
