@@ -42,6 +42,18 @@ func (p *Portal) authorizer(w http.ResponseWriter, r *http.Request, c *selo.Cred
 	return nil, false
 }
 
+// credentialAuthorizer reads the holder's credential and its authorizer
+// named in the URL ({id}, {aid}); either missing or another holder's is not
+// found.
+func (p *Portal) credentialAuthorizer(w http.ResponseWriter, r *http.Request) (*selo.CredentialInfo, *signing.AuthorizerInfo, bool) {
+	c, ok := p.credential(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	a, ok := p.authorizer(w, r, c)
+	return c, a, ok
+}
+
 // handleConfirmAuthorizer shows the ERP's setup data once.
 func (p *Portal) handleConfirmAuthorizer(w http.ResponseWriter, r *http.Request) {
 	c, ok := p.credential(w, r)
@@ -79,11 +91,7 @@ func (p *Portal) showAuthorizer(w http.ResponseWriter, r *http.Request, status i
 
 // handleAuthorizer is "Show": the authorizations with their days left.
 func (p *Portal) handleAuthorizer(w http.ResponseWriter, r *http.Request) {
-	c, ok := p.credential(w, r)
-	if !ok {
-		return
-	}
-	a, ok := p.authorizer(w, r, c)
+	c, a, ok := p.credentialAuthorizer(w, r)
 	if !ok {
 		return
 	}
@@ -92,11 +100,7 @@ func (p *Portal) handleAuthorizer(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) handleAuthorizerEnabled(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, ok := p.credential(w, r)
-		if !ok {
-			return
-		}
-		a, ok := p.authorizer(w, r, c)
+		c, a, ok := p.credentialAuthorizer(w, r)
 		if !ok {
 			return
 		}
@@ -115,11 +119,7 @@ func (p *Portal) handleAuthorizerEnabled(enabled bool) http.HandlerFunc {
 // handleRenewCode texts (or, with via=email, e-mails) the code that renews
 // an authorization.
 func (p *Portal) handleRenewCode(w http.ResponseWriter, r *http.Request) {
-	c, ok := p.credential(w, r)
-	if !ok {
-		return
-	}
-	a, ok := p.authorizer(w, r, c)
+	c, a, ok := p.credentialAuthorizer(w, r)
 	if !ok {
 		return
 	}
@@ -135,11 +135,7 @@ func (p *Portal) handleRenewCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) handleRenew(w http.ResponseWriter, r *http.Request) {
-	c, ok := p.credential(w, r)
-	if !ok {
-		return
-	}
-	a, ok := p.authorizer(w, r, c)
+	c, a, ok := p.credentialAuthorizer(w, r)
 	if !ok {
 		return
 	}

@@ -102,16 +102,26 @@ func (s *Service) ConfirmAuthorizer(ctx context.Context, accountID, authorizerID
 	return &AuthorizerSetup{Authorizer: a, Authorization: first, URI: setup.URI(s.issuer, a.Name), JSON: js}, nil
 }
 
-// RequestAuthorizationRenewal texts a code that renews an authorizer's authorization.
-func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, authorizerID string) error {
+// renewable returns the holder's authorizer and its credential when a
+// renewal code may be sent for it: confirmed, and its certificate can sign.
+func (s *Service) renewable(ctx context.Context, accountID, authorizerID string) (*selo.Authorizer, *selo.Credential, error) {
 	a, c, err := s.authorizer(ctx, accountID, authorizerID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if !a.Confirmed {
-		return selo.Errorf(selo.EINVALID, "confirm the authorizer first")
+		return nil, nil, selo.Errorf(selo.EINVALID, "confirm the authorizer first")
 	}
 	if err := s.signable(ctx, c); err != nil {
+		return nil, nil, err
+	}
+	return a, c, nil
+}
+
+// RequestAuthorizationRenewal texts a code that renews an authorizer's authorization.
+func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, authorizerID string) error {
+	a, c, err := s.renewable(ctx, accountID, authorizerID)
+	if err != nil {
 		return err
 	}
 	return s.sendCode(ctx, c, purposeAuthorizerRenew, a.ID, notify.MessageSMSAuthorizerRenew)
@@ -121,14 +131,8 @@ func (s *Service) RequestAuthorizationRenewal(ctx context.Context, accountID, au
 // the code e-mailed to the account's address instead of texted (the seed's
 // "code received by SMS/Email"); RenewAuthorization takes either.
 func (s *Service) RequestAuthorizationRenewalByEmail(ctx context.Context, accountID, authorizerID string) error {
-	a, c, err := s.authorizer(ctx, accountID, authorizerID)
+	a, c, err := s.renewable(ctx, accountID, authorizerID)
 	if err != nil {
-		return err
-	}
-	if !a.Confirmed {
-		return selo.Errorf(selo.EINVALID, "confirm the authorizer first")
-	}
-	if err := s.signable(ctx, c); err != nil {
 		return err
 	}
 	acct, err := s.account(ctx, accountID)
