@@ -200,9 +200,9 @@ type ApprovalStore interface {
 	// answer for all three, so a caller learns nothing).
 	ConsumeSignatureActivation(ctx context.Context, sadHash string, now time.Time) (*SignatureActivation, error)
 	// UseSignatureActivation consumes the SAD as ConsumeSignatureActivation
-	// does and, in the same transaction, reads the SAD's credential and that
-	// credential's certificate as stored now (nil when absent) and calls
-	// decide with the three. The audit entry decide returns (required) is
+	// does and, in the same transaction, reads the SAD's credential, that
+	// credential's certificate and the certificate's issuing CA as stored now
+	// (each nil when absent) and calls decide with the four. The audit entry decide returns (required) is
 	// appended before the transaction commits; decide's error is returned
 	// after it, and the SAD stays used either way. ENOTFOUND, without calling
 	// decide or writing anything, as for ConsumeSignatureActivation. decide
@@ -211,6 +211,7 @@ type ApprovalStore interface {
 	UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide SignatureDecision) error
 }
 
-// SignatureDecision judges a consumed SAD against its credential and
-// certificate as read in the consuming transaction; see UseSignatureActivation.
-type SignatureDecision func(act *SignatureActivation, cred *Credential, cert *Certificate) (*AuditEntry, error)
+// SignatureDecision judges a consumed SAD against its credential, the
+// credential's certificate and the certificate's issuing CA as read in the
+// consuming transaction; see UseSignatureActivation.
+type SignatureDecision func(act *SignatureActivation, cred *Credential, cert *Certificate, ca *CA) (*AuditEntry, error)

@@ -25,12 +25,13 @@ const parallelFrom = 16
 // the check fails, so a SAD tried with other hashes is of no further use.
 // ECDSA signatures are ASN.1 DER; RSA signatures PKCS#1 v1.5 or PSS.
 // EUNAUTHORIZED: the SAD is unknown, used, expired or bound to something
-// else; EFORBIDDEN: the credential is disabled or its certificate no longer
-// valid; EINVALID: bad input.
+// else; EFORBIDDEN: the credential is disabled, its certificate no longer
+// valid or the certificate's CA revoked; EINVALID: bad input.
 //
-// One store transaction consumes the SAD, reads the credential and its
-// certificate as they are now (so disabling a credential or revoking its
-// certificate stops signing at once, even under a SAD issued before) and
+// One store transaction consumes the SAD, reads the credential, its
+// certificate and the certificate's CA as they are now (so disabling a
+// credential or revoking its certificate or CA stops signing at once, even
+// under a SAD issued before) and
 // appends the batch's audit entry, success or refusal: no signature is made
 // that the log does not hold. Should the key then fail to sign, a second
 // entry records the failure.
@@ -50,18 +51,17 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	hash, _ := hashByOID(req.HashAlgorithmOID)
 	var (
 		cred    *selo.Credential
-		caID    string
 		opts    crypto.SignerOpts
 		kind    keyKind
 		verdict error
 	)
 	err := s.store.UseSignatureActivation(ctx, tokenHash(req.SAD), s.clock.Now(),
-		func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (*selo.AuditEntry, error) {
-			kind, opts, verdict = s.judge(req, hash, act, c, cert)
+		func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate, ca *selo.CA) (*selo.AuditEntry, error) {
+			kind, opts, verdict = s.judge(req, hash, act, c, cert, ca)
 			if verdict != nil {
 				return s.failureEntry(holder(req.AccountID), "signature.sign", object, verdict, map[string]any{"hashes": len(req.Hashes)}), verdict
 			}
-			cred, caID = c, cert.CAID
+			cred = c
 			details := map[string]any{"hashes": len(req.Hashes), "hash_algorithm": req.HashAlgorithmOID, "sign_algorithm": req.SignAlgo,
 				"approval": string(c.ApprovalType)}
 			if act.AuthorizerID != "" {
@@ -81,13 +81,6 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 	case err != nil:
 		return refuse(err)
 	}
-	// A revoked issuing CA (selo ca revoke) voids every certificate it
-	// issued, whatever their own status says.
-	if ca, err := s.store.FindCA(ctx, caID); err != nil {
-		return refuse(err)
-	} else if ca.Status == selo.CARevoked {
-		return refuse(selo.Errorf(selo.EFORBIDDEN, "the CA %s that issued the certificate of credential %s is revoked", caID, cred.ID))
-	}
 	sigs, err := s.sign(ctx, cred, kind, req.Hashes, opts)
 	if err != nil {
 		return refuse(err)
@@ -98,9 +91,10 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 
 // judge decides a consumed SAD: bound to this account, credential, hash
 // algorithm and exactly these hashes; the credential active and its
-// certificate valid now; the signature algorithm fit for the key. It reads
+// certificate valid now and its issuing CA not revoked; the signature
+// algorithm fit for the key. It reads
 // nothing: the store hands it the rows of the consuming transaction.
-func (s *Service) judge(req SignHashRequest, hash crypto.Hash, act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (keyKind, crypto.SignerOpts, error) {
+func (s *Service) judge(req SignHashRequest, hash crypto.Hash, act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate, ca *selo.CA) (keyKind, crypto.SignerOpts, error) {
 	if act.AccountID != req.AccountID || act.CredentialID != req.CredentialID ||
 		act.HashAlgorithmOID != req.HashAlgorithmOID || !sameHashes(act.Hashes, req.Hashes) ||
 		c == nil || c.AccountID != req.AccountID {
@@ -114,6 +108,14 @@ func (s *Service) judge(req SignHashRequest, hash crypto.Hash, act *selo.Signatu
 	}
 	if cert.Status != selo.CertValid {
 		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is %s", c.ID, cert.Status)
+	}
+	// A revoked issuing CA (selo ca revoke) voids every certificate it
+	// issued, whatever their own status says.
+	if ca == nil {
+		return 0, nil, fmt.Errorf("credential %s: the CA %s of its certificate is missing from the store", c.ID, cert.CAID)
+	}
+	if ca.Status == selo.CARevoked {
+		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "the CA %s that issued the certificate of credential %s is revoked", ca.ID, c.ID)
 	}
 	if now := s.clock.Now(); now.Before(cert.NotBefore) || !now.Before(cert.NotAfter) {
 		return 0, nil, selo.Errorf(selo.EFORBIDDEN, "the certificate of credential %s is not valid now", c.ID)

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -418,7 +419,9 @@ func TestCARevoke(t *testing.T) {
 
 // TestSignRefusedUnderRevokedCA: once the CA that issued a credential's
 // certificate is revoked, the credential signs nothing, though its own
-// certificate was never revoked.
+// certificate was never revoked; the audit log holds the refusal as one
+// entry, decided in the transaction that used the SAD (it once held a
+// success followed by a failure).
 func TestSignRefusedUnderRevokedCA(t *testing.T) {
 	t.Parallel()
 	s := newCSCServer(t)
@@ -436,5 +439,18 @@ func TestSignRefusedUnderRevokedCA(t *testing.T) {
 	r := runSelo(t, "sign", "file", doc, "--out", filepath.Join(dir, "again.p7s"), "--credential", cred, "--token-file", tf, "--otp-file", s.sendOTP(t, tf, cred))
 	if r.code == 0 || !strings.Contains(r.stderr, "revoked") {
 		t.Fatalf("signing under a revoked CA:\n%s", r)
+	}
+	entries, err := s.env.Store.ListAudit(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, e := range entries {
+		if e.Action == "signature.sign" && e.Object == "credential/"+cred {
+			outcomes = append(outcomes, e.Outcome)
+		}
+	}
+	if want := []string{selo.OutcomeSuccess, selo.OutcomeFailure}; !slices.Equal(outcomes, want) {
+		t.Fatalf("signature.sign entries of %s: %v, want %v (one signature, one refusal)", cred, outcomes, want)
 	}
 }

@@ -441,8 +441,8 @@ func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, no
 	return s, notFound(err, "signature activation", "")
 }
 
-// UseSignatureActivation consumes the SAD, reads its credential and the
-// credential's certificate, lets decide judge them and appends decide's
+// UseSignatureActivation consumes the SAD, reads its credential, the
+// credential's certificate and that certificate's CA, lets decide judge them and appends decide's
 // audit entry, all in one transaction: one commit per signature batch.
 // The UPDATE takes the SAD's row lock, so of two callers racing for a SAD
 // exactly one gets it; pgx caches the prepared statements.
@@ -473,7 +473,16 @@ func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now ti
 			return err
 		}
 	}
-	audit, verdict := decide(act, cred, cert)
+	var ca *selo.CA
+	if cert != nil {
+		ca, err = findCAByID(ctx, tx, cert.CAID)
+		if selo.ErrorCode(err) == selo.ENOTFOUND {
+			ca = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	audit, verdict := decide(act, cred, cert, ca)
 	if audit == nil {
 		return check.ErrNoAudit
 	}

@@ -439,8 +439,8 @@ func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, no
 const consumeSignatureActivationSQL = `UPDATE signature_activations SET used_at = ?
 	WHERE sad_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING ` + signatureActivationColumns
 
-// UseSignatureActivation consumes the SAD, reads its credential and the
-// credential's certificate, lets decide judge them and appends decide's
+// UseSignatureActivation consumes the SAD, reads its credential, the
+// credential's certificate and that certificate's CA, lets decide judge them and appends decide's
 // audit entry, all in one write transaction on statements prepared once:
 // one commit per signature batch. The UPDATE runs under the writer's
 // immediate transaction, so of two callers racing for a SAD exactly one
@@ -477,7 +477,16 @@ func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now ti
 			return err
 		}
 	}
-	audit, verdict := decide(act, cred, cert)
+	var ca *selo.CA
+	if cert != nil {
+		ca, err = scanCA(tx.queryRow(ctx, findCASQL, cert.CAID))
+		if errors.Is(err, sql.ErrNoRows) {
+			ca = nil
+		} else if err != nil {
+			return fmt.Errorf("use signature activation: find ca %s: %w", cert.CAID, err)
+		}
+	}
+	audit, verdict := decide(act, cred, cert, ca)
 	if audit == nil {
 		return check.ErrNoAudit
 	}

@@ -36,7 +36,13 @@ func (db *DB) CreateCA(ctx context.Context, ca *selo.CA, audit *selo.AuditEntry)
 
 // FindCA returns the CA with this ID, or ENOTFOUND.
 func (db *DB) FindCA(ctx context.Context, id string) (*selo.CA, error) {
-	return findCAByID(ctx, db.read, id)
+	ca, err := scanCA(db.readRow(ctx, findCASQL, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find ca %s: %w", id, err)
+	}
+	return ca, nil
 }
 
 // ListCAs returns every CA ordered by creation time, then ID.
@@ -118,10 +124,12 @@ func createCA(ctx context.Context, tx *Tx, ca *selo.CA) error {
 const caColumns = `id, name, parent_id, key_id, key_algorithm, cert_der,
 	CASE WHEN EXISTS (SELECT 1 FROM ca_revocations r WHERE r.ca_id = cas.id) THEN 'revoked' ELSE status END, created_at`
 
+// findCASQL reads the CA with this ID. Arguments: ID.
+const findCASQL = `SELECT ` + caColumns + ` FROM cas WHERE id = ?`
+
 // findCAByID returns the CA with this ID, or ENOTFOUND.
 func findCAByID(ctx context.Context, q querier, id string) (*selo.CA, error) {
-	ca, err := scanCA(q.QueryRowContext(ctx, `
-		SELECT `+caColumns+` FROM cas WHERE id = ?`, id))
+	ca, err := scanCA(q.QueryRowContext(ctx, findCASQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
 	} else if err != nil {

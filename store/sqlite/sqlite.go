@@ -258,7 +258,7 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 // append and the use of a SAD, which every signature batch runs.
 var writeQueries = []string{
 	auditHeadSQL, appendAuditSQL, advanceAuditHeadSQL,
-	consumeSignatureActivationSQL, findCredentialSQL, findCertificateSQL,
+	consumeSignatureActivationSQL, findCredentialSQL, findCertificateSQL, findCASQL,
 }
 
 // prepareWrites prepares writeQueries on the writer, before any transaction

@@ -505,14 +505,14 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	audited++
 	calls := 0
 	var seen *selo.SignatureActivation
-	err = st.UseSignatureActivation(ctx, "5ad4", now, func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate) (*selo.AuditEntry, error) {
+	err = st.UseSignatureActivation(ctx, "5ad4", now, func(act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate, ca *selo.CA) (*selo.AuditEntry, error) {
 		calls++
 		seen = act
 		if c == nil || c.ID != "sign1" || c.AccountID != "a1" || c.Status != selo.CredentialActive {
 			t.Errorf("decide got credential %+v, want sign1 of a1, active", c)
 		}
-		if cert != nil {
-			t.Errorf("decide got certificate %+v for a credential without one", cert)
+		if cert != nil || ca != nil {
+			t.Errorf("decide got certificate %+v and CA %+v for a credential without a certificate", cert, ca)
 		}
 		return entry("signature.sign", "credential/sign1"), nil
 	})
@@ -523,7 +523,7 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	if calls != 1 || !reflect.DeepEqual(seen, &want) {
 		t.Fatalf("decide called %d times with %+v, want once with %+v", calls, seen, &want)
 	}
-	noDecide := func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+	noDecide := func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate, *selo.CA) (*selo.AuditEntry, error) {
 		t.Fatal("decide called for a SAD that is not live")
 		return nil, nil
 	}
@@ -539,7 +539,7 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad6"), entry("sad.create", "credential/sign1")))
 	audited++
 	refused := selo.Errorf(selo.EUNAUTHORIZED, "invalid SAD")
-	err = st.UseSignatureActivation(ctx, "5ad6", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+	err = st.UseSignatureActivation(ctx, "5ad6", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate, *selo.CA) (*selo.AuditEntry, error) {
 		return entry("signature.sign.refused", "credential/sign1"), refused
 	})
 	if err != refused {
@@ -555,7 +555,7 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	// No audit entry, no consumption.
 	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad7"), entry("sad.create", "credential/sign1")))
 	audited++
-	err = st.UseSignatureActivation(ctx, "5ad7", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+	err = st.UseSignatureActivation(ctx, "5ad7", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate, *selo.CA) (*selo.AuditEntry, error) {
 		return nil, nil
 	})
 	wantCode(t, err, selo.EINVALID)
@@ -566,7 +566,7 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 	must(t, st.CreateSignatureActivation(ctx, newSAD("5ad8"), entry("sad.create", "credential/sign1")))
 	audited++
 	wins, errs = exactlyOne(writers, func(int) error {
-		return st.UseSignatureActivation(ctx, "5ad8", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate) (*selo.AuditEntry, error) {
+		return st.UseSignatureActivation(ctx, "5ad8", now, func(*selo.SignatureActivation, *selo.Credential, *selo.Certificate, *selo.CA) (*selo.AuditEntry, error) {
 			return entry("signature.sign", "credential/sign1"), nil
 		})
 	})
@@ -574,6 +574,33 @@ func testSignatureActivation(t *testing.T, open OpenFunc) {
 		t.Fatalf("%d callers used one SAD (want 1); errors %v", wins, errs)
 	}
 	audited++
+
+	// A credential with a certificate: decide gets the certificate and its
+	// CA as they are when the SAD is used, a revocation of the CA included.
+	setupCAs(t, st, "ca1")
+	must(t, st.CreateCA(ctx, newCA("ca2", "ca1"), entry("ca.create", "ca/ca2")))
+	must(t, st.CreateCertificate(ctx, newCertificate("c0ffee", "ca2"), entry("certificate.issue", "certificate/c0ffee")))
+	must(t, st.UpdateCredentialCertificate(ctx, "sign1", "c0ffee", entry("credential.certificate", "credential/sign1")))
+	audited += 4
+	use := func(hash string) (cert *selo.Certificate, ca *selo.CA) {
+		t.Helper()
+		must(t, st.CreateSignatureActivation(ctx, newSAD(hash), entry("sad.create", "credential/sign1")))
+		must(t, st.UseSignatureActivation(ctx, hash, now, func(_ *selo.SignatureActivation, _ *selo.Credential, c *selo.Certificate, a *selo.CA) (*selo.AuditEntry, error) {
+			cert, ca = c, a
+			return entry("signature.sign", "credential/sign1"), nil
+		}))
+		audited += 2
+		return cert, ca
+	}
+	if cert, ca := use("5ad9"); cert == nil || cert.Serial != "c0ffee" || ca == nil || ca.ID != "ca2" || ca.Status != selo.CAActive {
+		t.Fatalf("decide got certificate %+v and CA %+v, want c0ffee of active ca2", cert, ca)
+	}
+	_, _, err = st.RevokeCA(ctx, &selo.CARevocation{CAID: "ca2", Serial: "0a", Reason: selo.ReasonCACompromise}, entry("ca.revoke", "ca/ca2"))
+	must(t, err)
+	audited++
+	if cert, ca := use("5ada"); cert == nil || cert.Status != selo.CertValid || ca == nil || ca.ID != "ca2" || ca.Status != selo.CARevoked {
+		t.Fatalf("after the CA's revocation decide got certificate %+v and CA %+v, want valid c0ffee of revoked ca2", cert, ca)
+	}
 	wantIntactAudit(t, st, audited)
 }
 
