@@ -409,6 +409,16 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 		r.remember(key, issuer, ans, now, generation)
 		return ans, false, nil
 	}
+	if !fresh && id.HashAlgorithm != crypto.SHA1 {
+		// No stored response to keep this answer beside: store the SHA-1
+		// one first (as the worker would have), so that later misses find
+		// the answer signed now instead of signing again.
+		if s, err := r.storeSHA1(ctx, is, id.Serial); err != nil {
+			return OCSPAnswer{}, false, err
+		} else if s != nil {
+			stored, fresh = s, now.Before(s.NextUpdate.Add(-r.validity/4))
+		}
+	}
 	var basis [32]byte
 	if fresh {
 		// Another CertID hash: the answer signed beside this stored
@@ -435,6 +445,35 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 		r.rememberDerived(key, &ocspDerived{answer: ans, issuer: issuer, basis: basis}, generation)
 	}
 	return ans, false, nil
+}
+
+// storeSHA1 signs and stores the SHA-1 response of the certificate of is
+// with this serial and returns it as stored; nil when the serial is no
+// certificate of is (nothing is stored for those) or a status change came
+// between.
+func (r *ocspResponder) storeSHA1(ctx context.Context, is *ocspIssuer, serial *big.Int) (*selo.OCSPResponse, error) {
+	hex := pki.SerialHex(serial)
+	cert, err := r.a.store.FindCertificate(ctx, hex)
+	if selo.ErrorCode(err) == selo.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if cert.CAID != is.ca.ID {
+		return nil, nil
+	}
+	id, err := pki.NewOCSPCertID(is.cert, serial, crypto.SHA1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.sign(ctx, is, []pki.OCSPCertID{id}, nil); err != nil {
+		return nil, err
+	}
+	stored, err := r.a.store.FindOCSPResponse(ctx, hex)
+	if selo.ErrorCode(err) == selo.ENOTFOUND {
+		return nil, nil
+	}
+	return stored, err
 }
 
 // rememberDerived keeps an answer for a non-SHA-1 CertID with its basis,

@@ -1717,6 +1717,41 @@ func TestStatusWorkerOneReplica(t *testing.T) {
 	}
 }
 
+// TestOCSPSHA256FirstStoresSHA1: a SHA-256 request for a certificate with
+// no stored response (none asked with SHA-1 yet, the worker not yet past it)
+// stores the SHA-1 response, and its own answer is served again past the
+// cache TTL instead of being signed on every miss.
+func TestOCSPSHA256FirstStoresSHA1(t *testing.T) {
+	t.Parallel()
+	env, clock := fakeClockEnv(t)
+	ctx := context.Background()
+	issuer := parseCA(t, env.Qualified)
+	cert, leaf, _ := issueHeld(t, env, "qualified-sign", "ecdsa-p256")
+	sha256Req := ocspRequestFor(t, issuer, leaf.SerialNumber, crypto.SHA256)
+	if _, err := env.Store.FindOCSPResponse(ctx, cert.Serial); selo.ErrorCode(err) != selo.ENOTFOUND {
+		t.Fatalf("a response is stored before any request (%v): the test needs a certificate without one", err)
+	}
+	first := env.Authority.RespondOCSP(ctx, sha256Req)
+	requireOCSPStatus(t, first, issuer, leaf.SerialNumber, ocsp.Good)
+	stored, err := env.Store.FindOCSPResponse(ctx, cert.Serial)
+	if err != nil {
+		t.Fatalf("no SHA-1 response stored after a SHA-256 request: %v", err)
+	}
+	requireOCSPStatus(t, authority.OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful}, issuer, leaf.SerialNumber, ocsp.Good)
+	for range 2 {
+		clock.Add(authority.DefaultOCSPCacheTTL + time.Second)
+		if again := env.Authority.RespondOCSP(ctx, sha256Req); !bytes.Equal(again.DER, first.DER) {
+			t.Fatal("a SHA-256 request past the cache TTL was signed anew")
+		}
+	}
+	// An unknown serial stores nothing and is still answered.
+	unknown := new(big.Int).Add(leaf.SerialNumber, big.NewInt(1))
+	requireOCSPStatus(t, env.Authority.RespondOCSP(ctx, ocspRequestFor(t, issuer, unknown, crypto.SHA256)), issuer, unknown, ocsp.Unknown)
+	if _, err := env.Store.FindOCSPResponse(ctx, pki.SerialHex(unknown)); selo.ErrorCode(err) != selo.ENOTFOUND {
+		t.Fatalf("a response was stored for an unknown serial (%v)", err)
+	}
+}
+
 // TestOCSPSHA256AnswerReused asks with a SHA-256 CertID past the memory
 // cache's TTL: while the stored (SHA-1) response of the serial is unchanged,
 // the answer signed the first time is served again instead of a new

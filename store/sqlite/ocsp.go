@@ -14,6 +14,22 @@ import (
 // ocspResponseColumns is the column list every OCSP response query selects.
 const ocspResponseColumns = `serial, ca_id, status, this_update, next_update, der`
 
+// The statements of the responder's path, prepared once (Open prepares the
+// writer's; the read pool's are prepared on first use).
+const (
+	// findOCSPResponseSQL reads the stored response of a serial. Arguments:
+	// serial.
+	findOCSPResponseSQL = `SELECT ` + ocspResponseColumns + ` FROM ocsp_responses WHERE serial = ?`
+	// certificateStatusSQL reads the CA and status of a certificate.
+	// Arguments: serial.
+	certificateStatusSQL = `SELECT ca_id, status FROM certificates WHERE serial = ?`
+	// saveOCSPResponseSQL inserts or replaces the stored response of a
+	// serial. Arguments: ocspResponseColumns.
+	saveOCSPResponseSQL = `INSERT INTO ocsp_responses (` + ocspResponseColumns + `) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (serial) DO UPDATE SET ca_id = excluded.ca_id, status = excluded.status,
+			this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der`
+)
+
 // listCertificatesNeedingOCSPSQL walks the CA's certificates in serial order
 // on certificates_ca_id_serial and looks each one's response up by primary
 // key. The certificate columns are certificateColumns, qualified. Arguments:
@@ -42,7 +58,7 @@ func (db *DB) SaveOCSPResponse(ctx context.Context, resp *selo.OCSPResponse) err
 	// The immediate transaction holds the write lock, so no revocation can
 	// come between this read and the write below.
 	var caID, status string
-	err = tx.QueryRowContext(ctx, `SELECT ca_id, status FROM certificates WHERE serial = ?`, resp.Serial).Scan(&caID, &status)
+	err = tx.queryRow(ctx, certificateStatusSQL, resp.Serial).Scan(&caID, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return selo.Errorf(selo.ENOTFOUND, "certificate %s not found", resp.Serial)
 	} else if err != nil {
@@ -53,10 +69,7 @@ func (db *DB) SaveOCSPResponse(ctx context.Context, resp *selo.OCSPResponse) err
 	}
 	resp.ThisUpdate = fromMicros(toMicros(resp.ThisUpdate))
 	resp.NextUpdate = fromMicros(toMicros(resp.NextUpdate))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ocsp_responses (`+ocspResponseColumns+`) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (serial) DO UPDATE SET ca_id = excluded.ca_id, status = excluded.status,
-			this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der`,
-		resp.Serial, resp.CAID, resp.Status, toMicros(resp.ThisUpdate), toMicros(resp.NextUpdate), resp.DER); err != nil {
+	if _, err := tx.exec(ctx, saveOCSPResponseSQL, resp.Serial, resp.CAID, resp.Status, toMicros(resp.ThisUpdate), toMicros(resp.NextUpdate), resp.DER); err != nil {
 		return fmt.Errorf("save OCSP response for %s: %w", resp.Serial, err)
 	}
 	return tx.commit("save OCSP response")
@@ -66,8 +79,7 @@ func (db *DB) SaveOCSPResponse(ctx context.Context, resp *selo.OCSPResponse) err
 func (db *DB) FindOCSPResponse(ctx context.Context, serial string) (*selo.OCSPResponse, error) {
 	var resp selo.OCSPResponse
 	var thisUpdate, nextUpdate int64
-	err := db.read.QueryRowContext(ctx, `SELECT `+ocspResponseColumns+` FROM ocsp_responses WHERE serial = ?`, serial).
-		Scan(&resp.Serial, &resp.CAID, &resp.Status, &thisUpdate, &nextUpdate, &resp.DER)
+	err := db.readRow(ctx, findOCSPResponseSQL, serial).Scan(&resp.Serial, &resp.CAID, &resp.Status, &thisUpdate, &nextUpdate, &resp.DER)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "no OCSP response stored for %s", serial)
 	} else if err != nil {

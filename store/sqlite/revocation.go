@@ -198,8 +198,11 @@ func (db *DB) ReleaseHold(ctx context.Context, serial string, audit *selo.AuditE
 // FindRevocation returns the revocation of the certificate with this serial,
 // or ENOTFOUND.
 func (db *DB) FindRevocation(ctx context.Context, serial string) (*selo.Revocation, error) {
-	return findRevocation(ctx, db.read, serial)
+	return revocationBySerial(db.readRow(ctx, findRevocationSQL, serial), serial)
 }
+
+// findRevocationSQL reads the revocation of a serial. Arguments: serial.
+const findRevocationSQL = `SELECT ` + revocationColumns + ` FROM revocations WHERE serial = ?`
 
 // ForEachRevocation calls fn with each revocation of the CA, in serial order,
 // reusing one Revocation whose every field it sets for each row. The walk is
@@ -236,7 +239,12 @@ func (db *DB) ForEachRevocation(ctx context.Context, caID string, fn func(rev *s
 
 // findRevocation returns the revocation of serial, or ENOTFOUND.
 func findRevocation(ctx context.Context, q querier, serial string) (*selo.Revocation, error) {
-	rev, err := scanRevocation(q.QueryRowContext(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE serial = ?`, serial))
+	return revocationBySerial(q.QueryRowContext(ctx, findRevocationSQL, serial), serial)
+}
+
+// revocationBySerial scans the row of findRevocationSQL for serial.
+func revocationBySerial(row *sql.Row, serial string) (*selo.Revocation, error) {
+	rev, err := scanRevocation(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "certificate %s has no revocation", serial)
 	} else if err != nil {

@@ -255,10 +255,12 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 // writeQueries are the writer's statements prepared by Open: the audit
-// append and the use of a SAD, which every signature batch runs.
+// append and the use of a SAD, which every signature batch runs, and the
+// save of a signed OCSP response.
 var writeQueries = []string{
 	auditHeadSQL, appendAuditSQL, advanceAuditHeadSQL,
 	consumeSignatureActivationSQL, findCredentialSQL, findCertificateSQL, findCASQL,
+	certificateStatusSQL, saveOCSPResponseSQL,
 }
 
 // prepareWrites prepares writeQueries on the writer, before any transaction
