@@ -184,6 +184,19 @@ type RevocationStore interface {
 	SaveOCSPResponse(ctx context.Context, resp *OCSPResponse) error
 	// FindOCSPResponse returns the stored response for a serial or ENOTFOUND.
 	FindOCSPResponse(ctx context.Context, serial string) (*OCSPResponse, error)
+	// StatusChanges returns the serials whose status changed (a certificate
+	// revoked, its hold released, superseded; a CA certificate revoked) in
+	// changes committed since cursor, and the cursor for the next call. A
+	// cursor of 0 starts now: no serials, only the cursor. A serial may be
+	// reported more than once. complete is false when changes may have been
+	// missed (the cursor is older than what the store keeps, or there were
+	// more than limit): the caller must then treat every serial as changed.
+	// EINVALID unless limit is positive or the cursor is not one the store
+	// returned.
+	StatusChanges(ctx context.Context, cursor int64, limit int) (serials []string, next int64, complete bool, err error)
+	// PruneStatusChanges deletes the status changes recorded more than keep
+	// ago, by the database's clock, and returns how many.
+	PruneStatusChanges(ctx context.Context, keep time.Duration) (int64, error)
 	// ListCertificatesNeedingOCSP returns up to limit certificates of the CA
 	// (any status) whose stored response is missing or has a NextUpdate before
 	// the given time, ordered by serial after afterSerial (keyset paging).

@@ -24,10 +24,22 @@ const (
 	// signed again when half of it is left.
 	DefaultOCSPValidity = 24 * time.Hour
 	// DefaultOCSPCacheTTL bounds how long a replica serves a response from
-	// memory before it looks in the database again: how late a revocation
-	// made on another replica can show here. A revocation made on this one
-	// shows at once.
+	// memory before it looks in the database again when it cannot tell
+	// otherwise that the status is unchanged: for answers that no stored
+	// response backs (unknown serials, CA certificates), and for every
+	// answer while the status changes cannot be read (ocspPollInterval). A
+	// revocation made on this replica shows at once; one made elsewhere
+	// within ocspPollInterval, at worst within this TTL.
 	DefaultOCSPCacheTTL = 5 * time.Second
+	// ocspPollInterval is how often a replica reads the status changes
+	// committed since its last look (by any replica or process; the store
+	// records them by trigger) and forgets the answers of those serials.
+	// While these reads succeed, an answer backed by a stored response stays
+	// in memory until that response is due to be signed again.
+	ocspPollInterval = time.Second
+	// ocspPollLimit is the most changes one read takes; more, and the
+	// replica forgets every answer.
+	ocspPollLimit = 10_000
 	// ocspSignerRenewBefore is how long before its notAfter a delegated
 	// responder certificate is replaced.
 	ocspSignerRenewBefore = 30 * 24 * time.Hour
@@ -94,6 +106,11 @@ type ocspCached struct {
 	// under another CA (ours or not) has another answer, signed by another
 	// responder, and must not be served this one.
 	issuer string
+	// tracked: the answer is a stored response, or was signed beside one
+	// for another CertID hash, so a change of its status shows in the
+	// store's status changes; it may be served past the cache TTL while
+	// they are read (see fresh).
+	tracked bool
 }
 
 // ocspDerived is an answer for a non-SHA-1 CertID and the SHA-256 of the
@@ -133,6 +150,20 @@ type ocspResponder struct {
 	// change and remembered after it would bring the old status back.
 	generation   uint64
 	signerCreate sync.Mutex
+
+	// poll is held by the one request that reads the status changes; the
+	// others go on without waiting. The fields below it are guarded by mu.
+	poll        sync.Mutex
+	pollCursor  int64     // the store's cursor after the last read
+	pollAttempt time.Time // when the last read started, successful or not
+	// lastPoll is when the last successful read started: every change
+	// committed before it has been forgotten.
+	lastPoll time.Time
+	// trackedSince is when the first complete read (or the last incomplete
+	// one, which forgot everything) ended: an answer fetched before it may
+	// predate a change that no read reports, so only later ones are
+	// served past the cache TTL.
+	trackedSince time.Time
 }
 
 func newOCSPResponder(a *Authority, validity, cacheTTL time.Duration) *ocspResponder {
@@ -328,15 +359,16 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (ans OCSPAnswer
 	// RFC 5019 clients ask for the same certificate with the same bytes
 	// again and again: answer those from memory without parsing.
 	now := r.a.clock.Now()
+	r.pollChanges(ctx, now)
 	r.mu.RLock()
 	var c *ocspCached
 	if ref, ok := r.requests[string(der)]; ok {
-		if hit := r.cache[ref.key]; hit != nil && hit.issuer == ref.issuer {
+		if hit := r.cache[ref.key]; hit != nil && hit.issuer == ref.issuer && r.fresh(hit, now) {
 			c = hit
 		}
 	}
 	r.mu.RUnlock()
-	if c != nil && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
+	if c != nil {
 		return c.answer, true, nil
 	}
 	req, err := pki.ParseOCSPRequest(der)
@@ -392,8 +424,9 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 	key, issuer := cacheKey(id), issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)
 	r.mu.RLock()
 	c, generation := r.cache[key], r.generation
+	hit := c != nil && c.issuer == issuer && r.fresh(c, now)
 	r.mu.RUnlock()
-	if c != nil && c.issuer == issuer && now.Sub(c.fetched) < r.cacheTTL && now.Before(c.answer.NextUpdate) {
+	if hit {
 		return c.answer, true, nil
 	}
 	serial := pki.SerialHex(id.Serial)
@@ -406,7 +439,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 	fresh := err == nil && stored.CAID == is.ca.ID && now.Before(stored.NextUpdate.Add(-r.validity/4))
 	if fresh && id.HashAlgorithm == crypto.SHA1 {
 		ans := OCSPAnswer{DER: stored.DER, Status: pki.OCSPSuccessful, Cacheable: true, ThisUpdate: stored.ThisUpdate, NextUpdate: stored.NextUpdate, ProducedAt: stored.ThisUpdate.Add(ocspBackdate)}.withValidators()
-		r.remember(key, issuer, ans, now, generation)
+		r.remember(key, issuer, ans, now, generation, true)
 		return ans, false, nil
 	}
 	if !fresh && id.HashAlgorithm != crypto.SHA1 {
@@ -429,7 +462,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 		d := r.derived[key]
 		r.mu.RUnlock()
 		if d != nil && d.issuer == issuer && d.basis == basis && now.Before(d.answer.NextUpdate) {
-			r.remember(key, issuer, d.answer, now, generation)
+			r.remember(key, issuer, d.answer, now, generation, true)
 			return d.answer, true, nil
 		}
 	}
@@ -440,7 +473,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 	if err != nil {
 		return OCSPAnswer{}, false, err
 	}
-	r.remember(key, issuer, ans, now, generation)
+	r.remember(key, issuer, ans, now, generation, fresh)
 	if fresh {
 		r.rememberDerived(key, &ocspDerived{answer: ans, issuer: issuer, basis: basis}, generation)
 	}
@@ -491,8 +524,9 @@ func (r *ocspResponder) rememberDerived(key string, d *ocspDerived, generation u
 }
 
 // remember caches an answer looked up at generation, unless a status changed
-// (forget) since: the answer may be older than that change.
-func (r *ocspResponder) remember(key, issuer string, ans OCSPAnswer, now time.Time, generation uint64) {
+// (forget) since: the answer may be older than that change. tracked: see
+// ocspCached.
+func (r *ocspResponder) remember(key, issuer string, ans OCSPAnswer, now time.Time, generation uint64, tracked bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.generation != generation {
@@ -502,18 +536,78 @@ func (r *ocspResponder) remember(key, issuer string, ans OCSPAnswer, now time.Ti
 		clear(r.cache)
 		clear(r.requests)
 	}
-	r.cache[key] = &ocspCached{answer: ans, fetched: now, issuer: issuer}
+	r.cache[key] = &ocspCached{answer: ans, fetched: now, issuer: issuer, tracked: tracked}
 }
 
 // forget drops every cached response of a serial.
 func (r *ocspResponder) forget(serial string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.forgetLocked(serial)
+}
+
+// forgetLocked is forget with mu held.
+func (r *ocspResponder) forgetLocked(serial string) {
 	r.generation++
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 		delete(r.cache, string(rune(h))+"/"+serial)
 		delete(r.derived, string(rune(h))+"/"+serial)
 	}
+}
+
+// fresh reports whether a cached answer may be served at now; mu held. Any
+// answer within the cache TTL of its fetch; past it, a tracked answer
+// fetched after tracking began, while the status changes were read within
+// the TTL, until its stored response is due to be signed again.
+func (r *ocspResponder) fresh(c *ocspCached, now time.Time) bool {
+	if !now.Before(c.answer.NextUpdate) {
+		return false
+	}
+	if now.Sub(c.fetched) < r.cacheTTL {
+		return true
+	}
+	return c.tracked && !r.trackedSince.IsZero() && !c.fetched.Before(r.trackedSince) &&
+		now.Sub(r.lastPoll) < r.cacheTTL && now.Before(c.answer.NextUpdate.Add(-r.validity/4))
+}
+
+// pollChanges reads the status changes committed since the last read, at
+// most once per ocspPollInterval and by one request at a time, and forgets
+// the answers of their serials (all answers when the store says some may
+// have been missed). A failed read is logged and tried again at the next
+// interval; meanwhile answers expire by the cache TTL as before.
+func (r *ocspResponder) pollChanges(ctx context.Context, now time.Time) {
+	r.mu.RLock()
+	due := now.Sub(r.pollAttempt) >= ocspPollInterval || now.Before(r.pollAttempt)
+	r.mu.RUnlock()
+	if !due || !r.poll.TryLock() {
+		return
+	}
+	defer r.poll.Unlock()
+	r.mu.Lock()
+	r.pollAttempt = now
+	cursor := r.pollCursor
+	r.mu.Unlock()
+	serials, next, complete, err := r.a.store.StatusChanges(ctx, cursor, ocspPollLimit)
+	if err != nil {
+		r.a.log.Warn("ocsp: read status changes", "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if complete {
+		for _, serial := range serials {
+			r.forgetLocked(serial)
+		}
+	} else {
+		r.generation++
+		clear(r.cache)
+		clear(r.derived)
+		clear(r.requests)
+	}
+	if cursor == 0 || !complete {
+		r.trackedSince = r.a.clock.Now()
+	}
+	r.pollCursor, r.lastPoll = next, now
 }
 
 // status reads what the database says of one certificate of a CA.

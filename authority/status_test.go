@@ -396,6 +396,14 @@ type hookedStore struct {
 	nextCRLNumber     func(ctx context.Context, caID string) (int64, error)
 	findOCSPResponse  func(ctx context.Context, serial string) (*selo.OCSPResponse, error)
 	forEachRevocation func(ctx context.Context, caID string, fn func(*selo.Revocation) error) error
+	statusChanges     func(ctx context.Context, cursor int64, limit int) ([]string, int64, bool, error)
+}
+
+func (h *hookedStore) StatusChanges(ctx context.Context, cursor int64, limit int) ([]string, int64, bool, error) {
+	if h.statusChanges != nil {
+		return h.statusChanges(ctx, cursor, limit)
+	}
+	return h.Store.StatusChanges(ctx, cursor, limit)
 }
 
 func (h *hookedStore) FindCertificate(ctx context.Context, serial string) (*selo.Certificate, error) {
@@ -1715,6 +1723,70 @@ func TestStatusWorkerOneReplica(t *testing.T) {
 			t.Fatalf("%d CRLs of %s published, want 1", n, ca)
 		}
 	}
+}
+
+// TestOCSPOtherReplicaChanges: an answer backed by a stored response stays
+// in memory past the cache TTL while the status changes are read (no
+// lookup of the stored response), and a hold placed and released by another
+// replica (or a CLI on the same database) shows within a second, the poll
+// interval, not the 5-second TTL; when the changes cannot be read, the TTL
+// applies again.
+func TestOCSPOtherReplicaChanges(t *testing.T) {
+	t.Parallel()
+	env, clock := fakeClockEnv(t)
+	ctx := context.Background()
+	issuer := parseCA(t, env.Qualified)
+	cert, leaf, _ := issueHeld(t, env, "qualified-sign", "ecdsa-p256")
+	var lookups atomic.Int64
+	var broken atomic.Bool
+	hs := &hookedStore{Store: env.Store,
+		findOCSPResponse: func(ctx context.Context, serial string) (*selo.OCSPResponse, error) {
+			lookups.Add(1)
+			return env.Store.FindOCSPResponse(ctx, serial)
+		},
+		statusChanges: func(ctx context.Context, cursor int64, limit int) ([]string, int64, bool, error) {
+			if broken.Load() {
+				return nil, 0, false, errors.New("database unreachable")
+			}
+			return env.Store.StatusChanges(ctx, cursor, limit)
+		},
+	}
+	replica := statusAuthority(t, env, hs, nil)
+	other := statusAuthority(t, env, nil, nil)
+	req := ocspRequestFor(t, issuer, leaf.SerialNumber, crypto.SHA1)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Good) // signs and stores the response
+	clock.Add(authority.DefaultOCSPCacheTTL + time.Second)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Good) // the stored one, now tracked
+	before := lookups.Load()
+	for range 3 {
+		clock.Add(authority.DefaultOCSPCacheTTL + time.Second)
+		requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Good)
+	}
+	if n := lookups.Load() - before; n != 0 {
+		t.Fatalf("the stored response was looked up %d times past the cache TTL while no status changed", n)
+	}
+
+	if _, _, err := other.Revoke(ctx, "officer:ana", authority.RevokeRequest{Serial: cert.Serial, Reason: selo.ReasonCertificateHold}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Second)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Revoked)
+	if err := other.ReleaseHold(ctx, "officer:ana", cert.Serial); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Second)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Good)
+
+	// The changes cannot be read: past the TTL the stored response is read
+	// again, so a change made meanwhile shows within the TTL as before.
+	broken.Store(true)
+	clock.Add(time.Second)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Good)
+	if _, _, err := other.Revoke(ctx, "officer:ana", authority.RevokeRequest{Serial: cert.Serial, Reason: selo.ReasonKeyCompromise}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(authority.DefaultOCSPCacheTTL + time.Second)
+	requireOCSPStatus(t, replica.RespondOCSP(ctx, req), issuer, leaf.SerialNumber, ocsp.Revoked)
 }
 
 // TestOCSPSHA256FirstStoresSHA1: a SHA-256 request for a certificate with

@@ -24,10 +24,15 @@ type RefreshReport struct {
 // ocspBatch is how many certificates the worker reads at a time.
 const ocspBatch = 500
 
+// statusChangesKeep is how long RefreshStatus keeps the store's record of
+// status changes that the OCSP responders of every replica read.
+const statusChangesKeep = 24 * time.Hour
+
 // RefreshStatus brings the published status of every CA up to date: a new
 // CRL where one is due (see crlDue), a delegated OCSP responder where it is missing or near its end,
 // and a signed OCSP response for every certificate whose response is missing
-// or has less than half its validity left.
+// or has less than half its validity left; and it prunes the record of
+// status changes older than statusChangesKeep.
 func (a *Authority) RefreshStatus(ctx context.Context) (RefreshReport, error) {
 	var rep RefreshReport
 	cas, err := a.store.ListCAs(ctx)
@@ -40,6 +45,12 @@ func (a *Authority) RefreshStatus(ctx context.Context) (RefreshReport, error) {
 			errs = append(errs, err)
 			a.log.Error("refresh certificate status", "ca", ca.ID, "err", err)
 		}
+	}
+	// The responders read the status changes every second; a day is far
+	// more than any of them lags behind (one that does forgets everything).
+	if _, err := a.store.PruneStatusChanges(ctx, statusChangesKeep); err != nil {
+		errs = append(errs, err)
+		a.log.Error("prune status changes", "err", err)
 	}
 	return rep, errors.Join(errs...)
 }

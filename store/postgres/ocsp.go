@@ -154,3 +154,57 @@ func (db *DB) FindOCSPSigner(ctx context.Context, caID string) (*selo.OCSPSigner
 	s.NotAfter, s.CreatedAt = s.NotAfter.UTC(), s.CreatedAt.UTC()
 	return &s, nil
 }
+
+// statusChangeOverlap is how far before the previous poll StatusChanges
+// reads again: a sequence does not follow commit order, and a row written
+// at changed_at may commit later, so every status-changing transaction
+// must be shorter than this (they are a few statements each).
+const statusChangeOverlap = time.Minute
+
+// statusChangeHorizon is how old a cursor may be: older, and the changes
+// since may have been pruned, so the answer is incomplete.
+const statusChangeHorizon = time.Hour
+
+// StatusChanges returns the serials of the status changes written since
+// the cursor (the database's clock_timestamp() in microseconds at the
+// previous call) less statusChangeOverlap, and the database's clock now as
+// the next cursor, read before the rows.
+func (db *DB) StatusChanges(ctx context.Context, cursor int64, limit int) ([]string, int64, bool, error) {
+	if limit <= 0 || cursor < 0 {
+		return nil, 0, false, selo.Errorf(selo.EINVALID, "status changes: need a positive limit and a cursor the store returned")
+	}
+	var now time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	next := now.UnixMicro()
+	if cursor == 0 {
+		return nil, next, true, nil
+	}
+	prev := time.UnixMicro(cursor)
+	if prev.After(now) || now.Sub(prev) > statusChangeHorizon {
+		return nil, next, false, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT serial FROM status_changes WHERE changed_at > $1 ORDER BY changed_at LIMIT $2`,
+		prev.Add(-statusChangeOverlap), limit)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	serials, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	return serials, next, len(serials) < limit, nil
+}
+
+// PruneStatusChanges deletes the status changes recorded more than keep ago.
+func (db *DB) PruneStatusChanges(ctx context.Context, keep time.Duration) (int64, error) {
+	if keep <= 0 {
+		return 0, selo.Errorf(selo.EINVALID, "status changes: keep must be positive")
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM status_changes WHERE changed_at < clock_timestamp() - $1::interval`, keep)
+	if err != nil {
+		return 0, fmt.Errorf("prune status changes: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

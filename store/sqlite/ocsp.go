@@ -167,3 +167,70 @@ func (db *DB) FindOCSPSigner(ctx context.Context, caID string) (*selo.OCSPSigner
 	s.NotAfter, s.CreatedAt = fromMicros(notAfter), fromMicros(created)
 	return &s, nil
 }
+
+// StatusChanges returns the serials of the status changes from cursor on
+// (the seq of the next change the caller has not seen; SQLite's one writer
+// commits them in seq order, and AUTOINCREMENT never reuses one), read in
+// one snapshot with the highest seq ever given, whose successor is the next
+// cursor. complete is false when a change after cursor was pruned or more
+// than limit came since.
+func (db *DB) StatusChanges(ctx context.Context, cursor int64, limit int) ([]string, int64, bool, error) {
+	if limit <= 0 || cursor < 0 {
+		return nil, 0, false, selo.Errorf(selo.EINVALID, "status changes: need a positive limit and a cursor the store returned")
+	}
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	defer tx.Rollback()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'status_changes'), 0)`).Scan(&last); err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	next := last + 1
+	switch {
+	case cursor == 0 || cursor == next:
+		return nil, next, true, nil
+	case cursor > next:
+		// Not a cursor of this database (a restored copy, say): start over.
+		return nil, next, false, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, serial FROM status_changes WHERE seq >= ? ORDER BY seq LIMIT ?`, cursor, limit)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	defer rows.Close()
+	var serials []string
+	want, complete := cursor, true
+	for rows.Next() {
+		var seq int64
+		var serial string
+		if err := rows.Scan(&seq, &serial); err != nil {
+			return nil, 0, false, fmt.Errorf("status changes: %w", err)
+		}
+		if seq != want {
+			complete = false // pruned before this caller read them
+		}
+		want = seq + 1
+		serials = append(serials, serial)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, fmt.Errorf("status changes: %w", err)
+	}
+	if want != next {
+		complete = false // pruned, or more than limit
+	}
+	return serials, next, complete, nil
+}
+
+// PruneStatusChanges deletes the status changes recorded more than keep ago.
+func (db *DB) PruneStatusChanges(ctx context.Context, keep time.Duration) (int64, error) {
+	if keep <= 0 {
+		return 0, selo.Errorf(selo.EINVALID, "status changes: keep must be positive")
+	}
+	res, err := db.write.ExecContext(ctx, `DELETE FROM status_changes WHERE changed_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?`, keep.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune status changes: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -101,6 +101,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"CredentialDisableEndsSADs", testCredentialDisableEndsSADs},
 		{"AuthorizerDisableEndsSADs", testAuthorizerDisableEndsSADs},
 		{"AuthenticatorFailures", testAuthenticatorFailures},
+		{"StatusChanges", testStatusChanges},
 	}
 	tests = append(tests, orderTests...)
 	tests = append(tests, rateTests...)
