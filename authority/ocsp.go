@@ -40,6 +40,9 @@ const (
 	// ocspPollLimit is the most changes one read takes; more, and the
 	// replica forgets every answer.
 	ocspPollLimit = 10_000
+	// ocspPollTimeout bounds one read of the status changes (the request
+	// that makes it waits for it).
+	ocspPollTimeout = 2 * time.Second
 	// ocspSignerRenewBefore is how long before its notAfter a delegated
 	// responder certificate is replaced.
 	ocspSignerRenewBefore = 30 * 24 * time.Hour
@@ -587,6 +590,10 @@ func (r *ocspResponder) pollChanges(ctx context.Context, now time.Time) {
 	r.pollAttempt = now
 	cursor := r.pollCursor
 	r.mu.Unlock()
+	// Not the request's context: a relying party hanging up must not fail
+	// the read for everyone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ocspPollTimeout)
+	defer cancel()
 	serials, next, complete, err := r.a.store.StatusChanges(ctx, cursor, ocspPollLimit)
 	if err != nil {
 		r.a.log.Warn("ocsp: read status changes", "err", err)
