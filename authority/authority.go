@@ -44,7 +44,8 @@ type Config struct {
 	// (DefaultOCSPValidity when zero).
 	OCSPValidity time.Duration
 	// OCSPCacheTTL bounds how long a response is served from memory before
-	// the database is asked again (DefaultOCSPCacheTTL when zero).
+	// the database is asked again, unless the record of status changes says
+	// it has not changed (DefaultOCSPCacheTTL when zero; see there).
 	OCSPCacheTTL time.Duration
 	// OCSPSignerValidityDays is the validity of delegated OCSP responder
 	// certificates (pki.DefaultOCSPSignerValidityDays when zero).
