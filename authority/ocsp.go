@@ -112,7 +112,7 @@ type ocspCached struct {
 	// tracked: the answer is a stored response, or was signed beside one
 	// for another CertID hash, so a change of its status shows in the
 	// store's status changes; it may be served past the cache TTL while
-	// they are read (see fresh).
+	// they are read (see servable).
 	tracked bool
 }
 
@@ -366,7 +366,7 @@ func (r *ocspResponder) respond(ctx context.Context, der []byte) (ans OCSPAnswer
 	r.mu.RLock()
 	var c *ocspCached
 	if ref, ok := r.requests[string(der)]; ok {
-		if hit := r.cache[ref.key]; hit != nil && hit.issuer == ref.issuer && r.fresh(hit, now) {
+		if hit := r.cache[ref.key]; hit != nil && hit.issuer == ref.issuer && r.servable(hit, now) {
 			c = hit
 		}
 	}
@@ -427,7 +427,7 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 	key, issuer := cacheKey(id), issuerKey(id.HashAlgorithm, id.IssuerNameHash, id.IssuerKeyHash)
 	r.mu.RLock()
 	c, generation := r.cache[key], r.generation
-	hit := c != nil && c.issuer == issuer && r.fresh(c, now)
+	hit := c != nil && c.issuer == issuer && r.servable(c, now)
 	r.mu.RUnlock()
 	if hit {
 		return c.answer, true, nil
@@ -558,11 +558,11 @@ func (r *ocspResponder) forgetLocked(serial string) {
 	}
 }
 
-// fresh reports whether a cached answer may be served at now; mu held. Any
+// servable reports whether a cached answer may be served at now; mu held. Any
 // answer within the cache TTL of its fetch; past it, a tracked answer
 // fetched after tracking began, while the status changes were read within
 // the TTL, until its stored response is due to be signed again.
-func (r *ocspResponder) fresh(c *ocspCached, now time.Time) bool {
+func (r *ocspResponder) servable(c *ocspCached, now time.Time) bool {
 	if !now.Before(c.answer.NextUpdate) {
 		return false
 	}
