@@ -36,13 +36,7 @@ func (db *DB) CreateCA(ctx context.Context, ca *selo.CA, audit *selo.AuditEntry)
 
 // FindCA returns the CA with this ID, or ENOTFOUND.
 func (db *DB) FindCA(ctx context.Context, id string) (*selo.CA, error) {
-	ca, err := scanCA(db.readRow(ctx, findCASQL, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("find ca %s: %w", id, err)
-	}
-	return ca, nil
+	return caByID(db.readRow(ctx, findCASQL, id), id)
 }
 
 // ListCAs returns every CA ordered by creation time, then ID.
@@ -129,7 +123,12 @@ const findCASQL = `SELECT ` + caColumns + ` FROM cas WHERE id = ?`
 
 // findCAByID returns the CA with this ID, or ENOTFOUND.
 func findCAByID(ctx context.Context, q querier, id string) (*selo.CA, error) {
-	ca, err := scanCA(q.QueryRowContext(ctx, findCASQL, id))
+	return caByID(q.QueryRowContext(ctx, findCASQL, id), id)
+}
+
+// caByID scans the row of findCASQL for id: the CA, or ENOTFOUND.
+func caByID(row *sql.Row, id string) (*selo.CA, error) {
+	ca, err := scanCA(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, selo.Errorf(selo.ENOTFOUND, "CA %q not found", id)
 	} else if err != nil {
