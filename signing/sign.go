@@ -31,10 +31,9 @@ const parallelFrom = 16
 // One store transaction consumes the SAD, reads the credential, its
 // certificate and the certificate's CA as they are now (so disabling a
 // credential or revoking its certificate or CA stops signing at once, even
-// under a SAD issued before) and
-// appends the batch's audit entry, success or refusal: no signature is made
-// that the log does not hold. Should the key then fail to sign, a second
-// entry records the failure.
+// under a SAD issued before) and appends the batch's audit entry, success
+// or refusal: no signature is made that the log does not hold. Should the
+// key then fail to sign, a second entry records the failure.
 func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, error) {
 	object := "credential/" + req.CredentialID
 	refuse := func(err error) ([][]byte, error) {
@@ -92,8 +91,8 @@ func (s *Service) SignHash(ctx context.Context, req SignHashRequest) ([][]byte, 
 // judge decides a consumed SAD: bound to this account, credential, hash
 // algorithm and exactly these hashes; the credential active and its
 // certificate valid now and its issuing CA not revoked; the signature
-// algorithm fit for the key. It reads
-// nothing: the store hands it the rows of the consuming transaction.
+// algorithm fit for the key. It reads nothing: the store hands it the rows
+// of the consuming transaction.
 func (s *Service) judge(req SignHashRequest, hash crypto.Hash, act *selo.SignatureActivation, c *selo.Credential, cert *selo.Certificate, ca *selo.CA) (keyKind, crypto.SignerOpts, error) {
 	if act.AccountID != req.AccountID || act.CredentialID != req.CredentialID ||
 		act.HashAlgorithmOID != req.HashAlgorithmOID || !sameHashes(act.Hashes, req.Hashes) ||

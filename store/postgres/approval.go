@@ -442,8 +442,9 @@ func (db *DB) ConsumeSignatureActivation(ctx context.Context, sadHash string, no
 }
 
 // UseSignatureActivation consumes the SAD, reads its credential, the
-// credential's certificate and that certificate's CA, lets decide judge them and appends decide's
-// audit entry, all in one transaction: one commit per signature batch.
+// credential's certificate and that certificate's CA, lets decide judge
+// them and appends decide's audit entry, all in one transaction: one
+// commit per signature batch.
 // The UPDATE takes the SAD's row lock, so of two callers racing for a SAD
 // exactly one gets it; pgx caches the prepared statements.
 func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide selo.SignatureDecision) error {
