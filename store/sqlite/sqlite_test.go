@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/selo-qtsp/selo"
 	"github.com/selo-qtsp/selo/store/sqlite"
@@ -96,3 +97,43 @@ func BenchmarkForEachRevocation(b *testing.B) {
 
 // The store records its audit head, so the suite checks tail truncation.
 var _ storetest.AuditHeader = (*sqlite.DB)(nil)
+
+// TestStatusChangesPruned: a reader whose next change was pruned before it
+// read it is told its answer is incomplete (SQLite's seq has no gaps but
+// those of pruning), and goes on from the cursor it is given.
+func TestStatusChangesPruned(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, storetest.NewClock(time.Now())).Store
+	_, cursor, _, err := st.StatusChanges(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateCA(ctx, &selo.CA{ID: "ca1", Name: "CA 1", KeyID: "ca/ca1", KeyAlgorithm: selo.KeyECDSAP256, CertDER: []byte("der"), Status: selo.CAActive},
+		&selo.AuditEntry{Actor: "test", Action: "ca.create", Object: "ca/ca1", Outcome: selo.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	for _, serial := range []string{"a1", "a2"} {
+		c := &selo.Certificate{Serial: serial, CAID: "ca1", Profile: "tls-server", Subject: "CN=" + serial, NotBefore: time.Now(),
+			NotAfter: time.Now().Add(time.Hour), DER: []byte{0x30, 0}, Status: selo.CertValid}
+		audit := &selo.AuditEntry{Actor: "test", Action: "certificate.issue", Object: "certificate/" + serial, Outcome: selo.OutcomeSuccess}
+		if err := st.CreateCertificate(ctx, c, audit); err != nil {
+			t.Fatal(err)
+		}
+		audit = &selo.AuditEntry{Actor: "test", Action: "certificate.revoke", Object: "certificate/" + serial, Outcome: selo.OutcomeSuccess}
+		if _, _, err := st.RevokeCertificate(ctx, &selo.Revocation{Serial: serial, Reason: selo.ReasonKeyCompromise}, audit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	if n, err := st.PruneStatusChanges(ctx, time.Millisecond); err != nil || n != 2 {
+		t.Fatalf("PruneStatusChanges deleted %d (%v), want 2", n, err)
+	}
+	serials, next, complete, err := st.StatusChanges(ctx, cursor, 10)
+	if err != nil || complete || len(serials) != 0 || next <= cursor {
+		t.Fatalf("StatusChanges after pruning = %v, next %d (from %d), complete %v, %v; want nothing, incomplete, a later cursor",
+			serials, next, cursor, complete, err)
+	}
+	if serials, _, complete, err := st.StatusChanges(ctx, next, 10); err != nil || !complete || len(serials) != 0 {
+		t.Fatalf("StatusChanges from the new cursor = %v, complete %v, %v; want nothing, complete", serials, complete, err)
+	}
+}

@@ -88,12 +88,20 @@ func testStatusChanges(t *testing.T, open OpenFunc) {
 	changed["a4"], changed["a5"] = true, true
 	changes()
 
-	// Pruning keeps what is recent, and drops what is old.
+	// Pruning keeps what is recent, and drops what is old; changes after it
+	// are reported as before.
 	n, err := st.PruneStatusChanges(ctx, time.Hour)
 	must(t, err)
 	if n != 0 {
 		t.Fatalf("PruneStatusChanges(1h) deleted %d fresh changes", n)
 	}
+	time.Sleep(2 * time.Millisecond) // the record's clock is the database's, not the test's
+	if n, err = st.PruneStatusChanges(ctx, time.Millisecond); err != nil || n != 7 {
+		t.Fatalf("PruneStatusChanges(1ms) deleted %d changes (%v), want the 7 made above", n, err)
+	}
+	must(t, st.CreateCertificate(ctx, newCertificate("a6", "ca2"), entry("certificate.issue", "certificate/a6")))
+	revoke(t, st, "a6", selo.ReasonKeyCompromise)
+	changes("a6")
 	_, err = st.PruneStatusChanges(ctx, 0)
 	wantCode(t, err, selo.EINVALID)
 }
