@@ -75,6 +75,9 @@ type OCSPAnswer struct {
 	// LastModified and Expires are ProducedAt and NextUpdate as HTTP dates,
 	// formatted once rather than on every request served from memory.
 	LastModified, Expires string
+
+	// stored: signing it also stored it as the serial's response.
+	stored bool
 }
 
 // withValidators sets the ETag and the HTTP dates of a cacheable answer.
@@ -476,7 +479,9 @@ func (r *ocspResponder) respondCached(ctx context.Context, id pki.OCSPCertID) (a
 	if err != nil {
 		return OCSPAnswer{}, false, err
 	}
-	r.remember(key, issuer, ans, now, generation, fresh)
+	// A stored response backs the answer if there was one or signing it
+	// stored it.
+	r.remember(key, issuer, ans, now, generation, fresh || ans.stored)
 	if fresh {
 		r.rememberDerived(key, &ocspDerived{answer: ans, issuer: issuer, basis: basis}, generation)
 	}
@@ -737,6 +742,7 @@ func (r *ocspResponder) signOnce(ctx context.Context, is *ocspIssuer, s *ocspSig
 		}); err != nil {
 			return OCSPAnswer{}, err
 		}
+		ans.stored = true
 	}
 	return ans, nil
 }
