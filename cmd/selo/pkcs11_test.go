@@ -176,33 +176,62 @@ func (e *p11Env) interactive(t *testing.T, answer func(prompt string) string, ar
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	buf := make([]byte, 4096)
-	seen := 0
-	typed := "" // the last answer, while it may still come back as an echo
-	for {
-		n, rerr := stdout.Read(buf)
-		out.Write(buf[:n])
-		// pkcs11-tool prints the prompt, then turns the terminal's echo off
-		// with TCSAFLUSH, which throws away what was typed in between. On a
-		// loaded machine the answer can land in that gap: the terminal then
-		// echoes it and pkcs11-tool waits for ever. An echoed answer was
-		// thrown away, so it is typed again; one typed after the echo went
-		// off is never echoed.
-		if typed != "" {
-			if i := strings.Index(out.String()[seen:], typed+"\r\n"); i >= 0 {
-				seen += i + len(typed) + 2
-				fmt.Fprintf(stdin, "%s\n", typed)
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 4096)
+			n, err := stdout.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
 			}
 		}
-		if i := strings.Index(out.String()[seen:], "PIN:"); i >= 0 {
-			prompt := out.String()[seen : seen+i+4]
-			seen += i + 4
-			typed = answer(prompt)
-			fmt.Fprintf(stdin, "%s\n", typed)
-		}
-		if rerr != nil {
-			break
+	}()
+	// pkcs11-tool prints the prompt, then turns the terminal's echo off with
+	// TCSAFLUSH, which throws away what was typed in between. On a loaded
+	// machine the answer can land in that gap: the terminal then echoes it
+	// and pkcs11-tool waits for ever. An echoed answer was thrown away, so it
+	// is typed again — but only once the output has been quiet for a while:
+	// typed at once, it may land in the gap again, and again (a flood of
+	// echoes), and one typed while the echo goes off can be cut in two, the
+	// first letters flushed and the rest read as a wrong PIN.
+	const quiet = 300 * time.Millisecond
+	var out strings.Builder
+	seen := 0
+	typed := ""     // the last answer, while it may still come back as an echo
+	echoed := false // typed came back as an echo and was not typed again yet
+	retype := time.NewTimer(time.Hour)
+	defer retype.Stop()
+	for done := false; !done; {
+		select {
+		case chunk, ok := <-chunks:
+			if !ok {
+				done = true
+				break
+			}
+			out.Write(chunk)
+			if typed != "" {
+				if i := strings.Index(out.String()[seen:], typed+"\r\n"); i >= 0 {
+					seen += i + len(typed) + 2
+					echoed = true
+				}
+			}
+			if i := strings.Index(out.String()[seen:], "PIN:"); i >= 0 {
+				prompt := out.String()[seen : seen+i+4]
+				seen += i + 4
+				typed, echoed = answer(prompt), false
+				fmt.Fprintf(stdin, "%s\n", typed)
+			}
+			retype.Reset(quiet)
+		case <-retype.C:
+			if echoed {
+				echoed = false
+				fmt.Fprintf(stdin, "%s\n", typed)
+			}
+			retype.Reset(time.Hour)
 		}
 	}
 	stdin.Close()
