@@ -189,7 +189,11 @@ func TestGroupCommitSessionKilledAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	base := testDSN(t)
 	dsn := base
-	for name, value := range map[string]string{"pool_max_conns": "2", "commit_delay": "100000", "commit_siblings": "0"} {
+	// The store's sessions carry a name of their own, so that the test
+	// terminates only them and never another package's test running on
+	// the same server (it once killed a COMMIT of the server package's).
+	app := fmt.Sprintf("selo-groupcommit-%d", time.Now().UnixNano())
+	for name, value := range map[string]string{"pool_max_conns": "2", "commit_delay": "100000", "commit_siblings": "0", "application_name": app} {
 		dsn = withParam(t, dsn, name, value)
 	}
 	db, err := postgres.Open(ctx, dsn, selo.SystemClock{})
@@ -255,7 +259,7 @@ func TestGroupCommitSessionKilledAfterCommit(t *testing.T) {
 	waitFor("the group's COMMIT is running", func() bool {
 		var n int
 		err := raw.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE pid <> pg_backend_pid() AND state = 'active' AND query = 'COMMIT'`).Scan(&n)
+			WHERE pid <> pg_backend_pid() AND state = 'active' AND query = 'COMMIT' AND application_name = $1`, app).Scan(&n)
 		killed = err == nil && n > 0
 		return killed
 	})
