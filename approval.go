@@ -202,12 +202,13 @@ type ApprovalStore interface {
 	// UseSignatureActivation consumes the SAD as ConsumeSignatureActivation
 	// does and, in the same transaction, reads the SAD's credential, that
 	// credential's certificate and the certificate's issuing CA as stored now
-	// (each nil when absent) and calls decide with the four. The audit entry decide returns (required) is
-	// appended before the transaction commits; decide's error is returned
-	// after it, and the SAD stays used either way. ENOTFOUND, without calling
-	// decide or writing anything, as for ConsumeSignatureActivation. decide
-	// runs inside the transaction: it must be quick and must not call the
-	// store (SQLite's one writer connection is held).
+	// (each nil when absent) and calls decide with the four. The audit entry
+	// decide returns (required) is appended before the transaction commits;
+	// decide's error is returned after it, and the SAD stays used either way.
+	// ENOTFOUND, without calling decide or writing anything, as for
+	// ConsumeSignatureActivation. decide runs inside the transaction: it must
+	// be quick and must not call the store (SQLite's one writer connection is
+	// held).
 	UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide SignatureDecision) error
 }
 

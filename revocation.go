@@ -190,9 +190,9 @@ type RevocationStore interface {
 	// cursor of 0 starts now: no serials, only the cursor. A serial may be
 	// reported more than once. complete is false when changes may have been
 	// missed (the cursor is older than what the store keeps, or there were
-	// more than limit): the caller must then treat every serial as changed.
-	// EINVALID unless limit is positive or the cursor is not one the store
-	// returned.
+	// more than limit, or the cursor is not one this store returned): the
+	// caller must then treat every serial as changed. EINVALID for a limit
+	// that is not positive or a negative cursor.
 	StatusChanges(ctx context.Context, cursor int64, limit int) (serials []string, next int64, complete bool, err error)
 	// PruneStatusChanges deletes the status changes recorded more than keep
 	// ago, by the database's clock, and returns how many.

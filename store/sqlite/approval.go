@@ -479,11 +479,11 @@ func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now ti
 	}
 	var ca *selo.CA
 	if cert != nil {
-		ca, err = scanCA(tx.queryRow(ctx, findCASQL, cert.CAID))
-		if errors.Is(err, sql.ErrNoRows) {
+		ca, err = caByID(tx.queryRow(ctx, findCASQL, cert.CAID), cert.CAID)
+		if selo.ErrorCode(err) == selo.ENOTFOUND {
 			ca = nil
 		} else if err != nil {
-			return fmt.Errorf("use signature activation: find ca %s: %w", cert.CAID, err)
+			return err
 		}
 	}
 	audit, verdict := decide(act, cred, cert, ca)
