@@ -30,6 +30,7 @@ func (c *canonical) int64(n int64) { c.b = binary.BigEndian.AppendUint64(c.b, ui
 // Limits on what a wallet URI may carry.
 const (
 	maxURILength    = 8192
+	maxURLLength    = 2048 // a wallet registration URL, in bytes
 	maxIDLength     = 256
 	maxNameRunes    = 64
 	maxDescription  = 500 // bytes

@@ -99,6 +99,12 @@ func (c *WalletChallenge) validate() error {
 	if exp := c.ExpiresAt.Unix(); exp <= 0 || exp > maxUnixSeconds {
 		return selo.Errorf(selo.EINVALID, "a challenge needs an expiry time after 1970")
 	}
+	// Each field is bounded, but together and escaped they can exceed what
+	// the parser reads (64 SHA-512 hashes and a description of escaped
+	// bytes); the fallback QR code must be readable.
+	if n := len(c.URI()); n > maxURILength {
+		return selo.Errorf(selo.EINVALID, "the challenge's URI would be %d bytes, more than %d: fewer hashes or a shorter description", n, maxURILength)
+	}
 	return nil
 }
 

@@ -182,3 +182,25 @@ func TestParseWalletChallengeURIRefuses(t *testing.T) {
 		wantCode(t, tc.name, err, selo.EINVALID)
 	}
 }
+
+// TestWalletChallengeURIBounded: each field within its limit, 64 SHA-512
+// hashes and a 500-byte description that URI escaping triples write a URI
+// longer than the parser reads, so the wallet could never read the fallback
+// QR code. Such a challenge is refused when made; at the edge it reads back.
+func TestWalletChallengeURIBounded(t *testing.T) {
+	hashes := make([][]byte, 64)
+	for i := range hashes {
+		h := sha512.Sum512([]byte{byte(i)})
+		hashes[i] = h[:]
+	}
+	_, err := NewWalletChallenge(strings.Repeat("%", 256), strings.Repeat("&", 256), strings.Repeat("é", 250), OIDSHA512, hashes, walletNow.Add(time.Minute))
+	wantCode(t, "64 hashes, escaped IDs and description", err, selo.EINVALID)
+
+	c, err := NewWalletChallenge("apr_7", "cred_42", strings.Repeat("é", 250), OIDSHA512, hashes, walletNow.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("64 hashes and a 500-byte description: %v", err)
+	}
+	if _, err := ParseWalletChallengeURI(c.URI()); err != nil {
+		t.Errorf("a challenge made does not read back from its %d-byte URI: %v", len(c.URI()), err)
+	}
+}

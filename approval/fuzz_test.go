@@ -2,6 +2,7 @@ package approval
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,6 +14,7 @@ func FuzzParseWalletEnrollmentURI(f *testing.F) {
 	f.Add("selo-wallet://enroll?v=1&url=http%3A%2F%2F127.0.0.1%3A8080%2Fr&id=e&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&exp=1")
 	f.Add("selo-wallet://enroll?v=1&url=https%3A%2F%2Fx&id=e&id=f&secret=&exp=9")
 	f.Add("selo-wallet://enroll")
+	f.Add("selo-wallet://enroll?v=1&url=https://x/" + strings.Repeat("a/", 2000) + "&id=e&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&exp=1")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		e, err := ParseWalletEnrollmentURI(s)

@@ -62,6 +62,11 @@ func (e *WalletEnrollment) validate() error {
 	if exp := e.ExpiresAt.Unix(); exp <= 0 || exp > maxUnixSeconds {
 		return selo.Errorf(selo.EINVALID, "a wallet enrollment needs an expiry time after 1970")
 	}
+	// Each field is bounded, but URI escapes them; what is accepted must
+	// also be written within the length the parser reads back.
+	if n := len(e.URI()); n > maxURILength {
+		return selo.Errorf(selo.EINVALID, "the wallet enrollment's URI would be %d bytes, more than %d", n, maxURILength)
+	}
 	return nil
 }
 
@@ -69,6 +74,9 @@ func (e *WalletEnrollment) validate() error {
 // so a developer's local `selo serve` works; nothing else, since the wallet
 // sends its registration there.
 func validRegisterURL(s string) error {
+	if len(s) > maxURLLength {
+		return selo.Errorf(selo.EINVALID, "a wallet registration URL is at most %d bytes", maxURLLength)
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
 		return selo.Errorf(selo.EINVALID, "a wallet registration URL is an absolute https URL without user or fragment")

@@ -180,8 +180,31 @@ func TestNewWalletEnrollmentRefuses(t *testing.T) {
 		{"user info", "https://u:p@selo.example/register", "e1", walletNow},
 		{"empty ID", "https://selo.example/register", "", walletNow},
 		{"no expiry", "https://selo.example/register", "e1", time.Time{}},
+		{"URL over 2048 bytes", "https://selo.example/" + strings.Repeat("a", 2048), "e1", walletNow},
 	} {
 		_, err := NewWalletEnrollment(tc.url, tc.id, tc.exp)
 		wantCode(t, tc.name, err, selo.EINVALID)
+	}
+}
+
+// TestWalletEnrollmentLongURL is the fuzzer's finding: an enrollment URI
+// under 8,192 bytes whose URL, written raw, doubled once URI escaped it, so
+// the parser accepted a URI whose own rewrite it refused. Whatever is
+// accepted now reads back.
+func TestWalletEnrollmentLongURL(t *testing.T) {
+	for _, n := range []int{100, 1000, 1013, 3900} {
+		s := "selo-wallet://enroll?v=1&url=https://x/" + strings.Repeat("a/", n) +
+			"&id=e&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&exp=1"
+		e, err := ParseWalletEnrollmentURI(s)
+		if n > 1013 {
+			wantCode(t, "long URL", err, selo.EINVALID)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("URL of %d pairs: %v", n, err)
+		}
+		if _, err := ParseWalletEnrollmentURI(e.URI()); err != nil {
+			t.Errorf("accepted a %d-byte URL but not its %d-byte rewrite: %v", len(e.URL), len(e.URI()), err)
+		}
 	}
 }
