@@ -2,6 +2,8 @@ package portal_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"github.com/selo-qtsp/selo/internal/web"
 	"github.com/selo-qtsp/selo/portal"
 	"github.com/selo-qtsp/selo/registration"
+	"github.com/selo-qtsp/selo/signing"
 )
 
 func body(t testing.TB, resp *http.Response) string {
@@ -320,5 +323,53 @@ func TestResetLinkNotLogged(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "/account/reset/open") {
 		t.Fatal("no access log line for the link: the check above proves nothing")
+	}
+}
+
+// TestApprovalTooLargeForQR: a wallet approval of 64 hashes writes a
+// challenge URI (about 3.4 KB) that no QR code holds; the approvals page
+// shows the URI to copy and draws no broken image for it, while a small
+// approval still gets its QR code.
+func TestApprovalTooLargeForQR(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	ana := s.holder(t, "ana@example.pt", "Ana")
+	cred := s.credential(t, ana.acct, "qualified-sign", selo.ApprovalWallet)
+	s.wallet(t, ana)
+	authorize := func(n int) string {
+		hashes := make([][]byte, n)
+		for i := range hashes {
+			d := sha256.Sum256([]byte{byte(n), byte(i)})
+			hashes[i] = d[:]
+		}
+		res, err := s.svc.Authorize(ctx, signing.AuthorizeRequest{AccountID: ana.acct.ID, CredentialID: cred.Credential.ID,
+			HashAlgorithmOID: signing.OIDSHA256, Hashes: hashes, NumSignatures: n, Description: fmt.Sprintf("%d invoices", n)})
+		if err != nil || res.Pending == nil {
+			t.Fatalf("authorize %d hashes: %+v %v", n, res, err)
+		}
+		return res.Pending.ID
+	}
+	large, small := authorize(64), authorize(1)
+	c := s.client(t)
+	c.signIn(s, "ana@example.pt", password)
+	page := body(t, c.do("GET", "/account/approvals", nil))
+	sections := strings.Split(page, `<section class="box qr approval"`)
+	found := 0
+	for _, sec := range sections[1:] {
+		switch {
+		case strings.Contains(sec, "/account/approvals/"+large+"/status"):
+			found++
+			if strings.Contains(sec, "<img") || !strings.Contains(sec, "selo-wallet://approve?") || !strings.Contains(sec, `<p class="approval-noqr">Este pedido é grande demais`) {
+				t.Errorf("64-hash approval: want the URI and no image, got %s", sec)
+			}
+		case strings.Contains(sec, "/account/approvals/"+small+"/status"):
+			found++
+			if !strings.Contains(sec, `class="approval-qr"`) || !strings.Contains(sec, `src="data:image/png;base64,`) {
+				t.Errorf("one-hash approval: no QR image in %s", sec)
+			}
+		}
+	}
+	if found != 2 {
+		t.Fatalf("the page shows %d of the 2 approvals: %s", found, page)
 	}
 }

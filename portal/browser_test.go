@@ -352,6 +352,39 @@ func TestPortalInChromium(t *testing.T) {
 		if !strings.Contains(loc, "done=decided") {
 			t.Fatalf("page at %s", loc)
 		}
+
+		// 64 hashes write a challenge no QR code holds: the page says so and
+		// shows the text, which the wallet reads; denied here.
+		hashes := make([][]byte, 64)
+		for i := range hashes {
+			d := sha256.Sum256([]byte{'i', byte(i)})
+			hashes[i] = d[:]
+		}
+		large, err := s.svc.Authorize(context.Background(), signing.AuthorizeRequest{AccountID: ana.acct.ID, CredentialID: walletCred.Credential.ID,
+			HashAlgorithmOID: signing.OIDSHA256, Hashes: hashes, NumSignatures: 64, Description: "64 invoices, December"})
+		if err != nil || large.Pending == nil {
+			t.Fatalf("authorize 64 hashes: %+v %v", large, err)
+		}
+		for _, lang := range []string{"pt", "en"} {
+			b.run(t, ctx, "large approval ("+lang+")",
+				chromedp.Navigate(b.base+"/account/approvals?lang="+lang),
+				chromedp.WaitVisible(chromedp.CSS(".approval-noqr")))
+			b.shot(t, ctx, "wallet-approval-large-"+lang)
+		}
+		if n := get(t, ctx, "images", chromedp.Evaluate[int](`document.querySelectorAll("img.approval-qr").length`)); n != 0 {
+			t.Fatalf("%d QR images for a challenge no QR code holds", n)
+		}
+		ch, err = approval.ParseWalletChallengeURI(b.text(t, ctx, ".approval-uri"))
+		if err != nil || ch.ApprovalID != large.Pending.ID || len(ch.Hashes) != 64 {
+			t.Fatalf("the text shown is not the 64-hash challenge: %v", err)
+		}
+		if sig, err = approval.SignWalletDecision(ch, false, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.svc.DecideWalletApproval(context.Background(), ch.ApprovalID, walletID, false, sig); err != nil {
+			t.Fatal(err)
+		}
+		b.run(t, ctx, "poll.js follows the denial", chromedp.WaitVisible(chromedp.ID("no-approvals")))
 	})
 
 	t.Run("SignInWithWallet", func(t *testing.T) {
