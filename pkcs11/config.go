@@ -179,8 +179,11 @@ func (c *Config) Check() error {
 // unless the URL already ends with it.
 func BaseURL(s string) (string, error) {
 	u, err := url.Parse(strings.TrimRight(s, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return "", fmt.Errorf("%q is not an http(s) URL", s)
+	// A query or fragment would end up in the middle of every endpoint's
+	// address (base + "/signatures/signHash").
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an http(s) URL without query or fragment", s)
 	}
 	if !strings.HasSuffix(u.Path, "/csc/v2") {
 		u.Path += "/csc/v2"

@@ -73,16 +73,19 @@ func TestParseConfig(t *testing.T) {
 	}
 	many := `{"accounts":[` + strings.Repeat(`{"server":"https://a.eu","email":"a@a.eu"},`, MaxAccounts) + `{"server":"https://a.eu","email":"a@a.eu"}]}`
 	for name, s := range map[string]string{
-		"no accounts":      `{"accounts":[]}`,
-		"unknown field":    `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"pin":"1234"}`,
-		"not a URL":        `{"accounts":[{"server":"ftp://a.eu","email":"a@a.eu"}]}`,
-		"URL with a user":  `{"accounts":[{"server":"https://u:p@a.eu","email":"a@a.eu"}]}`,
-		"no e-mail":        `{"accounts":[{"server":"https://a.eu","email":"maria"}]}`,
-		"long timeout":     `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":"11m"}`,
-		"negative timeout": `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":"-1s"}`,
-		"bad duration":     `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":30}`,
-		"too many":         many,
-		"not JSON":         `accounts`,
+		"no accounts":       `{"accounts":[]}`,
+		"unknown field":     `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"pin":"1234"}`,
+		"not a URL":         `{"accounts":[{"server":"ftp://a.eu","email":"a@a.eu"}]}`,
+		"URL with a user":   `{"accounts":[{"server":"https://u:p@a.eu","email":"a@a.eu"}]}`,
+		"no e-mail":         `{"accounts":[{"server":"https://a.eu","email":"maria"}]}`,
+		"long timeout":      `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":"11m"}`,
+		"negative timeout":  `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":"-1s"}`,
+		"bad duration":      `{"accounts":[{"server":"https://a.eu","email":"a@a.eu"}],"timeout":30}`,
+		"too many":          many,
+		"not JSON":          `accounts`,
+		"server with query": `{"accounts":[{"server":"http://[::1]?b/v2","email":"a@c"}]}`,
+		"empty query":       `{"accounts":[{"server":"https://a.eu/csc/v2?","email":"a@a.eu"}]}`,
+		"fragment":          `{"accounts":[{"server":"https://a.eu#x/csc/v2","email":"a@a.eu"}]}`,
 	} {
 		if _, err := ParseConfig([]byte(s)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -77,7 +77,7 @@ func (c *cli) cscCommand() *cobra.Command {
 // cscBaseURL turns what --server says into the CSC base URL.
 func cscBaseURL(s string) (string, error) {
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(s), "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", usagef("--server %q is not an http(s) base URL", s)
 	}
 	if !strings.HasSuffix(u.Path, server.CSCPrefix) {

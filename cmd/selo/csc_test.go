@@ -209,6 +209,8 @@ func TestCSCUsageErrors(t *testing.T) {
 	}{
 		{[]string{"info"}, "give --server"},
 		{[]string{"info", "--server", "ftp://example.eu"}, `--server "ftp://example.eu" is not an http(s) base URL`},
+		{[]string{"info", "--server", "https://example.eu/csc/v2?"}, `is not an http(s) base URL`},
+		{[]string{"info", "--server", "https://example.eu?a=/csc/v2"}, `is not an http(s) base URL`},
 		{[]string{"login", "--server", "http://127.0.0.1:1"}, "csc login needs --server and --email"},
 		{[]string{"send-otp"}, "csc send-otp needs a credential ID"},
 		{[]string{"sign-hash"}, "csc sign-hash needs a credential ID"},
