@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/selo-qtsp/selo"
@@ -158,10 +159,13 @@ type ocspResponder struct {
 	signerCreate sync.Mutex
 
 	// poll is held by the one request that reads the status changes; the
-	// others go on without waiting. The fields below it are guarded by mu.
-	poll        sync.Mutex
-	pollCursor  int64     // the store's cursor after the last read
-	pollAttempt time.Time // when the last read started, successful or not
+	// others go on without waiting.
+	poll sync.Mutex
+	// pollAttempt is when the last read started, successful or not (Unix
+	// nanoseconds): every request looks at it, so it takes no lock.
+	pollAttempt atomic.Int64
+	// The fields below are guarded by mu.
+	pollCursor int64 // the store's cursor after the last read
 	// lastPoll is when the last successful read started: every change
 	// committed before it has been forgotten.
 	lastPoll time.Time
@@ -584,17 +588,15 @@ func (r *ocspResponder) servable(c *ocspCached, now time.Time) bool {
 // have been missed). A failed read is logged and tried again at the next
 // interval; meanwhile answers expire by the cache TTL as before.
 func (r *ocspResponder) pollChanges(ctx context.Context, now time.Time) {
-	r.mu.RLock()
-	due := now.Sub(r.pollAttempt) >= ocspPollInterval || now.Before(r.pollAttempt)
-	r.mu.RUnlock()
-	if !due || !r.poll.TryLock() {
+	since := now.UnixNano() - r.pollAttempt.Load()
+	if (since >= 0 && since < int64(ocspPollInterval)) || !r.poll.TryLock() {
 		return
 	}
 	defer r.poll.Unlock()
-	r.mu.Lock()
-	r.pollAttempt = now
+	r.pollAttempt.Store(now.UnixNano())
+	r.mu.RLock()
 	cursor := r.pollCursor
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	// Not the request's context: a relying party hanging up must not fail
 	// the read for everyone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ocspPollTimeout)

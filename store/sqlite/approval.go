@@ -442,9 +442,9 @@ const consumeSignatureActivationSQL = `UPDATE signature_activations SET used_at 
 // UseSignatureActivation consumes the SAD, reads its credential, the
 // credential's certificate and that certificate's CA, lets decide judge
 // them and appends decide's audit entry, all in one write transaction on
-// statements prepared once: one commit per signature batch. The UPDATE runs under the writer's
-// immediate transaction, so of two callers racing for a SAD exactly one
-// gets it.
+// statements prepared once: one commit per signature batch. The UPDATE
+// runs under the writer's immediate transaction, so of two callers racing
+// for a SAD exactly one gets it.
 func (db *DB) UseSignatureActivation(ctx context.Context, sadHash string, now time.Time, decide selo.SignatureDecision) error {
 	tx, err := db.beginTx(ctx)
 	if err != nil {
